@@ -1,0 +1,110 @@
+import type { Progress, ProgressCounts } from '../common/progress.js';
+
+/**
+ * What a command needs from the outside world. Commands write results to `out` (stdout: data
+ * only) and everything else through `progress` or `err` (stderr).
+ */
+export interface CliContext {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  progress: Progress;
+  signal: AbortSignal;
+  env: NodeJS.ProcessEnv;
+  debug: boolean;
+  quiet: boolean;
+}
+
+/**
+ * Progress on stderr: a spinner (ora) only on a real terminal outside CI, otherwise plain lines
+ * at most every few seconds (see FINDINGS: ora misbehaves without a TTY or with 0 columns).
+ */
+export async function createProgress(options: {
+  quiet: boolean;
+  stream?: NodeJS.WriteStream;
+  env?: NodeJS.ProcessEnv;
+  intervalMs?: number;
+}): Promise<Progress & { stop(): void }> {
+  const stream = options.stream ?? process.stderr;
+  const env = options.env ?? process.env;
+  if (options.quiet) {
+    return {
+      phase() {},
+      update() {},
+      info() {},
+      warn(message) {
+        stream.write(`mqbak: warning: ${message}\n`);
+      },
+      stop() {},
+    };
+  }
+  const interactive = Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !env.CI;
+  const intervalMs = options.intervalMs ?? 5000;
+  let phase = '';
+  let last: ProgressCounts | undefined;
+  let lastPrinted = 0;
+  const describe = (c: ProgressCounts): string => {
+    const parts = [`${c.records.toLocaleString('en-US')}${c.total !== undefined ? `/${c.total.toLocaleString('en-US')}` : ''} records`];
+    if (c.bytes !== undefined) parts.push(formatBytes(c.bytes));
+    return `${c.stream ?? phase}: ${parts.join(', ')}`;
+  };
+  if (interactive) {
+    const { default: ora } = await import('ora');
+    const spinner = ora({ stream, discardStdin: false });
+    return {
+      phase(message) {
+        phase = message;
+        if (!spinner.isSpinning) spinner.start(message);
+        else spinner.text = message;
+      },
+      update(counts) {
+        last = counts;
+        spinner.text = describe(counts);
+        if (!spinner.isSpinning) spinner.start();
+      },
+      info(message) {
+        spinner.info(message);
+      },
+      warn(message) {
+        spinner.warn(`warning: ${message}`);
+      },
+      stop() {
+        if (spinner.isSpinning) spinner.stop();
+      },
+    };
+  }
+  return {
+    phase(message) {
+      phase = message;
+      stream.write(`mqbak: ${message}\n`);
+      lastPrinted = Date.now();
+    },
+    update(counts) {
+      last = counts;
+      const now = Date.now();
+      if (now - lastPrinted >= intervalMs) {
+        lastPrinted = now;
+        stream.write(`mqbak: ${describe(counts)}\n`);
+      }
+    },
+    info(message) {
+      stream.write(`mqbak: ${message}\n`);
+    },
+    warn(message) {
+      stream.write(`mqbak: warning: ${message}\n`);
+    },
+    stop() {
+      void last;
+    },
+  };
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}

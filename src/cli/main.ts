@@ -1,0 +1,277 @@
+/**
+ * The mqbak command line. Parsing and help live here; each command's work is in its own module
+ * under ./commands, imported only when that command runs, so `mqbak --help` loads no broker or
+ * S3 library.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { MqbakError, isMqbakError } from '../common/errors.js';
+import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
+import { createProgress, type CliContext } from './context.js';
+import { collect, jsonOption, storeOptions, positiveInt, byteSize } from './options/common.js';
+import { kafkaBackupOptions, kafkaConnectionOptions, kafkaRestoreOptions } from './options/kafka.js';
+import { rabbitmqBackupOptions, rabbitmqConnectionOptions, rabbitmqRestoreOptions } from './options/rabbitmq.js';
+import { TOOL_VERSION } from './version.js';
+
+type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
+
+const STORE_HELP = `
+STORES
+  <store> is a folder path, file:///path, or s3://bucket/prefix. S3 credentials come from the
+  standard AWS chain (environment, shared config and profiles, instance roles).`;
+
+function help(examples: string, extra = ''): string {
+  return `${extra}\n\nEXAMPLES\n${examples}\n${EXIT_STATUS_HELP}\n`;
+}
+
+export function buildProgram(run: (name: string, load: () => Promise<CommandRunner>, args: string[], opts: Record<string, unknown>) => Promise<void>): Command {
+  const program = new Command('mqbak')
+    .description('Back up and restore the messages held in RabbitMQ queues and Kafka topics.')
+    .version(TOOL_VERSION, '-V, --version')
+    .option('--debug', 'print stack traces and client library logs')
+    .option('-q, --quiet', 'no progress output (warnings and errors still go to stderr)')
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      help(
+        `  mqbak backup kafka://localhost:9092 ./backups --topics orders,payments
+  mqbak backup amqp://guest:guest@localhost:5672/%2F s3://ops-backups/mq --queues jobs
+  mqbak verify ./backups
+  mqbak restore ./backups kafka://localhost:9092 --map orders=orders-restored --offset-map map.jsonl`,
+        STORE_HELP,
+      ),
+    );
+
+  const action = (name: string, load: () => Promise<CommandRunner>) =>
+    async function (this: Command, ...all: unknown[]) {
+      const cmd = this;
+      const args = cmd.args.slice(0, cmd.registeredArguments.length).map((a) => String(a));
+      void all;
+      await run(name, load, args, { ...program.opts(), ...cmd.opts() });
+    };
+
+  const backup = program
+    .command('backup')
+    .summary('copy Kafka topics or RabbitMQ queues into an archive')
+    .description(
+      `Copy Kafka topics (kafka://host:port[,host:port]) or RabbitMQ queues (amqp://user:pass@host:port/vhost)
+into a compressed, checksummed archive in <store>. When the store already holds a backup of the same
+source and streams, an incremental backup holding only what came after it is written (unless --full).
+Kafka backups are a consistent cut: each partition is read up to the end it had when the backup started.
+RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks them redelivered);
+--mode drain acknowledges a message only once the segment holding it is durably stored.`,
+    )
+    .argument('<source>', 'kafka://... or amqp(s)://...')
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .option('--full', 'write a full backup even if a parent exists')
+    .addOption(new Option('--segment-size <bytes>', 'raw bytes per segment before it is stored').argParser(byteSize))
+    .addOption(new Option('--level <n>', 'zstd compression level').argParser(positiveInt));
+  kafkaBackupOptions(backup);
+  kafkaConnectionOptions(backup);
+  rabbitmqBackupOptions(backup);
+  rabbitmqConnectionOptions(backup);
+  storeOptions(backup);
+  jsonOption(backup, 'the result (id, kind, parent, records, streams)');
+  backup
+    .addHelpText(
+      'after',
+      help(
+        `  mqbak backup kafka://localhost:9092 ./backups --topics orders --groups billing
+  mqbak backup kafka://b1:9092,b2:9092 s3://ops/mq --topic-regex '^events\\.' --s3-region eu-west-1
+  mqbak backup amqp://guest:guest@localhost:5672/%2F ./backups --queues jobs,emails
+  mqbak backup amqp://admin:secret@rabbit:5672/prod ./backups --all-queues --mode drain`,
+        STORE_HELP,
+      ),
+    )
+    .action(action('backup', async () => (await import('./commands/backup.js')).run));
+
+  const restore = program
+    .command('restore')
+    .summary('republish an archive into Kafka or RabbitMQ')
+    .description(
+      `Republish the backup (by default the latest, with its chain of incrementals) from <store> into
+<target>: kafka://... or amqp(s)://user:pass@host:port/vhost. Records keep their order, partitions,
+keys, headers and timestamps (Kafka) or properties (RabbitMQ). A record counts as restored only
+when the broker acknowledged it; failures are counted and give exit status 3. Run again with the
+same arguments after an interruption: restore continues where it stopped.`,
+    )
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .argument('<target>', 'kafka://... or amqp(s)://...')
+    .option('--backup <id>', 'backup to restore (default: the latest)')
+    .option('--until <time>', 'restore only records with timestamps up to this ISO 8601 time')
+    .option('--topics <a,b>', 'streams to restore: Kafka topics or RabbitMQ queues (default: all)')
+    .option('--queues <a,b>', 'alias of --topics for RabbitMQ')
+    .option('--map <src=dst>', 'restore topic or queue src under the name dst (repeatable)', collect, [])
+    .option('--dry-run', 'print the plan and write nothing');
+  kafkaRestoreOptions(restore);
+  kafkaConnectionOptions(restore);
+  rabbitmqRestoreOptions(restore);
+  rabbitmqConnectionOptions(restore);
+  storeOptions(restore);
+  jsonOption(restore, 'the result (records, per-stream counts)');
+  restore
+    .addHelpText(
+      'after',
+      help(
+        `  mqbak restore ./backups kafka://localhost:9092 --map orders=orders-restored --offset-map map.jsonl
+  mqbak restore ./backups kafka://dr:9092 --backup 20261125T020000000Z-1a2b3c --groups billing
+  mqbak restore ./backups kafka://localhost:9092 --until 2026-11-24T23:00:00Z --dry-run
+  mqbak restore ./backups amqp://guest:guest@localhost:5672/restored --definitions --map jobs=jobs-copy`,
+        STORE_HELP,
+      ),
+    )
+    .action(action('restore', async () => (await import('./commands/restore.js')).run));
+
+  const verify = program
+    .command('verify')
+    .summary('check an archive end to end')
+    .description(
+      `Check a backup (default: every backup in the store): the manifest chain (parents present, hashes
+equal), every segment's size and SHA-256, every block's length and checksum, every record, and the
+counts and positions the manifest states. Every finding is reported, not only the first. Segments
+no manifest refers to (left by an interrupted backup) are reported too; nothing is deleted.`,
+    )
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .argument('[backup-id]', 'one backup (with its chain)');
+  storeOptions(verify);
+  jsonOption(verify, '{"ok": true|false, "findings": [...]}');
+  verify
+    .addHelpText(
+      'after',
+      help(
+        `  mqbak verify ./backups
+  mqbak verify s3://ops-backups/mq 20261125T020000000Z-1a2b3c --json | jq .findings`,
+        STORE_HELP,
+      ),
+    )
+    .action(action('verify', async () => (await import('./commands/verify.js')).run));
+
+  const list = program
+    .command('list')
+    .summary('list the backups in a store and their chains')
+    .description('List the backups in <store>, oldest first, with their kind, parent and record counts.')
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix');
+  storeOptions(list);
+  jsonOption(list, 'an array of {id, kind, parent, createdAt, records, ...}');
+  list
+    .addHelpText('after', help(`  mqbak list ./backups\n  mqbak list s3://ops-backups/mq --json | jq -r '.[].id'`, STORE_HELP))
+    .action(action('list', async () => (await import('./commands/list.js')).run));
+
+  const show = program
+    .command('show')
+    .summary('show one backup: streams, ranges, counts, sizes, metadata')
+    .description('Show the manifest of one backup in readable form, or as JSON.')
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .argument('<backup-id>', 'the backup (see mqbak list)');
+  storeOptions(show);
+  jsonOption(show, 'the manifest');
+  show
+    .addHelpText('after', help(`  mqbak show ./backups 20261125T020000000Z-1a2b3c\n  mqbak show ./backups 20261125T020000000Z-1a2b3c --json | jq .metadata`, STORE_HELP))
+    .action(action('show', async () => (await import('./commands/show.js')).run));
+
+  const cat = program
+    .command('cat')
+    .summary('print the records of a backup as JSON lines')
+    .description(
+      `Print the records of one backup as JSON lines on stdout, checked as verify checks them. Keys and
+values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.`,
+    )
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .argument('<backup-id>', 'the backup (see mqbak list)')
+    .option('--stream <name>', 'only this stream (as listed by show, e.g. kafka/orders/0)')
+    .addOption(new Option('--limit <n>', 'stop after n records').argParser(positiveInt));
+  storeOptions(cat);
+  cat
+    .addHelpText(
+      'after',
+      help(`  mqbak cat ./backups 20261125T020000000Z-1a2b3c --stream kafka/orders/0 --limit 10\n  mqbak cat ./backups 20261125T020000000Z-1a2b3c | jq -c 'select(.key == "user-42")'`, STORE_HELP),
+    )
+    .action(action('cat', async () => (await import('./commands/cat.js')).run));
+
+  return program;
+}
+
+/** Runs mqbak with `argv` (without node and script) and returns the exit status. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const debug = argv.includes('--debug');
+  const quiet = argv.includes('--quiet') || argv.includes('-q');
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) {
+      process.stderr.write(`mqbak: error: interrupted again (${sig}); exiting now\n`);
+      process.exit(EXIT.interrupted);
+    }
+    process.stderr.write(`mqbak: ${sig} received: stopping (nothing half-written is kept as a backup)\n`);
+    controller.abort(new MqbakError('interrupted', `interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const report = (e: unknown): number => {
+    if (isMqbakError(e)) {
+      process.stderr.write(`mqbak: error: ${e.message}\n`);
+      if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+      if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+      return exitCodeFor(e.code);
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`mqbak: error: internal error: ${message}\n`);
+    if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    else process.stderr.write('hint: run again with --debug for details, and report it\n');
+    return EXIT.internal;
+  };
+
+  const program = buildProgram(async (_name, load, args, opts) => {
+    const progress = await createProgress({ quiet: Boolean(opts.quiet), env });
+    const ctx: CliContext = {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      progress,
+      signal: controller.signal,
+      env,
+      debug: Boolean(opts.debug),
+      quiet: Boolean(opts.quiet),
+    };
+    try {
+      const runner = await load();
+      exitCode = await runner(ctx, args, opts);
+    } catch (e) {
+      progress.stop();
+      exitCode = controller.signal.aborted && !(isMqbakError(e) && e.code !== 'interrupted') ? EXIT.interrupted : report(e);
+      if (exitCode === EXIT.interrupted && !isMqbakError(e)) process.stderr.write('mqbak: error: interrupted\n');
+      else if (exitCode === EXIT.interrupted && isMqbakError(e) && e.code === 'interrupted') report(e);
+      return;
+    }
+    progress.stop();
+  });
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(`mqbak: ${s.replace(/^error: /, 'error: ').trimEnd()}\n`),
+  });
+  for (const sub of program.commands) {
+    sub.exitOverride();
+    sub.configureOutput(program.configureOutput());
+  }
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      if (e.code === 'commander.executeSubCommandAsync') return EXIT.ok;
+      return EXIT.usage;
+    }
+    return report(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return exitCode;
+}

@@ -1,0 +1,47 @@
+import { InvalidArgumentError, type Command } from 'commander';
+
+/** For repeatable options such as --map a=b --map c=d. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Comma-separated list, empty items dropped. */
+export function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+/** Sizes such as 1048576, 512k, 64m, 1g (powers of 1024). */
+export function byteSize(value: string): number {
+  const m = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a size such as 64m or 1048576');
+  const unit = (m[2] ?? '').toLowerCase();
+  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('size out of range');
+  return n;
+}
+
+/** Options every command that opens a store takes (S3 and S3-compatible servers). */
+export function storeOptions(cmd: Command): Command {
+  return cmd
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint URL (env MQBAK_S3_ENDPOINT or AWS_ENDPOINT_URL_S3)')
+    .option('--s3-region <region>', 'S3 region (env MQBAK_S3_REGION, AWS_REGION; default us-east-1)')
+    .option('--s3-path-style', 'path-style bucket addressing, needed by most S3-compatible servers (env MQBAK_S3_PATH_STYLE=1)')
+    .option(
+      '--s3-checksum <mode>',
+      'when-supported (SDK default) or when-required, for servers that reject the SDK\'s checksums (env MQBAK_S3_CHECKSUM)',
+    );
+}
+
+export function jsonOption(cmd: Command, what: string): Command {
+  return cmd.option('--json', `print ${what} as JSON on stdout`);
+}

@@ -1,0 +1,29 @@
+import { MqbakError } from '../common/errors.js';
+import { openStore, type S3Config } from '../stores/open.js';
+import type { Store } from '../stores/store.js';
+
+/** Builds the S3 settings from the --s3-* options, then MQBAK_S3_* and the AWS SDK's own variables. */
+export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): S3Config {
+  const checksum = (opts.s3Checksum as string | undefined) ?? env.MQBAK_S3_CHECKSUM ?? checksumFromAws(env.AWS_REQUEST_CHECKSUM_CALCULATION);
+  if (checksum !== undefined && checksum !== 'when-required' && checksum !== 'when-supported') {
+    throw new MqbakError('usage', `--s3-checksum ${checksum}: expected when-required or when-supported`);
+  }
+  const pathStyleEnv = env.MQBAK_S3_PATH_STYLE;
+  const config: S3Config = {
+    endpoint: (opts.s3Endpoint as string | undefined) ?? env.MQBAK_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL,
+    region: (opts.s3Region as string | undefined) ?? env.MQBAK_S3_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    forcePathStyle: Boolean(opts.s3PathStyle) || pathStyleEnv === '1' || pathStyleEnv === 'true',
+  };
+  if (checksum) config.checksum = checksum;
+  return config;
+}
+
+function checksumFromAws(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  const s = v.toLowerCase().replace('_', '-');
+  return s;
+}
+
+export async function openStoreFromCli(url: string, opts: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<Store> {
+  return openStore(url, s3ConfigFrom(opts, env));
+}

@@ -1,0 +1,45 @@
+import { MqbakError } from '../common/errors.js';
+
+/**
+ * Where archives live. Small on purpose (after restic's backends): every store passes the same
+ * contract suite (test/contract/store-contract.ts). Keys are '/'-separated, never start with '/',
+ * and list in plain byte (lexical) order.
+ */
+export interface Store {
+  /** For messages and manifests: never contains credentials. */
+  readonly description: string;
+  /**
+   * Writes an object once. Fails with code 'exists' if the key is already there. When it
+   * returns, the object is durable (fsynced and renamed, or uploaded and its size checked).
+   */
+  put(key: string, body: Uint8Array, options?: { signal?: AbortSignal }): Promise<ObjectInfo>;
+  /** Reads an object, or the bytes [start, end) of it. Missing key: StoreNotFoundError. */
+  get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** Size of an object, or null when it does not exist. */
+  stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo | null>;
+  /** Objects whose key starts with `prefix`, in lexical key order. */
+  list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<ObjectInfo>;
+  /** Removes an object; removing a missing one is not an error. */
+  delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Releases connections; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+/** Half-open byte range: `end` is exclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export class StoreNotFoundError extends MqbakError {
+  readonly key: string;
+  constructor(key: string, where: string) {
+    super('not-found', `${where}: no object ${key}`);
+    this.key = key;
+  }
+}
