@@ -239,9 +239,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       exitCode = await runner(ctx, args, opts);
     } catch (e) {
       progress.stop();
-      exitCode = controller.signal.aborted && !(isMqbakError(e) && e.code !== 'interrupted') ? EXIT.interrupted : report(e);
-      if (exitCode === EXIT.interrupted && !isMqbakError(e)) process.stderr.write('mqbak: error: interrupted\n');
-      else if (exitCode === EXIT.interrupted && isMqbakError(e) && e.code === 'interrupted') report(e);
+      // After a signal, client libraries fail in their own words ("connection closed"...):
+      // what the user did is what happened.
+      if (controller.signal.aborted && (!isMqbakError(e) || e.code === 'interrupted')) {
+        process.stderr.write('mqbak: error: interrupted\n');
+        exitCode = EXIT.interrupted;
+      } else {
+        exitCode = report(e);
+      }
       return;
     }
     progress.stop();
