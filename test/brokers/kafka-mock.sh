@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The Kafka-protocol test broker (librdkafka mock cluster, see kafka-mock/README.md).
+#
+#   kafka-mock.sh build              build once (about a minute), cached outside the clone; prints
+#                                    the path of the mockd binary
+#   kafka-mock.sh start [STATEDIR]   run one long-lived mockd in the background; prints its
+#                                    bootstrap address (host:port); reuses a running one
+#   kafka-mock.sh stop [STATEDIR]    stop the mockd that start started
+#   kafka-mock.sh status [STATEDIR]  print "running <bootstrap> pid <pid>" (exit 0) or "not running" (exit 1)
+#
+# The cache is ${XDG_CACHE_HOME:-~/.cache}/mqbak/kafka-mock/<key>/ where <key> hashes the build
+# script, mockd.c and patches/*.patch: changing any of them builds a new broker.
+# STATEDIR defaults to ${XDG_RUNTIME_DIR:-${XDG_CACHE_HOME:-~/.cache}}/mqbak/run.
+# Data lives in RAM only: stop loses every topic. The started broker's stdin is /dev/null, so
+# topics with a chosen partition count need the CreateTopics API (or tests' own mockd, whose
+# stdin the test set-up keeps).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+SRC=$HERE/kafka-mock
+
+cache_key() {
+  # names and contents, in a fixed order, so renaming or reordering patches changes the key too
+  (
+    cd "$SRC"
+    shopt -s nullglob
+    for f in setup-kafka-mock.sh mockd.c patches/*.patch; do
+      printf '%s\0' "$f"
+      sha256sum <"$f"
+    done
+  ) | sha256sum | cut -c1-16
+}
+
+cmd_build() {
+  local root key dir tmp
+  root=$(mqbak_cache_dir)/kafka-mock
+  key=$(cache_key)
+  dir=$root/$key
+  if [[ -x $dir/mockd ]]; then printf '%s\n' "$dir/mockd"; return; fi
+  mkdir -p "$root"
+  # One build at a time per cache; a second caller waits, then finds the finished binary.
+  exec 9>"$root/.lock"
+  flock 9
+  if [[ ! -x $dir/mockd ]]; then
+    # Build in a temporary directory and rename it into place: an interrupted or concurrent
+    # build never leaves a half-built broker under the final name.
+    tmp=$(mktemp -d "$root/.build-$key.XXXXXX")
+    local log=$tmp.log
+    if ! bash "$SRC/setup-kafka-mock.sh" "$tmp" "$SRC/mockd.c" >"$log" 2>&1; then
+      tail -n 40 "$log" >&2
+      rm -rf "$tmp"
+      die "building the Kafka mock broker failed (full log: $log)"
+    fi
+    # setup-kafka-mock.sh links mockd with an absolute rpath into the build directory; relink it
+    # relative to the binary so the renamed directory still finds its librdkafka.
+    if ! gcc -O2 -Wall -I"$tmp/rdk/include" -o "$tmp/mockd" "$SRC/mockd.c" -L"$tmp/rdk/lib" \
+      -Wl,-rpath,'$ORIGIN/rdk/lib' -lrdkafka -lpthread >>"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      rm -rf "$tmp"
+      die "relinking mockd failed (full log: $log)"
+    fi
+    chmod 755 "$tmp" # mktemp made it 0700
+    rm -rf "$dir" # an entry whose binary was deleted by hand: mv cannot replace a non-empty dir
+    mv -T "$tmp" "$dir"
+    rm -f "$log"
+  fi
+  exec 9>&-
+  printf '%s\n' "$dir/mockd"
+}
+
+state_paths() {
+  STATE=${1:-$(mqbak_state_dir)}
+  PIDFILE=$STATE/kafka-mock.pid
+  BOOTFILE=$STATE/kafka-mock.bootstrap
+  LOGFILE=$STATE/kafka-mock.log
+}
+
+running_pid() {
+  local pid
+  [[ -f $PIDFILE ]] || return 1
+  pid=$(<"$PIDFILE")
+  pid_is "$pid" mockd || return 1
+  printf '%s\n' "$pid"
+}
+
+cmd_start() {
+  state_paths "${1:-}"
+  mkdir -p "$STATE"
+  if running_pid >/dev/null && [[ -s $BOOTFILE ]]; then
+    cat "$BOOTFILE"
+    return
+  fi
+  rm -f "$PIDFILE" "$BOOTFILE"
+  local bin pid boot=""
+  bin=$(cmd_build)
+  # setsid: its own session, so a Ctrl-C in the shell that started it does not stop the broker.
+  setsid "$bin" </dev/null >"$LOGFILE" 2>&1 &
+  pid=$!
+  local deadline=$((SECONDS + 20))
+  while :; do
+    boot=$(sed -n 's/^BOOTSTRAP //p' "$LOGFILE" 2>/dev/null | head -n1)
+    [[ -n $boot ]] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      cat "$LOGFILE" >&2
+      die "mockd exited before printing its BOOTSTRAP line"
+    fi
+    if ((SECONDS >= deadline)); then
+      stop_pid "$pid"
+      die "mockd printed no BOOTSTRAP line within 20 s (log: $LOGFILE)"
+    fi
+    sleep 0.1
+  done
+  printf '%s\n' "$pid" >"$PIDFILE"
+  printf '%s\n' "$boot" >"$BOOTFILE"
+  printf '%s\n' "$boot"
+}
+
+cmd_stop() {
+  state_paths "${1:-}"
+  local pid
+  if pid=$(running_pid); then stop_pid "$pid"; fi
+  rm -f "$PIDFILE" "$BOOTFILE"
+}
+
+cmd_status() {
+  state_paths "${1:-}"
+  local pid
+  if pid=$(running_pid) && [[ -s $BOOTFILE ]]; then
+    printf 'running %s pid %s\n' "$(<"$BOOTFILE")" "$pid"
+  else
+    echo "not running"
+    return 1
+  fi
+}
+
+case ${1:-} in
+  build) cmd_build ;;
+  start) cmd_start "${2:-}" ;;
+  stop) cmd_stop "${2:-}" ;;
+  status) cmd_status "${2:-}" ;;
+  *)
+    echo "usage: ${0##*/} build | start [STATEDIR] | stop [STATEDIR] | status [STATEDIR]" >&2
+    exit 2
+    ;;
+esac
