@@ -1,0 +1,550 @@
+/**
+ * Proves the Kafka test broker's admin APIs (test/brokers/kafka-mock/patches), not mqbak: kafkajs
+ * 2.2.4's admin client, unchanged, gets the answers a Kafka broker gives. Where kafkajs hides the
+ * wire answer (ListOffsets "none found", OffsetCommit from outside the group) a few raw requests
+ * check it. kcat (librdkafka) must still produce and consume.
+ *
+ * Written so it also passes against a real Kafka (docker-compose): nothing mock-only is asserted.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { AssignerProtocol, CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import type { Admin, Consumer, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kafkaBrokers, uniqueName } from '../helpers/brokers.js';
+
+const CONFIG_SOURCE_TOPIC = 1; // DYNAMIC_TOPIC_CONFIG
+const CONFIG_SOURCE_DEFAULT = 5; // DEFAULT_CONFIG
+const RESOURCE_TOPIC = 2;
+
+function kafka(clientId: string): Kafka {
+  return new Kafka({ brokers: kafkaBrokers(), clientId, logLevel: logLevel.NOTHING });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The error kafkajs throws, as a record (its error classes are not exported under ESM). */
+async function rejection(p: Promise<unknown>): Promise<Record<string, unknown>> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Record<string, unknown>;
+  }
+  throw new Error('expected a rejection');
+}
+
+// ---- a few raw Kafka requests (non-flexible versions), for what kafkajs does not show ----
+
+class Writer {
+  private parts: Buffer[] = [];
+  i16(v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeInt16BE(v);
+    this.parts.push(b);
+    return this;
+  }
+  i32(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(v);
+    this.parts.push(b);
+    return this;
+  }
+  i64(v: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(v);
+    this.parts.push(b);
+    return this;
+  }
+  str(s: string | null): this {
+    if (s === null) return this.i16(-1);
+    const b = Buffer.from(s, 'utf8');
+    this.i16(b.length);
+    this.parts.push(b);
+    return this;
+  }
+  buf(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+class Reader {
+  private of = 0;
+  constructor(private readonly b: Buffer) {}
+  i16(): number {
+    const v = this.b.readInt16BE(this.of);
+    this.of += 2;
+    return v;
+  }
+  i32(): number {
+    const v = this.b.readInt32BE(this.of);
+    this.of += 4;
+    return v;
+  }
+  i64(): bigint {
+    const v = this.b.readBigInt64BE(this.of);
+    this.of += 8;
+    return v;
+  }
+  str(): string | null {
+    const n = this.i16();
+    if (n < 0) return null;
+    const s = this.b.toString('utf8', this.of, this.of + n);
+    this.of += n;
+    return s;
+  }
+}
+
+/** One request/response on a fresh connection (request header v1, response header v0). */
+function rawRequest(address: string, apiKey: number, apiVersion: number, body: Buffer): Promise<Reader> {
+  const i = address.lastIndexOf(':');
+  const header = new Writer().i16(apiKey).i16(apiVersion).i32(7).str('mqbak-raw').buf();
+  const frame = Buffer.concat([new Writer().i32(header.length + body.length).buf(), header, body]);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
+    let got = Buffer.alloc(0);
+    sock.setTimeout(15_000, () => sock.destroy(new Error(`no answer from ${address} to api ${apiKey}`)));
+    sock.on('connect', () => sock.write(frame));
+    sock.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) {
+        sock.end();
+        const r = new Reader(got.subarray(4, 4 + got.readInt32BE(0)));
+        if (r.i32() !== 7) reject(new Error('correlation id mismatch'));
+        else resolve(r);
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+/** host:port of broker `nodeId`, from kafkajs' view of the cluster. */
+async function brokerAddress(admin: Admin, nodeId: number): Promise<string> {
+  const { brokers } = await admin.describeCluster();
+  const b = brokers.find((x) => x.nodeId === nodeId);
+  if (!b) throw new Error(`broker ${nodeId} not in the cluster metadata`);
+  return `${b.host}:${b.port}`;
+}
+
+/** FindCoordinator v0 for a group: the coordinator's host:port. */
+async function groupCoordinator(groupId: string): Promise<string> {
+  const bootstrap = kafkaBrokers()[0] ?? '';
+  const r = await rawRequest(bootstrap, 10, 0, new Writer().str(groupId).buf());
+  const err = r.i16();
+  if (err !== 0) throw new Error(`FindCoordinator error ${err}`);
+  r.i32();
+  const host = r.str();
+  return `${host}:${r.i32()}`;
+}
+
+/** OffsetCommit v2 as an admin tool sends it: generation -1, no member id. Returns error codes. */
+async function simpleOffsetCommit(
+  groupId: string,
+  topic: string,
+  offsets: Array<{ partition: number; offset: bigint }>,
+): Promise<number[]> {
+  const w = new Writer().str(groupId).i32(-1).str('').i64(-1n).i32(1).str(topic).i32(offsets.length);
+  for (const o of offsets) w.i32(o.partition).i64(o.offset).str(null);
+  const r = await rawRequest(await groupCoordinator(groupId), 8, 2, w.buf());
+  const codes: number[] = [];
+  for (let t = r.i32(); t > 0; t--) {
+    r.str();
+    for (let p = r.i32(); p > 0; p--) {
+      r.i32();
+      codes.push(r.i16());
+    }
+  }
+  return codes;
+}
+
+/** ListOffsets v1 for one partition: what the broker itself answers (no client-side mapping). */
+async function listOffsetV1(
+  admin: Admin,
+  topic: string,
+  partition: number,
+  timestamp: bigint,
+): Promise<{ error: number; timestamp: bigint; offset: bigint }> {
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  const leader = meta.topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader;
+  if (leader === undefined) throw new Error(`no leader for ${topic}[${partition}]`);
+  const body = new Writer().i32(-1).i32(1).str(topic).i32(1).i32(partition).i64(timestamp).buf();
+  const r = await rawRequest(await brokerAddress(admin, leader), 2, 1, body);
+  r.i32(); // topics
+  r.str();
+  r.i32(); // partitions
+  r.i32();
+  return { error: r.i16(), timestamp: r.i64(), offset: r.i64() };
+}
+
+describe('Kafka test broker: admin APIs with kafkajs', () => {
+  let admin: Admin;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    admin = kafka('mqbak-admin-test').admin();
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  async function producer(): Promise<Producer> {
+    const p = kafka('mqbak-admin-test-producer').producer();
+    await p.connect();
+    cleanups.push(() => p.disconnect());
+    return p;
+  }
+
+  async function partitionCount(topic: string): Promise<number> {
+    const m = await admin.fetchTopicMetadata({ topics: [topic] });
+    return m.topics[0]?.partitions.length ?? 0;
+  }
+
+  it('createTopics makes the asked partitions; describeConfigs returns the given configs and flags the defaults', async () => {
+    const topic = uniqueName('admin-create');
+    const created = await admin.createTopics({
+      topics: [
+        {
+          topic,
+          numPartitions: 3,
+          replicationFactor: 1,
+          configEntries: [
+            { name: 'retention.ms', value: '3600000' },
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'max.message.bytes', value: '2097152' },
+          ],
+        },
+      ],
+    });
+    expect(created).toBe(true);
+    expect(await partitionCount(topic)).toBe(3);
+    expect((await admin.listTopics()).includes(topic)).toBe(true);
+
+    const { resources } = await admin.describeConfigs({
+      resources: [{ type: RESOURCE_TOPIC, name: topic }],
+      includeSynonyms: false,
+    });
+    expect(resources).toHaveLength(1);
+    expect(resources[0]?.errorCode).toBe(0);
+    const entries = new Map((resources[0]?.configEntries ?? []).map((e) => [e.configName, e]));
+    for (const [name, value] of [
+      ['retention.ms', '3600000'],
+      ['cleanup.policy', 'compact'],
+      ['max.message.bytes', '2097152'],
+    ] as const) {
+      expect(entries.get(name), name).toMatchObject({ configValue: value, isDefault: false, configSource: CONFIG_SOURCE_TOPIC });
+    }
+    // configs not given come back as defaults, with Kafka's default values
+    for (const [name, value] of [
+      ['compression.type', 'producer'],
+      ['message.timestamp.type', 'CreateTime'],
+      ['retention.bytes', '-1'],
+      ['min.insync.replicas', '1'],
+    ] as const) {
+      expect(entries.get(name), name).toMatchObject({ configValue: value, isDefault: true, configSource: CONFIG_SOURCE_DEFAULT });
+    }
+    for (const name of ['segment.bytes']) {
+      expect(entries.get(name)?.isDefault, name).toBe(true);
+    }
+
+    // asking for named configs returns only those
+    const one = await admin.describeConfigs({
+      resources: [{ type: RESOURCE_TOPIC, name: topic, configNames: ['cleanup.policy', 'segment.ms'] }],
+      includeSynonyms: false,
+    });
+    const named = (one.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue, e.isDefault]);
+    expect(named.sort()).toEqual([
+      ['cleanup.policy', 'compact', false],
+      ['segment.ms', '604800000', true],
+    ]);
+
+    // an unknown topic is an error of that resource
+    const missing = await admin
+      .describeConfigs({ resources: [{ type: RESOURCE_TOPIC, name: uniqueName('admin-nope') }], includeSynonyms: false })
+      .then(
+        (r) => r.resources[0]?.errorCode,
+        (e: { type?: string }) => e.type,
+      );
+    expect([3, 'UNKNOWN_TOPIC_OR_PARTITION']).toContain(missing);
+  });
+
+  it('createTopics: TOPIC_ALREADY_EXISTS on a duplicate, INVALID_CONFIG on a bad config, validateOnly creates nothing', async () => {
+    const topic = uniqueName('admin-dup');
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] })).toBe(true);
+    // kafkajs answers false exactly when every topic failed with TOPIC_ALREADY_EXISTS
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 5 }] })).toBe(false);
+    expect(await partitionCount(topic)).toBe(2);
+
+    const bad = uniqueName('admin-badcfg');
+    const e = await rejection(
+      admin.createTopics({
+        topics: [
+          { topic, numPartitions: 1 },
+          { topic: bad, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: 'soon' }] },
+        ],
+      }),
+    );
+    const types = ((e.errors as Array<{ type: string }> | undefined) ?? []).map((x) => x.type).sort();
+    expect(types).toEqual(['INVALID_CONFIG', 'TOPIC_ALREADY_EXISTS']);
+    expect((await admin.listTopics()).includes(bad)).toBe(false);
+
+    const unknownCfg = await rejection(
+      admin.createTopics({ topics: [{ topic: bad, configEntries: [{ name: 'no.such.config', value: '1' }] }] }),
+    );
+    expect(((unknownCfg.errors as Array<{ type: string }> | undefined) ?? []).map((x) => x.type)).toEqual(['INVALID_CONFIG']);
+
+    const validated = uniqueName('admin-validate');
+    await admin.createTopics({ validateOnly: true, waitForLeaders: false, topics: [{ topic: validated, numPartitions: 2 }] });
+    expect((await admin.listTopics()).includes(validated)).toBe(false);
+  });
+
+  it('createPartitions raises the count and keeps the data; lowering it is INVALID_PARTITIONS', async () => {
+    const topic = uniqueName('admin-parts');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+    const p = await producer();
+    await p.send({ topic, acks: -1, messages: [{ partition: 0, value: 'a' }, { partition: 1, value: 'b' }, { partition: 1, value: 'c' }] });
+
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 5 }] });
+    expect(await partitionCount(topic)).toBe(5);
+    const offsets = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition);
+    expect(offsets.map((o) => [o.partition, o.high])).toEqual([
+      [0, '1'],
+      [1, '2'],
+      [2, '0'],
+      [3, '0'],
+      [4, '0'],
+    ]);
+    // the new partitions take writes (from a producer whose metadata is not older than them:
+    // kafkajs drops messages for partitions its cached metadata does not have)
+    const p2 = await producer();
+    await p2.send({ topic, acks: -1, messages: [{ partition: 4, value: 'd' }] });
+    expect((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 4)?.high).toBe('1');
+
+    const e = await rejection(admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] }));
+    expect(e.type).toBe('INVALID_PARTITIONS');
+    expect(await partitionCount(topic)).toBe(5);
+  });
+
+  it('deleteTopics removes the topic and its data; the name can be created afresh', async () => {
+    const topic = uniqueName('admin-delete');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
+    const p = await producer();
+    await p.send({ topic, acks: -1, messages: [{ partition: 0, value: 'x' }, { partition: 0, value: 'y' }] });
+
+    await admin.deleteTopics({ topics: [topic] });
+    await waitFor('the topic to disappear', async () => ((await admin.listTopics()).includes(topic) ? undefined : true));
+
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })).toBe(true);
+    expect(await partitionCount(topic)).toBe(1);
+    expect((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low, o.high])).toEqual([[0, '0', '0']]);
+  });
+
+  describe('groups', () => {
+    async function runningConsumer(groupId: string, topic: string): Promise<Consumer> {
+      const c = kafka('mqbak-admin-test-consumer').consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      cleanups.push(() => c.disconnect());
+      await c.connect();
+      await c.subscribe({ topic, fromBeginning: true });
+      let seen = 0;
+      await c.run({
+        eachMessage: async () => {
+          seen++;
+        },
+      });
+      await waitFor('the consumer to read the topic', async () => (seen >= 2 ? true : undefined));
+      return c;
+    }
+
+    it('a running consumer group is listed, described Stable with its member; deleteGroups is NON_EMPTY_GROUP until it stops', async () => {
+      const topic = uniqueName('admin-grp');
+      const groupId = uniqueName('admin-grp-g');
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+      const p = await producer();
+      await p.send({ topic, acks: -1, messages: [{ partition: 0, value: 'a' }, { partition: 1, value: 'b' }] });
+      const consumer = await runningConsumer(groupId, topic);
+
+      const listed = (await admin.listGroups()).groups.filter((g) => g.groupId === groupId);
+      expect(listed).toEqual([{ groupId, protocolType: 'consumer' }]);
+
+      const { groups } = await admin.describeGroups([groupId]);
+      expect(groups).toHaveLength(1);
+      const g = groups[0];
+      expect(g).toMatchObject({ groupId, errorCode: 0, state: 'Stable', protocolType: 'consumer' });
+      expect(g?.protocol).toMatch(/\S/);
+      expect(g?.members).toHaveLength(1);
+      const m = g?.members[0];
+      expect(m?.clientId).toBe('mqbak-admin-test-consumer');
+      expect(m?.memberId).toMatch(/\S/);
+      expect(m?.clientHost).toMatch(/\S/);
+      const metadata = AssignerProtocol.MemberMetadata.decode(m?.memberMetadata ?? Buffer.alloc(0));
+      expect(metadata?.topics).toEqual([topic]);
+      const assignment = AssignerProtocol.MemberAssignment.decode(m?.memberAssignment ?? Buffer.alloc(0));
+      expect(assignment?.assignment[topic]?.slice().sort()).toEqual([0, 1]);
+
+      const e = await rejection(admin.deleteGroups([groupId]));
+      const results = (e.groups as Array<{ groupId: string; error?: { type: string } }> | undefined) ?? [];
+      expect(results.map((r) => [r.groupId, r.error?.type])).toEqual([[groupId, 'NON_EMPTY_GROUP']]);
+
+      // an admin commit (generation -1, no member id) must not move a running group's offsets
+      expect(await simpleOffsetCommit(groupId, topic, [{ partition: 0, offset: 0n }])).toEqual([25]); // UNKNOWN_MEMBER_ID
+
+      await consumer.disconnect();
+      const after = await waitFor('the group to be Empty', async () => {
+        const d = (await admin.describeGroups([groupId])).groups[0];
+        return d?.state === 'Empty' ? d : undefined;
+      });
+      expect(after.members).toEqual([]);
+
+      expect(await admin.deleteGroups([groupId])).toEqual([{ groupId, errorCode: 0 }]);
+      expect((await admin.describeGroups([groupId])).groups[0]?.state).toBe('Dead');
+      expect((await admin.listGroups()).groups.some((x) => x.groupId === groupId)).toBe(false);
+      const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+      expect(offsets[0]?.partitions.map((x) => x.offset)).toEqual(['-1', '-1']);
+
+      const unknown = await rejection(admin.deleteGroups([uniqueName('admin-grp-none')]));
+      expect(((unknown.groups as Array<{ error?: { type: string } }> | undefined) ?? []).map((r) => r.error?.type)).toEqual([
+        'GROUP_ID_NOT_FOUND',
+      ]);
+    });
+
+    it('setOffsets on an empty group, then fetchOffsets returns them', async () => {
+      const topic = uniqueName('admin-setoff');
+      const groupId = uniqueName('admin-setoff-g');
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+      const p = await producer();
+      await p.send({
+        topic,
+        acks: -1,
+        messages: ['a', 'b', 'c', 'd', 'e'].flatMap((v) => [
+          { partition: 0, value: v },
+          { partition: 1, value: v },
+        ]),
+      });
+      // a group that existed and is now Empty
+      const consumer = await runningConsumer(groupId, topic);
+      await consumer.disconnect();
+      await waitFor('the group to be Empty', async () =>
+        (await admin.describeGroups([groupId])).groups[0]?.state === 'Empty' ? true : undefined,
+      );
+
+      await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '1' }, { partition: 1, offset: '4' }] });
+      const fetched = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+      expect(fetched.map((x) => [x.partition, x.offset]).sort()).toEqual([
+        [0, '1'],
+        [1, '4'],
+      ]);
+
+      // a group that never existed
+      const fresh = uniqueName('admin-setoff-new');
+      await admin.setOffsets({ groupId: fresh, topic, partitions: [{ partition: 1, offset: '2' }] });
+      const freshOffsets = (await admin.fetchOffsets({ groupId: fresh, topics: [topic] }))[0]?.partitions ?? [];
+      expect(freshOffsets.find((x) => x.partition === 1)?.offset).toBe('2');
+
+      // the commit admin tools send (generation -1, empty member id) is accepted for an Empty group
+      expect(
+        await simpleOffsetCommit(groupId, topic, [
+          { partition: 0, offset: 3n },
+          { partition: 1, offset: 5n },
+        ]),
+      ).toEqual([0, 0]);
+      const moved = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+      expect(moved.map((x) => [x.partition, x.offset]).sort()).toEqual([
+        [0, '3'],
+        [1, '5'],
+      ]);
+    });
+  });
+
+  it('fetchTopicOffsetsByTimestamp: the earliest offset whose timestamp is at or after the time, else the end', async () => {
+    const topic = uniqueName('admin-ts');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+    const p = await producer();
+    const t0 = 1_700_000_000_000;
+    const at = (s: number): string => String(t0 + s * 1000);
+    // partition 0, offsets 0..5: two plain batches around a gzip batch whose timestamps are not in order
+    await p.send({ topic, acks: -1, messages: [{ partition: 0, value: 'o0', timestamp: at(10) }, { partition: 0, value: 'o1', timestamp: at(20) }] });
+    await p.send({
+      topic,
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages: [
+        { partition: 0, value: 'o2', timestamp: at(30) },
+        { partition: 0, value: 'o3', timestamp: at(25) },
+        { partition: 0, value: 'o4', timestamp: at(40) },
+      ],
+    });
+    await p.send({ topic, acks: -1, messages: [{ partition: 0, value: 'o5', timestamp: at(50) }] });
+    // partition 1, offsets 0..2
+    await p.send({
+      topic,
+      acks: -1,
+      messages: [
+        { partition: 1, value: 'p0', timestamp: at(15) },
+        { partition: 1, value: 'p1', timestamp: at(35) },
+        { partition: 1, value: 'p2', timestamp: at(45) },
+      ],
+    });
+
+    const byTime = async (s: number): Promise<Array<[number, string]>> =>
+      (await admin.fetchTopicOffsetsByTimestamp(topic, t0 + s * 1000))
+        .map((o): [number, string] => [o.partition, o.offset])
+        .sort((a, b) => a[0] - b[0]);
+
+    expect(await byTime(0)).toEqual([[0, '0'], [1, '0']]); // before all
+    expect(await byTime(10)).toEqual([[0, '0'], [1, '0']]); // exactly the first
+    expect(await byTime(11)).toEqual([[0, '1'], [1, '0']]);
+    expect(await byTime(21)).toEqual([[0, '2'], [1, '1']]); // offset order: o2 (30 s) comes before o3 (25 s)
+    expect(await byTime(31)).toEqual([[0, '4'], [1, '1']]);
+    expect(await byTime(40)).toEqual([[0, '4'], [1, '2']]);
+    expect(await byTime(46)).toEqual([[0, '5'], [1, '3']]); // none in partition 1: its end
+    expect(await byTime(51)).toEqual([[0, '6'], [1, '3']]); // after all: the end offsets
+
+    // on the wire, Kafka answers offset -1 when no record is that recent, and the found record's timestamp
+    expect(await listOffsetV1(admin, topic, 0, BigInt(t0 + 51_000))).toEqual({ error: 0, timestamp: -1n, offset: -1n });
+    expect(await listOffsetV1(admin, topic, 0, BigInt(t0 + 21_000))).toEqual({ error: 0, timestamp: BigInt(at(30)), offset: 2n });
+    // latest and earliest are unchanged
+    expect((await listOffsetV1(admin, topic, 0, -1n)).offset).toBe(6n);
+    expect((await listOffsetV1(admin, topic, 0, -2n)).offset).toBe(0n);
+  });
+});
+
+const kcat = spawnSync('kcat', ['-V'], { encoding: 'utf8' });
+const hasKcat = kcat.status === 0;
+if (!hasKcat) {
+  console.warn('kafka-mock-admin.test.ts: kcat is not installed (Debian package kcat): skipping the kcat test');
+}
+
+describe('Kafka test broker: kcat (librdkafka) still works', () => {
+  it.skipIf(!hasKcat)('kcat -P produces and kcat -C -e consumes the same keyed records', async () => {
+    const topic = uniqueName('admin-kcat');
+    const broker = kafkaBrokers().join(',');
+    const lines = Array.from({ length: 50 }, (_, i) => `k${i}:value ${i} ${'x'.repeat(i)}`);
+
+    const produced = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn('kcat', ['-b', broker, '-t', topic, '-P', '-K:', '-p', '0'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+      child.stdin.end(`${lines.join('\n')}\n`);
+    });
+    expect(produced.code, produced.stderr).toBe(0);
+
+    const consumed = spawnSync('kcat', ['-b', broker, '-t', topic, '-C', '-e', '-o', 'beginning', '-f', '%p %o %k:%s\n'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(consumed.status, consumed.stderr).toBe(0);
+    const got = consumed.stdout.split('\n').filter((l) => l !== '');
+    expect(got).toEqual(lines.map((l, i) => `0 ${i} ${l}`));
+  });
+});
