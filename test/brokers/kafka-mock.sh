@@ -46,6 +46,7 @@ cmd_build() {
     # Build in a temporary directory and rename it into place: an interrupted or concurrent
     # build never leaves a half-built broker under the final name.
     tmp=$(mktemp -d "$root/.build-$key.XXXXXX")
+    echo "${0##*/}: building the Kafka test broker into $dir (about a minute, once per version)" >&2
     local log=$tmp.log
     if ! bash "$SRC/setup-kafka-mock.sh" "$tmp" "$SRC/mockd.c" >"$log" 2>&1; then
       tail -n 40 "$log" >&2

@@ -1,0 +1,239 @@
+/**
+ * Where the test brokers are and how to prepare them, for integration and end-to-end tests.
+ * The vitest globalSetup (global-setup.ts) starts the local brokers and sets the MQBAK_TEST_*
+ * variables; set them yourself to run against other brokers (docker-compose.yml).
+ * Tests use uniqueName() for every topic, queue, vhost and bucket so runs never see each other.
+ */
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+
+const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+const DEFAULT_MANAGEMENT_URL = 'http://127.0.0.1:15672';
+// s3rver's fixed credentials (it checks signatures against them)
+const S3RVER_KEY = 'S3RVER';
+
+function env(name: string): string | undefined {
+  const v = process.env[name]?.trim();
+  return v ? v : undefined;
+}
+
+function required(name: string, what: string): string {
+  const v = env(name);
+  if (!v) {
+    throw new Error(
+      `${name} is not set: run the tests through vitest (the integration/e2e globalSetup starts ${what}) or set it yourself`,
+    );
+  }
+  return v;
+}
+
+/** Bootstrap addresses of the Kafka test cluster (env MQBAK_TEST_KAFKA_BROKERS, comma list). */
+export function kafkaBrokers(): string[] {
+  return required('MQBAK_TEST_KAFKA_BROKERS', 'the Kafka test broker')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * Creates a topic with exactly `partitions` partitions and returns once its metadata shows them.
+ * Against the test set-up's own mock cluster (MQBAK_TEST_KAFKA_CONTROL set) this goes through
+ * mockd's stdin `create` command, because the stock mock has no CreateTopics API; against a real
+ * Kafka it uses the admin API.
+ */
+export async function kafkaCreateTopic(name: string, partitions: number): Promise<void> {
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(name)) throw new Error(`invalid Kafka topic name: ${JSON.stringify(name)}`);
+  if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`invalid partition count: ${partitions}`);
+  const control = env('MQBAK_TEST_KAFKA_CONTROL');
+  if (control) {
+    const reply = await kafkaMockCommand(control, `create ${name} ${partitions}`);
+    if (reply !== 'ok') throw new Error(`kafka mock: create ${name} ${partitions}: ${reply}`);
+    return;
+  }
+  const { default: kafkajs } = await import('kafkajs');
+  const kafka = new kafkajs.Kafka({
+    brokers: kafkaBrokers(),
+    clientId: 'mqbak-test-helper',
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    // kafkajs answers false for a topic that exists; fail as the mock's `create` does
+    const created = await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+    if (!created) throw new Error(`kafka: create ${name} ${partitions}: topic already exists`);
+    // createTopics can return before every broker's metadata cache has the new topic
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const seen = await admin
+        .fetchTopicMetadata({ topics: [name] })
+        .then((m) => m.topics[0]?.partitions.length ?? 0, () => 0);
+      if (seen === partitions) return;
+      if (Date.now() > deadline) throw new Error(`topic ${name}: metadata shows ${seen} partitions, not ${partitions}, after 30 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Sends one command line to the test set-up's mockd control port and returns its one-line reply. */
+function kafkaMockCommand(control: string, line: string): Promise<string> {
+  const i = control.lastIndexOf(':');
+  const host = control.slice(0, i);
+  const port = Number(control.slice(i + 1));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let done = false;
+    const sock = net.connect({ host, port });
+    sock.setEncoding('utf8');
+    sock.setTimeout(30_000, () => sock.destroy(new Error(`kafka mock control ${control}: no reply to "${line}" in 30 s`)));
+    sock.on('connect', () => sock.write(`${line}\n`));
+    sock.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0 && !done) {
+        done = true;
+        resolve(buf.slice(0, nl));
+        sock.end();
+      }
+    });
+    sock.on('error', (e) => {
+      if (!done) reject(new Error(`kafka mock control ${control}: ${e.message}`));
+      done = true;
+    });
+    sock.on('close', () => {
+      if (!done) reject(new Error(`kafka mock control ${control}: closed without a reply to "${line}"`));
+      done = true;
+    });
+  });
+}
+
+function amqpBase(): URL {
+  return new URL(env('MQBAK_TEST_AMQP_URL') ?? DEFAULT_AMQP_URL);
+}
+
+/** AMQP URL of the test RabbitMQ, for `vhost` when given (url-encoded), else its default vhost. */
+export function rabbitUrl(vhost?: string): string {
+  const base = env('MQBAK_TEST_AMQP_URL') ?? DEFAULT_AMQP_URL;
+  if (vhost === undefined) return base;
+  const u = new URL(base);
+  const auth = u.username ? `${u.username}:${u.password}@` : '';
+  return `${u.protocol}//${auth}${u.host}/${encodeURIComponent(vhost)}${u.search}`;
+}
+
+/** Base URL of the RabbitMQ management API (guest/guest unless the URLs say otherwise). */
+export function rabbitManagementUrl(): string {
+  return (env('MQBAK_TEST_RABBITMQ_MANAGEMENT_URL') ?? DEFAULT_MANAGEMENT_URL).replace(/\/+$/, '');
+}
+
+interface Credentials {
+  user: string;
+  password: string;
+}
+
+function amqpUser(): Credentials {
+  const u = amqpBase();
+  return u.username
+    ? { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) }
+    : { user: 'guest', password: 'guest' };
+}
+
+async function management(method: string, path: string, body?: unknown): Promise<Response> {
+  // fetch refuses URLs with credentials in them: move them to the header
+  const u = new URL(rabbitManagementUrl());
+  const creds = u.username
+    ? { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) }
+    : amqpUser();
+  u.username = '';
+  u.password = '';
+  const url = `${u.toString().replace(/\/+$/, '')}${path}`;
+  const res = await fetch(url, {
+    method,
+    headers: {
+      authorization: `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString('base64')}`,
+      'content-type': 'application/json',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return res;
+}
+
+async function expectOk(res: Response, what: string, alsoOk: number[] = []): Promise<void> {
+  if (res.ok || alsoOk.includes(res.status)) return;
+  throw new Error(`RabbitMQ management API: ${what}: HTTP ${res.status} ${await res.text()}`);
+}
+
+/** Creates a vhost and gives the test user (guest by default) full permissions on it. */
+export async function createVhost(name: string): Promise<void> {
+  const vh = encodeURIComponent(name);
+  await expectOk(await management('PUT', `/api/vhosts/${vh}`, {}), `create vhost ${name}`);
+  const user = encodeURIComponent(amqpUser().user);
+  await expectOk(
+    await management('PUT', `/api/permissions/${vh}/${user}`, { configure: '.*', write: '.*', read: '.*' }),
+    `grant ${amqpUser().user} on vhost ${name}`,
+  );
+}
+
+/** Deletes a vhost with everything in it; a vhost that does not exist is not an error. */
+export async function deleteVhost(name: string): Promise<void> {
+  await expectOk(await management('DELETE', `/api/vhosts/${encodeURIComponent(name)}`), `delete vhost ${name}`, [404]);
+}
+
+/** Endpoint of the test S3 server (env MQBAK_TEST_S3_ENDPOINT). */
+export function s3Endpoint(): string {
+  return required('MQBAK_TEST_S3_ENDPOINT', 'an s3rver');
+}
+
+/**
+ * Credentials for the test S3 server: MQBAK_TEST_S3_ACCESS_KEY_ID/_SECRET_ACCESS_KEY, else the
+ * AWS_* variables (MinIO in docker-compose), else s3rver's fixed S3RVER/S3RVER.
+ */
+export function s3Credentials(): { accessKeyId: string; secretAccessKey: string } {
+  return {
+    accessKeyId: env('MQBAK_TEST_S3_ACCESS_KEY_ID') ?? env('AWS_ACCESS_KEY_ID') ?? S3RVER_KEY,
+    secretAccessKey: env('MQBAK_TEST_S3_SECRET_ACCESS_KEY') ?? env('AWS_SECRET_ACCESS_KEY') ?? S3RVER_KEY,
+  };
+}
+
+/** Creates a bucket on the test S3 server. */
+export async function createBucket(name: string): Promise<void> {
+  const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    endpoint: s3Endpoint(),
+    region: env('MQBAK_TEST_S3_REGION') ?? 'us-east-1',
+    credentials: s3Credentials(),
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: name }), { abortSignal: AbortSignal.timeout(30_000) });
+  } finally {
+    client.destroy();
+  }
+}
+
+let counter = 0;
+
+/**
+ * `prefix` plus time, process and randomness: unique per call and across concurrent runs, and
+ * valid as a Kafka topic, RabbitMQ queue or vhost and S3 bucket name (lowercase letters, digits
+ * and dashes, at most 63 characters, starting and ending with a letter or digit).
+ */
+export function uniqueName(prefix: string): string {
+  const suffix = [
+    Date.now().toString(36),
+    process.pid.toString(36) + (counter++).toString(36),
+    randomBytes(3).toString('hex'),
+  ].join('-');
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 63 - suffix.length - 1)
+      .replace(/-+$/, '') || 't';
+  return `${clean}-${suffix}`;
+}

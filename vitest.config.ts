@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// Three groups, all run by `npm test` (vitest run); one alone with `vitest run --project <name>`.
+// test/contract holds suites, not test files: unit and integration files import and run them.
+const brokers = {
+  // starts (or finds) RabbitMQ, the Kafka mock cluster and s3rver once per vitest run
+  globalSetup: ['test/helpers/global-setup.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+};
+
+export default defineConfig({
+  test: {
+    // the AWS SDK warns on every client that Node 20 support ends in 2027: noise in test output
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...brokers },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...brokers },
+      },
+    ],
+  },
+});
