@@ -43,6 +43,13 @@ cmd_build() {
   exec 9>"$root/.lock"
   flock 9
   if [[ ! -x $dir/mockd ]]; then
+    local tool missing=()
+    # setup-kafka-mock.sh installs gcc and make itself, but not patch (for patches/*.patch)
+    for tool in gcc make patch; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+    if ((${#missing[@]})); then
+      { run_as_root apt-get update -qq && run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null ||
+        die "could not install ${missing[*]} (needed to build the Kafka test broker)"
+    fi
     # Build in a temporary directory and rename it into place: an interrupted or concurrent
     # build never leaves a half-built broker under the final name.
     tmp=$(mktemp -d "$root/.build-$key.XXXXXX")
