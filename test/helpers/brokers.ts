@@ -9,8 +9,8 @@ import net from 'node:net';
 
 const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const DEFAULT_MANAGEMENT_URL = 'http://127.0.0.1:15672';
-// s3rver's fixed credentials (it checks signatures against them)
-const S3RVER_KEY = 'S3RVER';
+/** s3rver's fixed credentials (it checks request signatures against them). */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 function env(name: string): string | undefined {
   const v = process.env[name]?.trim();
@@ -192,8 +192,9 @@ export function s3Endpoint(): string {
  */
 export function s3Credentials(): { accessKeyId: string; secretAccessKey: string } {
   return {
-    accessKeyId: env('MQBAK_TEST_S3_ACCESS_KEY_ID') ?? env('AWS_ACCESS_KEY_ID') ?? S3RVER_KEY,
-    secretAccessKey: env('MQBAK_TEST_S3_SECRET_ACCESS_KEY') ?? env('AWS_SECRET_ACCESS_KEY') ?? S3RVER_KEY,
+    accessKeyId: env('MQBAK_TEST_S3_ACCESS_KEY_ID') ?? env('AWS_ACCESS_KEY_ID') ?? S3RVER_CREDENTIALS.accessKeyId,
+    secretAccessKey:
+      env('MQBAK_TEST_S3_SECRET_ACCESS_KEY') ?? env('AWS_SECRET_ACCESS_KEY') ?? S3RVER_CREDENTIALS.secretAccessKey,
   };
 }
 

@@ -19,9 +19,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { rabbitManagementUrl, rabbitUrl, S3RVER_CREDENTIALS } from './brokers.js';
 
 const BROKERS_DIR = fileURLToPath(new URL('../brokers/', import.meta.url));
-const S3RVER_KEY = 'S3RVER';
 
 type Stop = () => Promise<void> | void;
 
@@ -209,8 +209,8 @@ function startS3rver(): Stop {
     throw e;
   }
   process.env.MQBAK_TEST_S3_ENDPOINT = endpoint;
-  process.env.MQBAK_TEST_S3_ACCESS_KEY_ID = S3RVER_KEY;
-  process.env.MQBAK_TEST_S3_SECRET_ACCESS_KEY = S3RVER_KEY;
+  process.env.MQBAK_TEST_S3_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+  process.env.MQBAK_TEST_S3_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
   return () => {
     delete process.env.MQBAK_TEST_S3_ENDPOINT;
     delete process.env.MQBAK_TEST_S3_ACCESS_KEY_ID;
@@ -235,6 +235,7 @@ function portOpen(port: number): Promise<boolean> {
 
 async function managementOk(): Promise<boolean> {
   try {
+    // the same local checks as start-rabbitmq.sh, which is what fixes them
     const res = await fetch('http://127.0.0.1:15672/api/overview', {
       headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
       signal: AbortSignal.timeout(3_000),
@@ -260,6 +261,7 @@ async function ensureLocalRabbitMq(): Promise<void> {
       );
     }
   }
-  process.env.MQBAK_TEST_AMQP_URL ??= 'amqp://guest:guest@127.0.0.1:5672';
-  process.env.MQBAK_TEST_RABBITMQ_MANAGEMENT_URL ??= 'http://127.0.0.1:15672';
+  // published so that processes the tests start (bin/mqbak) can be given the same addresses
+  process.env.MQBAK_TEST_AMQP_URL ??= rabbitUrl();
+  process.env.MQBAK_TEST_RABBITMQ_MANAGEMENT_URL ??= rabbitManagementUrl();
 }
