@@ -7,7 +7,11 @@
  * Written so it also passes against a real Kafka (docker-compose): nothing mock-only is asserted.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AssignerProtocol, CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -514,6 +518,44 @@ describe('Kafka test broker: admin APIs with kafkajs', () => {
     // latest and earliest are unchanged
     expect((await listOffsetV1(admin, topic, 0, -1n)).offset).toBe(6n);
     expect((await listOffsetV1(admin, topic, 0, -2n)).offset).toBe(0n);
+  });
+});
+
+const MOCK_DIR = fileURLToPath(new URL('../brokers/kafka-mock/', import.meta.url));
+const hasPython = spawnSync('python3', ['--version']).status === 0;
+// the harness's own mock (it sets the control port) was built by kafka-mock.sh: its librdkafka
+// headers and library are in the build cache; against another broker there is nothing to link
+const ownMock = Boolean(process.env.MQBAK_TEST_KAFKA_CONTROL);
+
+describe('Kafka test broker: every advertised version, and librdkafka as a second client', () => {
+  it.skipIf(!hasPython)('each version of the added APIs decodes to its last byte (check-versions.py)', () => {
+    const r = spawnSync('python3', [path.join(MOCK_DIR, 'check-versions.py'), kafkaBrokers()[0] ?? ''], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/^all ok$/m);
+  });
+
+  it.skipIf(!ownMock)("librdkafka's admin client (flexible versions) gets Kafka's answers (admin-check.c)", () => {
+    const build = spawnSync('bash', [path.join(MOCK_DIR, '..', 'kafka-mock.sh'), 'build'], { encoding: 'utf8', timeout: 600_000 });
+    expect(build.status, build.stderr).toBe(0);
+    const dir = path.dirname(build.stdout.trim().split('\n').pop() ?? '');
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'mqbak-admin-check-'));
+    try {
+      const bin = path.join(tmp, 'admin-check');
+      const cc = spawnSync(
+        'gcc',
+        ['-O2', `-I${dir}/rdk/include`, '-o', bin, path.join(MOCK_DIR, 'admin-check.c'), `-L${dir}/rdk/lib`, `-Wl,-rpath,${dir}/rdk/lib`, '-lrdkafka'],
+        { encoding: 'utf8' },
+      );
+      expect(cc.status, cc.stderr).toBe(0);
+      const r = spawnSync(bin, [kafkaBrokers().join(','), uniqueName('admin-check')], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.stdout.trim(), r.stderr).toBe('ok');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 
