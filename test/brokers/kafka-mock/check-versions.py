@@ -125,14 +125,15 @@ class R:
 CORR = [100]
 
 
-def call(api, ver, flex, body, header_flex=None):
+def call(api, ver, flex, body, header_flex=None, addr=None):
+    host, port = addr or (HOST, PORT)
     CORR[0] += 1
     hflex = flex if header_flex is None else header_flex
     hdr = struct.pack('>hhi', api, ver, CORR[0]) + struct.pack('>h', 8) + b'cv-check'
     if hflex:
         hdr += b'\x00'
     msg = hdr + body
-    s = socket.create_connection((HOST, PORT), timeout=15)
+    s = socket.create_connection((host, port), timeout=15)
     s.sendall(struct.pack('>i', len(msg)) + msg)
     data = b''
     while len(data) < 4:
@@ -156,6 +157,42 @@ def call(api, ver, flex, body, header_flex=None):
 def done(r, what):
     if r.o != len(r.b):
         raise ValueError('%s: %d bytes left over after the response' % (what, len(r.b) - r.o))
+
+
+def metadata(topic=None):
+    """Metadata v1: ({node_id: (host, port)}, {partition: leader node_id} of `topic`)"""
+    w = W(False)
+    w.arr(None if topic is None else [topic], lambda w, n: w.str(n))
+    r = call(3, 1, False, w.b)
+    brokers = dict((b[0], (b[1], b[2])) for b in r.arr(lambda r: (r.i32(), r.str(), r.i32(), r.str())[:3]))
+    r.i32()
+    leaders = {}
+    for _ in range(r.i32()):
+        r.i16()
+        name = r.str()
+        r.bool()
+        for _ in range(r.i32()):
+            r.i16()
+            pid, leader = r.i32(), r.i32()
+            r.arr(lambda r: r.i32())
+            r.arr(lambda r: r.i32())
+            if name == topic:
+                leaders[pid] = leader
+    return brokers, leaders
+
+
+def coordinator(group):
+    """FindCoordinator v0: (host, port) of the group's coordinator (Kafka sends group
+    requests there; other brokers answer NOT_COORDINATOR)"""
+    r = call(10, 0, False, W(False).str(group).b)
+    assert r.i16() == 0
+    r.i32()
+    return (r.str(), r.i32())
+
+
+def leader(topic, partition):
+    brokers, leaders = metadata(topic)
+    return brokers[leaders[partition]]
 
 
 def api_versions():
@@ -338,10 +375,6 @@ def list_groups(v, flex):
     if v >= 5:
         w.arr([], None)
     w.tags()
-    r = call(16, v, flex, w.b)
-    if v >= 1:
-        r.i32()
-    err = r.i16()
 
     def grp(r):
         g = [r.str(), r.str()]
@@ -351,10 +384,16 @@ def list_groups(v, flex):
             g.append(r.str())
         r.tags()
         return g
-    out = r.arr(grp)
-    r.tags()
-    done(r, 'ListGroups')
-    assert err == 0
+    out = []
+    for addr in metadata()[0].values():  # each broker lists the groups it coordinates
+        r = call(16, v, flex, w.b, addr=addr)
+        if v >= 1:
+            r.i32()
+        err = r.i16()
+        out += r.arr(grp)
+        r.tags()
+        done(r, 'ListGroups')
+        assert err == 0
     mine = [g for g in out if g[0].startswith(PREFIX)]
     assert mine and all(g[1] == '' for g in mine), mine
     if v >= 4:
@@ -364,11 +403,11 @@ def list_groups(v, flex):
 
 def describe_groups(v, flex):
     g = '%s-g' % PREFIX
-    w = W(flex).arr([g, g + '-none'], lambda w, n: w.str(n))
+    w = W(flex).arr([g], lambda w, n: w.str(n))
     if v >= 3:
         w.bool(True)
     w.tags()
-    r = call(15, v, flex, w.b)
+    r = call(15, v, flex, w.b, addr=coordinator(g))
     if v >= 1:
         r.i32()
 
@@ -390,24 +429,39 @@ def describe_groups(v, flex):
     out = r.arr(grp)
     r.tags()
     done(r, 'DescribeGroups')
-    assert [(e, s) for e, _, s, _, _ in out] == [(0, 'Empty'), (0, 'Dead')], out
-    return 'states %s' % [s for _, _, s, _, _ in out]
+    assert [(e, s) for e, _, s, _, _ in out] == [(0, 'Empty')], out
+    # an unknown group, asked of its own coordinator, is Dead
+    none = '%s-none' % PREFIX
+    w = W(flex).arr([none], lambda w, n: w.str(n))
+    if v >= 3:
+        w.bool(True)
+    w.tags()
+    r = call(15, v, flex, w.b, addr=coordinator(none))
+    if v >= 1:
+        r.i32()
+    out2 = r.arr(grp)
+    r.tags()
+    done(r, 'DescribeGroups')
+    assert [(e, s) for e, _, s, _, _ in out2] == [(0, 'Dead')], out2
+    return 'states %s' % [s for _, _, s, _, _ in out + out2]
 
 
 def delete_groups(v, flex):
     g = '%s-dg%d' % (PREFIX, v)
     commit_offset(g)
-    w = W(flex).arr([g, g + '-none'], lambda w, n: w.str(n)).tags()
-    r = call(42, v, flex, w.b)
-    r.i32()
 
     def res(r):
         gid, err = r.str(), r.i16()
         r.tags()
         return err
-    out = r.arr(res)
-    r.tags()
-    done(r, 'DeleteGroups')
+    out = []
+    for name in (g, g + '-none'):
+        w = W(flex).arr([name], lambda w, n: w.str(n)).tags()
+        r = call(42, v, flex, w.b, addr=coordinator(name))
+        r.i32()
+        out += r.arr(res)
+        r.tags()
+        done(r, 'DeleteGroups')
     assert out == [0, 69], out
     return 'errors=%s' % out
 
@@ -417,7 +471,7 @@ def commit_offset(group):
     t = '%s-base' % PREFIX
     w = W(False).str(group).i32(-1).str('').i64(-1)
     w.arr([t], lambda w, n: w.str(n).arr([0], lambda w, p: w.i32(p).i64(1).str(None)))
-    r = call(8, 2, False, w.b)
+    r = call(8, 2, False, w.b, addr=coordinator(group))
     errs = []
     r.arr(lambda r: (r.str(), errs.extend(r.arr(lambda r: (r.i32(), r.i16())[1]))))
     done(r, 'OffsetCommit')
@@ -431,7 +485,7 @@ def list_offsets(v, flex):
         w.i8(0)
     w.arr([t], lambda w, n: (w.str(n).arr([0], lambda w, p: (w.i32(p), v >= 4 and w.i32(-1), w.i64(0), v == 0 and w.i32(1), w.tags())), w.tags()))
     w.tags()
-    r = call(2, v, flex, w.b)
+    r = call(2, v, flex, w.b, addr=leader(t, 0))
     if v >= 2:
         r.i32()
 
@@ -449,6 +503,7 @@ def list_offsets(v, flex):
     out = r.arr(lambda r: (r.str(), r.arr(part), r.tags())[1])
     r.tags()
     done(r, 'ListOffsets')
+    assert out[0][0][0] == 0, out
     return '%s' % out
 
 
