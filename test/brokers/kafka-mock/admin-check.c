@@ -1,7 +1,8 @@
 /* admin-check: drives the mock's admin APIs with librdkafka's own admin client, which picks the
  * newest versions (the flexible ones: DeleteTopics v4, CreatePartitions v2, AlterConfigs v2,
  * ListGroups v5, DescribeGroups v5, DeleteGroups v2, ListOffsets v7) where kafkajs picks old
- * ones. A second, independent client checks the encodings kafkajs never exercises.
+ * ones. A second, independent client checks the encodings kafkajs never exercises, and
+ * ListOffsets by timestamp inside lz4 and snappy batches (kafkajs only has gzip).
  *
  * build: gcc -O2 -I<out>/rdk/include -o admin-check admin-check.c -L<out>/rdk/lib \
  *            -Wl,-rpath,<out>/rdk/lib -lrdkafka
@@ -143,13 +144,13 @@ static int listed(const char *g, rd_kafka_consumer_group_state_t *state) {
         return found;
 }
 
-static int64_t offset_for(int64_t spec, int64_t *ts) {
+static int64_t offset_for_partition(int32_t partition, int64_t spec, int64_t *ts) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_event_t *ev;
         const rd_kafka_ListOffsetsResultInfo_t **ri;
         size_t cnt;
         int64_t off;
-        rd_kafka_topic_partition_list_add(l, topic, 0)->offset = spec;
+        rd_kafka_topic_partition_list_add(l, topic, partition)->offset = spec;
         rd_kafka_ListOffsets(rk, l, opts(RD_KAFKA_ADMIN_OP_LISTOFFSETS), q);
         ev = wait_result(RD_KAFKA_EVENT_LISTOFFSETS_RESULT);
         ri = rd_kafka_ListOffsets_result_infos(
@@ -164,6 +165,10 @@ static int64_t offset_for(int64_t spec, int64_t *ts) {
         rd_kafka_event_destroy(ev);
         rd_kafka_topic_partition_list_destroy(l);
         return off;
+}
+
+static int64_t offset_for(int64_t spec, int64_t *ts) {
+        return offset_for_partition(0, spec, ts);
 }
 
 int main(int argc, char **argv) {
@@ -279,6 +284,48 @@ int main(int argc, char **argv) {
                               "produce");
                 CHECK(!rd_kafka_flush(rk, 10000), "flush");
         }
+        /* lz4 and snappy batches (one batch each: the records are produced
+         * together), timestamps out of order inside the batch:
+         * partition 1 (lz4) and 2 (snappy): 1000, 3000, 2000 */
+        {
+                const char *codecs[] = {"lz4", "snappy"};
+                int c;
+                for (c = 0; c < 2; c++) {
+                        rd_kafka_conf_t *pc = rd_kafka_conf_new();
+                        rd_kafka_t *p;
+                        int64_t tss[] = {1000, 3000, 2000};
+                        rd_kafka_conf_set(pc, "bootstrap.servers", bootstrap, err,
+                                          sizeof(err));
+                        rd_kafka_conf_set(pc, "compression.codec", codecs[c], err,
+                                          sizeof(err));
+                        rd_kafka_conf_set(pc, "linger.ms", "100", err, sizeof(err));
+                        p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
+                        CHECK(p, "%s", err);
+                        for (i = 0; i < 3; i++)
+                                CHECK(!rd_kafka_producev(
+                                          p, RD_KAFKA_V_TOPIC(topic),
+                                          RD_KAFKA_V_PARTITION(1 + c),
+                                          RD_KAFKA_V_VALUE("compressible compressible "
+                                                           "compressible",
+                                                           38),
+                                          RD_KAFKA_V_TIMESTAMP(tss[i]),
+                                          RD_KAFKA_V_END),
+                                      "produce %s", codecs[c]);
+                        CHECK(!rd_kafka_flush(p, 10000), "flush %s", codecs[c]);
+                        rd_kafka_destroy(p);
+                }
+        }
+        CHECK(offset_for_partition(1, 1500, &ts) == 1 && ts == 3000,
+              "lz4: offset for 1500: ts %lld", (long long)ts);
+        CHECK(offset_for_partition(2, 1500, &ts) == 1 && ts == 3000,
+              "snappy: offset for 1500: ts %lld", (long long)ts);
+        CHECK(offset_for_partition(1, 2500, &ts) == 1 &&
+                  offset_for_partition(2, 3001, &ts) == -1,
+              "compressed: 2500 / 3001");
+        CHECK(offset_for_partition(2, RD_KAFKA_OFFSET_SPEC_MAX_TIMESTAMP, &ts) == 1 &&
+                  ts == 3000,
+              "snappy: max timestamp");
+
         /* ListOffsets (v7, flexible): by timestamp and max timestamp */
         CHECK(offset_for((1500), &ts) == 1 && ts == 3000,
               "offset for 1500: ts %lld", (long long)ts);
