@@ -137,7 +137,10 @@ def call(api, ver, flex, body, header_flex=None, addr=None):
     s.sendall(struct.pack('>i', len(msg)) + msg)
     data = b''
     while len(data) < 4:
-        data += s.recv(4 - len(data))
+        chunk = s.recv(4 - len(data))
+        if not chunk:
+            raise ValueError('connection closed (the broker refused api %d v%d)' % (api, ver))
+        data += chunk
     n = struct.unpack('>i', data)[0]
     data = b''
     while len(data) < n:
@@ -508,6 +511,9 @@ def list_offsets(v, flex):
 
 
 VERSIONS = api_versions()
+if 19 not in VERSIONS:
+    print('CreateTopics is not advertised: not a broker with the admin APIs')
+    sys.exit(1)
 # a topic and an offsets-only group for the checks that need them
 call(19, 0, False, W(False).arr(['%s-base' % PREFIX], lambda w, n: w.str(n).i32(1).i16(1).arr([], None).arr(
     [('retention.ms', '1000')], lambda w, c: w.str(c[0]).str(c[1]))).i32(5000).b)
