@@ -1,6 +1,87 @@
 import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
+import { openStoreFromCli } from '../store.js';
+import { managementFrom } from './backup-rabbitmq.js';
 
-export async function run(_ctx: CliContext, _args: string[], _opts: Record<string, unknown>): Promise<number> {
-  throw new MqbakError('internal', 'restore-rabbitmq is not available in this build yet');
+export function parseMap(items: string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const item of items) {
+    const i = item.indexOf('=');
+    if (i <= 0 || i === item.length - 1) throw new MqbakError('usage', `--map ${item}: expected src=dst`);
+    const src = item.slice(0, i);
+    if (map[src] !== undefined) throw new MqbakError('usage', `--map: ${src} is mapped twice`);
+    map[src] = item.slice(i + 1);
+  }
+  return map;
+}
+
+export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
+  const [storeUrl = '', target = ''] = args;
+  const queues = [
+    ...((opts.queues as string | undefined)?.split(',') ?? []),
+    ...((opts.topics as string | undefined)?.split(',') ?? []),
+  ]
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const map = parseMap((opts.map as string[] | undefined) ?? []);
+  let until: number | undefined;
+  if (opts.until !== undefined) {
+    until = Date.parse(String(opts.until));
+    if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
+  }
+  const management = managementFrom(target, opts, ctx.env);
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  const { restoreRabbitmq } = await import('../../core/rabbitmq-restore.js');
+  try {
+    const r = await restoreRabbitmq({
+      store,
+      url: target,
+      management,
+      backup: opts.backup as string | undefined,
+      queues,
+      map,
+      definitions: Boolean(opts.definitions),
+      viaExchange: Boolean(opts.viaExchange),
+      until,
+      dryRun: Boolean(opts.dryRun),
+      signal: ctx.signal,
+      progress: ctx.progress,
+    });
+    if (opts.json) {
+      ctx.out(
+        `${JSON.stringify(
+          {
+            backup: r.backup,
+            chain: r.chain,
+            dryRun: r.dryRun,
+            records: r.records,
+            restored: r.restored,
+            failed: r.failed,
+            skipped: r.skipped,
+            streams: r.queues,
+            definitions: r.definitions,
+            userIdDropped: r.userIdDropped,
+            headersRenamed: r.headersRenamed,
+            warnings: r.warnings,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      ctx.out(`${r.dryRun ? 'would restore' : 'restore of'} backup ${r.backup}${r.chain.length > 1 ? ` (chain of ${r.chain.length})` : ''}: ${r.dryRun ? r.records : r.restored} of ${r.records} records${r.dryRun ? '' : ' confirmed'}\n`);
+      if (r.definitions) {
+        ctx.out(`  definitions: ${r.definitions.created.length} created, ${r.definitions.unchanged.length} already there, ${r.definitions.conflicts.length} differing (left unchanged)\n`);
+        for (const c of r.definitions.conflicts) ctx.out(`    ${c}\n`);
+      }
+      for (const q of r.queues) {
+        const name = q.source === q.target ? q.source : `${q.source} -> ${q.target}`;
+        ctx.out(`  ${name} (${q.type}): ${r.dryRun ? `${q.records} records` : `${q.restored} restored, ${q.failed} failed${q.skipped ? `, ${q.skipped} skipped by --until` : ''}`}\n`);
+        for (const f of q.failures) ctx.out(`    failure: ${f}\n`);
+      }
+    }
+    return r.failed > 0 ? 3 : 0;
+  } finally {
+    await store.close();
+  }
 }

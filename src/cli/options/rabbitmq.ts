@@ -18,7 +18,17 @@ export function rabbitmqBackupOptions(cmd: Command): Command {
       '--accept-redelivery-risk',
       'RabbitMQ mirror: read quorum queues even where returning messages could reach their delivery limit',
     )
-    .option('--include-users', 'RabbitMQ: keep users and password hashes in the saved definitions');
+    .option('--include-users', 'RabbitMQ: keep users and password hashes in the saved definitions')
+    .option(
+      '--hold-timeout <seconds>',
+      'RabbitMQ: longest time deliveries are held unacknowledged, well under consumer_timeout (default 600; env MQBAK_RABBITMQ_HOLD_TIMEOUT)',
+      positiveInt,
+    )
+    .option(
+      '--checkpoint <n>',
+      'RabbitMQ drain: messages per committed checkpoint backup, acknowledged after its manifest is stored (default 50000, max 65535)',
+      positiveInt,
+    );
 }
 
 export function rabbitmqRestoreOptions(cmd: Command): Command {

@@ -1,0 +1,163 @@
+/**
+ * The amqplib connection, with the one addition mqbak needs: the raw bytes of every content
+ * header, so headers keep their AMQP types (see amqp-codec.ts). amqplib is loaded lazily.
+ */
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import { MqbakError } from '../../common/errors.js';
+import type { AmqpProperties } from '../../common/record.js';
+import { decodeBasicProperties, type DecodeNotes } from './amqp-codec.js';
+
+/** Where the captured property bytes ride on amqplib's `message.properties` object. */
+const RAW_PROPERTIES = Symbol('mqbak.rawProperties');
+
+const FRAME_HEADER = 2;
+
+export interface AmqpTarget {
+  /** amqp(s)://user:pass@host:port/vhost as the user gave it. */
+  url: string;
+  user: string;
+  host: string;
+  port: number;
+  vhost: string;
+  tls: boolean;
+}
+
+/** Parses an AMQP URL the way RabbitMQ does: vhost is the path, URL-decoded; empty path = "/". */
+export function parseAmqpUrl(url: string): AmqpTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new MqbakError('usage', `not a valid AMQP URL: ${redactAmqpUrl(url)}`, {
+      hint: 'expected amqp://user:pass@host:port/vhost (vhost "/" is %2F)',
+    });
+  }
+  const tls = u.protocol === 'amqps:';
+  if (u.protocol !== 'amqp:' && !tls) throw new MqbakError('usage', `not an AMQP URL: ${redactAmqpUrl(url)}`);
+  const path = u.pathname.replace(/^\//, '');
+  if (path.includes('/')) {
+    throw new MqbakError('usage', `AMQP URL ${redactAmqpUrl(url)}: a vhost with "/" must be URL-encoded`, {
+      hint: 'the vhost "/" is written %2F, e.g. amqp://guest:guest@localhost:5672/%2F',
+    });
+  }
+  return {
+    url,
+    user: u.username ? decodeURIComponent(u.username) : 'guest',
+    host: u.hostname,
+    port: u.port ? Number(u.port) : tls ? 5671 : 5672,
+    vhost: path === '' ? '/' : decodeURIComponent(path),
+    tls,
+  };
+}
+
+export function passwordOf(url: string): string {
+  const u = new URL(url);
+  return u.username ? decodeURIComponent(u.password) : 'guest';
+}
+
+export function redactAmqpUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, '$1$2@');
+}
+
+export interface RabbitConnection {
+  model: ChannelModel;
+  target: AmqpTarget;
+  close(): Promise<void>;
+}
+
+type AmqplibModule = typeof import('amqplib');
+let amqplibPromise: Promise<AmqplibModule> | undefined;
+
+async function loadAmqplib(): Promise<AmqplibModule> {
+  amqplibPromise ??= import('amqplib').then((m) => ((m as unknown as { default?: AmqplibModule }).default ?? m) as AmqplibModule);
+  return amqplibPromise;
+}
+
+/**
+ * Connects with { noDelay: true } (without it a get/ack loop crawls at ~23 msg/s, FINDINGS) and
+ * installs the content-header capture. Errors become 'unreachable' with the reason.
+ */
+export async function connectRabbit(url: string, options: { signal?: AbortSignal; heartbeat?: number } = {}): Promise<RabbitConnection> {
+  const target = parseAmqpUrl(url);
+  const amqp = await loadAmqplib();
+  let model: ChannelModel;
+  try {
+    const u = new URL(url);
+    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(options.heartbeat ?? 30));
+    model = await amqp.connect(u.toString(), { noDelay: true, timeout: 15_000 });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const refused = /ACCESS_REFUSED|403|not_allowed|NOT_ALLOWED|vhost/i.test(msg);
+    throw new MqbakError('unreachable', `connect to ${redactAmqpUrl(url)}: ${msg}`, {
+      cause: e,
+      hint: refused ? 'check the user, password and that the vhost exists and the user has permissions on it' : undefined,
+    });
+  }
+  installHeaderCapture(model);
+  // an 'error' event without a listener would crash the process; failures surface on the calls
+  model.on('error', () => {});
+  const onAbort = () => {
+    model.close().catch(() => {});
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    model,
+    target,
+    async close() {
+      options.signal?.removeEventListener('abort', onAbort);
+      await model.close().catch(() => {});
+    },
+  };
+}
+
+interface FrameReader {
+  rest: Buffer;
+  recvFrame(): unknown;
+}
+
+/**
+ * amqplib's Connection#recvFrame parses one frame from `this.rest` (reading more from the
+ * socket and calling itself again when the frame is incomplete). We wrap it per connection: when
+ * it returns a content header, the bytes it parsed are still at the start of `rest` as it was
+ * before the call, so we keep a copy of the property part on the decoded fields object, which
+ * amqplib hands out as message.properties. Only the AMQP frame layout is assumed, not amqplib's
+ * decoders; if amqplib ever stops having recvFrame/rest, capture fails loudly (never silently
+ * loses types): see rawPropertiesOf.
+ */
+function installHeaderCapture(model: ChannelModel): void {
+  const conn = (model as unknown as { connection: FrameReader }).connection;
+  if (!conn || typeof conn.recvFrame !== 'function' || !Buffer.isBuffer(conn.rest)) {
+    throw new MqbakError('internal', 'this amqplib version has no Connection#recvFrame/rest: cannot keep AMQP header types', {
+      hint: 'use the amqplib version mqbak ships with (2.3.x)',
+    });
+  }
+  const original = conn.recvFrame;
+  conn.recvFrame = function (this: FrameReader) {
+    const before = this.rest;
+    const f = original.call(this) as { size?: number; fields?: Record<PropertyKey, unknown> } | false;
+    if (f && typeof f === 'object' && f.size !== undefined && f.fields && !(RAW_PROPERTIES in f.fields)) {
+      if (before.length >= 8 && before[0] === FRAME_HEADER) {
+        const size = before.readUInt32BE(3);
+        if (before.length >= 7 + size + 1) {
+          // payload: class id (2), weight (2), body size (8), then flags and properties
+          Object.defineProperty(f.fields, RAW_PROPERTIES, { value: Buffer.from(before.subarray(7 + 12, 7 + size)), enumerable: false });
+        }
+      }
+    }
+    return f;
+  };
+}
+
+/** The raw property bytes of a delivered message; throws if capture did not happen. */
+export function rawPropertiesOf(msg: ConsumeMessage): Buffer {
+  const raw = (msg.properties as unknown as Record<PropertyKey, unknown>)[RAW_PROPERTIES];
+  if (!Buffer.isBuffer(raw)) {
+    throw new MqbakError('internal', 'the raw AMQP properties of a delivery were not captured: header types would be lost');
+  }
+  return raw;
+}
+
+/** Properties with their AMQP types, from the captured bytes. */
+export function propertiesOf(msg: ConsumeMessage, notes: DecodeNotes): AmqpProperties {
+  return decodeBasicProperties(rawPropertiesOf(msg), notes);
+}

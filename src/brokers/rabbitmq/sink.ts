@@ -1,0 +1,190 @@
+/**
+ * Publishing with publisher confirms and mandatory routing. A message counts only when the
+ * broker confirmed it (basic.ack) and did not return it (basic.return comes before that ack);
+ * a nack, a return or a channel failure is a counted failure, never a silent drop.
+ */
+import type { ConfirmChannel, Options } from 'amqplib';
+import { MqbakError } from '../../common/errors.js';
+import type { AmqpField, AmqpProperties } from '../../common/record.js';
+import { toAmqplibTable } from './amqp-codec.js';
+import type { RabbitConnection } from './connection.js';
+
+export interface PublishOutcome {
+  ok: boolean;
+  /** Why it failed: 'returned: NO_ROUTE', 'nacked', 'channel closed: ...'. */
+  reason?: string;
+}
+
+interface Pending {
+  exchange: string;
+  routingKey: string;
+  content: Buffer;
+  resolve: (o: PublishOutcome) => void;
+  done: Promise<PublishOutcome>;
+  returned?: string;
+}
+
+/**
+ * Broker-owned headers: copied back as they are they would mislead consumers (a fresh message
+ * that claims to have been dead-lettered, or a delivery count already near a quorum limit).
+ */
+export const BROKER_OWNED_HEADERS = /^x-(death|delivery-count|first-death-.+|last-death-.+|stream-offset)$/;
+
+export function renameBrokerHeaders(headers: AmqpField[]): { headers: AmqpField[]; renamed: string[] } {
+  const renamed: string[] = [];
+  const out = headers.map((f) => {
+    if (BROKER_OWNED_HEADERS.test(f.name)) {
+      renamed.push(f.name);
+      return { name: `x-mqbak-original-${f.name.slice(2)}`, value: f.value };
+    }
+    return f;
+  });
+  return { headers: out, renamed };
+}
+
+/** amqplib publish options from archived properties (headers keep their wire types). */
+export function publishOptions(p: AmqpProperties, problems?: string[]): Options.Publish {
+  const o: Options.Publish = { mandatory: true };
+  if (p.contentType !== undefined) o.contentType = p.contentType;
+  if (p.contentEncoding !== undefined) o.contentEncoding = p.contentEncoding;
+  if (p.headers !== undefined) o.headers = toAmqplibTable(p.headers, problems);
+  if (p.deliveryMode !== undefined) o.deliveryMode = p.deliveryMode;
+  if (p.priority !== undefined) o.priority = p.priority;
+  if (p.correlationId !== undefined) o.correlationId = p.correlationId;
+  if (p.replyTo !== undefined) o.replyTo = p.replyTo;
+  if (p.expiration !== undefined) o.expiration = p.expiration;
+  if (p.messageId !== undefined) o.messageId = p.messageId;
+  if (p.timestamp !== undefined) o.timestamp = p.timestamp;
+  if (p.type !== undefined) o.type = p.type;
+  if (p.userId !== undefined) o.userId = p.userId;
+  if (p.appId !== undefined) o.appId = p.appId;
+  // cluster-id: amqplib never sends it (api_args.js sets it undefined); reported by the caller
+  return o;
+}
+
+export class ConfirmPublisher {
+  private channel: ConfirmChannel | null = null;
+  private readonly pending: Pending[] = [];
+  private failure: string | null = null;
+  private drainWaiters: Array<() => void> = [];
+
+  private constructor(
+    private readonly conn: RabbitConnection,
+    private readonly window: number,
+  ) {}
+
+  static async open(conn: RabbitConnection, options: { window?: number } = {}): Promise<ConfirmPublisher> {
+    const p = new ConfirmPublisher(conn, options.window ?? 1000);
+    await p.openChannel();
+    return p;
+  }
+
+  private async openChannel(): Promise<void> {
+    const ch = await this.conn.model.createConfirmChannel();
+    this.failure = null;
+    // a failed channel's late events must not touch its replacement
+    ch.on('error', (e: Error) => {
+      if (this.channel === ch) this.failAll(`channel error: ${e.message}`);
+    });
+    ch.on('close', () => {
+      if (this.channel === ch) this.failAll('channel closed');
+    });
+    ch.on('drain', () => {
+      const w = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const f of w) f();
+    });
+    // basic.return precedes the basic.ack of the same message: remember it on the oldest
+    // unconfirmed message with the same exchange, routing key and body
+    ch.on('return', (msg: { fields: { exchange: string; routingKey: string; replyText: string; replyCode: number }; content: Buffer }) => {
+      const p = this.pending.find(
+        (x) => !x.returned && x.exchange === msg.fields.exchange && x.routingKey === msg.fields.routingKey && x.content.equals(msg.content),
+      );
+      if (p) p.returned = `returned by the broker: ${msg.fields.replyCode} ${msg.fields.replyText}`;
+    });
+    this.channel = ch;
+  }
+
+  private failAll(reason: string): void {
+    if (this.failure) return;
+    this.failure = reason;
+    this.channel = null;
+    const all = this.pending.splice(0);
+    for (const p of all) p.resolve({ ok: false, reason });
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  get inFlight(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Publishes one message; `outcome` resolves once it is confirmed, returned or refused. Waits while `window`
+   * messages are unconfirmed or the socket buffer is full. After a channel failure (e.g. the
+   * broker refused a property), a new channel is opened for the next message.
+   */
+  async publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    signal?: AbortSignal,
+  ): Promise<{ outcome: Promise<PublishOutcome> }> {
+    while (this.pending.length >= this.window) {
+      if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
+      await this.pending[0]!.done;
+    }
+    if (!this.channel) {
+      try {
+        await this.openChannel();
+      } catch (e) {
+        throw new MqbakError('unreachable', `open a publishing channel: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    }
+    const ch = this.channel!;
+    let resolve!: (o: PublishOutcome) => void;
+    const done = new Promise<PublishOutcome>((r) => (resolve = r));
+    const entry: Pending = {
+      exchange,
+      routingKey,
+      content,
+      resolve: (o) => {
+        const i = this.pending.indexOf(entry);
+        if (i >= 0) this.pending.splice(i, 1);
+        resolve(o);
+      },
+      done,
+    };
+    this.pending.push(entry);
+    let writable: boolean;
+    try {
+      writable = ch.publish(exchange, routingKey, content, options, (err) => {
+        if (err) entry.resolve({ ok: false, reason: 'nacked by the broker' });
+        else if (entry.returned) entry.resolve({ ok: false, reason: entry.returned });
+        else entry.resolve({ ok: true });
+      });
+    } catch (e) {
+      // amqplib refuses before sending (a property of the wrong type, headers over its 64 KiB buffer)
+      entry.resolve({ ok: false, reason: `not sent: ${e instanceof Error ? e.message : String(e)}` });
+      return { outcome: done };
+    }
+    if (!writable) await new Promise<void>((r) => this.drainWaiters.push(r));
+    // wrapped: an async function returning a bare promise would wait for the confirm
+    return { outcome: done };
+  }
+
+  /** Resolves when every published message has its outcome. */
+  async settle(): Promise<void> {
+    while (this.pending.length > 0) await this.pending[this.pending.length - 1]!.done;
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
+    const ch = this.channel;
+    this.channel = null;
+    this.failure = 'closed';
+    if (ch) await ch.close().catch(() => {});
+  }
+}
