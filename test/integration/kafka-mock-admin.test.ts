@@ -352,9 +352,55 @@ describe('Kafka test broker: admin APIs with kafkajs', () => {
     expect((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low, o.high])).toEqual([[0, '0', '0']]);
   });
 
+  it('deleteTopicRecords moves the low watermark; consumers start there', async () => {
+    const topic = uniqueName('admin-delrec');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+    const p = await producer();
+    for (let i = 0; i < 5; i++) await p.send({ topic, acks: -1, messages: [{ partition: 0, value: `v${i}` }] });
+    // kafkajs looks the leaders up in its cached metadata: it must know the topic first
+    await admin.fetchTopicMetadata({ topics: [topic] });
+
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '3' }] });
+    const offsets = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition);
+    expect(offsets.map((o) => [o.partition, o.low, o.high])).toEqual([
+      [0, '3', '5'],
+      [1, '0', '0'],
+    ]);
+    // a lower offset does not move it back
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '1' }] });
+    expect((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 0)?.low).toBe('3');
+
+    // a short fetch wait: kafkajs stops a consumer only after its pending fetch returns
+    const c = kafka('mqbak-admin-test-consumer').consumer({
+      groupId: uniqueName('admin-delrec-g'),
+      maxWaitTimeInMs: 100,
+    });
+    cleanups.push(() => c.disconnect());
+    await c.connect();
+    await c.subscribe({ topic, fromBeginning: true });
+    const seen: string[] = [];
+    await c.run({
+      eachMessage: async ({ partition, message }) => {
+        seen.push(`${partition}:${message.offset}:${message.value?.toString() ?? ''}`);
+      },
+    });
+    await waitFor('the remaining records', async () => (seen.length >= 2 ? true : undefined));
+    await c.disconnect();
+    expect(seen).toEqual(['0:3:v3', '0:4:v4']);
+
+    // -1: everything up to the high watermark
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '-1' }] });
+    expect((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 0)?.low).toBe('5');
+  });
+
   describe('groups', () => {
     async function runningConsumer(groupId: string, topic: string): Promise<Consumer> {
-      const c = kafka('mqbak-admin-test-consumer').consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      const c = kafka('mqbak-admin-test-consumer').consumer({
+        groupId,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 500,
+        maxWaitTimeInMs: 100,
+      });
       cleanups.push(() => c.disconnect());
       await c.connect();
       await c.subscribe({ topic, fromBeginning: true });

@@ -1,8 +1,8 @@
 /* admin-check: drives the mock's admin APIs with librdkafka's own admin client, which picks the
  * newest versions (the flexible ones: DeleteTopics v4, CreatePartitions v2, AlterConfigs v2,
- * ListGroups v5, DescribeGroups v5, DeleteGroups v2, ListOffsets v7) where kafkajs picks old
- * ones. A second, independent client checks the encodings kafkajs never exercises, and
- * ListOffsets by timestamp inside lz4 and snappy batches (kafkajs only has gzip).
+ * ListGroups v5, DescribeGroups v5, DeleteGroups v2, DeleteRecords v2, ListOffsets v7) where
+ * kafkajs picks old ones. A second, independent client checks the encodings kafkajs never
+ * exercises, and ListOffsets by timestamp inside lz4 and snappy batches (kafkajs only has gzip).
  *
  * build: gcc -O2 -I<out>/rdk/include -o admin-check admin-check.c -L<out>/rdk/lib \
  *            -Wl,-rpath,<out>/rdk/lib -lrdkafka
@@ -338,6 +338,34 @@ int main(int argc, char **argv) {
         CHECK(offset_for((RD_KAFKA_OFFSET_SPEC_LATEST),
                          &ts) == 3,
               "latest");
+
+        /* DeleteRecords (v2, flexible): the log start moves to 2; a lookup
+         * by timestamp then only sees offsets from 2 on */
+        {
+                rd_kafka_topic_partition_list_t *l =
+                    rd_kafka_topic_partition_list_new(1);
+                rd_kafka_DeleteRecords_t *dr;
+                const rd_kafka_topic_partition_list_t *res;
+                rd_kafka_topic_partition_list_add(l, topic, 0)->offset = 2;
+                dr = rd_kafka_DeleteRecords_new(l);
+                rd_kafka_DeleteRecords(rk, &dr, 1,
+                                       opts(RD_KAFKA_ADMIN_OP_DELETERECORDS), q);
+                ev  = wait_result(RD_KAFKA_EVENT_DELETERECORDS_RESULT);
+                res = rd_kafka_DeleteRecords_result_offsets(
+                    rd_kafka_event_DeleteRecords_result(ev));
+                CHECK(res && res->cnt == 1 && !res->elems[0].err &&
+                          res->elems[0].offset == 2,
+                      "DeleteRecords: %s low watermark %lld",
+                      res && res->cnt ? rd_kafka_err2name(res->elems[0].err) : "?",
+                      res && res->cnt ? (long long)res->elems[0].offset : -1LL);
+                rd_kafka_event_destroy(ev);
+                rd_kafka_DeleteRecords_destroy(dr);
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+        CHECK(offset_for((RD_KAFKA_OFFSET_SPEC_EARLIEST), &ts) == 2,
+              "earliest after DeleteRecords");
+        CHECK(offset_for((1500), &ts) == 2 && ts == 2000,
+              "offset for 1500 after DeleteRecords: ts %lld", (long long)ts);
 
         /* AlterConsumerGroupOffsets (OffsetCommit, generation -1) makes an
          * offsets-only group: listed (v5) and described (v5) Empty */

@@ -510,6 +510,56 @@ def list_offsets(v, flex):
     return '%s' % out
 
 
+def delete_records(v, flex):
+    t = '%s-dr%d' % (PREFIX, v)
+    call(19, 0, False, W(False).arr([t], lambda w, n: w.str(n).i32(1).i16(1).arr([], None).arr([], None)).i32(5000).b)
+    produce3(t)
+    w = W(flex)
+    w.arr([t], lambda w, n: (w.str(n).arr([(0, 2), (5, 0)], lambda w, p: (w.i32(p[0]).i64(p[1]), w.tags())), w.tags()))
+    w.i32(5000).tags()
+    r = call(21, v, flex, w.b, addr=leader(t, 0))
+    r.i32()
+
+    def part(r):
+        p, low, err = r.i32(), r.i64(), r.i16()
+        r.tags()
+        return (p, low, err)
+    out = r.arr(lambda r: (r.str(), r.arr(part), r.tags())[1])
+    r.tags()
+    done(r, 'DeleteRecords')
+    assert out == [[(0, 2, 0), (5, -1, 3)]], out
+    return '%s' % out
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), as record batches carry it (not in Python's stdlib)."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def produce3(topic):
+    """Produce v3, one uncompressed v2 batch of 3 records to partition 0 (acks 1)."""
+    recs = b''
+    for i in range(3):
+        body = b'\x00' + uvarint(0) + uvarint(i * 2) + uvarint(1) + uvarint(2) + b'v' + uvarint(0)
+        recs += uvarint(len(body) * 2) + body
+    batch_tail = (struct.pack('>h', 0) + struct.pack('>i', 2) + struct.pack('>q', 1000) * 2 +
+                  struct.pack('>q', -1) + struct.pack('>h', -1) + struct.pack('>i', -1) +
+                  struct.pack('>i', 3) + recs)
+    batch = (struct.pack('>q', 0) + struct.pack('>i', 4 + 1 + 4 + len(batch_tail)) + struct.pack('>i', 0) +
+             b'\x02' + struct.pack('>I', crc32c(batch_tail)) + batch_tail)
+    w = W(False).str(None).i16(1).i32(5000)
+    w.arr([topic], lambda w, n: w.str(n).arr([0], lambda w, p: (w.i32(p), w.i32(len(batch)))))
+    r = call(0, 3, False, w.b + batch, addr=leader(topic, 0))
+    errs = []
+    r.arr(lambda r: (r.str(), errs.extend(r.arr(lambda r: (r.i32(), r.i16(), r.i64(), r.i64())[1]))))
+    assert errs == [0], errs
+
+
 VERSIONS = api_versions()
 if 19 not in VERSIONS:
     print('CreateTopics is not advertised: not a broker with the admin APIs')
@@ -527,6 +577,7 @@ check('AlterConfigs', 33, 2, 2, alter_configs)
 check('ListGroups', 16, 3, 5, list_groups)
 check('DescribeGroups', 15, 5, 5, describe_groups)
 check('DeleteGroups', 42, 2, 2, delete_groups)
+check('DeleteRecords', 21, 2, 2, delete_records)
 check('ListOffsets', 2, 6, 7, list_offsets)
 
 if FAILED:
