@@ -317,6 +317,33 @@ describe('Kafka test broker: admin APIs with kafkajs', () => {
     expect((await admin.listTopics()).includes(validated)).toBe(false);
   });
 
+  it('alterConfigs replaces the topic configs (the legacy, non-incremental semantics)', async () => {
+    const topic = uniqueName('admin-alter');
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+    });
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: RESOURCE_TOPIC, name: topic, configEntries: [{ name: 'retention.ms', value: '7200000' }] }],
+    });
+    const { resources } = await admin.describeConfigs({
+      resources: [{ type: RESOURCE_TOPIC, name: topic, configNames: ['retention.ms', 'cleanup.policy'] }],
+      includeSynonyms: false,
+    });
+    const got = (resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue, e.isDefault]).sort();
+    expect(got).toEqual([
+      ['cleanup.policy', 'delete', true],
+      ['retention.ms', '7200000', false],
+    ]);
+    const bad = await rejection(
+      admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: RESOURCE_TOPIC, name: topic, configEntries: [{ name: 'cleanup.policy', value: 'shred' }] }],
+      }),
+    );
+    expect(bad.type).toBe('INVALID_CONFIG');
+  });
+
   it('createPartitions raises the count and keeps the data; lowering it is INVALID_PARTITIONS', async () => {
     const topic = uniqueName('admin-parts');
     await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
