@@ -4,7 +4,8 @@
  * wire answer (ListOffsets "none found", OffsetCommit from outside the group) a few raw requests
  * check it. kcat (librdkafka) must still produce and consume.
  *
- * Written so it also passes against a real Kafka (docker-compose): nothing mock-only is asserted.
+ * The assertions are Kafka's behaviour, not the mock's, so the file can run against a real Kafka
+ * (docker-compose) too; it has only been run against the mock (1 and 3 brokers).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
