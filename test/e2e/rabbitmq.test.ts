@@ -218,6 +218,34 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     expect(after.every((m) => m.properties.headers?.['x-delivery-count'] === undefined)).toBe(true);
   });
 
+  it('also refuses when the delivery limit comes from a policy, and mirrors with --accept-redelivery-risk', async () => {
+    const { vhost, url, conn } = await newVhost('mirror-quorum-policy');
+    const store = await newStore();
+    const q = 'orders-q';
+    await declare(conn, q, { 'x-queue-type': 'quorum' });
+    const put = await fetch(`${rabbitManagementUrl()}/api/policies/${encodeURIComponent(vhost)}/limit`, {
+      method: 'PUT',
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ pattern: '^orders', 'apply-to': 'queues', definition: { 'delivery-limit': 50 }, priority: 0 }),
+    });
+    expect(put.status).toBeLessThan(300);
+    const ch = await conn.model.createConfirmChannel();
+    for (let i = 0; i < 4; i++) ch.sendToQueue(q, body(i), { messageId: `m${i}` });
+    await ch.waitForConfirms();
+    await ch.close();
+    const refused = await runMqbak(['backup', url, store, '--queues', q], { env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/delivery limit 50/);
+    const accepted = await runMqbak(['backup', url, store, '--queues', q, '--accept-redelivery-risk', '--json'], { env });
+    expect(accepted.stderr).not.toMatch(/error/);
+    expect(accepted.code).toBe(0);
+    expect(JSON.parse(accepted.stdout)).toMatchObject({ records: 4 });
+    const after = await readQueue(conn, q, false);
+    // order kept; each return counted by the quorum queue
+    expect(after.map((m) => m.properties.messageId)).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(after.every((m) => Number(m.properties.headers?.['x-delivery-count']) >= 1)).toBe(true);
+  });
+
   it('drain killed with SIGKILL mid-way, then run again: every message is archived or still queued, none lost', async () => {
     const { url, conn } = await newVhost('drain-kill');
     const store = await newStore();
