@@ -38,8 +38,8 @@ export function kafkaBrokers(): string[] {
 /**
  * Creates a topic with exactly `partitions` partitions and returns once its metadata shows them.
  * Against the test set-up's own mock cluster (MQBAK_TEST_KAFKA_CONTROL set) this goes through
- * mockd's stdin `create` command, because the stock mock has no CreateTopics API; against a real
- * Kafka it uses the admin API.
+ * mockd's stdin `create` command (no admin round trip, no metadata wait on the client side);
+ * against a real Kafka it uses the admin API.
  */
 export async function kafkaCreateTopic(name: string, partitions: number): Promise<void> {
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(name)) throw new Error(`invalid Kafka topic name: ${JSON.stringify(name)}`);

@@ -86,7 +86,9 @@ async function startKafkaMock(): Promise<Stop> {
       }
     });
   });
+  // mockd acts on SIGTERM only once its stdin is closed; `quit` makes it exit at once
   const killChild = (): void => {
+    if (child.stdin.writable) child.stdin.end('quit\n');
     child.kill('SIGTERM');
   };
   // if vitest is interrupted, do not leave mockd serving forever (it ignores stdin EOF)
@@ -109,7 +111,7 @@ async function startKafkaMock(): Promise<Stop> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
+      killChild();
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
