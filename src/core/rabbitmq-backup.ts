@@ -18,6 +18,7 @@ import {
   QueueConsumer,
   queueDepth,
   redactAmqpUrl,
+  streamNextOffset,
   streamOffsetOf,
   toArchiveRecord,
   type DecodeNotes,
@@ -377,34 +378,11 @@ async function mirrorQueue(ctx: Ctx, writer: BackupWriter, q: QueueInfo): Promis
 
 // ---------------------------------------------------------------- streams
 
-async function streamEnd(ctx: Ctx, queue: string): Promise<bigint | null> {
-  // The next offset: read the last chunk ('last' starts at its first message) and take the
-  // highest offset seen once the deliveries pause.
-  const probe = await QueueConsumer.open(ctx.conn, queue, { prefetch: 1000, arguments: { 'x-stream-offset': 'last' } });
-  let max: bigint | null = null;
-  const stopAt = Date.now() + 5000;
-  let n = 0;
-  try {
-    for (;;) {
-      const msg = await probe.next(max === null ? 1000 : 300, ctx.signal);
-      if (!msg) break;
-      n++;
-      const off = streamOffsetOf(toArchiveRecord(msg, 0n, { invalidUtf8: [] }).amqp!.properties);
-      if (off !== null && (max === null || off > max)) max = off;
-      if (n % 500 === 0) probe.ack(msg.fields.deliveryTag, true);
-      if (Date.now() > stopAt) break;
-    }
-  } finally {
-    await probe.close();
-  }
-  return max === null ? null : max + 1n;
-}
-
 async function readStreamQueue(ctx: Ctx, writer: BackupWriter, q: QueueInfo, parent: LoadedManifest | null): Promise<QueueResult> {
   const name = streamName(ctx.vhost, q.name);
   const prev = parentStream(parent, name);
   const from = prev ? BigInt(prev.to) : 0n;
-  const end = await streamEnd(ctx, q.name);
+  const end = await streamNextOffset(ctx.conn, q.name, ctx.signal);
   const stream = writer.openStream(spec(ctx, q, from, { mode: 'stream-offset' }));
   const result: QueueResult = {
     queue: q.name,

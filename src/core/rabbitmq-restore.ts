@@ -3,6 +3,7 @@
  * records in order with publisher confirms and mandatory routing. A record counts as restored
  * only when confirmed and not returned.
  */
+import { createHash } from 'node:crypto';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { silentProgress, type Progress } from '../common/progress.js';
 import type { AmqpProperties } from '../common/record.js';
@@ -18,6 +19,9 @@ import {
   publishOptions,
   queueDepth,
   renameBrokerHeaders,
+  scanStream,
+  streamNextOffset,
+  type ManagementClient as ManagementClientType,
   type ApplyReport,
   type PublishOutcome,
   type RabbitConnection,
@@ -75,6 +79,17 @@ export interface RabbitRestoreResult {
   headersRenamed: number;
   warnings: string[];
   dryRun: boolean;
+  /** Stream queues restored into stream queues: where each source offset landed. */
+  offsetMap: OffsetMapping[];
+}
+
+export interface OffsetMapping {
+  /** The archive's stream name, e.g. rabbitmq/%2F/events. */
+  stream: string;
+  source: string;
+  target: string;
+  sourceOffset: string;
+  targetOffset: string;
 }
 
 interface QueuePlan {
@@ -146,6 +161,7 @@ export async function restoreRabbitmq(options: RabbitRestoreOptions): Promise<Ra
     headersRenamed: 0,
     warnings,
     dryRun: Boolean(options.dryRun),
+    offsetMap: [],
   };
   if (options.dryRun) return result;
 
@@ -171,7 +187,7 @@ export async function restoreRabbitmq(options: RabbitRestoreOptions): Promise<Ra
       const plan = plans[i]!;
       const qr = result.queues[i]!;
       try {
-        await restoreQueue(options, conn, target.user, plan, qr, result, progress);
+        await restoreQueue(options, conn, mgmt, target.vhost, target.user, plan, qr, result, progress);
       } catch (e) {
         throw withContext(e, `restore queue ${plan.source} into ${plan.target}`, 'unreachable');
       }
@@ -194,6 +210,8 @@ export async function restoreRabbitmq(options: RabbitRestoreOptions): Promise<Ra
 async function restoreQueue(
   options: RabbitRestoreOptions,
   conn: RabbitConnection,
+  mgmt: ManagementClientType,
+  vhost: string,
   user: string,
   plan: QueuePlan,
   qr: QueueRestoreResult,
@@ -210,6 +228,12 @@ async function restoreQueue(
       }
       throw e;
     }
+  }
+  // a stream target gives each message a new offset, which publishing does not report: note where
+  // the stream ends now, then read the restored messages back to see where each one landed
+  let tracking: { start: bigint; sent: Array<{ position: bigint; hash: string; ok?: boolean }> } | null = null;
+  if (!options.viaExchange && (await mgmt.getQueue(vhost, plan.target))?.type === 'stream') {
+    tracking = { start: (await streamNextOffset(conn, plan.target, signal)) ?? 0n, sent: [] };
   }
   progress.phase(`restoring ${plan.records} messages of ${plan.source} into ${plan.target}`);
   const publisher = await ConfirmPublisher.open(conn, { window: options.window ?? 1000 });
@@ -257,7 +281,11 @@ async function restoreQueue(
         }
         const body = rec.value === null ? Buffer.alloc(0) : Buffer.from(rec.value.buffer, rec.value.byteOffset, rec.value.byteLength);
         const { outcome } = await publisher.publish(exchange, routingKey, body, opts, signal);
-        outcomes.push(outcome.then(record));
+        if (tracking) {
+          const t: { position: bigint; hash: string; ok?: boolean } = { position: rec.position, hash: bodyHash(body) };
+          tracking.sent.push(t);
+          outcomes.push(outcome.then((o) => ((t.ok = o.ok), record(o))));
+        } else outcomes.push(outcome.then(record));
         if (outcomes.length > 10_000) await Promise.all(outcomes.splice(0, 5_000));
       }
     }
@@ -266,8 +294,38 @@ async function restoreQueue(
     await publisher.close().catch(() => {});
   }
   progress.update({ stream: plan.target, records: qr.restored + qr.failed, total: plan.records });
+  if (tracking) {
+    const confirmed = tracking.sent.filter((t) => t.ok);
+    let i = 0;
+    const name = plan.entries[0]?.name ?? plan.source;
+    if (confirmed.length > 0) {
+      progress.phase(`reading ${plan.target} back from offset ${tracking.start} for the offset map`);
+      await scanStream(
+        conn,
+        plan.target,
+        tracking.start,
+        (offset, content) => {
+          const want = confirmed[i]!;
+          // other publishers' messages may be interleaved: skip what is not ours
+          if (bodyHash(content) === want.hash) {
+            result.offsetMap.push({ stream: name, source: plan.source, target: plan.target, sourceOffset: want.position.toString(), targetOffset: offset.toString() });
+            i++;
+          }
+          return i < confirmed.length;
+        },
+        { signal },
+      );
+    }
+    if (i < confirmed.length) {
+      result.warnings.push(`queue ${plan.source}: the offset map covers ${i} of ${confirmed.length} restored messages (the rest were not found reading ${plan.target} back)`);
+    }
+  }
   for (const p of problems) result.warnings.push(`queue ${plan.source}: ${p}`);
   if (clusterIdDropped > 0) {
     result.warnings.push(`queue ${plan.source}: ${clusterIdDropped} message(s) had the deprecated cluster-id property, which amqplib cannot send: left out`);
   }
+}
+
+function bodyHash(b: Buffer): string {
+  return createHash('sha1').update(b).digest('base64');
 }

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
 import { openStoreFromCli } from '../store.js';
@@ -47,6 +48,13 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       signal: ctx.signal,
       progress: ctx.progress,
     });
+    const mapFile = opts.offsetMap as string | undefined;
+    if (mapFile && !r.dryRun) {
+      // JSON lines, one per restored stream-queue message: where its source offset landed
+      await writeFile(mapFile, r.offsetMap.map((m) => JSON.stringify(m)).join('\n') + (r.offsetMap.length > 0 ? '\n' : ''));
+    } else if (r.offsetMap.length > 0 && !ctx.quiet) {
+      ctx.err(`mqbak: ${r.offsetMap.length} stream offsets were mapped; pass --offset-map <file> to keep them\n`);
+    }
     if (opts.json) {
       ctx.out(
         `${JSON.stringify(
@@ -62,6 +70,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
             definitions: r.definitions,
             userIdDropped: r.userIdDropped,
             headersRenamed: r.headersRenamed,
+            offsetMap: { entries: r.offsetMap.length, file: mapFile ?? null },
             warnings: r.warnings,
           },
           null,
