@@ -109,12 +109,16 @@ export class QueueConsumer {
       if (this.failure) throw this.failure;
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
       const timedOut = await new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), idleMs);
         this.waiter = () => resolve(false);
-        signal?.addEventListener('abort', () => resolve(false), { once: true });
+        onAbort = () => resolve(false);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
       clearTimeout(timer);
+      // one listener per wait would pile up on a long read
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
       this.waiter = null;
       if (timedOut && this.buffered.length === 0 && !this.failure) return null;
     }
