@@ -281,6 +281,21 @@ function finishNotes(ctx: Ctx, writer: BackupWriter): void {
   }
 }
 
+/**
+ * How long deliveries may be held: --hold-timeout (default 10 min), and never more than 80 % of a
+ * consumer timeout set on the queue itself (x-consumer-timeout argument or consumer-timeout
+ * policy key, RabbitMQ 3.12+). The broker-wide consumer_timeout (30 min by default) is not
+ * visible through the API: the default stays well under it.
+ */
+function holdLimit(ctx: Ctx, q: QueueInfo): number {
+  let ms = ctx.options.holdTimeoutMs ?? DEFAULT_HOLD_MS;
+  for (const v of [q.arguments['x-consumer-timeout'], q.effectivePolicy['consumer-timeout']]) {
+    const n = Number(v);
+    if (v !== undefined && Number.isFinite(n) && n > 0) ms = Math.min(ms, Math.floor(n * 0.8));
+  }
+  return ms;
+}
+
 // ---------------------------------------------------------------- mirror
 
 async function mirrorAll(ctx: Ctx, parent: LoadedManifest | null, warnings: string[]): Promise<RabbitBackupResult> {
@@ -335,7 +350,8 @@ async function mirrorQueue(ctx: Ctx, writer: BackupWriter, q: QueueInfo): Promis
   // prefetch = depth: with less, the broker stops sending once that many are unacked and the read
   // would wait forever (FINDINGS); above 65535 several consumers share the channel
   const consumer = await QueueConsumer.open(ctx.conn, q.name, { prefetch: depth, maxPrefetchPerConsumer: o.maxPrefetchPerConsumer, signal: ctx.signal });
-  const deadline = Date.now() + (o.holdTimeoutMs ?? DEFAULT_HOLD_MS);
+  const holdMs = holdLimit(ctx, q);
+  const deadline = Date.now() + holdMs;
   let position = 0n;
   try {
     while (result.records < depth) {
@@ -343,7 +359,7 @@ async function mirrorQueue(ctx: Ctx, writer: BackupWriter, q: QueueInfo): Promis
       if (Date.now() > deadline) {
         throw new MqbakError(
           'partial',
-          `mirror of ${q.name} read ${result.records} of ${depth} messages within the hold limit of ${Math.round((o.holdTimeoutMs ?? DEFAULT_HOLD_MS) / 1000)} s; every message went back to the queue and no backup was written`,
+          `mirror of ${q.name} read ${result.records} of ${depth} messages within the hold limit of ${Math.round(holdMs / 1000)} s; every message went back to the queue and no backup was written`,
           { hint: 'RabbitMQ closes consumers holding deliveries longer than consumer_timeout; store to a faster target, or use --mode drain' },
         );
       }
@@ -533,7 +549,7 @@ async function drainQueue(
       let lastTag = -1;
       let inBatch = 0;
       let batchRedelivered = 0;
-      const deadline = Date.now() + (o.holdTimeoutMs ?? DEFAULT_HOLD_MS);
+      const deadline = Date.now() + holdLimit(ctx, q);
       const committed = await commitWith(async (w) => {
         const stream: StreamWriter = w.openStream(spec(ctx, q, from, { mode: 'drain', depthAtStart: depth }));
         while (inBatch < checkpoint && drained + inBatch < target && Date.now() < deadline) {
