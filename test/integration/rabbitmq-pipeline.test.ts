@@ -1,0 +1,160 @@
+/**
+ * The RabbitMQ backup and restore pipelines (src/core) with the real archive writer/reader, a
+ * local store and the real broker: the parts the binary tests cannot steer (several consumers for
+ * a deep mirror, drain checkpoints, stream offset maps, broker-owned headers).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, uniqueName } from '../helpers/brokers.js';
+import { openStore } from '../../src/stores/open.js';
+import type { Store } from '../../src/stores/store.js';
+import { readStream } from '../../src/core/backup-reader.js';
+import { backupRabbitmq } from '../../src/core/rabbitmq-backup.js';
+import { restoreRabbitmq } from '../../src/core/rabbitmq-restore.js';
+import { connectRabbit, QueueConsumer, queueDepth, type RabbitConnection } from '../../src/brokers/rabbitmq/index.js';
+import type { ArchiveRecord } from '../../src/common/record.js';
+
+const management = { url: rabbitManagementUrl(), user: 'guest', password: 'guest' };
+let vhost: string;
+let url: string;
+let conn: RabbitConnection;
+let dir: string;
+let store: Store;
+
+beforeAll(async () => {
+  vhost = uniqueName('rmq-pipeline');
+  await createVhost(vhost);
+  url = rabbitUrl(vhost);
+  conn = await connectRabbit(url);
+  dir = await mkdtemp(path.join(tmpdir(), 'mqbak-rmq-pipe-'));
+  store = await openStore(dir);
+});
+
+afterAll(async () => {
+  await store?.close();
+  await conn?.close();
+  if (vhost) await deleteVhost(vhost);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function fill(queue: string, args: Record<string, unknown>, n: number, props: (i: number) => Record<string, unknown> = () => ({})): Promise<void> {
+  const ch = await conn.model.createConfirmChannel();
+  await ch.assertQueue(queue, { durable: true, arguments: args });
+  for (let i = 0; i < n; i++) ch.sendToQueue(queue, Buffer.from(`${queue}-${i}`), { messageId: `${i}`, ...props(i) });
+  await ch.waitForConfirms();
+  await ch.close();
+}
+
+async function records(stream: Parameters<typeof readStream>[1]): Promise<ArchiveRecord[]> {
+  const out: ArchiveRecord[] = [];
+  for await (const r of readStream(store, stream)) out.push(r);
+  return out;
+}
+
+async function bodies(queue: string): Promise<string[]> {
+  const { messages } = await queueDepth(conn, queue);
+  if (messages === 0) return [];
+  const c = await QueueConsumer.open(conn, queue, { prefetch: messages });
+  const out: string[] = [];
+  while (out.length < messages) {
+    const m = await c.next(3000);
+    if (!m) break;
+    out.push(m.content.toString());
+  }
+  await c.close();
+  return out;
+}
+
+describe('RabbitMQ pipelines', () => {
+  it('mirror across several consumers (prefetch split) keeps order in the archive and in the queue', async () => {
+    const q = uniqueName('deep');
+    await fill(q, {}, 100);
+    const r = await backupRabbitmq({ url, management, store, queues: [q], mode: 'mirror', toolVersion: 'test', maxPrefetchPerConsumer: 9 });
+    const s = r.backups[0]!.manifest.streams[0]!;
+    expect(s).toMatchObject({ from: '0', to: '100', records: 100 });
+    const recs = await records(s);
+    expect(recs.map((x) => Buffer.from(x.value!).toString())).toEqual(Array.from({ length: 100 }, (_, i) => `${q}-${i}`));
+    expect(recs.map((x) => x.position)).toEqual(Array.from({ length: 100 }, (_, i) => BigInt(i)));
+    expect(await bodies(q)).toEqual(Array.from({ length: 100 }, (_, i) => `${q}-${i}`));
+  });
+
+  it('drain in checkpoints: one committed backup per checkpoint, positions continuing, queue empty', async () => {
+    const q = uniqueName('drain');
+    await fill(q, {}, 25);
+    const r = await backupRabbitmq({ url, management, store, queues: [q], mode: 'drain', toolVersion: 'test', checkpointMessages: 10 });
+    expect(r.backups.map((b) => b.manifest.streams[0]!.records)).toEqual([10, 10, 5]);
+    expect(r.backups.map((b) => [b.manifest.kind, b.manifest.streams[0]!.from, b.manifest.streams[0]!.to])).toEqual([
+      ['full', '0', '10'],
+      ['incremental', '10', '20'],
+      ['incremental', '20', '25'],
+    ]);
+    expect(r.backups[1]!.manifest.parent?.id).toBe(r.backups[0]!.manifest.id);
+    expect(r.queues[0]).toMatchObject({ records: 25, acked: 25, mayDuplicatePrevious: false });
+    expect((await queueDepth(conn, q)).messages).toBe(0);
+
+    // a later drain continues the chain and the positions
+    await fill(q, {}, 3);
+    const r2 = await backupRabbitmq({ url, management, store, queues: [q], mode: 'drain', toolVersion: 'test' });
+    expect(r2.backups[0]!.manifest).toMatchObject({ kind: 'incremental', parent: { id: r.backups[2]!.manifest.id } });
+    expect(r2.backups[0]!.manifest.streams[0]).toMatchObject({ from: '25', to: '28', records: 3 });
+
+    // restore of the chain replays everything in order
+    const target = uniqueName('drain-copy');
+    await fill(target, {}, 0);
+    const rr = await restoreRabbitmq({ store, url, management, map: { [q]: target } });
+    expect(rr).toMatchObject({ restored: 28, failed: 0, chain: [...r.backups, ...r2.backups].map((b) => b.manifest.id) });
+    expect(await bodies(target)).toEqual([...Array.from({ length: 25 }, (_, i) => `${q}-${i}`), ...Array.from({ length: 3 }, (_, i) => `${q}-${i}`)]);
+  });
+
+  it('a drain that meets redelivered messages marks the stream mayDuplicatePrevious', async () => {
+    const q = uniqueName('redeliv');
+    await fill(q, {}, 4);
+    // a reader that took them and died without acking: RabbitMQ returns them marked redelivered
+    const c = await QueueConsumer.open(conn, q, { prefetch: 4 });
+    for (let i = 0; i < 4; i++) await c.next(3000);
+    await c.close();
+    const r = await backupRabbitmq({ url, management, store, queues: [q], mode: 'drain', toolVersion: 'test' });
+    expect(r.backups[0]!.manifest.streams[0]!.extra).toMatchObject({ mayDuplicatePrevious: true, redelivered: 4 });
+    expect(r.backups[0]!.manifest.warnings.join('\n')).toMatch(/marked redelivered/);
+  });
+
+  it('restore moves broker-owned headers aside and drops a foreign user-id', async () => {
+    const q = uniqueName('owned');
+    await fill(q, {}, 2, (i) => ({
+      headers: { 'x-death': [{ reason: 'rejected', count: { '!': 'int64', value: 1 } }], 'x-delivery-count': { '!': 'int64', value: 3 }, keep: i },
+      userId: i === 0 ? 'guest' : undefined,
+    }));
+    const r = await backupRabbitmq({ url, management, store, queues: [q], mode: 'mirror', toolVersion: 'test' });
+    const target = uniqueName('owned-copy');
+    await fill(target, {}, 0);
+    const rr = await restoreRabbitmq({ store, url, management, backup: r.backups[0]!.manifest.id, map: { [q]: target } });
+    expect(rr).toMatchObject({ restored: 2, failed: 0, headersRenamed: 2 });
+    const c = await QueueConsumer.open(conn, target, { prefetch: 2 });
+    const m = (await c.next(3000))!;
+    await c.close();
+    expect(Object.keys(m.properties.headers ?? {})).toEqual(['x-mqbak-original-death', 'x-mqbak-original-delivery-count', 'keep']);
+    expect(m.properties.userId).toBe('guest');
+  });
+
+  it('stream queue: incremental by offset, restored with an offset map', async () => {
+    const q = uniqueName('events');
+    await fill(q, { 'x-queue-type': 'stream' }, 12);
+    const b1 = await backupRabbitmq({ url, management, store, queues: [q], mode: 'mirror', toolVersion: 'test' });
+    expect(b1.backups[0]!.manifest.streams[0]).toMatchObject({ from: '0', to: '12', records: 12 });
+    await fill(q, { 'x-queue-type': 'stream' }, 3);
+    const b2 = await backupRabbitmq({ url, management, store, queues: [q], mode: 'mirror', toolVersion: 'test' });
+    expect(b2.backups[0]!.manifest).toMatchObject({ kind: 'incremental' });
+    expect(b2.backups[0]!.manifest.streams[0]).toMatchObject({ from: '12', to: '15', records: 3 });
+    const recs = await records(b2.backups[0]!.manifest.streams[0]!);
+    expect(recs.map((x) => x.position)).toEqual([12n, 13n, 14n]);
+    expect(recs.every((x) => !x.amqp!.properties.headers?.some((h) => h.name === 'x-stream-offset'))).toBe(true);
+
+    const target = uniqueName('events-copy');
+    await fill(target, { 'x-queue-type': 'stream' }, 2); // already holds offsets 0 and 1
+    const rr = await restoreRabbitmq({ store, url, management, backup: b2.backups[0]!.manifest.id, map: { [q]: target } });
+    expect(rr).toMatchObject({ restored: 15, failed: 0 });
+    expect(rr.offsetMap.map((m) => [m.sourceOffset, m.targetOffset])).toEqual(Array.from({ length: 15 }, (_, i) => [String(i), String(i + 2)]));
+  });
+});
