@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { MqbakError } from '../common/errors.js';
+import { canonicalJson } from './canonical-json.js';
+import { isBackupId } from './keys.js';
 /**
  * The manifest: the JSON object that commits a backup (docs/FORMAT.md, "Manifest").
  * Written last; a backup without one does not exist.
@@ -66,4 +70,190 @@ export interface SegmentEntry {
   lastPosition: string;
   firstTimestamp: number | null;
   lastTimestamp: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored form (docs/FORMAT.md, "Manifest"): canonical JSON (keys sorted, 2-space indent, "\n" at
+// the end) of the manifest plus a "checksum" field, "sha256:" + the SHA-256 of the canonical JSON
+// of the manifest without that field. Readers re-serialize what they parsed and require the same
+// bytes, so that no byte of a manifest can change unnoticed, even in the newest backup of a chain
+// (which no child's parent.sha256 covers yet).
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const utf8 = new TextEncoder();
+
+function canonicalText(value: unknown): string {
+  return `${canonicalJson(value, 2)}\n`;
+}
+
+/** The bytes a manifest is stored as. */
+export function serializeManifest(manifest: Manifest): Uint8Array {
+  const problems = manifestProblems(manifest);
+  if (problems.length > 0) throw new MqbakError('internal', `manifest ${manifest.id}: ${problems.join('; ')}`);
+  let body: string;
+  try {
+    body = canonicalText(manifest);
+  } catch (e) {
+    throw new MqbakError('internal', `manifest ${manifest.id}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const checksum = `sha256:${sha256Hex(utf8.encode(body))}`;
+  return utf8.encode(canonicalText({ ...manifest, checksum }));
+}
+
+/**
+ * Parses and validates stored manifest bytes. Throws MqbakError 'unsupported' for a newer format
+ * version and 'integrity' for anything else wrong (`context` starts the message).
+ */
+export function parseManifest(bytes: Uint8Array, context = 'manifest'): Manifest {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new MqbakError('integrity', `${context}: not UTF-8`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new MqbakError('integrity', `${context}: not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MqbakError('integrity', `${context}: not a JSON object`);
+  const obj = parsed as Record<string, unknown>;
+  if (obj.format !== 'mqbak') throw new MqbakError('integrity', `${context}: not an mqbak manifest (format ${JSON.stringify(obj.format)})`);
+  // the version decides how to read the rest, so it is checked before anything else
+  if (typeof obj.version !== 'number' || !Number.isInteger(obj.version) || obj.version < 1) {
+    throw new MqbakError('integrity', `${context}: bad format version ${JSON.stringify(obj.version)}`);
+  }
+  if (obj.version > FORMAT_VERSION) {
+    throw new MqbakError('unsupported', `${context}: archive format version ${obj.version} is newer than this mqbak supports (${FORMAT_VERSION})`, {
+      hint: 'upgrade mqbak to read this backup',
+    });
+  }
+  const { checksum, ...rest } = obj;
+  if (typeof checksum !== 'string') throw new MqbakError('integrity', `${context}: no checksum field`);
+  let canonical: string;
+  try {
+    canonical = canonicalText(parsed);
+  } catch (e) {
+    throw new MqbakError('integrity', `${context}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (canonical !== text) throw new MqbakError('integrity', `${context}: not in canonical form (edited or damaged)`);
+  const expected = `sha256:${sha256Hex(utf8.encode(canonicalText(rest)))}`;
+  if (checksum !== expected) throw new MqbakError('integrity', `${context}: checksum mismatch (edited or damaged)`);
+  const problems = manifestProblems(rest);
+  if (problems.length > 0) throw new MqbakError('integrity', `${context}: ${problems.slice(0, 5).join('; ')}`);
+  return rest as unknown as Manifest;
+}
+
+const DEC = /^(0|-?[1-9][0-9]*)$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function isDec(v: unknown): v is string {
+  if (typeof v !== 'string' || !DEC.test(v)) return false;
+  const b = BigInt(v);
+  return b >= INT64_MIN && b <= INT64_MAX;
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isIso(v: unknown): boolean {
+  return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+}
+
+/** Every structural problem of a manifest object (empty when valid). */
+export function manifestProblems(m: unknown): string[] {
+  const p: string[] = [];
+  if (!isObj(m)) return ['not an object'];
+  if (m.format !== 'mqbak') p.push('format is not "mqbak"');
+  if (m.version !== FORMAT_VERSION) p.push(`version ${String(m.version)} is not ${FORMAT_VERSION}`);
+  if (typeof m.id !== 'string' || !isBackupId(m.id)) p.push(`bad id ${JSON.stringify(m.id)}`);
+  if (m.kind !== 'full' && m.kind !== 'incremental') p.push(`bad kind ${JSON.stringify(m.kind)}`);
+  if (m.kind === 'full' && m.parent !== null) p.push('a full backup has a parent');
+  if (m.kind === 'incremental') {
+    if (!isObj(m.parent) || typeof m.parent.id !== 'string' || !isBackupId(m.parent.id) || typeof m.parent.sha256 !== 'string' || !HEX64.test(m.parent.sha256)) {
+      p.push('an incremental backup needs parent {id, sha256}');
+    } else if (typeof m.id === 'string' && m.parent.id >= m.id) {
+      p.push(`parent ${m.parent.id} is not older than ${m.id}`);
+    }
+  }
+  const s = m.source;
+  if (!isObj(s) || (s.broker !== 'kafka' && s.broker !== 'rabbitmq') || typeof s.url !== 'string' || typeof s.chainKey !== 'string' || !isObj(s.options)) {
+    p.push('bad source');
+  }
+  if (!isObj(m.metadata)) p.push('metadata is not an object');
+  if (!isObj(m.tool) || m.tool.name !== 'mqbak' || typeof m.tool.version !== 'string') p.push('bad tool');
+  if (!isIso(m.startedAt)) p.push('bad startedAt');
+  if (!isIso(m.endedAt)) p.push('bad endedAt');
+  if (!Array.isArray(m.warnings) || !m.warnings.every((w) => typeof w === 'string')) p.push('bad warnings');
+  if (!Array.isArray(m.streams)) {
+    p.push('streams is not an array');
+    return p;
+  }
+  const names = new Set<string>();
+  const keys = new Set<string>();
+  m.streams.forEach((st: unknown, i: number) => {
+    const at = `streams[${i}]`;
+    if (!isObj(st)) {
+      p.push(`${at} is not an object`);
+      return;
+    }
+    if (typeof st.name !== 'string' || st.name.length === 0) p.push(`${at}: bad name`);
+    else if (names.has(st.name)) p.push(`${at}: duplicate stream ${st.name}`);
+    else names.add(st.name);
+    if (st.broker !== 'kafka' && st.broker !== 'rabbitmq') p.push(`${at}: bad broker`);
+    if (st.kafka !== undefined && (!isObj(st.kafka) || typeof st.kafka.topic !== 'string' || !isCount(st.kafka.partition))) p.push(`${at}: bad kafka`);
+    if (st.rabbitmq !== undefined && (!isObj(st.rabbitmq) || typeof st.rabbitmq.vhost !== 'string' || typeof st.rabbitmq.queue !== 'string')) p.push(`${at}: bad rabbitmq`);
+    if (!isDec(st.from) || !isDec(st.to) || BigInt(st.to as string) < BigInt(st.from as string)) p.push(`${at}: bad range from ${String(st.from)} to ${String(st.to)}`);
+    if (!isCount(st.records)) p.push(`${at}: bad records`);
+    if (!Array.isArray(st.gaps) || !st.gaps.every((g) => isObj(g) && isDec(g.from) && isDec(g.to) && typeof g.reason === 'string')) p.push(`${at}: bad gaps`);
+    if (!isObj(st.extra)) p.push(`${at}: extra is not an object`);
+    if (!Array.isArray(st.segments)) {
+      p.push(`${at}: segments is not an array`);
+      return;
+    }
+    let total = 0;
+    let prevLast: bigint | null = null;
+    st.segments.forEach((sg: unknown, j: number) => {
+      const sat = `${at}.segments[${j}]`;
+      if (!isObj(sg)) {
+        p.push(`${sat} is not an object`);
+        return;
+      }
+      if (typeof sg.key !== 'string' || sg.key.length === 0) p.push(`${sat}: bad key`);
+      else if (keys.has(sg.key)) p.push(`${sat}: key ${sg.key} used twice`);
+      else keys.add(sg.key);
+      if (!isCount(sg.bytes)) p.push(`${sat}: bad bytes`);
+      if (typeof sg.sha256 !== 'string' || !HEX64.test(sg.sha256)) p.push(`${sat}: bad sha256`);
+      if (!isCount(sg.records) || sg.records === 0) p.push(`${sat}: bad records`);
+      else total += sg.records;
+      if (!isDec(sg.firstPosition) || !isDec(sg.lastPosition)) {
+        p.push(`${sat}: bad positions`);
+      } else {
+        const first = BigInt(sg.firstPosition);
+        const last = BigInt(sg.lastPosition);
+        if (last < first) p.push(`${sat}: last position before first`);
+        if (prevLast !== null && first <= prevLast) p.push(`${sat}: positions overlap the previous segment`);
+        if (isDec(st.from) && first < BigInt(st.from)) p.push(`${sat}: first position before the stream's from`);
+        if (isDec(st.to) && last >= BigInt(st.to)) p.push(`${sat}: last position not before the stream's to`);
+        if (isCount(sg.records) && BigInt(sg.records) > last - first + 1n) p.push(`${sat}: more records than positions`);
+        prevLast = last;
+      }
+      for (const f of ['firstTimestamp', 'lastTimestamp'] as const) {
+        if (sg[f] !== null && !(typeof sg[f] === 'number' && Number.isSafeInteger(sg[f]))) p.push(`${sat}: bad ${f}`);
+      }
+    });
+    if (isCount(st.records) && total !== st.records) p.push(`${at}: records ${st.records} but its segments hold ${total}`);
+  });
+  return p;
 }

@@ -1,11 +1,14 @@
 /**
  * Reads backups back, checking every length, checksum and hash before a record is handed on.
- * API contract shared by restore, cat and verify; implementation: archive task.
+ * API contract shared by restore, cat and verify (docs/FORMAT.md, "Reader obligations").
  */
 import type { ArchiveRecord } from '../common/record.js';
-import type { Manifest, SegmentEntry, StreamEntry } from '../archive/manifest.js';
-import type { Store } from '../stores/store.js';
-import { MqbakError } from '../common/errors.js';
+import { parseManifest, sha256Hex, type Manifest, type SegmentEntry, type StreamEntry } from '../archive/manifest.js';
+import { StoreNotFoundError, type Store } from '../stores/store.js';
+import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
+import { idOfManifestKey, isBackupId, manifestKey, MANIFESTS_PREFIX } from '../archive/keys.js';
+import { zstdCodec, type BlockCodec } from '../archive/codec.js';
+import { decodeSegment } from '../archive/segment.js';
 
 export interface LoadedManifest {
   manifest: Manifest;
@@ -13,14 +16,45 @@ export interface LoadedManifest {
   sha256: string;
 }
 
+/** The ids of every manifest in the store, oldest first. */
+export async function listBackupIds(store: Store, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+  const ids: string[] = [];
+  try {
+    for await (const o of store.list(MANIFESTS_PREFIX, { signal: options.signal })) {
+      const id = idOfManifestKey(o.key);
+      if (id !== null) ids.push(id);
+    }
+  } catch (e) {
+    throw withContext(e, `list backups in ${store.description}`, 'unreachable');
+  }
+  return ids.sort();
+}
+
 /** All committed backups in the store, oldest first (ids sort by time). Invalid manifests throw 'integrity'. */
-export async function listBackups(_store: Store, _options?: { signal?: AbortSignal }): Promise<LoadedManifest[]> {
-  throw new MqbakError('internal', 'backup reader not implemented yet');
+export async function listBackups(store: Store, options: { signal?: AbortSignal } = {}): Promise<LoadedManifest[]> {
+  const out: LoadedManifest[] = [];
+  for (const id of await listBackupIds(store, options)) out.push(await loadManifest(store, id, options));
+  return out;
 }
 
 /** One manifest, validated. Unknown id: 'not-found'. Newer format version: 'unsupported'. */
-export async function loadManifest(_store: Store, _id: string, _options?: { signal?: AbortSignal }): Promise<LoadedManifest> {
-  throw new MqbakError('internal', 'backup reader not implemented yet');
+export async function loadManifest(store: Store, id: string, options: { signal?: AbortSignal } = {}): Promise<LoadedManifest> {
+  if (!isBackupId(id)) {
+    throw new MqbakError('not-found', `backup ${JSON.stringify(id)} not found in ${store.description}`, {
+      hint: 'backup ids look like 20261125T020000000Z-1a2b3c (see mqbak list)',
+    });
+  }
+  const key = manifestKey(id);
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(key, { signal: options.signal });
+  } catch (e) {
+    if (e instanceof StoreNotFoundError) throw new MqbakError('not-found', `backup ${id} not found in ${store.description}`, { hint: 'see mqbak list' });
+    throw withContext(e, `read manifest ${key}`, 'unreachable');
+  }
+  const manifest = parseManifest(bytes, `manifest ${key}`);
+  if (manifest.id !== id) throw new MqbakError('integrity', `manifest ${key}: holds backup id ${manifest.id}`);
+  return { manifest, sha256: sha256Hex(bytes) };
 }
 
 /**
@@ -28,19 +62,63 @@ export async function loadManifest(_store: Store, _id: string, _options?: { sign
  * with this chainKey), full first. Checks every parent exists and its hash matches ('integrity').
  */
 export async function resolveChain(
-  _store: Store,
-  _id: string | 'latest',
-  _options?: { chainKey?: string; signal?: AbortSignal },
+  store: Store,
+  id: string | 'latest',
+  options: { chainKey?: string; signal?: AbortSignal } = {},
 ): Promise<LoadedManifest[]> {
-  throw new MqbakError('internal', 'backup reader not implemented yet');
+  let head: LoadedManifest;
+  if (id === 'latest') {
+    const latest = options.chainKey === undefined ? await newest(store, options) : await findLatest(store, options.chainKey, options);
+    if (!latest) {
+      throw new MqbakError('not-found', `no backup${options.chainKey === undefined ? '' : ` of ${options.chainKey}`} in ${store.description}`);
+    }
+    head = latest;
+  } else {
+    head = await loadManifest(store, id, options);
+  }
+  const chain = [head];
+  let cur = head;
+  while (cur.manifest.parent !== null) {
+    throwIfAborted(options.signal);
+    const parent = cur.manifest.parent;
+    let loaded: LoadedManifest;
+    try {
+      loaded = await loadManifest(store, parent.id, options);
+    } catch (e) {
+      if (e instanceof MqbakError && e.code === 'not-found') {
+        throw new MqbakError('integrity', `backup ${cur.manifest.id}: its parent ${parent.id} is missing from ${store.description}`, {
+          hint: 'an incremental backup needs every backup of its chain; restore an older complete chain or take a --full backup',
+        });
+      }
+      throw withContext(e, `backup ${cur.manifest.id}: parent ${parent.id}`);
+    }
+    if (loaded.sha256 !== parent.sha256) {
+      throw new MqbakError('integrity', `backup ${cur.manifest.id}: parent ${parent.id} has SHA-256 ${loaded.sha256}, expected ${parent.sha256}`);
+    }
+    chain.push(loaded);
+    cur = loaded;
+  }
+  if (cur.manifest.kind !== 'full') throw new MqbakError('integrity', `backup ${head.manifest.id}: its chain does not start with a full backup`);
+  return chain.reverse();
+}
+
+async function newest(store: Store, options: { signal?: AbortSignal }): Promise<LoadedManifest | null> {
+  const ids = await listBackupIds(store, options);
+  const last = ids[ids.length - 1];
+  return last === undefined ? null : loadManifest(store, last, options);
 }
 
 /**
  * The newest backup whose source.chainKey equals `chainKey`, or null: where an incremental
  * backup starts from.
  */
-export async function findLatest(_store: Store, _chainKey: string, _options?: { signal?: AbortSignal }): Promise<LoadedManifest | null> {
-  throw new MqbakError('internal', 'backup reader not implemented yet');
+export async function findLatest(store: Store, chainKey: string, options: { signal?: AbortSignal } = {}): Promise<LoadedManifest | null> {
+  const ids = await listBackupIds(store, options);
+  for (let i = ids.length - 1; i >= 0; i--) {
+    const m = await loadManifest(store, ids[i]!, options);
+    if (m.manifest.source.chainKey === chainKey) return m;
+  }
+  return null;
 }
 
 /**
@@ -48,15 +126,91 @@ export async function findLatest(_store: Store, _chainKey: string, _options?: { 
  * block's length and checksum, record counts and positions are checked against the manifest;
  * any mismatch throws 'integrity' naming the segment. `fromPosition` skips earlier records.
  */
-export function readStream(
-  _store: Store,
-  _stream: StreamEntry,
-  _options?: { signal?: AbortSignal; fromPosition?: bigint },
-): AsyncIterable<ArchiveRecord> {
-  throw new MqbakError('internal', 'backup reader not implemented yet');
+export async function* readStream(
+  store: Store,
+  stream: StreamEntry,
+  options: { signal?: AbortSignal; fromPosition?: bigint; codec?: BlockCodec } = {},
+): AsyncGenerator<ArchiveRecord> {
+  const from = BigInt(stream.from);
+  const to = BigInt(stream.to);
+  let total = 0;
+  let skipped = false;
+  for (const seg of stream.segments) {
+    if (options.fromPosition !== undefined && BigInt(seg.lastPosition) < options.fromPosition) {
+      skipped = true;
+      continue;
+    }
+    for await (const r of readSegment(store, seg, options)) {
+      if (r.position < from || r.position >= to) {
+        throw new MqbakError('integrity', `segment ${seg.key}: position ${r.position} is outside the stream's range [${from}, ${to})`);
+      }
+      total++;
+      if (options.fromPosition !== undefined && r.position < options.fromPosition) continue;
+      yield r;
+    }
+  }
+  if (!skipped && total !== stream.records) {
+    throw new MqbakError('integrity', `stream ${stream.name}: ${total} records, manifest says ${stream.records}`);
+  }
+}
+
+/** Fetches a segment and checks its size and SHA-256 against the manifest entry. */
+export async function fetchSegment(store: Store, segment: SegmentEntry, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(segment.key, { signal: options.signal });
+  } catch (e) {
+    if (e instanceof StoreNotFoundError) throw new MqbakError('integrity', `segment ${segment.key}: missing from ${store.description}`);
+    throw withContext(e, `read segment ${segment.key}`, 'unreachable');
+  }
+  if (bytes.length !== segment.bytes) {
+    throw new MqbakError('integrity', `segment ${segment.key}: ${bytes.length} bytes, manifest says ${segment.bytes}`);
+  }
+  const sha = sha256Hex(bytes);
+  if (sha !== segment.sha256) throw new MqbakError('integrity', `segment ${segment.key}: SHA-256 ${sha}, manifest says ${segment.sha256}`);
+  return bytes;
 }
 
 /** The records of one segment, checked as in readStream. */
-export function readSegment(_store: Store, _segment: SegmentEntry, _options?: { signal?: AbortSignal }): AsyncIterable<ArchiveRecord> {
-  throw new MqbakError('internal', 'backup reader not implemented yet');
+export async function* readSegment(
+  store: Store,
+  segment: SegmentEntry,
+  options: { signal?: AbortSignal; codec?: BlockCodec } = {},
+): AsyncGenerator<ArchiveRecord> {
+  const bytes = await fetchSegment(store, segment, options);
+  yield* decodeCheckedSegment(bytes, segment, options.codec ?? zstdCodec, options.signal);
+}
+
+/** Decodes bytes whose size and hash were checked, comparing counts and positions with the manifest entry. */
+export async function* decodeCheckedSegment(
+  bytes: Uint8Array,
+  segment: SegmentEntry,
+  codec: BlockCodec,
+  signal?: AbortSignal,
+): AsyncGenerator<ArchiveRecord> {
+  const context = `segment ${segment.key}`;
+  let n = 0;
+  let last: ArchiveRecord | null = null;
+  for await (const r of decodeSegment(bytes, codec, context)) {
+    throwIfAborted(signal);
+    if (n === 0) {
+      if (r.position.toString() !== segment.firstPosition) {
+        throw new MqbakError('integrity', `${context}: first position ${r.position}, manifest says ${segment.firstPosition}`);
+      }
+      if (r.timestamp !== segment.firstTimestamp) {
+        throw new MqbakError('integrity', `${context}: first timestamp ${r.timestamp}, manifest says ${segment.firstTimestamp}`);
+      }
+    }
+    n++;
+    if (n > segment.records) throw new MqbakError('integrity', `${context}: more than the ${segment.records} records the manifest states`);
+    last = r;
+    yield r;
+  }
+  if (n !== segment.records) throw new MqbakError('integrity', `${context}: ${n} records, manifest says ${segment.records}`);
+  if (last && last.position.toString() !== segment.lastPosition) {
+    throw new MqbakError('integrity', `${context}: last position ${last.position}, manifest says ${segment.lastPosition}`);
+  }
+  if (last && last.timestamp !== segment.lastTimestamp) {
+    throw new MqbakError('integrity', `${context}: last timestamp ${last.timestamp}, manifest says ${segment.lastTimestamp}`);
+  }
 }

@@ -1,12 +1,26 @@
 /**
  * Writes one backup: segments first, each once, and the manifest last (the commit point).
- * API contract shared by the Kafka and RabbitMQ pipelines; implementation: archive task.
+ * API contract shared by the Kafka and RabbitMQ pipelines (docs/FORMAT.md, "Write order").
  */
 import type { ArchiveRecord } from '../common/record.js';
-import type { Progress } from '../common/progress.js';
-import type { BackupKind, BrokerKind, Manifest, SourceDescription, StreamEntry } from '../archive/manifest.js';
+import { silentProgress, type Progress } from '../common/progress.js';
+import {
+  FORMAT_VERSION,
+  serializeManifest,
+  sha256Hex,
+  type BackupKind,
+  type BrokerKind,
+  type Manifest,
+  type SegmentEntry,
+  type SourceDescription,
+  type StreamEntry,
+} from '../archive/manifest.js';
 import type { Store } from '../stores/store.js';
-import { MqbakError } from '../common/errors.js';
+import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
+import { checkLevelAndBlockSize, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, zstdCodec, type BlockCodec } from '../archive/codec.js';
+import { encodeRecord } from '../archive/record-codec.js';
+import { SegmentBuilder } from '../archive/segment.js';
+import { isBackupId, manifestKey, newBackupId, segmentKey } from '../archive/keys.js';
 
 export interface BackupWriterOptions {
   store: Store;
@@ -26,6 +40,10 @@ export interface BackupWriterOptions {
   /** For reproducible fixtures and tests only. */
   id?: string;
   now?: () => Date;
+  /** Block compression (default: zstd in this thread). */
+  codec?: BlockCodec;
+  /** Compressions in flight per stream (more than 1 only helps with a codec that runs elsewhere). */
+  compressConcurrency?: number;
 }
 
 export interface StreamSpec {
@@ -77,6 +95,293 @@ export interface StreamWriter {
   close(to: bigint): Promise<StreamEntry>;
 }
 
-export async function openBackupWriter(_options: BackupWriterOptions): Promise<BackupWriter> {
-  throw new MqbakError('internal', 'backup writer not implemented yet');
+export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
+
+export async function openBackupWriter(options: BackupWriterOptions): Promise<BackupWriter> {
+  const level = options.level ?? DEFAULT_LEVEL;
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  checkLevelAndBlockSize(level, blockSize);
+  const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  if (!Number.isSafeInteger(segmentSize) || segmentSize < 1) throw new MqbakError('usage', `segment size ${segmentSize}: expected a positive number of bytes`);
+  if ((options.kind === 'full') !== (options.parent === null)) {
+    throw new MqbakError('internal', `a ${options.kind} backup ${options.parent ? 'cannot have' : 'needs'} a parent`);
+  }
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const id = options.id ?? newBackupId(started);
+  if (!isBackupId(id)) throw new MqbakError('internal', `bad backup id ${id}`);
+  if (options.parent && options.parent.id >= id) throw new MqbakError('internal', `parent ${options.parent.id} is not older than ${id}`);
+  const w = new Writer(options, id, started, {
+    level,
+    blockSize,
+    segmentSize,
+    codec: options.codec ?? zstdCodec,
+    concurrency: options.compressConcurrency ?? 1,
+  });
+  return w;
+}
+
+interface Settings {
+  level: number;
+  blockSize: number;
+  segmentSize: number;
+  codec: BlockCodec;
+  concurrency: number;
+}
+
+class Writer implements BackupWriter {
+  private readonly streams: StreamWriterImpl[] = [];
+  private readonly metadata: Record<string, unknown> = {};
+  private readonly warnings: string[] = [];
+  private state: 'open' | 'committed' | 'aborted' = 'open';
+  readonly progress: Progress;
+
+  constructor(
+    readonly options: BackupWriterOptions,
+    readonly id: string,
+    private readonly started: Date,
+    readonly settings: Settings,
+  ) {
+    this.progress = options.progress ?? silentProgress;
+  }
+
+  private checkOpen(): void {
+    if (this.state !== 'open') throw new MqbakError('internal', `backup ${this.id} is already ${this.state}`);
+  }
+
+  openStream(spec: StreamSpec): StreamWriter {
+    this.checkOpen();
+    if (this.streams.some((s) => s.spec.name === spec.name)) throw new MqbakError('internal', `stream ${spec.name} opened twice`);
+    const s = new StreamWriterImpl(this, spec, this.streams.length);
+    this.streams.push(s);
+    return s;
+  }
+
+  setMetadata(key: string, value: unknown): void {
+    this.metadata[key] = value;
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
+    this.progress.warn(message);
+  }
+
+  get aborted(): boolean {
+    return this.state === 'aborted';
+  }
+
+  async commit(): Promise<{ manifest: Manifest; sha256: string }> {
+    this.checkOpen();
+    throwIfAborted(this.options.signal);
+    const open = this.streams.filter((s) => s.entry === null).map((s) => s.name);
+    if (open.length > 0) throw new MqbakError('internal', `backup ${this.id}: streams not closed: ${open.join(', ')}`);
+    const manifest: Manifest = {
+      format: 'mqbak',
+      version: FORMAT_VERSION,
+      id: this.id,
+      kind: this.options.kind,
+      parent: this.options.parent ? { id: this.options.parent.id, sha256: this.options.parent.sha256 } : null,
+      source: this.options.source,
+      streams: this.streams.map((s) => s.entry!),
+      metadata: this.metadata,
+      tool: { name: 'mqbak', version: this.options.toolVersion },
+      startedAt: this.started.toISOString(),
+      endedAt: (this.options.now ?? (() => new Date()))().toISOString(),
+      warnings: this.warnings,
+    };
+    const bytes = serializeManifest(manifest);
+    try {
+      await this.options.store.put(manifestKey(this.id), bytes, { signal: this.options.signal });
+    } catch (e) {
+      throw withContext(e, `store manifest of backup ${this.id}`, 'unreachable');
+    }
+    this.state = 'committed';
+    return { manifest: JSON.parse(new TextDecoder().decode(bytes), dropChecksum) as Manifest, sha256: sha256Hex(bytes) };
+  }
+
+  async abort(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'aborted';
+    // let stores in flight settle so that nothing writes after abort() returned
+    await Promise.allSettled(this.streams.map((s) => s.settle()));
+  }
+}
+
+function dropChecksum(this: unknown, key: string, value: unknown): unknown {
+  return key === 'checksum' && this !== null && typeof this === 'object' && 'format' in this ? undefined : value;
+}
+
+class StreamWriterImpl implements StreamWriter {
+  private builder: SegmentBuilder;
+  private seq = 0;
+  private last: bigint | null = null;
+  private records = 0;
+  private readonly segments: SegmentEntry[] = [];
+  private readonly gaps: Array<{ from: string; to: string; reason: string }> = [];
+  private readonly extra: Record<string, unknown>;
+  private readonly listeners: Array<(lastPosition: bigint, records: number) => void | Promise<void>> = [];
+  /** The segment being stored (at most one per stream: keeps onDurable in order and bounds memory). */
+  private inFlight: Promise<void> | null = null;
+  private failure: MqbakError | null = null;
+  private busy = false;
+  private rawBytes = 0;
+  entry: StreamEntry | null = null;
+
+  constructor(
+    private readonly writer: Writer,
+    readonly spec: StreamSpec,
+    private readonly index: number,
+  ) {
+    this.extra = { ...(spec.extra ?? {}) };
+    this.builder = this.newBuilder();
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  private newBuilder(): SegmentBuilder {
+    const s = this.writer.settings;
+    return new SegmentBuilder(s.codec, s.level, s.blockSize, s.concurrency);
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+    if (this.entry) throw new MqbakError('internal', `stream ${this.name} is closed`);
+    if (this.writer.aborted) throw new MqbakError('internal', `backup ${this.writer.id} was aborted`);
+    throwIfAborted(this.writer.options.signal);
+  }
+
+  /** One operation at a time: a pipeline that forgets to await append() is a bug, said plainly. */
+  private async exclusive<T>(f: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new MqbakError('internal', `stream ${this.name}: append/flush/close called before the previous one resolved`);
+    this.busy = true;
+    try {
+      return await f();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  append(record: ArchiveRecord): Promise<void> {
+    return this.exclusive(async () => {
+      this.check();
+      if (record.position < this.spec.from) {
+        throw new MqbakError('internal', `stream ${this.name}: position ${record.position} is before the stream's from ${this.spec.from}`);
+      }
+      if (this.last !== null && record.position <= this.last) {
+        throw new MqbakError('internal', `stream ${this.name}: position ${record.position} does not follow ${this.last}`);
+      }
+      const encoded = encodeRecord(record);
+      await this.builder.add(encoded, record.position, record.timestamp);
+      this.last = record.position;
+      this.records++;
+      this.rawBytes += encoded.length;
+      this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
+      if (this.builder.rawBytes >= this.writer.settings.segmentSize) await this.storeSegment();
+    });
+  }
+
+  onDurable(listener: (lastPosition: bigint, records: number) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  flush(): Promise<void> {
+    return this.exclusive(async () => {
+      this.check();
+      await this.storeSegment();
+      await this.waitInFlight();
+    });
+  }
+
+  addGap(from: bigint, to: bigint, reason: string): void {
+    if (to <= from) throw new MqbakError('internal', `stream ${this.name}: empty gap [${from}, ${to})`);
+    this.gaps.push({ from: from.toString(), to: to.toString(), reason });
+  }
+
+  setExtra(key: string, value: unknown): void {
+    this.extra[key] = value;
+  }
+
+  close(to: bigint): Promise<StreamEntry> {
+    return this.exclusive(async () => {
+      this.check();
+      if (to < this.spec.from) throw new MqbakError('internal', `stream ${this.name}: to ${to} is before from ${this.spec.from}`);
+      if (this.last !== null && to <= this.last) throw new MqbakError('internal', `stream ${this.name}: to ${to} does not cover position ${this.last}`);
+      await this.storeSegment();
+      await this.waitInFlight();
+      const s = this.spec;
+      const entry: StreamEntry = {
+        name: s.name,
+        broker: s.broker,
+        ...(s.kafka ? { kafka: { topic: s.kafka.topic, partition: s.kafka.partition } } : {}),
+        ...(s.rabbitmq ? { rabbitmq: { vhost: s.rabbitmq.vhost, queue: s.rabbitmq.queue, queueType: s.rabbitmq.queueType } } : {}),
+        from: s.from.toString(),
+        to: to.toString(),
+        records: this.records,
+        segments: [...this.segments],
+        gaps: [...this.gaps],
+        extra: { ...this.extra },
+      };
+      this.entry = entry;
+      return entry;
+    });
+  }
+
+  /** Waits for the segment in flight, if any, and rethrows its failure. */
+  private async waitInFlight(): Promise<void> {
+    if (this.inFlight) await this.inFlight;
+    if (this.failure) throw this.failure;
+  }
+
+  async settle(): Promise<void> {
+    if (this.inFlight) await this.inFlight.catch(() => {});
+  }
+
+  /**
+   * Stores the current segment (if it holds records). The previous segment must be durable
+   * first, so one waits here when the store is slower than the source (backpressure).
+   */
+  private async storeSegment(): Promise<void> {
+    if (this.builder.empty) return;
+    const b = this.builder;
+    this.builder = this.newBuilder();
+    const bytes = await b.finish();
+    await this.waitInFlight();
+    this.check();
+    const key = segmentKey(this.writer.id, this.index, this.seq++);
+    const seg: SegmentEntry = {
+      key,
+      bytes: bytes.length,
+      sha256: sha256Hex(bytes),
+      records: b.records,
+      firstPosition: b.firstPosition!.toString(),
+      lastPosition: b.lastPosition!.toString(),
+      firstTimestamp: b.firstTimestamp,
+      lastTimestamp: b.lastTimestamp,
+    };
+    const { store, signal } = this.writer.options;
+    const p = (async () => {
+      try {
+        const info = await store.put(key, bytes, { signal });
+        if (info.size !== bytes.length) throw new MqbakError('integrity', `stored ${info.size} of ${bytes.length} bytes`);
+      } catch (e) {
+        throw withContext(e, `store segment ${key}`, 'unreachable');
+      }
+      this.segments.push(seg);
+      for (const l of this.listeners) {
+        try {
+          await l(b.lastPosition!, b.records);
+        } catch (e) {
+          throw withContext(e, `stream ${this.name}: after segment ${key} was stored`);
+        }
+      }
+    })();
+    this.inFlight = p.then(
+      () => {},
+      (e: unknown) => {
+        this.failure ??= e instanceof MqbakError ? e : withContext(e, `stream ${this.name}`);
+      },
+    );
+  }
 }

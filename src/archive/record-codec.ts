@@ -1,0 +1,207 @@
+/**
+ * The binary encoding of one ArchiveRecord (docs/FORMAT.md, "Record encoding"). All integers
+ * little-endian; every variable field is length-prefixed; the length 0xFFFFFFFF means null, so
+ * null stays distinct from empty.
+ *
+ *   u32  length of the rest of the record
+ *   i64  position
+ *   u8   timestamp flag (0 none, 1 present)      i64 timestamp (ms since epoch, 0 when none)
+ *   u8   timestamp type (0 unknown, 1 create, 2 log-append)
+ *   u32+ key      u32+ value
+ *   u32  header count, then per header: u32+ name (UTF-8, never null), u32+ value
+ *   u32+ amqp: canonical JSON of AmqpMessageMeta (UTF-8), or null
+ */
+import { MqbakError } from '../common/errors.js';
+import type { AmqpField, AmqpMessageMeta, AmqpValue, ArchiveRecord, RecordHeader, TimestampType } from '../common/record.js';
+import { canonicalJson } from './canonical-json.js';
+
+export const NULL_LENGTH = 0xffffffff;
+const FIXED = 4 + 8 + 1 + 8 + 1;
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+const TS_TYPES: Array<TimestampType | null> = [null, 'create', 'log-append'];
+
+export function encodeRecord(r: ArchiveRecord): Uint8Array {
+  if (typeof r.position !== 'bigint' || r.position < -(2n ** 63n) || r.position >= 2n ** 63n) {
+    throw new MqbakError('internal', `record position ${String(r.position)} is not an int64`);
+  }
+  if (r.timestamp !== null && !Number.isSafeInteger(r.timestamp)) {
+    throw new MqbakError('internal', `record ${r.position}: timestamp ${r.timestamp} is not an integer`);
+  }
+  const tsType = TS_TYPES.indexOf(r.timestampType);
+  if (tsType < 0) throw new MqbakError('internal', `record ${r.position}: unknown timestamp type ${String(r.timestampType)}`);
+  const names = r.headers.map((h) => utf8.encode(h.name));
+  const amqp = r.amqp === null ? null : utf8.encode(amqpToJson(r.amqp));
+  let size = FIXED + 4 + (r.key?.length ?? 0) + 4 + (r.value?.length ?? 0) + 4 + 4 + (amqp?.length ?? 0);
+  r.headers.forEach((h, i) => (size += 4 + names[i]!.length + 4 + (h.value?.length ?? 0)));
+  if (size - 4 >= NULL_LENGTH) throw new MqbakError('internal', `record ${r.position}: ${size} bytes is too large`);
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let o = 0;
+  dv.setUint32(o, size - 4, true);
+  o += 4;
+  dv.setBigInt64(o, r.position, true);
+  o += 8;
+  out[o++] = r.timestamp === null ? 0 : 1;
+  dv.setBigInt64(o, BigInt(r.timestamp ?? 0), true);
+  o += 8;
+  out[o++] = tsType;
+  const bytes = (b: Uint8Array | null) => {
+    if (b === null) {
+      dv.setUint32(o, NULL_LENGTH, true);
+      o += 4;
+      return;
+    }
+    dv.setUint32(o, b.length, true);
+    o += 4;
+    out.set(b, o);
+    o += b.length;
+  };
+  bytes(r.key);
+  bytes(r.value);
+  dv.setUint32(o, r.headers.length, true);
+  o += 4;
+  r.headers.forEach((h, i) => {
+    bytes(names[i]!);
+    bytes(h.value);
+  });
+  bytes(amqp);
+  if (o !== size) throw new MqbakError('internal', `record ${r.position}: encoded ${o} of ${size} bytes`);
+  return out;
+}
+
+/**
+ * Decodes the record starting at `offset` of `buf`. Returns null when `buf` does not yet hold the
+ * whole record (the caller appends the next block); throws 'integrity' when it is malformed.
+ */
+export function decodeRecordAt(buf: Uint8Array, offset: number): { record: ArchiveRecord; next: number } | null {
+  if (buf.length - offset < 4) return null;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const len = dv.getUint32(offset, true);
+  if (len < FIXED - 4 + 16) throw new MqbakError('integrity', `record at raw offset ${offset}: length ${len} is too small`);
+  const end = offset + 4 + len;
+  if (end > buf.length) return null;
+  let o = offset + 4;
+  const need = (n: number, what: string) => {
+    if (o + n > end) throw new MqbakError('integrity', `record at raw offset ${offset}: ${what} runs past the record's end`);
+  };
+  const position = dv.getBigInt64(o, true);
+  o += 8;
+  const tsFlag = buf[o++]!;
+  if (tsFlag > 1) throw new MqbakError('integrity', `record ${position}: bad timestamp flag ${tsFlag}`);
+  const tsRaw = dv.getBigInt64(o, true);
+  o += 8;
+  const tsTypeIndex = buf[o++]!;
+  const timestampType = TS_TYPES[tsTypeIndex];
+  if (timestampType === undefined) throw new MqbakError('integrity', `record ${position}: bad timestamp type ${tsTypeIndex}`);
+  if (tsFlag === 0 && tsRaw !== 0n) throw new MqbakError('integrity', `record ${position}: timestamp set without its flag`);
+  const readBytes = (what: string): Uint8Array | null => {
+    need(4, what);
+    const n = dv.getUint32(o, true);
+    o += 4;
+    if (n === NULL_LENGTH) return null;
+    need(n, what);
+    // a copy: callers may keep records after the block buffer is gone
+    const b = buf.slice(o, o + n);
+    o += n;
+    return b;
+  };
+  const key = readBytes('key');
+  const value = readBytes('value');
+  need(4, 'header count');
+  const count = dv.getUint32(o, true);
+  o += 4;
+  if (count > (end - o) / 8) throw new MqbakError('integrity', `record ${position}: header count ${count} does not fit`);
+  const headers: RecordHeader[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = readBytes('header name');
+    if (name === null) throw new MqbakError('integrity', `record ${position}: header ${i} has a null name`);
+    let nameText: string;
+    try {
+      nameText = utf8Strict.decode(name);
+    } catch {
+      throw new MqbakError('integrity', `record ${position}: header ${i} name is not UTF-8`);
+    }
+    headers.push({ name: nameText, value: readBytes('header value') });
+  }
+  const amqpBytes = readBytes('amqp');
+  if (o !== end) throw new MqbakError('integrity', `record ${position}: ${end - o} bytes left over`);
+  let amqp: AmqpMessageMeta | null = null;
+  if (amqpBytes !== null) {
+    try {
+      amqp = amqpFromJson(utf8Strict.decode(amqpBytes));
+    } catch (e) {
+      throw new MqbakError('integrity', `record ${position}: AMQP properties: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const timestamp = tsFlag === 1 ? Number(tsRaw) : null;
+  return { record: { position, timestamp, timestampType, key, value, headers, amqp }, next: end };
+}
+
+/**
+ * AMQP meta as canonical JSON. float/double values that JSON cannot hold (NaN, ±Infinity, -0)
+ * are written as the strings "NaN", "Infinity", "-Infinity", "-0".
+ */
+export function amqpToJson(meta: AmqpMessageMeta): string {
+  return canonicalJson(mapFloats(meta, encodeFloat));
+}
+
+export function amqpFromJson(text: string): AmqpMessageMeta {
+  const parsed = JSON.parse(text) as unknown;
+  if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+  const m = parsed as Record<string, unknown>;
+  if (typeof m.exchange !== 'string' || typeof m.routingKey !== 'string' || typeof m.redelivered !== 'boolean' || typeof m.properties !== 'object' || m.properties === null) {
+    throw new Error('exchange, routingKey, redelivered or properties missing');
+  }
+  return mapFloats(parsed as AmqpMessageMeta, decodeFloat);
+}
+
+function encodeFloat(v: unknown): unknown {
+  if (typeof v !== 'number') return v;
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return 'Infinity';
+  if (v === -Infinity) return '-Infinity';
+  if (Object.is(v, -0)) return '-0';
+  return v;
+}
+
+function decodeFloat(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  switch (v) {
+    case 'NaN':
+      return NaN;
+    case 'Infinity':
+      return Infinity;
+    case '-Infinity':
+      return -Infinity;
+    case '-0':
+      return -0;
+    default:
+      throw new Error(`bad float ${JSON.stringify(v)}`);
+  }
+}
+
+function mapFloats(meta: AmqpMessageMeta, f: (v: unknown) => unknown): AmqpMessageMeta {
+  const headers = meta.properties.headers;
+  if (headers === undefined) return meta;
+  return { ...meta, properties: { ...meta.properties, headers: mapFields(headers, f) } };
+}
+
+function mapFields(fields: AmqpField[], f: (v: unknown) => unknown): AmqpField[] {
+  return fields.map((x) => ({ name: x.name, value: mapValue(x.value, f) }));
+}
+
+function mapValue(v: AmqpValue, f: (v: unknown) => unknown): AmqpValue {
+  switch (v.type) {
+    case 'float':
+    case 'double':
+      return { type: v.type, value: f(v.value) as number };
+    case 'table':
+      return { type: 'table', value: mapFields(v.value, f) };
+    case 'array':
+      return { type: 'array', value: v.value.map((x) => mapValue(x, f)) };
+    default:
+      return v;
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * Segments (docs/FORMAT.md, "Segment layout"): the records of one stream, as a sequence of zstd
+ * frames that `zstd -dc` decompresses to the concatenated record encodings. mqbak's own framing
+ * travels in zstd *skippable frames*, which zstd ignores:
+ *
+ *   segment := segment-header block*
+ *   segment-header := skippable(magic 0x184D2A50, 8 bytes: "MQBS" u16 version u16 0)
+ *   block := skippable(magic 0x184D2A50, 48 bytes: block header) zstd-frame
+ *
+ * Every block states its raw and compressed lengths and their CRC-32s, because zstd-codec
+ * decompresses a truncated frame without an error (FINDINGS). A record longer than a block is
+ * split over consecutive blocks; a block counts the records that END in it.
+ */
+import { crc32 } from 'node:zlib';
+import { MqbakError } from '../common/errors.js';
+import type { ArchiveRecord } from '../common/record.js';
+import type { BlockCodec } from './codec.js';
+import { decodeRecordAt } from './record-codec.js';
+
+export const SEGMENT_VERSION = 1;
+export const SKIPPABLE_MAGIC = 0x184d2a50;
+export const SEGMENT_MAGIC = 'MQBS';
+export const BLOCK_MAGIC = 'MQBB';
+export const CODEC_ZSTD = 1;
+export const SEGMENT_HEADER_SIZE = 16;
+export const BLOCK_HEADER_SIZE = 48;
+/** skippable frame magic + size + block header */
+export const BLOCK_PREFIX_SIZE = 8 + BLOCK_HEADER_SIZE;
+/** Flag bit 0: the block's first bytes continue a record begun in the previous block. */
+export const FLAG_CONTINUES = 1;
+
+export interface BlockHeader {
+  version: number;
+  codec: number;
+  flags: number;
+  rawLength: number;
+  compressedLength: number;
+  rawCrc: number;
+  compressedCrc: number;
+  records: number;
+  firstPosition: bigint;
+  lastPosition: bigint;
+}
+
+const ascii = (s: string) => new TextEncoder().encode(s);
+
+export function encodeSegmentHeader(): Uint8Array {
+  const out = new Uint8Array(SEGMENT_HEADER_SIZE);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, SKIPPABLE_MAGIC, true);
+  dv.setUint32(4, 8, true);
+  out.set(ascii(SEGMENT_MAGIC), 8);
+  dv.setUint16(12, SEGMENT_VERSION, true);
+  dv.setUint16(14, 0, true);
+  return out;
+}
+
+export function encodeBlockPrefix(h: BlockHeader): Uint8Array {
+  const out = new Uint8Array(BLOCK_PREFIX_SIZE);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, SKIPPABLE_MAGIC, true);
+  dv.setUint32(4, BLOCK_HEADER_SIZE, true);
+  const b = 8;
+  out.set(ascii(BLOCK_MAGIC), b);
+  dv.setUint16(b + 4, h.version, true);
+  out[b + 6] = h.codec;
+  out[b + 7] = h.flags;
+  dv.setUint32(b + 8, h.rawLength, true);
+  dv.setUint32(b + 12, h.compressedLength, true);
+  dv.setUint32(b + 16, h.rawCrc, true);
+  dv.setUint32(b + 20, h.compressedCrc, true);
+  dv.setUint32(b + 24, h.records, true);
+  dv.setBigInt64(b + 28, h.firstPosition, true);
+  dv.setBigInt64(b + 36, h.lastPosition, true);
+  dv.setUint32(b + 44, crc32(out.subarray(b, b + 44)), true);
+  return out;
+}
+
+function integrity(context: string, message: string): MqbakError {
+  return new MqbakError('integrity', `${context}: ${message}`);
+}
+
+function decodeBlockHeader(bytes: Uint8Array, at: number, context: string, index: number): BlockHeader {
+  const where = `block ${index} at byte ${at}`;
+  if (bytes.length - at < BLOCK_PREFIX_SIZE) throw integrity(context, `${where}: truncated block header (${bytes.length - at} bytes left)`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(at, true) !== SKIPPABLE_MAGIC || dv.getUint32(at + 4, true) !== BLOCK_HEADER_SIZE) {
+    throw integrity(context, `${where}: no block header frame`);
+  }
+  const b = at + 8;
+  if (String.fromCharCode(...bytes.subarray(b, b + 4)) !== BLOCK_MAGIC) throw integrity(context, `${where}: bad block magic`);
+  if (dv.getUint32(b + 44, true) !== crc32(bytes.subarray(b, b + 44))) throw integrity(context, `${where}: block header checksum mismatch`);
+  const h: BlockHeader = {
+    version: dv.getUint16(b + 4, true),
+    codec: bytes[b + 6]!,
+    flags: bytes[b + 7]!,
+    rawLength: dv.getUint32(b + 8, true),
+    compressedLength: dv.getUint32(b + 12, true),
+    rawCrc: dv.getUint32(b + 16, true),
+    compressedCrc: dv.getUint32(b + 20, true),
+    records: dv.getUint32(b + 24, true),
+    firstPosition: dv.getBigInt64(b + 28, true),
+    lastPosition: dv.getBigInt64(b + 36, true),
+  };
+  if (h.version > SEGMENT_VERSION) {
+    throw new MqbakError('unsupported', `${context}: ${where}: block format version ${h.version} is newer than this mqbak knows (${SEGMENT_VERSION})`, {
+      hint: 'upgrade mqbak to read this archive',
+    });
+  }
+  if (h.version !== SEGMENT_VERSION) throw integrity(context, `${where}: bad block version ${h.version}`);
+  if (h.codec !== CODEC_ZSTD) throw integrity(context, `${where}: unknown codec ${h.codec}`);
+  if ((h.flags & ~FLAG_CONTINUES) !== 0) throw integrity(context, `${where}: unknown flags ${h.flags}`);
+  if (h.rawLength === 0) throw integrity(context, `${where}: empty block`);
+  return h;
+}
+
+/** Checks the segment header; returns the offset of the first block. */
+export function checkSegmentHeader(bytes: Uint8Array, context: string): number {
+  if (bytes.length < SEGMENT_HEADER_SIZE) throw integrity(context, `${bytes.length} bytes: shorter than a segment header`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== SKIPPABLE_MAGIC || dv.getUint32(4, true) !== 8 || String.fromCharCode(...bytes.subarray(8, 12)) !== SEGMENT_MAGIC) {
+    throw integrity(context, 'not an mqbak segment (bad header)');
+  }
+  const version = dv.getUint16(12, true);
+  if (version > SEGMENT_VERSION) {
+    throw new MqbakError('unsupported', `${context}: segment format version ${version} is newer than this mqbak knows (${SEGMENT_VERSION})`, {
+      hint: 'upgrade mqbak to read this archive',
+    });
+  }
+  if (version !== SEGMENT_VERSION || dv.getUint16(14, true) !== 0) throw integrity(context, `bad segment header version ${version}`);
+  return SEGMENT_HEADER_SIZE;
+}
+
+export interface DecodedSegmentSummary {
+  blocks: number;
+  records: number;
+  rawBytes: number;
+}
+
+/**
+ * Decodes a whole segment, checking every block header, length, CRC-32, record count and
+ * position before it yields that block's records. Errors are MqbakError('integrity') starting
+ * with `context` (e.g. "segment <key>"). `summary` is filled as it goes.
+ */
+export async function* decodeSegment(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+): AsyncGenerator<ArchiveRecord> {
+  let at = checkSegmentHeader(bytes, context);
+  let carry: Uint8Array = new Uint8Array(0);
+  let lastPosition: bigint | null = null;
+  let index = 0;
+  while (at < bytes.length) {
+    const h = decodeBlockHeader(bytes, at, context, index);
+    const where = `block ${index} at byte ${at}`;
+    const frameStart = at + BLOCK_PREFIX_SIZE;
+    const frameEnd = frameStart + h.compressedLength;
+    if (frameEnd > bytes.length) throw integrity(context, `${where}: compressed length ${h.compressedLength} runs past the end of the segment (truncated?)`);
+    const frame = bytes.subarray(frameStart, frameEnd);
+    if (crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
+    if (((h.flags & FLAG_CONTINUES) !== 0) !== carry.length > 0) {
+      throw integrity(context, `${where}: continuation flag ${h.flags & FLAG_CONTINUES} but ${carry.length} bytes of an unfinished record`);
+    }
+    let raw: Uint8Array;
+    try {
+      raw = await codec.decompress(frame, h.rawLength);
+    } catch (e) {
+      throw integrity(context, `${where}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (raw.length !== h.rawLength) throw integrity(context, `${where}: decompressed to ${raw.length} bytes, header says ${h.rawLength}`);
+    if (crc32(raw) !== h.rawCrc) throw integrity(context, `${where}: raw data checksum mismatch`);
+    let buf: Uint8Array;
+    if (carry.length > 0) {
+      buf = new Uint8Array(carry.length + raw.length);
+      buf.set(carry, 0);
+      buf.set(raw, carry.length);
+    } else {
+      buf = raw;
+    }
+    const records: ArchiveRecord[] = [];
+    let off = 0;
+    for (;;) {
+      let decoded: ReturnType<typeof decodeRecordAt>;
+      try {
+        decoded = decodeRecordAt(buf, off);
+      } catch (e) {
+        throw integrity(context, `${where}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (decoded === null) break;
+      const p = decoded.record.position;
+      if (lastPosition !== null && p <= lastPosition) throw integrity(context, `${where}: position ${p} does not follow ${lastPosition}`);
+      lastPosition = p;
+      records.push(decoded.record);
+      off = decoded.next;
+    }
+    carry = off === buf.length ? new Uint8Array(0) : buf.slice(off);
+    if (records.length !== h.records) throw integrity(context, `${where}: ${records.length} records, header says ${h.records}`);
+    if (records.length > 0) {
+      if (records[0]!.position !== h.firstPosition || records[records.length - 1]!.position !== h.lastPosition) {
+        throw integrity(
+          context,
+          `${where}: positions ${records[0]!.position}..${records[records.length - 1]!.position}, header says ${h.firstPosition}..${h.lastPosition}`,
+        );
+      }
+    } else if (h.firstPosition !== 0n || h.lastPosition !== 0n) {
+      throw integrity(context, `${where}: no record ends here but header positions are ${h.firstPosition}..${h.lastPosition}`);
+    }
+    summary.blocks++;
+    summary.records += records.length;
+    summary.rawBytes += raw.length;
+    at = frameEnd;
+    index++;
+    yield* records;
+  }
+  if (carry.length > 0) throw integrity(context, `the last record is cut off (${carry.length} bytes of it)`);
+}
+
+interface PendingPiece {
+  bytes: Uint8Array;
+  /** Set when this piece ends a record. */
+  ends: bigint | null;
+}
+
+/**
+ * Builds one segment from encoded records. Blocks are cut at record boundaries, except that a
+ * record longer than a block is split over as many blocks as it needs.
+ */
+export class SegmentBuilder {
+  private readonly parts: Array<Promise<Uint8Array[]>> = [];
+  private pending: PendingPiece[] = [];
+  private pendingBytes = 0;
+  /** whether the pending bytes start inside a record */
+  private pendingContinues = false;
+  private sealedRaw = 0;
+  records = 0;
+  firstPosition: bigint | null = null;
+  lastPosition: bigint | null = null;
+  firstTimestamp: number | null = null;
+  lastTimestamp: number | null = null;
+
+  constructor(
+    private readonly codec: BlockCodec,
+    private readonly level: number,
+    private readonly blockSize: number,
+    /** how many compressions may run at once (a worker pool can use more than 1) */
+    private readonly concurrency = 1,
+  ) {
+    this.parts.push(Promise.resolve([encodeSegmentHeader()]));
+  }
+
+  get rawBytes(): number {
+    return this.sealedRaw + this.pendingBytes;
+  }
+
+  get empty(): boolean {
+    return this.records === 0;
+  }
+
+  async add(encoded: Uint8Array, position: bigint, timestamp: number | null): Promise<void> {
+    if (this.pendingBytes > 0 && this.pendingBytes + encoded.length > this.blockSize) await this.seal();
+    let off = 0;
+    while (encoded.length - off > this.blockSize - this.pendingBytes) {
+      const n = this.blockSize - this.pendingBytes;
+      this.pending.push({ bytes: encoded.subarray(off, off + n), ends: null });
+      this.pendingBytes += n;
+      off += n;
+      await this.seal();
+      this.pendingContinues = true;
+    }
+    this.pending.push({ bytes: off === 0 ? encoded : encoded.subarray(off), ends: position });
+    this.pendingBytes += encoded.length - off;
+    this.records++;
+    this.firstPosition ??= position;
+    if (this.records === 1) this.firstTimestamp = timestamp;
+    this.lastPosition = position;
+    this.lastTimestamp = timestamp;
+    if (this.pendingBytes >= this.blockSize) await this.seal();
+  }
+
+  private async seal(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const raw = new Uint8Array(this.pendingBytes);
+    let o = 0;
+    let records = 0;
+    let first: bigint | null = null;
+    let last: bigint | null = null;
+    for (const p of this.pending) {
+      raw.set(p.bytes, o);
+      o += p.bytes.length;
+      if (p.ends !== null) {
+        records++;
+        first ??= p.ends;
+        last = p.ends;
+      }
+    }
+    const flags = this.pendingContinues ? FLAG_CONTINUES : 0;
+    this.sealedRaw += raw.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingContinues = false;
+    const level = this.level;
+    const codec = this.codec;
+    const block = (async () => {
+      const frame = await codec.compress(raw, level);
+      const prefix = encodeBlockPrefix({
+        version: SEGMENT_VERSION,
+        codec: CODEC_ZSTD,
+        flags,
+        rawLength: raw.length,
+        compressedLength: frame.length,
+        rawCrc: crc32(raw),
+        compressedCrc: crc32(frame),
+        records,
+        firstPosition: first ?? 0n,
+        lastPosition: last ?? 0n,
+      });
+      return [prefix, frame];
+    })();
+    // keep unhandled-rejection warnings away; the error surfaces from finish()
+    block.catch(() => {});
+    this.parts.push(block);
+    // bound the compressions in flight (and the memory they hold)
+    const inFlight = this.parts.length - 1;
+    if (inFlight >= this.concurrency) await this.parts[this.parts.length - this.concurrency];
+  }
+
+  /** Seals the last block and returns the segment's bytes. */
+  async finish(): Promise<Uint8Array> {
+    await this.seal();
+    const chunks = (await Promise.all(this.parts)).flat();
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    const out = new Uint8Array(size);
+    let o = 0;
+    for (const c of chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,279 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ArchiveRecord } from '../../src/common/record.js';
+import { LocalStore } from '../../src/stores/local.js';
+import { openBackupWriter, type BackupWriterOptions } from '../../src/core/backup-writer.js';
+import { findLatest, listBackups, loadManifest, readSegment, readStream, resolveChain } from '../../src/core/backup-reader.js';
+import { encodeRecord } from '../../src/archive/record-codec.js';
+import type { SourceDescription } from '../../src/archive/manifest.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+function pseudoRandom(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+function kafkaRecords(from: bigint, n: number): ArchiveRecord[] {
+  const out: ArchiveRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const position = from + BigInt(i * 2); // gaps between offsets (compaction, transactions)
+    const kind = i % 7;
+    out.push({
+      position,
+      timestamp: kind === 3 ? null : 1_700_000_000_000 + i,
+      timestampType: kind === 3 ? null : kind % 2 === 0 ? 'create' : 'log-append',
+      key: kind === 0 ? null : kind === 1 ? new Uint8Array(0) : kind === 2 ? pseudoRandom(16, i + 1) : enc(`key-${i}`),
+      value: kind === 4 ? null : kind === 5 ? new Uint8Array(0) : kind === 6 ? pseudoRandom(3000 + (i % 5) * 1000, i + 7) : enc(`value ${i} `.repeat(i % 13)),
+      headers:
+        kind === 2
+          ? [
+              { name: 'trace', value: enc('a') },
+              { name: 'trace', value: enc('b') },
+              { name: 'nul', value: null },
+              { name: 'empty', value: new Uint8Array(0) },
+              { name: 'bin', value: pseudoRandom(5, i) },
+              { name: 'ünïcode ☃', value: enc('x') },
+            ]
+          : [],
+      amqp: null,
+    });
+  }
+  return out;
+}
+
+function amqpRecords(n: number): ArchiveRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    position: BigInt(i),
+    timestamp: i % 2 ? 1_700_000_000_000 + i : null,
+    timestampType: null,
+    key: null,
+    value: i === 3 ? new Uint8Array(0) : enc(JSON.stringify({ job: i })),
+    headers: [],
+    amqp: {
+      exchange: i % 2 ? 'orders' : '',
+      routingKey: `jobs.${i}`,
+      redelivered: i % 3 === 0,
+      properties:
+        i === 1
+          ? {}
+          : {
+              contentType: 'application/json',
+              contentEncoding: 'identity',
+              deliveryMode: 2,
+              priority: i % 10,
+              correlationId: `c-${i}`,
+              replyTo: 'amq.rabbitmq.reply-to',
+              expiration: '60000',
+              messageId: `m-${i}`,
+              timestamp: 1_700_000_000 + i,
+              type: 'job',
+              userId: 'guest',
+              appId: 'app',
+              clusterId: 'c1',
+              headers: [
+                { name: 'x-str', value: { type: 'string', value: 'hello' } },
+                { name: 'x-bytes', value: { type: 'bytes', value: Buffer.from([0, 255, 1]).toString('base64') } },
+                { name: 'x-bool', value: { type: 'bool', value: false } },
+                { name: 'x-i8', value: { type: 'int8', value: -5 } },
+                { name: 'x-u32', value: { type: 'uint32', value: 4_000_000_000 } },
+                { name: 'x-i64', value: { type: 'int64', value: '-9223372036854775808' } },
+                { name: 'x-float', value: { type: 'float', value: 1.5 } },
+                { name: 'x-nan', value: { type: 'double', value: NaN } },
+                { name: 'x-inf', value: { type: 'double', value: -Infinity } },
+                { name: 'x-negzero', value: { type: 'double', value: -0 } },
+                { name: 'x-dec', value: { type: 'decimal', places: 2, digits: 12345 } },
+                { name: 'x-ts', value: { type: 'timestamp', value: 1_700_000_000 } },
+                { name: 'x-void', value: { type: 'void' } },
+                { name: 'x-str', value: { type: 'string', value: 'repeated name' } },
+                {
+                  name: 'x-table',
+                  value: { type: 'table', value: [{ name: 'inner', value: { type: 'array', value: [{ type: 'int16', value: 7 }, { type: 'double', value: Infinity }] } }] },
+                },
+              ],
+            },
+    },
+  }));
+}
+
+const kafkaSource: SourceDescription = { broker: 'kafka', url: 'kafka://localhost:9092', chainKey: 'kafka:test:orders', options: {} };
+
+describe('archive round trip through the local store', () => {
+  let dir: string;
+  let store: LocalStore;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mqbak-rt-'));
+    store = new LocalStore(dir);
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function writeBackup(opts: Partial<BackupWriterOptions>, streams: Array<{ name: string; records: ArchiveRecord[]; from: bigint; to: bigint; rabbit?: boolean }>) {
+    const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: '0.0.0-test', ...opts });
+    const durable: Record<string, Array<[bigint, number]>> = {};
+    await Promise.all(
+      streams.map(async (s) => {
+        const sw = w.openStream(
+          s.rabbit
+            ? { name: s.name, broker: 'rabbitmq', rabbitmq: { vhost: '/', queue: s.name, queueType: 'classic' }, from: s.from }
+            : { name: s.name, broker: 'kafka', kafka: { topic: 'orders', partition: Number(s.name.split('/').pop()) }, from: s.from },
+        );
+        durable[s.name] = [];
+        sw.onDurable((last, n) => {
+          durable[s.name]!.push([last, n]);
+        });
+        for (const r of s.records) await sw.append(r);
+        await sw.close(s.to);
+      }),
+    );
+    w.setMetadata('kafka', { topics: [{ name: 'orders', partitions: 2 }] });
+    const committed = await w.commit();
+    return { committed, durable };
+  }
+
+  it('gives back every record feature exactly, over many blocks and segments', async () => {
+    const k0 = kafkaRecords(100n, 600);
+    const k1 = kafkaRecords(0n, 0);
+    const q = amqpRecords(50);
+    // a record larger than several blocks, between small ones
+    k0.splice(300, 0, { position: k0[299]!.position + 1n, timestamp: 5, timestampType: 'create', key: enc('big'), value: pseudoRandom(10_000, 3), headers: [], amqp: null });
+    const { committed, durable } = await writeBackup({ blockSize: 1024, segmentSize: 64 * 1024 }, [
+      { name: 'kafka/orders/0', records: k0, from: 100n, to: 2000n },
+      { name: 'kafka/orders/1', records: k1, from: 7n, to: 7n },
+      { name: 'rabbitmq/%2F/jobs', records: q, from: 0n, to: 50n, rabbit: true },
+    ]);
+    const m = committed.manifest;
+    expect(m.streams.map((s) => s.name)).toEqual(['kafka/orders/0', 'kafka/orders/1', 'rabbitmq/%2F/jobs']);
+    expect(m.streams[0]!.records).toBe(k0.length);
+    expect(m.streams[0]!.segments.length).toBeGreaterThan(5);
+    expect(m.streams[1]!.segments).toEqual([]);
+    expect(m.streams[1]!).toMatchObject({ from: '7', to: '7', records: 0 });
+    // onDurable: in order, one call per segment, with its last position and count
+    expect(durable['kafka/orders/0']!.map(([p, n]) => [p.toString(), n])).toEqual(m.streams[0]!.segments.map((s) => [s.lastPosition, s.records]));
+
+    const loaded = await loadManifest(store, m.id);
+    expect(loaded.sha256).toBe(committed.sha256);
+    expect(loaded.manifest).toEqual(m);
+    for (const [i, expected] of [k0, k1, q].entries()) {
+      const got: ArchiveRecord[] = [];
+      for await (const r of readStream(store, loaded.manifest.streams[i]!)) got.push(r);
+      expect(got.length).toBe(expected.length);
+      // byte-exact: re-encoding gives the same bytes (NaN and -0 compare as themselves)
+      got.forEach((r, j) => expect(Buffer.from(encodeRecord(r)).equals(Buffer.from(encodeRecord(expected[j]!))), `record ${j}`).toBe(true));
+      expect(got).toEqual(expected);
+    }
+    // fromPosition skips earlier records and whole segments
+    const tail: bigint[] = [];
+    for await (const r of readStream(store, loaded.manifest.streams[0]!, { fromPosition: 1000n })) tail.push(r.position);
+    expect(tail).toEqual(k0.filter((r) => r.position >= 1000n).map((r) => r.position));
+  });
+
+  it('zstd -dc reads a segment and prints the concatenated record encodings', async () => {
+    const recs = kafkaRecords(0n, 200);
+    const { committed } = await writeBackup({ blockSize: 2048, segmentSize: 1 << 30 }, [{ name: 'kafka/orders/0', records: recs, from: 0n, to: 1000n }]);
+    const seg = committed.manifest.streams[0]!.segments;
+    expect(seg.length).toBe(1);
+    const raw = execFileSync('zstd', ['-dc', join(dir, ...seg[0]!.key.split('/'))]);
+    const expected = Buffer.concat(recs.map((r) => encodeRecord(r)));
+    expect(raw.equals(expected)).toBe(true);
+  });
+
+  it('stores records bigger than the default block size (split over blocks)', async () => {
+    const big = pseudoRandom(9 * 1024 * 1024 + 5, 11);
+    const recs: ArchiveRecord[] = [
+      { position: 0n, timestamp: 1, timestampType: 'create', key: null, value: enc('small'), headers: [], amqp: null },
+      { position: 1n, timestamp: 2, timestampType: 'create', key: null, value: big, headers: [{ name: 'h', value: big.subarray(0, 100) }], amqp: null },
+      { position: 2n, timestamp: 3, timestampType: 'create', key: null, value: enc('after'), headers: [], amqp: null },
+    ];
+    const { committed } = await writeBackup({}, [{ name: 'kafka/orders/0', records: recs, from: 0n, to: 3n }]);
+    const got: ArchiveRecord[] = [];
+    for await (const r of readSegment(store, committed.manifest.streams[0]!.segments[0]!)) got.push(r);
+    expect(got.length).toBe(3);
+    // byte comparison: a deep equal of 9 MiB element by element takes a minute
+    got.forEach((r, j) => expect(Buffer.from(encodeRecord(r)).equals(Buffer.from(encodeRecord(recs[j]!)))).toBe(true));
+    expect(got[1]!.value!.length).toBe(big.length);
+  });
+
+  it('chains: incremental after full, resolveChain, findLatest, listBackups', async () => {
+    const t0 = new Date('2026-11-25T01:00:00.000Z');
+    const full = await writeBackup({ id: '20261125T010000000Z-aaaaaa', now: () => t0 }, [{ name: 'kafka/orders/0', records: kafkaRecords(0n, 10), from: 0n, to: 20n }]);
+    const inc = await writeBackup(
+      { id: '20261125T020000000Z-bbbbbb', kind: 'incremental', parent: { id: full.committed.manifest.id, sha256: full.committed.sha256 } },
+      [{ name: 'kafka/orders/0', records: kafkaRecords(20n, 5), from: 20n, to: 30n }],
+    );
+    expect(inc.committed.manifest.parent).toEqual({ id: '20261125T010000000Z-aaaaaa', sha256: full.committed.sha256 });
+    const chain = await resolveChain(store, 'latest');
+    expect(chain.map((c) => c.manifest.id)).toEqual(['20261125T010000000Z-aaaaaa', '20261125T020000000Z-bbbbbb']);
+    expect((await resolveChain(store, '20261125T010000000Z-aaaaaa')).length).toBe(1);
+    expect((await findLatest(store, kafkaSource.chainKey))?.manifest.id).toBe('20261125T020000000Z-bbbbbb');
+    expect(await findLatest(store, 'other')).toBeNull();
+    expect((await listBackups(store)).map((b) => b.manifest.kind)).toEqual(['full', 'incremental']);
+    expect(full.committed.manifest.startedAt).toBe('2026-11-25T01:00:00.000Z');
+    await expect(loadManifest(store, '20261125T030000000Z-cccccc')).rejects.toMatchObject({ code: 'not-found' });
+    await expect(resolveChain(store, 'latest', { chainKey: 'nope' })).rejects.toMatchObject({ code: 'not-found' });
+  });
+
+  it('refuses a manifest of a newer format version, with a hint to upgrade', async () => {
+    const { committed } = await writeBackup({ id: '20261125T010000000Z-aaaaaa' }, [{ name: 'kafka/orders/0', records: kafkaRecords(0n, 3), from: 0n, to: 10n }]);
+    const other = new LocalStore(join(dir, 'v2'));
+    const text = (await readFile(join(dir, 'manifests', `${committed.manifest.id}.json`), 'utf8')).replace('"version": 1', '"version": 2');
+    await other.put(`manifests/${committed.manifest.id}.json`, enc(text));
+    const e = await loadManifest(other, committed.manifest.id).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'unsupported' });
+    expect((e as { hint: string }).hint).toMatch(/upgrade mqbak/);
+  });
+
+  it('abort leaves stored segments unreferenced and no manifest', async () => {
+    const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't', blockSize: 1024, segmentSize: 2048 });
+    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    for (const r of kafkaRecords(0n, 50)) await s.append(r);
+    await s.flush();
+    await w.abort();
+    const keys: string[] = [];
+    for await (const o of store.list('')) keys.push(o.key);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((k) => k.startsWith(`segments/${w.id}/`))).toBe(true);
+    expect(await listBackups(store)).toEqual([]);
+    await expect(s.append(kafkaRecords(1000n, 1)[0]!)).rejects.toThrow(/aborted/);
+  });
+
+  it('refuses positions that do not increase, and a close that does not cover them', async () => {
+    const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't' });
+    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 5n });
+    await expect(s.append(kafkaRecords(4n, 1)[0]!)).rejects.toThrow(/before the stream's from/);
+    await s.append(kafkaRecords(5n, 1)[0]!);
+    await expect(s.append(kafkaRecords(5n, 1)[0]!)).rejects.toThrow(/does not follow/);
+    await expect(s.close(5n)).rejects.toThrow(/does not cover/);
+    await expect(w.commit()).rejects.toThrow(/not closed/);
+  });
+
+  it('the writer is deterministic: same input, id and clock give the same bytes', async () => {
+    const t = new Date('2026-11-25T01:00:00.000Z');
+    const opts = { id: '20261125T010000000Z-abcdef', now: () => t, blockSize: 4096, segmentSize: 32 * 1024 };
+    const a = await writeBackup(opts, [{ name: 'kafka/orders/0', records: kafkaRecords(0n, 300), from: 0n, to: 600n }]);
+    const dir2 = await mkdtemp(join(tmpdir(), 'mqbak-rt-'));
+    const store2 = new LocalStore(dir2);
+    const w = await openBackupWriter({ store: store2, kind: 'full', parent: null, source: kafkaSource, toolVersion: '0.0.0-test', ...opts });
+    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    for (const r of kafkaRecords(0n, 300)) await s.append(r);
+    await s.close(600n);
+    w.setMetadata('kafka', { topics: [{ name: 'orders', partitions: 2 }] });
+    const b = await w.commit();
+    expect(b.sha256).toBe(a.committed.sha256);
+    for (const seg of a.committed.manifest.streams[0]!.segments) {
+      expect(Buffer.from(await store2.get(seg.key)).equals(Buffer.from(await store.get(seg.key)))).toBe(true);
+    }
+    await rm(dir2, { recursive: true, force: true });
+  });
+});
