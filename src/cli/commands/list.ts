@@ -1,6 +1,48 @@
-import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
+import { formatBytes } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { openStoreFromCli } from '../store.js';
 
-export async function run(_ctx: CliContext, _args: string[], _opts: Record<string, unknown>): Promise<number> {
-  throw new MqbakError('internal', 'list is not available in this build yet');
+/** mqbak list <store> [--json]: the backups, oldest first, with their chains. */
+export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
+  const [storeUrl = ''] = args;
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  const { listSummaries } = await import('../../core/inspect.js');
+  try {
+    const list = await listSummaries(store, { signal: ctx.signal });
+    if (opts.json) {
+      ctx.out(`${JSON.stringify(list, null, 2)}\n`);
+    } else if (list.length === 0) {
+      ctx.err(`mqbak: no backups in ${store.description}\n`);
+    } else {
+      const rows = list.map((b) => [
+        b.id,
+        b.kind ?? 'INVALID',
+        b.kind === 'incremental' ? `<- ${b.parent}${b.chain === null ? ' (BROKEN CHAIN)' : ''}` : b.kind === 'full' ? '' : (b.error ?? ''),
+        b.records === null ? '' : `${b.records.toLocaleString('en-US')} records`,
+        b.streams === null ? '' : `${b.streams} stream${b.streams === 1 ? '' : 's'}`,
+        b.bytes === null ? '' : formatBytes(b.bytes),
+        b.source ?? '',
+      ]);
+      ctx.out(table(['ID', 'KIND', 'PARENT', 'RECORDS', 'STREAMS', 'SIZE', 'SOURCE'], rows));
+    }
+    const invalid = list.filter((b) => b.error !== undefined);
+    if (invalid.length > 0) {
+      ctx.err(`mqbak: error: ${invalid.length} manifest${invalid.length === 1 ? '' : 's'} could not be read; run mqbak verify\n`);
+      return EXIT.integrity;
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${[head, ...rows].map(line).join('\n')}\n`;
 }

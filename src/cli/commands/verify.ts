@@ -1,6 +1,33 @@
-import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { formatBytes } from '../context.js';
+import { openStoreFromCli } from '../store.js';
 
-export async function run(_ctx: CliContext, _args: string[], _opts: Record<string, unknown>): Promise<number> {
-  throw new MqbakError('internal', 'verify is not available in this build yet');
+/** mqbak verify <store> [<backup-id>] [--json]: 0 all well, 4 any integrity finding, 10 no such backup. */
+export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
+  const [storeUrl = '', id] = args;
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  const { verifyStore } = await import('../../core/verify.js');
+  try {
+    const result = await verifyStore(store, { id, signal: ctx.signal, progress: ctx.progress });
+    if (opts.json) {
+      ctx.out(`${JSON.stringify({ ok: result.ok, findings: result.findings, checked: result.checked }, null, 2)}\n`);
+    } else {
+      for (const f of result.findings) ctx.out(`${f.severity}: ${f.kind}: ${f.message}\n`);
+      const c = result.checked;
+      const errors = result.findings.filter((f) => f.severity === 'error').length;
+      const warnings = result.findings.length - errors;
+      const summary =
+        `${c.backups} backup${c.backups === 1 ? '' : 's'}, ${c.segments} segment${c.segments === 1 ? '' : 's'}, ` +
+        `${c.records.toLocaleString('en-US')} records, ${formatBytes(c.bytes)} checked`;
+      ctx.out(
+        result.ok
+          ? `ok: ${summary}${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : ''}\n`
+          : `FAILED: ${errors} integrity finding${errors === 1 ? '' : 's'}; ${summary}\n`,
+      );
+    }
+    return result.ok ? EXIT.ok : EXIT.integrity;
+  } finally {
+    await store.close();
+  }
 }

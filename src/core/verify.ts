@@ -1,0 +1,261 @@
+/**
+ * verify: checks backups end to end and collects every finding instead of stopping at the first
+ * (after restic's `check`). Never prints; the CLI renders the result.
+ */
+import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
+import { silentProgress, type Progress } from '../common/progress.js';
+import { parseManifest, sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
+import { idOfManifestKey, idOfSegmentKey, manifestKey, MANIFESTS_PREFIX, SEGMENTS_PREFIX, segmentsPrefix } from '../archive/keys.js';
+import { zstdCodec, type BlockCodec } from '../archive/codec.js';
+import { decodeSegment } from '../archive/segment.js';
+import { StoreNotFoundError, type Store } from '../stores/store.js';
+import { listBackupIds } from './backup-reader.js';
+
+export type FindingKind =
+  | 'invalid-manifest' // not JSON, not canonical, checksum mismatch, or structurally wrong
+  | 'unsupported-version' // written by a newer mqbak
+  | 'missing-parent' // an incremental's parent manifest is not in the store
+  | 'parent-hash-mismatch' // the parent's manifest bytes are not the ones the child recorded
+  | 'missing-segment'
+  | 'size-mismatch'
+  | 'sha-mismatch'
+  | 'bad-block' // a block header, length, CRC-32, zstd frame or record that does not decode
+  | 'count-mismatch' // records in the segment differ from the manifest's count
+  | 'position-mismatch' // first/last position or timestamp differ from the manifest
+  | 'unreferenced-segment' // no manifest refers to it (an interrupted backup): a warning
+  | 'unknown-object'; // an object under manifests/ or segments/ with a name mqbak never writes: a warning
+
+export interface Finding {
+  kind: FindingKind;
+  /** 'error' findings fail verify (exit 4); 'warning' findings are reported only. */
+  severity: 'error' | 'warning';
+  /** The backup concerned, when there is one. */
+  backup: string | null;
+  stream?: string;
+  /** The object concerned (segment or manifest key). */
+  key?: string;
+  message: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  findings: Finding[];
+  checked: { backups: number; segments: number; records: number; bytes: number };
+}
+
+export interface VerifyOptions {
+  /** One backup and its chain; default every backup in the store. */
+  id?: string;
+  signal?: AbortSignal;
+  progress?: Progress;
+  codec?: BlockCodec;
+}
+
+interface Loaded {
+  manifest: Manifest;
+  sha256: string;
+}
+
+export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { signal } = options;
+  const progress = options.progress ?? silentProgress;
+  const codec = options.codec ?? zstdCodec;
+  const findings: Finding[] = [];
+  const checked = { backups: 0, segments: 0, records: 0, bytes: 0 };
+  const add = (f: Omit<Finding, 'severity'> & { severity?: Finding['severity'] }) => findings.push({ severity: 'error', ...f });
+
+  const ids = await listBackupIds(store, { signal });
+  const present = new Set(ids);
+  if (options.id !== undefined && !present.has(options.id)) {
+    throw new MqbakError('not-found', `backup ${options.id} not found in ${store.description}`, { hint: 'see mqbak list' });
+  }
+  if (ids.length === 0) {
+    throw new MqbakError('not-found', `no backups in ${store.description}`, { hint: 'check the store path or URL' });
+  }
+
+  const loaded = new Map<string, Loaded>();
+  /** ids whose manifest exists but could not be read: their segments are not "unreferenced" */
+  const unreadable = new Set<string>();
+  const load = async (id: string): Promise<Loaded | null> => {
+    if (loaded.has(id)) return loaded.get(id)!;
+    if (unreadable.has(id)) return null;
+    const key = manifestKey(id);
+    let bytes: Uint8Array;
+    try {
+      bytes = await store.get(key, { signal });
+    } catch (e) {
+      if (e instanceof StoreNotFoundError) return null;
+      throw withContext(e, `read manifest ${key}`, 'unreachable');
+    }
+    try {
+      const manifest = parseManifest(bytes, `manifest ${key}`);
+      if (manifest.id !== id) throw new MqbakError('integrity', `manifest ${key}: holds backup id ${manifest.id}`);
+      const l = { manifest, sha256: sha256Hex(bytes) };
+      loaded.set(id, l);
+      return l;
+    } catch (e) {
+      if (!(e instanceof MqbakError)) throw e;
+      unreadable.add(id);
+      add({ kind: e.code === 'unsupported' ? 'unsupported-version' : 'invalid-manifest', backup: id, key, message: e.message });
+      return null;
+    }
+  };
+
+  // which backups: all, or the one asked for and its ancestors
+  const targets: string[] = [];
+  if (options.id === undefined) {
+    targets.push(...ids);
+    for (const id of ids) await load(id);
+  } else {
+    for (let id: string | null = options.id; id !== null; ) {
+      targets.push(id);
+      const l = await load(id);
+      const parent: { id: string; sha256: string } | null = l?.manifest.parent ?? null;
+      if (parent === null || !present.has(parent.id) || targets.includes(parent.id)) break;
+      id = parent.id;
+    }
+  }
+
+  // the chain links
+  for (const id of targets) {
+    const l = loaded.get(id);
+    const parent = l?.manifest.parent;
+    if (!l || !parent) continue;
+    if (!present.has(parent.id)) {
+      add({ kind: 'missing-parent', backup: id, key: manifestKey(parent.id), message: `backup ${id}: its parent ${parent.id} is missing` });
+      continue;
+    }
+    const p = loaded.get(parent.id);
+    if (!p) continue; // reported as invalid-manifest already
+    if (p.sha256 !== parent.sha256) {
+      add({
+        kind: 'parent-hash-mismatch',
+        backup: id,
+        key: manifestKey(parent.id),
+        message: `backup ${id}: parent ${parent.id} has SHA-256 ${p.sha256}, the child recorded ${parent.sha256}`,
+      });
+    }
+    if (p.manifest.source.chainKey !== l.manifest.source.chainKey) {
+      add({ kind: 'invalid-manifest', backup: id, message: `backup ${id}: chain key differs from its parent ${parent.id}'s` });
+    }
+  }
+
+  // every segment of every target
+  const referenced = new Set<string>();
+  for (const l of loaded.values()) for (const s of l.manifest.streams) for (const g of s.segments) referenced.add(g.key);
+  for (const id of targets) {
+    const l = loaded.get(id);
+    if (!l) continue;
+    checked.backups++;
+    progress.phase(`verifying backup ${id}`);
+    for (const stream of l.manifest.streams) {
+      for (const seg of stream.segments) {
+        throwIfAborted(signal);
+        const f = await checkSegment(store, seg, codec, signal);
+        checked.segments++;
+        checked.bytes += f.bytes;
+        checked.records += f.records;
+        for (const x of f.findings) add({ ...x, backup: id, stream: stream.name, key: seg.key });
+        progress.update({ stream: stream.name, records: checked.records, bytes: checked.bytes });
+      }
+    }
+  }
+
+  // objects nothing refers to
+  const scopes = options.id === undefined ? [SEGMENTS_PREFIX] : targets.map((id) => segmentsPrefix(id));
+  for (const prefix of scopes) {
+    try {
+      for await (const o of store.list(prefix, { signal })) {
+        if (referenced.has(o.key)) continue;
+        const owner = idOfSegmentKey(o.key);
+        if (owner === null) {
+          add({ kind: 'unknown-object', severity: 'warning', backup: null, key: o.key, message: `object ${o.key}: not a name mqbak writes` });
+        } else if (!unreadable.has(owner)) {
+          add({
+            kind: 'unreferenced-segment',
+            severity: 'warning',
+            backup: owner,
+            key: o.key,
+            message: present.has(owner)
+              ? `segment ${o.key}: not referenced by the manifest of backup ${owner}`
+              : `segment ${o.key}: no manifest refers to it (left by an interrupted backup ${owner}; nothing deletes it)`,
+          });
+        }
+      }
+    } catch (e) {
+      throw withContext(e, `list ${prefix} in ${store.description}`, 'unreachable');
+    }
+  }
+  if (options.id === undefined) {
+    for await (const o of store.list(MANIFESTS_PREFIX, { signal })) {
+      if (idOfManifestKey(o.key) === null) add({ kind: 'unknown-object', severity: 'warning', backup: null, key: o.key, message: `object ${o.key}: not a name mqbak writes` });
+    }
+  }
+  return { ok: !findings.some((f) => f.severity === 'error'), findings, checked };
+}
+
+interface SegmentCheck {
+  bytes: number;
+  records: number;
+  findings: Array<Pick<Finding, 'kind' | 'message'>>;
+}
+
+async function checkSegment(store: Store, seg: SegmentEntry, codec: BlockCodec, signal: AbortSignal | undefined): Promise<SegmentCheck> {
+  const out: SegmentCheck = { bytes: 0, records: 0, findings: [] };
+  const ctx = `segment ${seg.key}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(seg.key, { signal });
+  } catch (e) {
+    if (e instanceof StoreNotFoundError) {
+      out.findings.push({ kind: 'missing-segment', message: `${ctx}: missing` });
+      return out;
+    }
+    throw withContext(e, `read ${ctx}`, 'unreachable');
+  }
+  out.bytes = bytes.length;
+  // decode regardless of the hash, so that the finding can say where the damage is
+  let records = 0;
+  let first: { position: bigint; timestamp: number | null } | null = null;
+  let last: { position: bigint; timestamp: number | null } | null = null;
+  let decodeError: string | null = null;
+  try {
+    for await (const r of decodeSegment(bytes, codec, ctx)) {
+      records++;
+      if (first === null) first = { position: r.position, timestamp: r.timestamp };
+      last = { position: r.position, timestamp: r.timestamp };
+    }
+  } catch (e) {
+    if (!(e instanceof MqbakError) || e.code === 'interrupted') throw e;
+    decodeError = e.message;
+  }
+  out.records = records;
+  const detail = decodeError ? ` (${decodeError.slice(ctx.length + 2)})` : '';
+  if (bytes.length !== seg.bytes) {
+    out.findings.push({ kind: 'size-mismatch', message: `${ctx}: ${bytes.length} bytes, manifest says ${seg.bytes}${detail}` });
+    return out;
+  }
+  const sha = sha256Hex(bytes);
+  if (sha !== seg.sha256) {
+    out.findings.push({ kind: 'sha-mismatch', message: `${ctx}: SHA-256 ${sha}, manifest says ${seg.sha256}${detail}` });
+    return out;
+  }
+  if (decodeError) {
+    out.findings.push({ kind: 'bad-block', message: decodeError });
+    return out;
+  }
+  if (records !== seg.records) out.findings.push({ kind: 'count-mismatch', message: `${ctx}: ${records} records, manifest says ${seg.records}` });
+  const pos = (p: { position: bigint; timestamp: number | null } | null) => (p === null ? 'none' : p.position.toString());
+  if (pos(first) !== seg.firstPosition || pos(last) !== seg.lastPosition) {
+    out.findings.push({
+      kind: 'position-mismatch',
+      message: `${ctx}: positions ${pos(first)}..${pos(last)}, manifest says ${seg.firstPosition}..${seg.lastPosition}`,
+    });
+  } else if (first?.timestamp !== seg.firstTimestamp || last?.timestamp !== seg.lastTimestamp) {
+    out.findings.push({
+      kind: 'position-mismatch',
+      message: `${ctx}: timestamps ${first?.timestamp}..${last?.timestamp}, manifest says ${seg.firstTimestamp}..${seg.lastTimestamp}`,
+    });
+  }
+  return out;
+}
