@@ -127,6 +127,16 @@ function fullProperties(i: number): Record<string, unknown> {
   };
 }
 
+/**
+ * What a stream queue keeps: RabbitMQ 3.10 streams drop array and table headers and close the
+ * connection on a decimal one (measured), so those stay out here.
+ */
+function streamProperties(i: number): Record<string, unknown> {
+  const p = fullProperties(i);
+  const { price: _p, tags: _t, nested: _n, ...headers } = p.headers as Record<string, unknown>;
+  return { ...p, headers };
+}
+
 function body(i: number): Buffer {
   return Buffer.from(Array.from({ length: 100 + i }, (_, j) => (i * 31 + j) % 256));
 }
@@ -173,7 +183,7 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     const q = 'events';
     await declare(conn, q, { 'x-queue-type': 'stream' });
     const ch = await conn.model.createConfirmChannel();
-    for (let i = 0; i < 50; i++) ch.sendToQueue(q, body(i), fullProperties(i));
+    for (let i = 0; i < 50; i++) ch.sendToQueue(q, body(i), streamProperties(i));
     await ch.waitForConfirms();
     const before = await readStreamQueue(conn, q);
     expect(before).toHaveLength(50);
@@ -184,7 +194,7 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     expect(b1).toMatchObject({ kind: 'full', records: 50 });
     expect(await readStreamQueue(conn, q)).toEqual(before);
 
-    for (let i = 50; i < 60; i++) ch.sendToQueue(q, body(i), fullProperties(i));
+    for (let i = 50; i < 60; i++) ch.sendToQueue(q, body(i), streamProperties(i));
     await ch.waitForConfirms();
     await ch.close();
     const r2 = await runMqbak(['backup', url, store, '--queues', q, '--json'], { env });
