@@ -314,11 +314,10 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     }
     const missing = Array.from({ length: n }, (_, i) => `w${i}`).filter((m) => !seen.has(m));
     expect(missing).toEqual([]);
-    // and show tells that a stream may hold duplicates
-    const showLast = await runMqbak(['show', store, ids[ids.length - 1]!], { env });
-    const shows = [showLast.stdout];
-    for (const id of ids) shows.push((await runMqbak(['show', store, id, '--json'], { env })).stdout);
-    expect(shows.join('\n')).toMatch(/mayDuplicatePrevious/);
+    // and show tells that a stream may hold duplicates (the first checkpoint of the rerun)
+    const shows: string[] = [];
+    for (const id of ids) shows.push((await runMqbak(['show', store, id], { env })).stdout);
+    expect(shows.join('\n')).toMatch(/mayDuplicatePrevious=true/);
   }, 180_000);
 
   it('round trip into a new vhost with --definitions and a renamed queue: byte-identical, in order, bindings and policies present', async () => {
