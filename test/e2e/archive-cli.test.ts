@@ -94,7 +94,8 @@ describe('mqbak verify on damaged copies', () => {
 
   it('one flipped byte in a segment: exit 4, names the segment', async () => {
     const b = await readFile(file(SEG));
-    b[Math.floor(b.length / 2)] ^= 0x40;
+    const mid = Math.floor(b.length / 2);
+    b[mid] = b[mid]! ^ 0x40;
     await writeFile(file(SEG), b);
     const r = await runMqbak(['verify', dir]);
     expect(r.code).toBe(4);
@@ -120,7 +121,7 @@ describe('mqbak verify on damaged copies', () => {
         'manifest byte',
         async () => {
           const b = await readFile(file(`manifests/${INC}.json`));
-          b[200] ^= 0x01;
+          b[200] = b[200]! ^ 0x01;
           await writeFile(file(`manifests/${INC}.json`), b);
         },
         `invalid-manifest: manifest manifests/${INC}.json`,
