@@ -489,7 +489,7 @@ async function drainAll(ctx: Ctx, parent: LoadedManifest | null, warnings: strin
   for (const q of ctx.selected.filter((x) => x.type !== 'stream')) {
     throwIfAborted(ctx.signal);
     try {
-      results.push(await drainQueue(ctx, q, () => current, commitWith, backups.length === 0));
+      results.push(await drainQueue(ctx, q, () => current, commitWith, backups.length === 0, parent !== null));
     } catch (e) {
       throw withContext(e, `queue ${q.name}`, 'unreachable');
     }
@@ -505,6 +505,7 @@ async function drainQueue(
   latest: () => LoadedManifest | null,
   commitWith: (fill: (w: BackupWriter) => Promise<void>) => Promise<LoadedManifest>,
   mustCommitOne: boolean,
+  hadPrevious: boolean,
 ): Promise<QueueResult> {
   const o = ctx.options;
   const name = streamName(ctx.vhost, q.name);
@@ -568,13 +569,14 @@ async function drainQueue(
           inBatch++;
           if ((drained + inBatch) % 1000 === 0) ctx.progress.update({ stream: name, records: drained + inBatch, total: target });
         }
-        if (batchRedelivered > 0) {
-          // a message RabbitMQ redelivers may be one a previous run archived and then crashed
-          // before acknowledging: the archive may hold it twice
+        if (batchRedelivered > 0) stream.setExtra('redelivered', batchRedelivered);
+        if (batchRedelivered > 0 && hadPrevious) {
+          // a message RabbitMQ redelivers may be one an earlier drain of this chain committed and
+          // then crashed before acknowledging: the chain may hold it twice. (Without an earlier
+          // drain in the chain there is nothing to duplicate: uncommitted segments are not backups.)
           stream.setExtra('mayDuplicatePrevious', true);
-          stream.setExtra('redelivered', batchRedelivered);
           w.warn(
-            `queue ${q.name}: ${batchRedelivered} message(s) came marked redelivered; if an earlier drain was interrupted after storing them, they are in the archive twice`,
+            `queue ${q.name}: ${batchRedelivered} message(s) came marked redelivered; any that an interrupted earlier drain had committed are in the chain twice`,
           );
         }
         await stream.close(position);
@@ -587,7 +589,7 @@ async function drainQueue(
       drained += inBatch;
       result.records += inBatch;
       result.redelivered += batchRedelivered;
-      if (batchRedelivered > 0) result.mayDuplicatePrevious = true;
+      if (batchRedelivered > 0 && hadPrevious) result.mayDuplicatePrevious = true;
       if (inBatch === 0) break;
     }
   } finally {

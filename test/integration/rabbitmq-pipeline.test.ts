@@ -108,16 +108,25 @@ describe('RabbitMQ pipelines', () => {
     expect(await bodies(target)).toEqual([...Array.from({ length: 25 }, (_, i) => `${q}-${i}`), ...Array.from({ length: 3 }, (_, i) => `${q}-${i}`)]);
   });
 
-  it('a drain that meets redelivered messages marks the stream mayDuplicatePrevious', async () => {
+  it('a drain that meets redelivered messages after an earlier drain marks the stream mayDuplicatePrevious', async () => {
     const q = uniqueName('redeliv');
     await fill(q, {}, 4);
     // a reader that took them and died without acking: RabbitMQ returns them marked redelivered
     const c = await QueueConsumer.open(conn, q, { prefetch: 4 });
     for (let i = 0; i < 4; i++) await c.next(3000);
     await c.close();
+    // first drain of this chain: nothing earlier to duplicate, the count is still kept
     const r = await backupRabbitmq({ url, management, store, queues: [q], mode: 'drain', toolVersion: 'test' });
-    expect(r.backups[0]!.manifest.streams[0]!.extra).toMatchObject({ mayDuplicatePrevious: true, redelivered: 4 });
-    expect(r.backups[0]!.manifest.warnings.join('\n')).toMatch(/marked redelivered/);
+    expect(r.backups[0]!.manifest.streams[0]!.extra).toEqual({ mode: 'drain', depthAtStart: 4, redelivered: 4 });
+    // a later drain that meets redelivered messages: they may be in the earlier backup too
+    await fill(q, {}, 2);
+    const c2 = await QueueConsumer.open(conn, q, { prefetch: 2 });
+    for (let i = 0; i < 2; i++) await c2.next(3000);
+    await c2.close();
+    const r2 = await backupRabbitmq({ url, management, store, queues: [q], mode: 'drain', toolVersion: 'test' });
+    expect(r2.backups[0]!.manifest.streams[0]!.extra).toMatchObject({ mayDuplicatePrevious: true, redelivered: 2 });
+    expect(r2.backups[0]!.manifest.warnings.join('\n')).toMatch(/marked redelivered/);
+    expect(r2.queues[0]!.mayDuplicatePrevious).toBe(true);
   });
 
   it('restore moves broker-owned headers aside and drops a foreign user-id', async () => {
