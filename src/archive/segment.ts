@@ -15,7 +15,7 @@ import { crc32 } from 'node:zlib';
 import { MqbakError } from '../common/errors.js';
 import type { ArchiveRecord } from '../common/record.js';
 import type { BlockCodec } from './codec.js';
-import { decodeRecordAt } from './record-codec.js';
+import { decodeRecordAt, prepareRecord, writeRecord } from './record-codec.js';
 
 export const SEGMENT_VERSION = 1;
 export const SKIPPABLE_MAGIC = 0x184d2a50;
@@ -180,11 +180,12 @@ export async function* decodeSegment(
       buf = raw;
     }
     const records: ArchiveRecord[] = [];
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     let off = 0;
     for (;;) {
       let decoded: ReturnType<typeof decodeRecordAt>;
       try {
-        decoded = decodeRecordAt(buf, off);
+        decoded = decodeRecordAt(buf, off, dv);
       } catch (e) {
         throw integrity(context, `${where}: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -217,22 +218,21 @@ export async function* decodeSegment(
   if (carry.length > 0) throw integrity(context, `the last record is cut off (${carry.length} bytes of it)`);
 }
 
-interface PendingPiece {
-  bytes: Uint8Array;
-  /** Set when this piece ends a record. */
-  ends: bigint | null;
-}
-
 /**
- * Builds one segment from encoded records. Blocks are cut at record boundaries, except that a
- * record longer than a block is split over as many blocks as it needs.
+ * Builds one segment from records. Records are encoded straight into the current block's buffer;
+ * blocks are cut at record boundaries, except that a record longer than a block is split over as
+ * many blocks as it needs.
  */
 export class SegmentBuilder {
   private readonly parts: Array<Promise<Uint8Array[]>> = [];
-  private pending: PendingPiece[] = [];
-  private pendingBytes = 0;
-  /** whether the pending bytes start inside a record */
-  private pendingContinues = false;
+  private block: Uint8Array | null = null;
+  private blockView: DataView | null = null;
+  private used = 0;
+  /** whether the current block starts inside a record */
+  private continues = false;
+  private blockRecords = 0;
+  private blockFirst: bigint | null = null;
+  private blockLast: bigint | null = null;
   private sealedRaw = 0;
   records = 0;
   firstPosition: bigint | null = null;
@@ -251,57 +251,75 @@ export class SegmentBuilder {
   }
 
   get rawBytes(): number {
-    return this.sealedRaw + this.pendingBytes;
+    return this.sealedRaw + this.used;
   }
 
   get empty(): boolean {
     return this.records === 0;
   }
 
-  async add(encoded: Uint8Array, position: bigint, timestamp: number | null): Promise<void> {
-    if (this.pendingBytes > 0 && this.pendingBytes + encoded.length > this.blockSize) await this.seal();
-    let off = 0;
-    while (encoded.length - off > this.blockSize - this.pendingBytes) {
-      const n = this.blockSize - this.pendingBytes;
-      this.pending.push({ bytes: encoded.subarray(off, off + n), ends: null });
-      this.pendingBytes += n;
-      off += n;
-      await this.seal();
-      this.pendingContinues = true;
+  private ensureBlock(): void {
+    if (this.block === null) {
+      // a fresh buffer per block: a codec in another thread may still hold the previous one
+      this.block = Buffer.allocUnsafe(this.blockSize);
+      this.blockView = new DataView(this.block.buffer, this.block.byteOffset, this.block.byteLength);
     }
-    this.pending.push({ bytes: off === 0 ? encoded : encoded.subarray(off), ends: position });
-    this.pendingBytes += encoded.length - off;
+  }
+
+  /** Appends a record (positions must increase; the caller checks); returns its encoded size. */
+  async add(record: ArchiveRecord): Promise<number> {
+    const p = prepareRecord(record);
+    if (this.used > 0 && this.used + p.size > this.blockSize) await this.seal();
+    if (p.size <= this.blockSize - this.used) {
+      this.ensureBlock();
+      this.used = writeRecord(p, this.block!, this.blockView!, this.used);
+    } else {
+      // longer than a block (and the block is empty): split it
+      const whole = Buffer.allocUnsafe(p.size);
+      writeRecord(p, whole, new DataView(whole.buffer, whole.byteOffset, whole.byteLength), 0);
+      let off = 0;
+      while (p.size - off > this.blockSize) {
+        this.ensureBlock();
+        this.block!.set(whole.subarray(off, off + this.blockSize), 0);
+        this.used = this.blockSize;
+        off += this.blockSize;
+        await this.seal();
+        this.continues = true;
+      }
+      this.ensureBlock();
+      this.block!.set(whole.subarray(off), 0);
+      this.used = p.size - off;
+    }
+    this.blockRecords++;
+    this.blockFirst ??= record.position;
+    this.blockLast = record.position;
     this.records++;
-    this.firstPosition ??= position;
-    if (this.records === 1) this.firstTimestamp = timestamp;
-    this.lastPosition = position;
-    this.lastTimestamp = timestamp;
-    if (this.pendingBytes >= this.blockSize) await this.seal();
+    this.firstPosition ??= record.position;
+    if (this.records === 1) this.firstTimestamp = record.timestamp;
+    this.lastPosition = record.position;
+    this.lastTimestamp = record.timestamp;
+    if (this.used >= this.blockSize) await this.seal();
+    return p.size;
   }
 
   private async seal(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const raw = new Uint8Array(this.pendingBytes);
-    let o = 0;
-    let records = 0;
-    let first: bigint | null = null;
-    let last: bigint | null = null;
-    for (const p of this.pending) {
-      raw.set(p.bytes, o);
-      o += p.bytes.length;
-      if (p.ends !== null) {
-        records++;
-        first ??= p.ends;
-        last = p.ends;
-      }
-    }
-    const flags = this.pendingContinues ? FLAG_CONTINUES : 0;
+    if (this.used === 0) return;
+    const raw = this.block!.subarray(0, this.used);
+    const flags = this.continues ? FLAG_CONTINUES : 0;
+    const records = this.blockRecords;
+    const first = this.blockFirst ?? 0n;
+    const last = this.blockLast ?? 0n;
     this.sealedRaw += raw.length;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.pendingContinues = false;
+    this.block = null;
+    this.blockView = null;
+    this.used = 0;
+    this.continues = false;
+    this.blockRecords = 0;
+    this.blockFirst = null;
+    this.blockLast = null;
     const level = this.level;
     const codec = this.codec;
+    const rawCrc = crc32(raw);
     const block = (async () => {
       const frame = await codec.compress(raw, level);
       const prefix = encodeBlockPrefix({
@@ -310,11 +328,11 @@ export class SegmentBuilder {
         flags,
         rawLength: raw.length,
         compressedLength: frame.length,
-        rawCrc: crc32(raw),
+        rawCrc,
         compressedCrc: crc32(frame),
         records,
-        firstPosition: first ?? 0n,
-        lastPosition: last ?? 0n,
+        firstPosition: first,
+        lastPosition: last,
       });
       return [prefix, frame];
     })();

@@ -18,7 +18,6 @@ import {
 import type { Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { checkLevelAndBlockSize, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { encodeRecord } from '../archive/record-codec.js';
 import { SegmentBuilder } from '../archive/segment.js';
 import { isBackupId, manifestKey, newBackupId, segmentKey } from '../archive/keys.js';
 
@@ -272,11 +271,10 @@ class StreamWriterImpl implements StreamWriter {
       if (this.last !== null && record.position <= this.last) {
         throw new MqbakError('internal', `stream ${this.name}: position ${record.position} does not follow ${this.last}`);
       }
-      const encoded = encodeRecord(record);
-      await this.builder.add(encoded, record.position, record.timestamp);
+      const size = await this.builder.add(record);
       this.last = record.position;
       this.records++;
-      this.rawBytes += encoded.length;
+      this.rawBytes += size;
       this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
       if (this.builder.rawBytes >= this.writer.settings.segmentSize) await this.storeSegment();
     });
