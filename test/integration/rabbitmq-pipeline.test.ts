@@ -147,6 +147,18 @@ describe('RabbitMQ pipelines', () => {
     expect(m.properties.userId).toBe('guest');
   });
 
+  it('definitions: users and password hashes only with includeUsers', async () => {
+    const q = uniqueName('defs');
+    await fill(q, { 'x-max-length': 1000 }, 1);
+    const without = await backupRabbitmq({ url, management, store, queues: [q], mode: 'mirror', toolVersion: 'test' });
+    const d1 = without.backups[0]!.manifest.metadata.rabbitmqDefinitions as Record<string, unknown>;
+    expect(d1.users).toBeUndefined();
+    expect(d1.queues).toContainEqual(expect.objectContaining({ name: q, arguments: { 'x-max-length': 1000 } }));
+    const withUsers = await backupRabbitmq({ url, management, store, queues: [q], mode: 'mirror', toolVersion: 'test', includeUsers: true });
+    const d2 = withUsers.backups[0]!.manifest.metadata.rabbitmqDefinitions as { users: Array<Record<string, unknown>> };
+    expect(d2.users).toContainEqual(expect.objectContaining({ name: 'guest', password_hash: expect.any(String) }));
+  });
+
   it('stream queue: incremental by offset, restored with an offset map', async () => {
     const q = uniqueName('events');
     await fill(q, { 'x-queue-type': 'stream' }, 12);
