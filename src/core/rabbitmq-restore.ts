@@ -16,6 +16,7 @@ import {
   connectRabbit,
   ManagementClient,
   parseAmqpUrl,
+  publishExtrasSupported,
   publishOptions,
   queueDepth,
   renameBrokerHeaders,
@@ -240,6 +241,7 @@ async function restoreQueue(
   const problems = new Set<string>();
   let clusterIdDropped = 0;
   let droppedByStream = 0;
+  const extrasSupported = publishExtrasSupported(conn.model);
   const outcomes: Array<Promise<void>> = [];
   const record = (o: PublishOutcome) => {
     if (o.ok) qr.restored++;
@@ -270,7 +272,7 @@ async function restoreQueue(
           delete props.userId;
           result.userIdDropped++;
         }
-        if (props.clusterId !== undefined) clusterIdDropped++;
+        if (props.clusterId !== undefined && !extrasSupported) clusterIdDropped++;
         const list: string[] = [];
         const opts = publishOptions(props, list);
         for (const p of list) problems.add(p);

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumeMessage } from 'amqplib';
-import { createVhost, deleteVhost, rabbitUrl, uniqueName } from '../helpers/brokers.js';
+import { createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, uniqueName } from '../helpers/brokers.js';
 import {
   ConfirmPublisher,
   connectRabbit,
@@ -154,6 +154,34 @@ describe('RabbitMQ adapter', () => {
       expect(copy[i]!.content.equals(original[i]!.content)).toBe(true);
       expect(rawPropertiesOf(copy[i]!).equals(rawPropertiesOf(original[i]!))).toBe(true);
     }
+  });
+
+  it('a message without a headers table, or with cluster-id, republishes with the same property bytes', async () => {
+    const src = uniqueName('nohdr');
+    const dst = uniqueName('nohdr-copy');
+    await declare(src);
+    await declare(dst);
+    // amqplib always sends a headers table: publish the originals through the management API
+    for (const properties of [{ content_type: 'text/plain' }, { cluster_id: 'c-1', message_id: 'x' }, {}]) {
+      const res = await fetch(`${rabbitManagementUrl()}/api/exchanges/${encodeURIComponent(vhost)}/amq.default/publish`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ properties, routing_key: src, payload: 'p', payload_encoding: 'string' }),
+      });
+      expect(((await res.json()) as { routed: boolean }).routed).toBe(true);
+    }
+    const original = await takeAll(src);
+    expect(original).toHaveLength(3);
+    const props = original.map((m) => toArchiveRecord(m, 0n, { invalidUtf8: [] }).amqp!.properties);
+    expect(props.map((p) => p.headers)).toEqual([undefined, undefined, undefined]);
+    expect(props[1]!.clusterId).toBe('c-1');
+    const pub = await ConfirmPublisher.open(conn);
+    const outs = [];
+    for (let i = 0; i < 3; i++) outs.push((await pub.publish('', dst, original[i]!.content, publishOptions(props[i]!))).outcome);
+    expect((await Promise.all(outs)).every((o) => o.ok)).toBe(true);
+    await pub.close();
+    const copy = await takeAll(dst);
+    for (let i = 0; i < 3; i++) expect(rawPropertiesOf(copy[i]!).equals(rawPropertiesOf(original[i]!))).toBe(true);
   });
 
   it('a consumer that closes without acking returns a classic queue intact and in order, also across several consumers', async () => {

@@ -94,6 +94,7 @@ export async function connectRabbit(url: string, options: { signal?: AbortSignal
     });
   }
   installHeaderCapture(model);
+  installPublishExtras(model);
   // an 'error' event without a listener would crash the process; failures surface on the calls
   model.on('error', () => {});
   const onAbort = () => {
@@ -160,4 +161,48 @@ export function rawPropertiesOf(msg: ConsumeMessage): Buffer {
 /** Properties with their AMQP types, from the captured bytes. */
 export function propertiesOf(msg: ConsumeMessage, notes: DecodeNotes): AmqpProperties {
   return decodeBasicProperties(rawPropertiesOf(msg), notes);
+}
+
+/**
+ * What amqplib's publish options cannot say: "no headers table at all" (amqplib always sends one)
+ * and cluster-id (amqplib always leaves it out). The sink hangs them, under this symbol, on the
+ * headers object it passes; amqplib's Args.publish makes props.headers an object whose prototype
+ * is that one, so the symbol is still visible when the connection encodes the message.
+ */
+export const PUBLISH_EXTRAS = Symbol('mqbak.publishExtras');
+
+export interface PublishExtras {
+  noHeaders?: boolean;
+  clusterId?: string;
+}
+
+/** Whether this connection honours PUBLISH_EXTRAS (false if amqplib's internals changed). */
+const EXTRAS_INSTALLED = Symbol('mqbak.extrasInstalled');
+
+export function publishExtrasSupported(model: ChannelModel): boolean {
+  return Boolean((model as unknown as Record<symbol, unknown>)[EXTRAS_INSTALLED]);
+}
+
+type SendMessage = (channel: number, method: number, fields: unknown, properties: number, props: Record<string, unknown>, content: Buffer) => boolean;
+
+/**
+ * Wraps this connection's Connection#sendMessage(channel, Method, fields, Properties, props,
+ * content): when the headers carry PUBLISH_EXTRAS, it drops the headers table and/or sets
+ * cluster-id on a copy of props before amqplib encodes them.
+ */
+function installPublishExtras(model: ChannelModel): void {
+  const conn = (model as unknown as { connection: { sendMessage?: SendMessage } }).connection;
+  const original = conn?.sendMessage;
+  if (typeof original !== 'function' || original.length !== 6) return;
+  conn.sendMessage = function (this: unknown, channel, method, fields, properties, props, content) {
+    const headers = props?.headers as Record<symbol, PublishExtras | undefined> | undefined;
+    const extras = headers?.[PUBLISH_EXTRAS];
+    if (extras) {
+      props = { ...props };
+      if (extras.noHeaders) props.headers = undefined;
+      if (extras.clusterId !== undefined) props.clusterId = extras.clusterId;
+    }
+    return original.call(this, channel, method, fields, properties, props, content);
+  };
+  Object.defineProperty(model, EXTRAS_INSTALLED, { value: true });
 }

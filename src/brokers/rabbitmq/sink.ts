@@ -7,7 +7,7 @@ import type { ConfirmChannel, Options } from 'amqplib';
 import { MqbakError } from '../../common/errors.js';
 import type { AmqpField, AmqpProperties } from '../../common/record.js';
 import { toAmqplibTable } from './amqp-codec.js';
-import type { RabbitConnection } from './connection.js';
+import { PUBLISH_EXTRAS, type PublishExtras, type RabbitConnection } from './connection.js';
 
 export interface PublishOutcome {
   ok: boolean;
@@ -58,7 +58,16 @@ export function publishOptions(p: AmqpProperties, problems?: string[]): Options.
   if (p.type !== undefined) o.type = p.type;
   if (p.userId !== undefined) o.userId = p.userId;
   if (p.appId !== undefined) o.appId = p.appId;
-  // cluster-id: amqplib never sends it (api_args.js sets it undefined); reported by the caller
+  // amqplib always sends a headers table and never cluster-id: the connection wrapper
+  // (connection.ts, installPublishExtras) corrects both from these extras
+  const extras: PublishExtras = {};
+  if (p.headers === undefined) extras.noHeaders = true;
+  if (p.clusterId !== undefined) extras.clusterId = p.clusterId;
+  if (extras.noHeaders || extras.clusterId !== undefined) {
+    const h = (o.headers ?? {}) as Record<string | symbol, unknown>;
+    Object.defineProperty(h, PUBLISH_EXTRAS, { value: extras, enumerable: false });
+    o.headers = h as Options.Publish['headers'];
+  }
   return o;
 }
 
