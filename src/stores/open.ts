@@ -8,6 +8,8 @@ export interface S3Config {
   forcePathStyle?: boolean;
   /** 'when-required' for servers that reject the SDK's default flexible checksums. */
   checksum?: 'when-required' | 'when-supported';
+  /** Attempts per request, retries of transient errors included (default 5). */
+  maxAttempts?: number;
 }
 
 export interface StoreLocation {

@@ -1,7 +1,360 @@
-// Placeholder until the S3 store lands (S3 task).
-import { MqbakError } from '../common/errors.js';
-import type { Store } from './store.js';
+/**
+ * The S3 store: archives in AWS S3 or an S3-compatible server (MinIO, Ceph, R2, B2...).
+ * This module is only loaded for s3:// stores, so it may import the SDK at the top.
+ *
+ * What it checks, because object stores fail quietly: every upload is followed by a HeadObject
+ * whose size must equal what was sent (this is also what catches the SDK's aws-chunked checksum
+ * trailers being stored inside the object by servers that do not understand them); single-part
+ * uploads carry Content-MD5, which the server verifies on receipt.
+ */
+import { createHash } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type GetObjectCommandOutput,
+  type HeadObjectCommandOutput,
+  type ListObjectsV2CommandOutput,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { S3Config } from './open.js';
-export async function openS3Store(_bucket: string, _prefix: string, _config: S3Config): Promise<Store> {
-  throw new MqbakError('internal', 's3 store not implemented yet');
+import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store } from './store.js';
+
+/** Bodies above this go up as multipart uploads. */
+const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
+const PART_SIZE = 8 * 1024 * 1024;
+/** Parts in flight at once: with PART_SIZE, at most 32 MiB buffered by one upload. */
+const QUEUE_SIZE = 4;
+const DEFAULT_MAX_ATTEMPTS = 6;
+/** Backoff between attempts: 0.5 s, 1 s, 2 s, 4 s, 8 s (each with up to 50% jitter taken off). */
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 8000;
+
+export async function openS3Store(bucket: string, prefix: string, config: S3Config): Promise<Store> {
+  return new S3Store(bucket, prefix, config);
+}
+
+export class S3Store implements Store {
+  readonly description: string;
+  private readonly client: S3Client;
+  private readonly base: string;
+  private readonly attempts: number;
+
+  constructor(
+    private readonly bucket: string,
+    prefix: string,
+    config: S3Config,
+  ) {
+    this.base = prefix ? `${prefix.replace(/^\/+|\/+$/g, '')}/` : '';
+    this.attempts = config.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    const clientConfig: S3ClientConfig = {
+      region: config.region ?? 'us-east-1',
+      forcePathStyle: config.forcePathStyle ?? false,
+      // transient failures are retried by send() below, with a backoff long enough to ride out
+      // a restarting server (the SDK's own gives up on a refused connection in under a second)
+      maxAttempts: 1,
+    };
+    if (config.endpoint) clientConfig.endpoint = config.endpoint;
+    if (config.checksum === 'when-required') {
+      clientConfig.requestChecksumCalculation = 'WHEN_REQUIRED';
+      clientConfig.responseChecksumValidation = 'WHEN_REQUIRED';
+    } else if (config.checksum === 'when-supported') {
+      clientConfig.requestChecksumCalculation = 'WHEN_SUPPORTED';
+      clientConfig.responseChecksumValidation = 'WHEN_SUPPORTED';
+    }
+    this.client = new S3Client(clientConfig);
+    let where = `s3://${bucket}${this.base ? `/${this.base.slice(0, -1)}` : ''}`;
+    if (config.endpoint) {
+      try {
+        where += ` at ${new URL(config.endpoint).host}`;
+      } catch {
+        throw new MqbakError('usage', `S3 endpoint ${JSON.stringify(config.endpoint)} is not a URL`, {
+          hint: 'give it as http(s)://host:port',
+        });
+      }
+    }
+    this.description = where;
+  }
+
+  private objectKey(key: string): string {
+    if (key.length === 0 || key.startsWith('/')) {
+      throw new MqbakError('internal', `${this.description}: invalid key ${JSON.stringify(key)}`);
+    }
+    return this.base + key;
+  }
+
+  async put(key: string, body: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    const Key = this.objectKey(key);
+    throwIfAborted(options.signal);
+    // Write-once: servers that honour If-None-Match refuse a second writer atomically; for the
+    // others (s3rver, older MinIO) this check is the guard.
+    if ((await this.stat(key, options)) !== null) {
+      throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
+    }
+    try {
+      if (body.length <= MULTIPART_THRESHOLD) {
+        await this.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key,
+            Body: body,
+            ContentLength: body.length,
+            ContentMD5: createHash('md5').update(body).digest('base64'),
+            IfNoneMatch: '*',
+          }),
+          options.signal,
+        );
+      } else {
+        const upload = new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key, Body: body },
+          partSize: PART_SIZE,
+          queueSize: QUEUE_SIZE,
+          // a failed upload aborts its multipart upload: no orphaned parts to pay for
+          leavePartsOnError: false,
+        });
+        const onAbort = () => void upload.abort();
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          options.signal?.removeEventListener('abort', onAbort);
+        }
+      }
+    } catch (e) {
+      if (statusOf(e) === 412 || nameOf(e) === 'PreconditionFailed') {
+        throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
+      }
+      throw this.failure(e, `put ${key}`, options.signal);
+    }
+    const stored = await this.stat(key, options);
+    if (stored === null) {
+      throw new MqbakError('integrity', `${this.description}: object ${key} is missing right after its upload`);
+    }
+    if (stored.size !== body.length) {
+      throw new MqbakError(
+        'integrity',
+        `${this.description}: object ${key} holds ${stored.size} bytes after uploading ${body.length}`,
+        { hint: 'servers that do not understand the SDK\'s checksum trailers store them in the object: try --s3-checksum when-required' },
+      );
+    }
+    return { key, size: body.length };
+  }
+
+  async get(key: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const Key = this.objectKey(key);
+    throwIfAborted(options.signal);
+    const r = options.range;
+    if (r) {
+      if (!Number.isSafeInteger(r.start) || !Number.isSafeInteger(r.end) || r.start < 0 || r.end < r.start) {
+        throw new MqbakError('internal', `${this.description}: invalid range [${r.start}, ${r.end}) for ${key}`);
+      }
+      // HTTP cannot ask for zero bytes: an empty range only needs the object to exist
+      if (r.start === r.end) {
+        if ((await this.stat(key, options)) === null) throw new StoreNotFoundError(key, this.description);
+        return new Uint8Array(0);
+      }
+    }
+    try {
+      const out = await this.send<GetObjectCommandOutput>(
+        new GetObjectCommand({ Bucket: this.bucket, Key, Range: r ? `bytes=${r.start}-${r.end - 1}` : undefined }),
+        options.signal,
+      );
+      if (!out.Body) return new Uint8Array(0);
+      const bytes = await out.Body.transformToByteArray();
+      // Some servers answer with more than was asked (s3rver reads bytes=0-0 as the whole
+      // object): take the asked bytes out of what came, by the range the server says it sent.
+      if (r) {
+        const sent = parseContentRange(out.ContentRange) ?? { start: 0, end: bytes.length, total: bytes.length };
+        if (sent.end - sent.start !== bytes.length) {
+          throw new MqbakError('integrity', `${this.description}: read ${bytes.length} bytes of ${key} for a range of ${sent.end - sent.start}`, { retriable: true });
+        }
+        const want = { start: r.start, end: Math.min(r.end, sent.total) };
+        if (want.start < sent.start || want.end > sent.end) {
+          throw new MqbakError('integrity', `${this.description}: asked bytes ${want.start}-${want.end} of ${key}, got ${sent.start}-${sent.end}`, { retriable: true });
+        }
+        return bytes.subarray(want.start - sent.start, want.end - sent.start);
+      }
+      if (out.ContentLength !== undefined && bytes.length !== out.ContentLength) {
+        throw new MqbakError('integrity', `${this.description}: read ${bytes.length} of ${out.ContentLength} bytes of ${key}`, {
+          retriable: true,
+        });
+      }
+      return bytes;
+    } catch (e) {
+      if (e instanceof MqbakError) throw e;
+      if (isNotFound(e)) throw new StoreNotFoundError(key, this.description);
+      // like a file: a range that starts past the end gives nothing
+      if (r && statusOf(e) === 416) {
+        if ((await this.stat(key, options)) === null) throw new StoreNotFoundError(key, this.description);
+        return new Uint8Array(0);
+      }
+      throw this.failure(e, `get ${key}`, options.signal);
+    }
+  }
+
+  async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | null> {
+    const Key = this.objectKey(key);
+    throwIfAborted(options.signal);
+    try {
+      const out = await this.send<HeadObjectCommandOutput>(new HeadObjectCommand({ Bucket: this.bucket, Key }), options.signal);
+      return { key, size: out.ContentLength ?? 0 };
+    } catch (e) {
+      if (isNotFound(e)) {
+        // HeadObject answers a bare 404 for a missing bucket too: tell the two apart once
+        if (nameOf(e) !== 'NoSuchKey') await this.checkBucket(options.signal);
+        return null;
+      }
+      throw this.failure(e, `stat ${key}`, options.signal);
+    }
+  }
+
+  async *list(prefix: string, options: { signal?: AbortSignal } = {}): AsyncIterable<ObjectInfo> {
+    // S3 lists in UTF-8 byte order, but not every compatible server does (s3rver walks its
+    // folders): the whole listing is gathered and sorted here. A backup's keys number in the
+    // thousands, a few hundred kilobytes.
+    const all: ObjectInfo[] = [];
+    let token: string | undefined;
+    do {
+      throwIfAborted(options.signal);
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.send<ListObjectsV2CommandOutput>(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.base + prefix, ContinuationToken: token }),
+          options.signal,
+        );
+      } catch (e) {
+        throw this.failure(e, `list ${prefix || '(all)'}`, options.signal);
+      }
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined || !o.Key.startsWith(this.base)) continue;
+        all.push({ key: o.Key.slice(this.base.length), size: o.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    all.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+    yield* all;
+  }
+
+  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const Key = this.objectKey(key);
+    throwIfAborted(options.signal);
+    try {
+      await this.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), options.signal);
+    } catch (e) {
+      if (isNotFound(e) && nameOf(e) !== 'NoSuchBucket') return;
+      throw this.failure(e, `delete ${key}`, options.signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private bucketChecked = false;
+
+  /** client.send with retries of transient failures: exponential backoff with jitter. */
+  private async send<T = unknown>(command: object, signal: AbortSignal | undefined): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.client.send(command as never, { abortSignal: signal })) as T;
+      } catch (e) {
+        if (attempt >= this.attempts || signal?.aborted || !isTransient(e)) throw e;
+        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async checkBucket(signal: AbortSignal | undefined): Promise<void> {
+    if (this.bucketChecked) return;
+    try {
+      await this.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, Prefix: this.base }), signal);
+      this.bucketChecked = true;
+    } catch (e) {
+      throw this.failure(e, 'check bucket', signal);
+    }
+  }
+
+  /** Turns an SDK or network error into an MqbakError with the exit status it deserves. */
+  private failure(e: unknown, what: string, signal: AbortSignal | undefined): MqbakError {
+    if (signal?.aborted || nameOf(e) === 'AbortError') return new MqbakError('interrupted', `${this.description}: ${what}: interrupted`);
+    const name = nameOf(e);
+    const status = statusOf(e);
+    const message = e instanceof Error ? e.message : String(e);
+    const where = `${this.description}: ${what}`;
+    if (name === 'NoSuchBucket') {
+      return new MqbakError('unreachable', `${where}: bucket ${this.bucket} does not exist`, {
+        cause: e,
+        hint: 'create the bucket first, or check the bucket name, region and endpoint',
+      });
+    }
+    if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+      return new MqbakError('usage', `${where}: no AWS credentials found`, {
+        cause: e,
+        hint: 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an instance role is available',
+      });
+    }
+    if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden'].includes(name)) {
+      return new MqbakError('unreachable', `${where}: access denied (${name || status})`, {
+        cause: e,
+        hint: 'check the credentials and that they may read and write this bucket and prefix',
+      });
+    }
+    if (name === 'BadDigest' || name === 'InvalidDigest') {
+      return new MqbakError('integrity', `${where}: the server received other bytes than were sent (${name})`, { cause: e, retriable: true });
+    }
+    if (isTransient(e)) {
+      return new MqbakError('unreachable', `${where}: ${describeTransient(e)} (gave up after ${this.attempts} attempts)`, {
+        cause: e,
+        retriable: true,
+        hint: 'check that the S3 endpoint is up and reachable (--s3-endpoint, MQBAK_S3_ENDPOINT)',
+      });
+    }
+    return new MqbakError('unreachable', `${where}: ${name ? `${name}: ` : ''}${message}`, { cause: e });
+  }
+}
+
+function nameOf(e: unknown): string {
+  return typeof e === 'object' && e !== null && 'name' in e ? String((e as { name: unknown }).name) : '';
+}
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+function isNotFound(e: unknown): boolean {
+  const name = nameOf(e);
+  return name === 'NoSuchKey' || name === 'NotFound' || (statusOf(e) === 404 && name !== 'NoSuchBucket');
+}
+
+/** "bytes 3-6/10" as the half-open range [3, 7) of 10. */
+function parseContentRange(v: string | undefined): { start: number; end: number; total: number } | null {
+  const m = v ? /^bytes (\d+)-(\d+)\/(\d+)$/.exec(v.trim()) : null;
+  return m ? { start: Number(m[1]), end: Number(m[2]) + 1, total: Number(m[3]) } : null;
+}
+
+function isTransient(e: unknown): boolean {
+  const status = statusOf(e);
+  const code = (e as { code?: string }).code ?? '';
+  return (
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_SOCKET)$/.test(code) ||
+    ['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'TimeoutError', 'ServiceUnavailable', 'InternalError'].includes(
+      nameOf(e),
+    )
+  );
+}
+
+function describeTransient(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code) return `connection failed (${code})`;
+  const status = statusOf(e);
+  if (status) return `server answered HTTP ${status} (${nameOf(e)})`;
+  return e instanceof Error ? e.message : String(e);
 }

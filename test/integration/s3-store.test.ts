@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { isMqbakError, type MqbakError } from '../../src/common/errors.js';
+import { openS3Store } from '../../src/stores/s3.js';
+import type { Store } from '../../src/stores/store.js';
+import { storeContract } from '../contract/store-contract.js';
+import { createBucket, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+
+// The store takes credentials from the standard AWS chain, as in production.
+const creds = s3Credentials();
+process.env.AWS_ACCESS_KEY_ID = creds.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = creds.secretAccessKey;
+
+const config = () => ({ endpoint: s3Endpoint(), forcePathStyle: true, checksum: 'when-required' as const });
+
+let bucket: string;
+beforeAll(async () => {
+  bucket = uniqueName('mqbak-s3');
+  await createBucket(bucket);
+});
+
+storeContract(
+  's3 (s3rver)',
+  async () => {
+    const store = await openS3Store(bucket, uniqueName('contract'), config());
+    return { store, cleanup: () => store.close() };
+  },
+  // s3rver ignores If-None-Match: write-once is checked before writing, not atomically
+  { atomicWriteOnce: false },
+);
+
+async function errorOf(p: Promise<unknown>): Promise<MqbakError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isMqbakError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+function rawClient(): S3Client {
+  return new S3Client({
+    endpoint: s3Endpoint(),
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: creds,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('S3 store specifics', () => {
+  it('uploads a 20 MiB body as multipart and reads back the same bytes under the prefix', async () => {
+    const prefix = uniqueName('multi');
+    const store = await openS3Store(bucket, prefix, config());
+    const body = new Uint8Array(20 * 1024 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 2654435761) >>> 24;
+    expect(await store.put('seg/big', body)).toEqual({ key: 'seg/big', size: body.length });
+    const raw = rawClient();
+    const out = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/seg/big` }));
+    const stored = await out.Body!.transformToByteArray();
+    expect(stored.length).toBe(body.length);
+    expect(Buffer.compare(Buffer.from(stored), Buffer.from(body))).toBe(0);
+    const part = await store.get('seg/big', { range: { start: 9 * 1024 * 1024 - 3, end: 9 * 1024 * 1024 + 5 } });
+    expect(Buffer.from(part)).toEqual(Buffer.from(body.subarray(9 * 1024 * 1024 - 3, 9 * 1024 * 1024 + 5)));
+    raw.destroy();
+    await store.close();
+  });
+
+  it('with when-required the stored object is exactly the bytes put (no checksum trailers inside)', async () => {
+    const prefix = uniqueName('sum');
+    const store = await openS3Store(bucket, prefix, config());
+    const body = new TextEncoder().encode('exactly these bytes');
+    await store.put('k', body);
+    const raw = rawClient();
+    const out = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/k` }));
+    expect(Buffer.from(await out.Body!.transformToByteArray()).toString()).toBe('exactly these bytes');
+    raw.destroy();
+    await store.close();
+  });
+
+  it('lists more than one page (1000 keys) in order', async () => {
+    const prefix = uniqueName('page');
+    const store = await openS3Store(bucket, prefix, config());
+    const raw = rawClient();
+    const keys = Array.from({ length: 1105 }, (_, i) => `p/${String(i).padStart(5, '0')}`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((k) => raw.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${k}`, Body: 'x' }))));
+    }
+    raw.destroy();
+    const seen: string[] = [];
+    for await (const o of store.list('p/')) seen.push(o.key);
+    expect(seen).toEqual(keys);
+    await store.close();
+  }, 120_000);
+
+  it('a missing bucket is a clear error (exit 5), naming the bucket, without credentials', async () => {
+    const store = await openS3Store(uniqueName('nobucket'), 'x', config());
+    const e = await errorOf(store.put('k', new Uint8Array(1)));
+    expect(e.code).toBe('unreachable');
+    expect(e.message).toMatch(/bucket nobucket-\S+ does not exist/);
+    expect(e.message).not.toContain(creds.secretAccessKey === 'S3RVER' ? 'S3RVER:' : creds.secretAccessKey);
+    const l = await errorOf((async () => {
+      for await (const _ of store.list('')) void _;
+    })());
+    expect(l.code).toBe('unreachable');
+    await store.close();
+  });
+
+  it('a server that is not there is unreachable after retries, in bounded time', async () => {
+    const port = await freePort();
+    const store = await openS3Store(bucket, 'x', { endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, checksum: 'when-required', maxAttempts: 2 });
+    const started = Date.now();
+    const e = await errorOf(store.put('k', new Uint8Array(1)));
+    expect(e.code).toBe('unreachable');
+    expect(e.retriable).toBe(true);
+    expect(e.message).toMatch(/ECONNREFUSED.*gave up after 2 attempts/);
+    expect(e.hint).toMatch(/endpoint/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await store.close();
+  });
+
+  it('a server that comes back within the retries is used (transient failure retried)', async () => {
+    const port = await freePort();
+    const dir = (await import('node:fs/promises')).mkdtemp((await import('node:os')).tmpdir() + '/mqbak-s3rver-');
+    const store: Store = await openS3Store(bucket, 'late', { endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, checksum: 'when-required', maxAttempts: 6 });
+    // start s3rver about a second after the first attempt
+    const server = new Promise<ReturnType<typeof spawn>>((resolve) =>
+      setTimeout(async () => {
+        const child = spawn(process.execPath, ['--openssl-legacy-provider', 'node_modules/s3rver/bin/s3rver.js', '-d', await dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], { stdio: 'ignore' });
+        resolve(child);
+      }, 800),
+    );
+    try {
+      const info = await store.stat('nothing-here');
+      expect(info).toBeNull();
+    } finally {
+      (await server).kill('SIGKILL');
+      await store.close();
+    }
+  });
+});
