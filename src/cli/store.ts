@@ -15,6 +15,12 @@ export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessE
     forcePathStyle: Boolean(opts.s3PathStyle) || pathStyleEnv === '1' || pathStyleEnv === 'true',
   };
   if (checksum) config.checksum = checksum;
+  const attempts = env.MQBAK_S3_MAX_ATTEMPTS;
+  if (attempts !== undefined) {
+    const n = Number(attempts);
+    if (!Number.isSafeInteger(n) || n < 1) throw new MqbakError('usage', `MQBAK_S3_MAX_ATTEMPTS=${attempts}: expected a whole number of at least 1`);
+    config.maxAttempts = n;
+  }
   return config;
 }
 

@@ -1,0 +1,209 @@
+/**
+ * Archives in S3 through the mqbak binary (issue 6): a RabbitMQ backup to s3://, verified and
+ * restored from there; and an S3 server that dies in the middle of a backup: exit 5, no
+ * manifest, and a rerun once it is back gives a complete, verifiable backup.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import amqp from 'amqplib';
+import { createBucket, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
+
+const creds = s3Credentials();
+const vhosts: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  for (const v of vhosts) await deleteVhost(v).catch(() => {});
+});
+
+function s3Env(endpoint: string): NodeJS.ProcessEnv {
+  return {
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    MQBAK_S3_ENDPOINT: endpoint,
+    MQBAK_S3_PATH_STYLE: '1',
+    MQBAK_S3_CHECKSUM: 'when-required',
+    MQBAK_RABBITMQ_MANAGEMENT_URL: rabbitManagementUrl(),
+  };
+}
+
+async function newVhost(prefix: string): Promise<string> {
+  const v = uniqueName(prefix);
+  await createVhost(v);
+  vhosts.push(v);
+  return v;
+}
+
+/** Puts `n` distinct persistent messages in a new classic queue of `vhost`. */
+async function fillQueue(vhost: string, queue: string, n: number, size = 200): Promise<string[]> {
+  const conn = await amqp.connect(rabbitUrl(vhost), { noDelay: true });
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue(queue, { durable: true });
+  const bodies: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = `${i}:`.padEnd(size, String.fromCharCode(97 + (i % 26)));
+    bodies.push(body);
+    ch.sendToQueue(queue, Buffer.from(body), { persistent: true, messageId: `m-${i}`, headers: { i } });
+    if (i % 1000 === 999) await ch.waitForConfirms();
+  }
+  await ch.waitForConfirms();
+  await conn.close();
+  return bodies;
+}
+
+/** Reads a queue's bodies without removing them (classic queues give them back in order). */
+async function peekQueue(vhost: string, queue: string): Promise<string[]> {
+  const conn = await amqp.connect(rabbitUrl(vhost), { noDelay: true });
+  const ch = await conn.createChannel();
+  const out: string[] = [];
+  for (;;) {
+    const m = await ch.get(queue, { noAck: false });
+    if (!m) break;
+    out.push(m.content.toString());
+  }
+  await ch.close();
+  await conn.close();
+  return out;
+}
+
+async function keysIn(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
+  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  const keys: string[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) keys.push(o.Key!);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    c.destroy();
+  }
+  return keys;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** An s3rver of this test's own, so that it can be killed in the middle of a backup. */
+async function startS3rver(dir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', 'node_modules/s3rver/bin/s3rver.js', '-d', dir, '-a', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
+  });
+  child.stdout!.resume();
+  return child;
+}
+
+describe('S3 stores through the mqbak binary', () => {
+  it('backs up a RabbitMQ queue to s3://, verifies it there and restores it from there', async () => {
+    const bucket = uniqueName('mqbak-e2e');
+    await createBucket(bucket);
+    const store = `s3://${bucket}/nightly/rabbit`;
+    const env = s3Env(s3Endpoint());
+    const src = await newVhost('s3-src');
+    const bodies = await fillQueue(src, 'jobs', 300);
+
+    const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'jobs', '--json'], { env });
+    expect(backup.stderr).not.toMatch(/\n\s+at /);
+    expect(backup.code).toBe(0);
+    const result = JSON.parse(backup.stdout) as { id: string; records: number };
+    expect(result.records).toBe(300);
+    const keys = await keysIn(s3Endpoint(), bucket, 'nightly/rabbit/');
+    expect(keys).toContain(`nightly/rabbit/manifests/${result.id}.json`);
+    expect(keys.some((k) => k.startsWith(`nightly/rabbit/segments/${result.id}/`))).toBe(true);
+
+    const verify = await runMqbak(['verify', store, '--json'], { env });
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, findings: [] });
+
+    const list = await runMqbak(['list', store, '--json'], { env });
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as Array<{ id: string }>).map((b) => b.id)).toEqual([result.id]);
+
+    const dst = await newVhost('s3-dst');
+    const restore = await runMqbak(['restore', store, rabbitUrl(dst), '--definitions', '--map', 'jobs=jobs-restored'], { env });
+    expect(restore.stderr).not.toMatch(/\n\s+at /);
+    expect(restore.code).toBe(0);
+    expect(await peekQueue(dst, 'jobs-restored')).toEqual(bodies);
+    expect(await peekQueue(src, 'jobs')).toEqual(bodies);
+  });
+
+  it('S3 stopped in the middle of a backup: exit 5, no manifest; back up again once it is up: complete and verifiable', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mqbak-s3rver-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    let server = await startS3rver(dir, port);
+    cleanups.push(async () => void server.kill('SIGKILL'));
+    const bucket = uniqueName('mqbak-cut');
+    const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+    admin.destroy();
+
+    const src = await newVhost('s3-cut');
+    const bodies = await fillQueue(src, 'events', 20_000, 1000);
+    const store = `s3://${bucket}/mq`;
+    // few retries, so that the dead server is given up on quickly
+    const env = { ...s3Env(endpoint), MQBAK_S3_MAX_ATTEMPTS: '2' };
+
+    const child = spawn(process.execPath, [MQBAK_BIN, 'backup', rabbitUrl(src), store, '--queues', 'events', '--segment-size', '64k'], {
+      env: { ...process.env, CI: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.resume();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // kill the server once a few segments are up, while the backup is still writing
+    for (let i = 0; i < 600; i++) {
+      const segments = (await keysIn(endpoint, bucket, 'mq/segments/')).length;
+      if (segments >= 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    server.kill('SIGKILL');
+    const code = await exited;
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(code).toBe(5);
+    expect(stderr).toMatch(/mqbak: error: .*s3:\/\/mqbak-cut-\S+\/mq at 127\.0\.0\.1:\d+/);
+    expect(stderr).not.toContain(creds.secretAccessKey === 'S3RVER' ? 'S3RVER@' : creds.secretAccessKey);
+
+    server = await startS3rver(dir, port);
+    const keys = await keysIn(endpoint, bucket, 'mq/');
+    expect(keys.filter((k) => k.startsWith('mq/manifests/'))).toEqual([]);
+    expect(keys.some((k) => k.startsWith('mq/segments/'))).toBe(true);
+    // a mirror never removes anything: the queue still holds every message, in order
+    expect(await peekQueue(src, 'events')).toEqual(bodies);
+
+    const again = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'events', '--json'], { env });
+    expect(again.code).toBe(0);
+    const result = JSON.parse(again.stdout) as { id: string; records: number };
+    expect(result.records).toBe(20_000);
+    const verify = await runMqbak(['verify', store, '--json'], { env });
+    // the dead run's segments are reported (nothing deletes them) but are not integrity failures
+    expect(verify.code).toBe(0);
+    const report = JSON.parse(verify.stdout) as { ok: boolean; findings: Array<{ kind?: string; type?: string; key?: string }> };
+    expect(report.ok).toBe(true);
+    const list = await runMqbak(['list', store, '--json'], { env });
+    expect((JSON.parse(list.stdout) as Array<{ id: string; records: number }>).map((b) => [b.id, b.records])).toEqual([[result.id, 20_000]]);
+  }, 180_000);
+});
