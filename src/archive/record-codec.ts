@@ -58,35 +58,32 @@ export function writeRecord(p: PreparedRecord, out: Uint8Array, dv: DataView, of
   const r = p.record;
   let o = offset;
   dv.setUint32(o, p.size - 4, true);
-  o += 4;
-  dv.setBigInt64(o, r.position, true);
-  o += 8;
-  out[o++] = r.timestamp === null ? 0 : 1;
-  dv.setBigInt64(o, BigInt(r.timestamp ?? 0), true);
-  o += 8;
-  out[o++] = p.tsType;
-  const bytes = (b: Uint8Array | null) => {
-    if (b === null) {
-      dv.setUint32(o, NULL_LENGTH, true);
-      o += 4;
-      return;
-    }
-    dv.setUint32(o, b.length, true);
-    o += 4;
-    out.set(b, o);
-    o += b.length;
-  };
-  bytes(r.key);
-  bytes(r.value);
+  dv.setBigInt64(o + 4, r.position, true);
+  out[o + 12] = r.timestamp === null ? 0 : 1;
+  dv.setBigInt64(o + 13, BigInt(r.timestamp ?? 0), true);
+  out[o + 21] = p.tsType;
+  o = writeBytes(out, dv, o + 22, r.key);
+  o = writeBytes(out, dv, o, r.value);
   dv.setUint32(o, r.headers.length, true);
   o += 4;
   for (let i = 0; i < p.names.length; i++) {
-    bytes(p.names[i]!);
-    bytes(r.headers[i]!.value);
+    o = writeBytes(out, dv, o, p.names[i]!);
+    o = writeBytes(out, dv, o, r.headers[i]!.value);
   }
-  bytes(p.amqp);
+  o = writeBytes(out, dv, o, p.amqp);
   if (o - offset !== p.size) throw new MqbakError('internal', `record ${r.position}: encoded ${o - offset} of ${p.size} bytes`);
   return o;
+}
+
+// module-level rather than a closure per record: this runs for every field of every record
+function writeBytes(out: Uint8Array, dv: DataView, o: number, b: Uint8Array | null): number {
+  if (b === null) {
+    dv.setUint32(o, NULL_LENGTH, true);
+    return o + 4;
+  }
+  dv.setUint32(o, b.length, true);
+  out.set(b, o + 4);
+  return o + 4 + b.length;
 }
 
 export function encodeRecord(r: ArchiveRecord): Uint8Array {
@@ -111,9 +108,6 @@ export function decodeRecordAt(
   const end = offset + 4 + len;
   if (end > buf.length) return null;
   let o = offset + 4;
-  const need = (n: number, what: string) => {
-    if (o + n > end) throw new MqbakError('integrity', `record at raw offset ${offset}: ${what} runs past the record's end`);
-  };
   const position = dv.getBigInt64(o, true);
   o += 8;
   const tsFlag = buf[o++]!;
@@ -124,27 +118,16 @@ export function decodeRecordAt(
   const timestampType = TS_TYPES[tsTypeIndex];
   if (timestampType === undefined) throw new MqbakError('integrity', `record ${position}: bad timestamp type ${tsTypeIndex}`);
   if (tsFlag === 0 && tsRaw !== 0n) throw new MqbakError('integrity', `record ${position}: timestamp set without its flag`);
-  const readBytes = (what: string): Uint8Array | null => {
-    need(4, what);
-    const n = dv.getUint32(o, true);
-    o += 4;
-    if (n === NULL_LENGTH) return null;
-    need(n, what);
-    // a view, not a copy: copying every key and value halves the read speed; the block buffer
-    // lives as long as a record of it is kept
-    const b = buf.subarray(o, o + n);
-    o += n;
-    return b;
-  };
-  const key = readBytes('key');
-  const value = readBytes('value');
-  need(4, 'header count');
-  const count = dv.getUint32(o, true);
-  o += 4;
-  if (count > (end - o) / 8) throw new MqbakError('integrity', `record ${position}: header count ${count} does not fit`);
+  const cur: Cursor = { o, end, position };
+  const key = readBytes(buf, dv, cur, 'key');
+  const value = readBytes(buf, dv, cur, 'value');
+  if (cur.o + 4 > end) throw new MqbakError('integrity', `record ${position}: header count runs past the record's end`);
+  const count = dv.getUint32(cur.o, true);
+  cur.o += 4;
+  if (count > (end - cur.o) / 8) throw new MqbakError('integrity', `record ${position}: header count ${count} does not fit`);
   const headers: RecordHeader[] = [];
   for (let i = 0; i < count; i++) {
-    const name = readBytes('header name');
+    const name = readBytes(buf, dv, cur, 'header name');
     if (name === null) throw new MqbakError('integrity', `record ${position}: header ${i} has a null name`);
     let nameText: string;
     try {
@@ -152,10 +135,10 @@ export function decodeRecordAt(
     } catch {
       throw new MqbakError('integrity', `record ${position}: header ${i} name is not UTF-8`);
     }
-    headers.push({ name: nameText, value: readBytes('header value') });
+    headers.push({ name: nameText, value: readBytes(buf, dv, cur, 'header value') });
   }
-  const amqpBytes = readBytes('amqp');
-  if (o !== end) throw new MqbakError('integrity', `record ${position}: ${end - o} bytes left over`);
+  const amqpBytes = readBytes(buf, dv, cur, 'amqp');
+  if (cur.o !== end) throw new MqbakError('integrity', `record ${position}: ${end - cur.o} bytes left over`);
   let amqp: AmqpMessageMeta | null = null;
   if (amqpBytes !== null) {
     try {
@@ -166,6 +149,25 @@ export function decodeRecordAt(
   }
   const timestamp = tsFlag === 1 ? Number(tsRaw) : null;
   return { record: { position, timestamp, timestampType, key, value, headers, amqp }, next: end };
+}
+
+interface Cursor {
+  o: number;
+  end: number;
+  position: bigint;
+}
+
+function readBytes(buf: Uint8Array, dv: DataView, cur: Cursor, what: string): Uint8Array | null {
+  if (cur.o + 4 > cur.end) throw new MqbakError('integrity', `record ${cur.position}: ${what} runs past the record's end`);
+  const n = dv.getUint32(cur.o, true);
+  cur.o += 4;
+  if (n === NULL_LENGTH) return null;
+  if (cur.o + n > cur.end) throw new MqbakError('integrity', `record ${cur.position}: ${what} runs past the record's end`);
+  // a view, not a copy: copying every key and value halves the read speed; the block buffer
+  // lives as long as a record of it is kept
+  const b = buf.subarray(cur.o, cur.o + n);
+  cur.o += n;
+  return b;
 }
 
 /**

@@ -1,0 +1,118 @@
+/**
+ * zstd in worker threads: the same BlockCodec as zstdCodec, with compression off the main
+ * thread, so that reading from the broker, encoding records and compressing run on separate
+ * cores. Each worker has its own zstd-codec instance (and its own 16 MiB heap).
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { MqbakError } from '../common/errors.js';
+import { MAX_BLOCK_SIZE, type BlockCodec } from './codec.js';
+
+// The worker is plain CommonJS given as a string: it needs no build step, so it runs the same
+// from dist/ and from the TypeScript sources under tsx or vitest.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { ZstdCodec } = require(workerData.zstdPath);
+ZstdCodec.run((z) => {
+  const simple = new z.Simple();
+  parentPort.on('message', (m) => {
+    let out = null;
+    try {
+      out = m.op === 'compress' ? simple.compress(m.data, m.level) : simple.decompress(m.data);
+    } catch (e) {
+      // zstd-codec aborts (OOM) by throwing a string and is unusable afterwards
+      parentPort.postMessage({ id: m.id, error: String(e), fatal: true });
+      process.exit(1);
+    }
+    if (out === null) parentPort.postMessage({ id: m.id, error: m.op + ' failed' });
+    else parentPort.postMessage({ id: m.id, data: out });
+  });
+});
+`;
+
+interface Job {
+  resolve: (b: Uint8Array) => void;
+  reject: (e: unknown) => void;
+  op: 'compress' | 'decompress';
+}
+
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Job>;
+}
+
+export interface ZstdPool extends BlockCodec {
+  readonly size: number;
+  /** Ends the workers; jobs still running fail. */
+  close(): Promise<void>;
+}
+
+export function defaultPoolSize(): number {
+  // one core stays with the main thread (broker client, record encoding)
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+export function createZstdPool(options: { size?: number } = {}): ZstdPool {
+  const size = options.size ?? defaultPoolSize();
+  const zstdPath = createRequire(import.meta.url).resolve('zstd-codec');
+  const slots: Array<Slot | null> = Array.from({ length: size }, () => null);
+  let nextId = 1;
+  let closed = false;
+
+  const spawn = (i: number): Slot => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstdPath } });
+    const slot: Slot = { worker, jobs: new Map() };
+    worker.unref(); // referenced only while it has work (see run)
+    worker.on('message', (m: { id: number; data?: Uint8Array; error?: string }) => {
+      const job = slot.jobs.get(m.id);
+      if (!job) return;
+      slot.jobs.delete(m.id);
+      if (slot.jobs.size === 0) worker.unref();
+      if (m.data) job.resolve(m.data);
+      else job.reject(new MqbakError(job.op === 'compress' ? 'internal' : 'integrity', `zstd worker: ${m.error ?? 'failed'}`));
+    });
+    const fail = (why: string) => {
+      if (slots[i] === slot) slots[i] = null;
+      for (const job of slot.jobs.values()) job.reject(new MqbakError('internal', `zstd worker: ${why}`));
+      slot.jobs.clear();
+    };
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => fail(`exited with code ${code}`));
+    return slot;
+  };
+
+  const run = (op: Job['op'], data: Uint8Array, level: number): Promise<Uint8Array> => {
+    if (closed) return Promise.reject(new MqbakError('internal', 'zstd pool is closed'));
+    // the least busy worker
+    let best = 0;
+    for (let i = 0; i < size; i++) {
+      slots[i] ??= spawn(i);
+      if (slots[i]!.jobs.size < slots[best]!.jobs.size) best = i;
+    }
+    const slot = slots[best]!;
+    const id = nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      slot.jobs.set(id, { resolve, reject, op });
+      slot.worker.ref();
+      slot.worker.postMessage({ id, op, data, level });
+    });
+  };
+
+  return {
+    size,
+    async compress(raw, level) {
+      if (raw.length === 0 || raw.length > MAX_BLOCK_SIZE) throw new MqbakError('internal', `zstd: block of ${raw.length} bytes`);
+      return run('compress', raw, level);
+    },
+    async decompress(frame, rawLength) {
+      const out = await run('decompress', frame, 0);
+      if (out.length !== rawLength) throw new MqbakError('integrity', `zstd frame decompressed to ${out.length} bytes, block header says ${rawLength}`);
+      return out;
+    },
+    async close() {
+      closed = true;
+      await Promise.all(slots.map((s) => s?.worker.terminate()));
+    },
+  };
+}
