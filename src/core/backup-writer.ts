@@ -19,7 +19,7 @@ import type { Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { checkLevelAndBlockSize, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, zstdCodec, type BlockCodec } from '../archive/codec.js';
 import { SegmentBuilder } from '../archive/segment.js';
-import { isBackupId, manifestKey, newBackupId, segmentKey } from '../archive/keys.js';
+import { backupIdTime, isBackupId, manifestKey, newBackupId, segmentKey } from '../archive/keys.js';
 
 export interface BackupWriterOptions {
   store: Store;
@@ -107,7 +107,13 @@ export async function openBackupWriter(options: BackupWriterOptions): Promise<Ba
   }
   const now = options.now ?? (() => new Date());
   const started = now();
-  const id = options.id ?? newBackupId(started);
+  let id = options.id ?? newBackupId(started);
+  // a child's id must sort after its parent's, even when both start in the same millisecond or
+  // the clock went back: then the id takes the parent's time plus 1 ms
+  if (options.id === undefined && options.parent && options.parent.id >= id) {
+    const parentTime = Date.parse(backupIdTime(options.parent.id) ?? '');
+    if (!Number.isNaN(parentTime)) id = newBackupId(new Date(parentTime + 1));
+  }
   if (!isBackupId(id)) throw new MqbakError('internal', `bad backup id ${id}`);
   if (options.parent && options.parent.id >= id) throw new MqbakError('internal', `parent ${options.parent.id} is not older than ${id}`);
   const w = new Writer(options, id, started, {

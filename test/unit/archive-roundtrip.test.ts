@@ -224,6 +224,18 @@ describe('archive round trip through the local store', () => {
     await expect(resolveChain(store, 'latest', { chainKey: 'nope' })).rejects.toMatchObject({ code: 'not-found' });
   });
 
+  it('a child started in the same millisecond as its parent (or with the clock behind) still sorts after it', async () => {
+    const t = new Date('2026-11-25T01:00:00.000Z');
+    const full = await writeBackup({ id: '20261125T010000000Z-ffffff', now: () => t }, [{ name: 'kafka/orders/0', records: kafkaRecords(0n, 2), from: 0n, to: 4n }]);
+    const early = new Date('2026-11-25T00:59:00.000Z');
+    const inc = await writeBackup(
+      { kind: 'incremental', parent: { id: full.committed.manifest.id, sha256: full.committed.sha256 }, now: () => early },
+      [{ name: 'kafka/orders/0', records: kafkaRecords(4n, 2), from: 4n, to: 8n }],
+    );
+    expect(inc.committed.manifest.id).toMatch(/^20261125T010000001Z-[0-9a-f]{6}$/);
+    expect((await resolveChain(store, 'latest')).map((c) => c.manifest.kind)).toEqual(['full', 'incremental']);
+  });
+
   it('refuses a manifest of a newer format version, with a hint to upgrade', async () => {
     const { committed } = await writeBackup({ id: '20261125T010000000Z-aaaaaa' }, [{ name: 'kafka/orders/0', records: kafkaRecords(0n, 3), from: 0n, to: 10n }]);
     const other = new LocalStore(join(dir, 'v2'));
