@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -64,6 +65,22 @@ describe('golden fixtures of format v1', () => {
     for (const b of fixtureBackups()) for await (const r of catRecords(store, b.id)) got.push(JSON.stringify({ backup: b.id, ...r }));
     expect(got).toEqual(expected);
     expect(expectedLines()).toEqual(expected);
+  });
+
+  it('zstd -dc of every fixture segment prints its records\' encodings', async () => {
+    const store = new LocalStore(STORE);
+    for (const b of await listBackups(store)) {
+      const input = fixtureBackups().find((f) => f.id === b.manifest.id)!;
+      for (const [i, s] of b.manifest.streams.entries()) {
+        let at = 0;
+        for (const seg of s.segments) {
+          const raw = execFileSync('zstd', ['-dc', join(STORE, ...seg.key.split('/'))]);
+          const recs = input.streams[i]!.records.slice(at, at + seg.records);
+          at += seg.records;
+          expect(raw.equals(Buffer.concat(recs.map((r) => encodeRecord(r)))), seg.key).toBe(true);
+        }
+      }
+    }
   });
 
   it('verify finds nothing', async () => {
