@@ -3,7 +3,8 @@ import { MqbakError } from '../common/errors.js';
 /**
  * Where archives live. Small on purpose (after restic's backends): every store passes the same
  * contract suite (test/contract/store-contract.ts). Keys are '/'-separated, never start with '/',
- * and list in plain byte (lexical) order.
+ * and list in plain byte (lexical) order. A key is never also the "folder" of another key (`a`
+ * and `a/b`): mqbak's key names (src/archive/keys.ts) never need it and a folder cannot hold both.
  */
 export interface Store {
   /** For messages and manifests: never contains credentials. */

@@ -232,3 +232,25 @@ describe('property: any flipped byte anywhere in the fixture fails verify', () =
     expect((await verifyStore(store)).ok).toBe(true);
   });
 });
+
+describe('list with a damaged manifest', () => {
+  it('lists it with its error, the others normally', async () => {
+    const { listSummaries } = await import('../../src/core/inspect.js');
+    const dir = await mkdtemp(join(tmpdir(), 'mqbak-list-'));
+    try {
+      await cp(FIXTURE, dir, { recursive: true });
+      const key = join(dir, 'manifests', `${FULL}.json`);
+      const b = await readFile(key);
+      b[300] = b[300]! ^ 0x20;
+      await writeFile(key, b);
+      const list = await listSummaries(new LocalStore(dir));
+      expect(list.map((s) => [s.id, s.kind, s.error === undefined ? null : 'error', s.chain])).toEqual([
+        [FULL, null, 'error', null],
+        [INC, 'incremental', null, null], // its chain is broken
+        [RABBIT, 'full', null, RABBIT],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
