@@ -260,6 +260,50 @@ describe('archive round trip through the local store', () => {
     await expect(s.append(kafkaRecords(1000n, 1)[0]!)).rejects.toThrow(/aborted/);
   });
 
+  it('flush stores a segment and resolves after its onDurable listeners ran; a failing listener fails the stream', async () => {
+    const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't' });
+    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    const seen: string[] = [];
+    s.onDurable(async (last, n) => {
+      await new Promise((r) => setTimeout(r, 5));
+      seen.push(`a ${last}/${n}`);
+    });
+    s.onDurable((last) => {
+      seen.push(`b ${last}`);
+    });
+    for (const r of kafkaRecords(0n, 3)) await s.append(r);
+    await s.flush();
+    expect(seen).toEqual(['a 4/3', 'b 4']);
+    await s.flush(); // nothing buffered: no segment, no call
+    expect(seen.length).toBe(2);
+    for (const r of kafkaRecords(10n, 2)) await s.append(r);
+    await s.flush();
+    expect(seen).toEqual(['a 4/3', 'b 4', 'a 12/2', 'b 12']);
+    s.onDurable(() => {
+      throw new Error('ack failed');
+    });
+    await s.append(kafkaRecords(20n, 1)[0]!);
+    await expect(s.flush()).rejects.toThrow(/after segment .* was stored: ack failed/);
+    await expect(s.append(kafkaRecords(30n, 1)[0]!)).rejects.toThrow(/ack failed/);
+    await w.abort();
+  });
+
+  it('a store that fails a put fails the stream with the segment named, and nothing is committed', async () => {
+    const failing = Object.create(store) as LocalStore;
+    failing.put = async (key: string) => {
+      throw new Error(`disk full writing ${key}`);
+    };
+    const w = await openBackupWriter({ store: failing, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't', blockSize: 1024, segmentSize: 1024 });
+    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    const err = await (async () => {
+      for (const r of kafkaRecords(0n, 100)) await s.append(r);
+      await s.close(1000n);
+    })().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'unreachable', message: expect.stringMatching(/store segment segments\/.*\.seg: disk full/) });
+    await w.abort();
+    expect(await listBackups(store)).toEqual([]);
+  });
+
   it('refuses positions that do not increase, and a close that does not cover them', async () => {
     const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't' });
     const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 5n });
