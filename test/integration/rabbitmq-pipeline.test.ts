@@ -159,6 +159,45 @@ describe('RabbitMQ pipelines', () => {
     expect(d2.users).toContainEqual(expect.objectContaining({ name: 'guest', password_hash: expect.any(String) }));
   });
 
+  it('restore --definitions reports objects that exist with other settings and leaves them unchanged', async () => {
+    const q = uniqueName('conf');
+    await fill(q, { 'x-max-length': 10 }, 2);
+    const put = await fetch(`${management.url}/api/policies/${encodeURIComponent(vhost)}/${q}-p`, {
+      method: 'PUT',
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ pattern: `^${q}$`, 'apply-to': 'queues', definition: { 'message-ttl': 60000 }, priority: 0 }),
+    });
+    expect(put.status).toBeLessThan(300);
+    const b = await backupRabbitmq({ url, management, store, queues: [q], mode: 'mirror', toolVersion: 'test' });
+    // the target vhost already has the queue with another max-length and the policy with another ttl
+    const target = uniqueName('conf-target');
+    await createVhost(target);
+    try {
+      const tconn = await connectRabbit(rabbitUrl(target));
+      const ch = await tconn.model.createChannel();
+      await ch.assertQueue(q, { durable: true, arguments: { 'x-max-length': 99 } });
+      await tconn.close();
+      await fetch(`${management.url}/api/policies/${encodeURIComponent(target)}/${q}-p`, {
+        method: 'PUT',
+        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ pattern: `^${q}$`, 'apply-to': 'queues', definition: { 'message-ttl': 1000 }, priority: 0 }),
+      });
+      const r = await restoreRabbitmq({ store, url: rabbitUrl(target), management, backup: b.backups[0]!.manifest.id, definitions: true });
+      expect(r.definitions!.conflicts).toEqual([
+        `policy ${q}-p exists with another pattern, definition or priority: left unchanged`,
+        `queue ${q} exists with another type, durability or arguments: left unchanged`,
+      ]);
+      expect(r.warnings).toEqual(expect.arrayContaining(r.definitions!.conflicts));
+      expect(r.restored).toBe(2);
+      const res = await fetch(`${management.url}/api/queues/${encodeURIComponent(target)}/${q}`, {
+        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+      });
+      expect(((await res.json()) as { arguments: Record<string, unknown> }).arguments).toEqual({ 'x-max-length': 99 });
+    } finally {
+      await deleteVhost(target);
+    }
+  });
+
   it('stream queue: incremental by offset, restored with an offset map', async () => {
     const q = uniqueName('events');
     await fill(q, { 'x-queue-type': 'stream' }, 12);
