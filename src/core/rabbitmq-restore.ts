@@ -10,6 +10,7 @@ import type { AmqpProperties, AmqpValue } from '../common/record.js';
 import type { StreamEntry } from '../archive/manifest.js';
 import type { Store } from '../stores/store.js';
 import { readStream, resolveChain, type LoadedManifest } from './backup-reader.js';
+import { journalId, RestoreJournal, SettledTracker, type QueueProgress } from './rabbitmq-restore-journal.js';
 import {
   applyDefinitions,
   ConfirmPublisher,
@@ -61,6 +62,8 @@ export interface QueueRestoreResult {
   failed: number;
   /** Records left out by --until. */
   skipped: number;
+  /** Records an earlier, interrupted run of the same restore had already settled. */
+  alreadyRestored: number;
   /** The first few failure reasons. */
   failures: string[];
 }
@@ -72,6 +75,9 @@ export interface RabbitRestoreResult {
   restored: number;
   failed: number;
   skipped: number;
+  alreadyRestored: number;
+  /** The journal in the store (restores/<id>/) and whether this run continued an interrupted one. */
+  journal: { id: string; resumed: boolean; writeFailure: string | null } | null;
   queues: QueueRestoreResult[];
   definitions: ApplyReport | null;
   /** Messages whose user-id was dropped because it differs from the connecting user. */
@@ -156,7 +162,9 @@ export async function restoreRabbitmq(options: RabbitRestoreOptions): Promise<Ra
     restored: 0,
     failed: 0,
     skipped: 0,
-    queues: plans.map((p) => ({ source: p.source, target: p.target, type: p.type, records: p.records, restored: 0, failed: 0, skipped: 0, failures: [] })),
+    alreadyRestored: 0,
+    journal: null,
+    queues: plans.map((p) => ({ source: p.source, target: p.target, type: p.type, records: p.records, restored: 0, failed: 0, skipped: 0, alreadyRestored: 0, failures: [] })),
     definitions: null,
     userIdDropped: 0,
     headersRenamed: 0,
@@ -181,23 +189,65 @@ export async function restoreRabbitmq(options: RabbitRestoreOptions): Promise<Ra
     for (const n of result.definitions.notes) warn(n);
   }
 
+  const redactedTarget = options.url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, '$1$2@');
+  const journal = await RestoreJournal.open(
+    options.store,
+    journalId({ backup: newest.manifest.id, target: redactedTarget, map: options.map ?? {}, queues: plans.map((p) => p.source), viaExchange: Boolean(options.viaExchange) }),
+    signal,
+  );
+  result.journal = { id: journal.id, resumed: journal.resumed !== null, writeFailure: null };
+  if (journal.resumed) progress.info(`continuing the restore interrupted at ${journal.resumed.writtenAt} (journal restores/${journal.id}/)`);
+  const trackers = new Map<string, SettledTracker>();
+  const state = (complete: boolean) => {
+    const queues: Record<string, QueueProgress> = {};
+    for (const p of plans) {
+      const t = trackers.get(p.source);
+      const prev = journal.resumed?.queues[p.source];
+      if (t) queues[p.source] = t.progress(p.target);
+      else if (prev) queues[p.source] = prev;
+    }
+    return { backup: newest.manifest.id, target: redactedTarget, queues, complete };
+  };
+  let lastCheckpoint = Date.now();
+  const maybeCheckpoint = () => {
+    if (Date.now() - lastCheckpoint < 2000) return;
+    lastCheckpoint = Date.now();
+    void journal.checkpoint(state(false));
+  };
+
   const conn = await connectRabbit(options.url, { signal });
+  let finished = false;
   try {
     for (let i = 0; i < plans.length; i++) {
       throwIfAborted(signal);
       const plan = plans[i]!;
       const qr = result.queues[i]!;
+      const tracker = new SettledTracker(journal.resumed?.queues[plan.source]);
+      trackers.set(plan.source, tracker);
       try {
-        await restoreQueue(options, conn, mgmt, target.vhost, target.user, plan, qr, result, progress);
+        await restoreQueue(options, conn, mgmt, target.vhost, target.user, plan, qr, result, progress, tracker, maybeCheckpoint);
       } catch (e) {
         throw withContext(e, `restore queue ${plan.source} into ${plan.target}`, 'unreachable');
       }
       result.restored += qr.restored;
       result.failed += qr.failed;
       result.skipped += qr.skipped;
+      result.alreadyRestored += qr.alreadyRestored;
+      // an interrupt closes the connection: what was unconfirmed then failed, which is not a result
+      throwIfAborted(signal);
     }
+    finished = true;
   } finally {
     await conn.close();
+    // the last word, also after an error or an interrupt: what a rerun may skip. A restore with
+    // failures stays open so that the rerun retries exactly those.
+    await journal.checkpoint(state(finished && result.failed === 0));
+    result.journal.writeFailure = journal.writeFailure;
+  }
+  if (journal.writeFailure) warn(`the restore journal could not be stored (${journal.writeFailure}): an interrupted run would start again from the beginning`);
+  if (result.alreadyRestored > 0) {
+    warn(`${result.alreadyRestored} record(s) were restored by the interrupted earlier run and skipped`);
+    if (result.offsetMap.length > 0) warn('the offset map covers only the records this run published');
   }
   if (result.userIdDropped > 0) {
     warn(`${result.userIdDropped} message(s) had a user-id other than ${target.user}: RabbitMQ refuses those, so the property was left out`);
@@ -218,6 +268,8 @@ async function restoreQueue(
   qr: QueueRestoreResult,
   result: RabbitRestoreResult,
   progress: Progress,
+  tracker: SettledTracker,
+  maybeCheckpoint: () => void,
 ): Promise<void> {
   const signal = options.signal;
   if (!options.viaExchange) {
@@ -260,6 +312,10 @@ async function restoreQueue(
           qr.skipped++;
           continue;
         }
+        if (!tracker.wanted(rec.position)) {
+          qr.alreadyRestored++;
+          continue;
+        }
         const meta = rec.amqp;
         if (!meta) throw new MqbakError('integrity', `stream ${entry.name}: record ${rec.position} has no AMQP properties`);
         const props: AmqpProperties = { ...meta.properties };
@@ -287,12 +343,16 @@ async function restoreQueue(
           // measured on 3.10: a stream queue closes the whole connection (INTERNAL_ERROR) on a
           // decimal header, and silently drops array and table headers
           if (props.headers.some((h) => containsDecimal(h.value))) {
+            tracker.sent(rec.position)(false);
             record({ ok: false, reason: 'not sent: RabbitMQ stream queues cannot store decimal headers (the broker closes the connection)' });
             continue;
           }
           if (props.headers.some((h) => h.value.type === 'array' || h.value.type === 'table')) droppedByStream++;
         }
+        const settle = tracker.sent(rec.position);
         const { outcome } = await publisher.publish(exchange, routingKey, body, opts, signal);
+        outcomes.push(outcome.then((o) => settle(o.ok)));
+        maybeCheckpoint();
         if (tracking) {
           const t: { position: bigint; hash: string; ok?: boolean } = { position: rec.position, hash: bodyHash(body) };
           tracking.sent.push(t);

@@ -3,6 +3,7 @@ import { planRabbitRestore } from '../../src/core/rabbitmq-restore.js';
 import { parseMap } from '../../src/cli/commands/restore-rabbitmq.js';
 import { managementFrom } from '../../src/cli/commands/backup-rabbitmq.js';
 import { parseAmqpUrl } from '../../src/brokers/rabbitmq/connection.js';
+import { journalId, SettledTracker } from '../../src/core/rabbitmq-restore-journal.js';
 import type { LoadedManifest } from '../../src/core/backup-reader.js';
 import type { StreamEntry } from '../../src/archive/manifest.js';
 
@@ -77,5 +78,34 @@ describe('RabbitMQ CLI parsing', () => {
     expect(parseAmqpUrl('amqp://localhost')).toMatchObject({ vhost: '/', user: 'guest', port: 5672 });
     expect(parseAmqpUrl('amqps://u@h/prod%2Fa')).toMatchObject({ vhost: 'prod/a', port: 5671, tls: true });
     expect(() => parseAmqpUrl('amqp://h/a/b')).toThrow(/URL-encoded/);
+  });
+});
+
+describe('RabbitMQ restore journal', () => {
+  it('the settled prefix only advances over settled records, whatever order the confirms come in', () => {
+    const t = new SettledTracker();
+    const s = [0n, 1n, 2n, 3n].map((p) => t.sent(p));
+    s[1]!(true);
+    expect(t.progress('q')).toEqual({ target: 'q', settledThrough: null, failed: [] });
+    s[0]!(true);
+    expect(t.progress('q').settledThrough).toBe('1');
+    s[3]!(false);
+    s[2]!(true);
+    expect(t.progress('q')).toEqual({ target: 'q', settledThrough: '3', failed: ['3'] });
+  });
+  it('a rerun skips the settled prefix except its failures, and re-settles a retried failure', () => {
+    const t = new SettledTracker({ target: 'q', settledThrough: '5', failed: ['2'] });
+    expect([0n, 1n, 2n, 3n, 5n, 6n].map((p) => t.wanted(p))).toEqual([false, false, true, false, false, true]);
+    t.sent(2n)(true);
+    t.sent(6n)(true);
+    expect(t.progress('q')).toEqual({ target: 'q', settledThrough: '6', failed: [] });
+  });
+  it('journal ids depend on backup, target and options, not on their order', () => {
+    const a = journalId({ backup: 'b', target: 'amqp://u@h/v', map: { x: 'y', a: 'b' }, queues: ['x', 'a'], viaExchange: false });
+    const b = journalId({ backup: 'b', target: 'amqp://u@h/v', map: { a: 'b', x: 'y' }, queues: ['a', 'x'], viaExchange: false });
+    expect(a).toBe(b);
+    expect(journalId({ backup: 'b', target: 'amqp://u@h/v', map: {}, queues: ['a'], viaExchange: true })).not.toBe(
+      journalId({ backup: 'b', target: 'amqp://u@h/v', map: {}, queues: ['a'], viaExchange: false }),
+    );
   });
 });

@@ -66,6 +66,8 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
             restored: r.restored,
             failed: r.failed,
             skipped: r.skipped,
+            alreadyRestored: r.alreadyRestored,
+            journal: r.journal,
             streams: r.queues,
             definitions: r.definitions,
             userIdDropped: r.userIdDropped,
@@ -85,7 +87,13 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       }
       for (const q of r.queues) {
         const name = q.source === q.target ? q.source : `${q.source} -> ${q.target}`;
-        ctx.out(`  ${name} (${q.type}): ${r.dryRun ? `${q.records} records` : `${q.restored} restored, ${q.failed} failed${q.skipped ? `, ${q.skipped} skipped by --until` : ''}`}\n`);
+        ctx.out(
+          `  ${name} (${q.type}): ${
+            r.dryRun
+              ? `${q.records} records`
+              : `${q.restored} restored, ${q.failed} failed${q.skipped ? `, ${q.skipped} skipped by --until` : ''}${q.alreadyRestored ? `, ${q.alreadyRestored} already restored by the interrupted earlier run` : ''}`
+          }\n`,
+        );
         for (const f of q.failures) ctx.out(`    failure: ${f}\n`);
       }
     }
