@@ -23,6 +23,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { S3Config } from './open.js';
+import { compositeChecksum, fullObjectChecksum, type S3ChecksumAlgorithm } from './s3-checksums.js';
 import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store } from './store.js';
 
 /** Bodies above this go up as multipart uploads. */
@@ -34,30 +35,73 @@ const DEFAULT_MAX_ATTEMPTS = 6;
 /** Backoff between attempts: 0.5 s, 1 s, 2 s, 4 s, 8 s (each with up to 50% jitter taken off). */
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 8000;
+/** A connection that takes this long to open, or a socket silent this long, counts as failed. */
+const CONNECT_TIMEOUT_MS = 10_000;
+const SOCKET_TIMEOUT_MS = 120_000;
+/** Attempts per part inside one multipart upload (the SDK's own retries, short backoff). */
+const PART_ATTEMPTS = 3;
 
-export async function openS3Store(bucket: string, prefix: string, config: S3Config): Promise<Store> {
-  return new S3Store(bucket, prefix, config);
+/**
+ * Knobs for tests (small parts, short timeouts and backoff); the CLI never sets them.
+ * Everything users may tune is in S3Config.
+ */
+export interface S3StoreTuning {
+  multipartThreshold?: number;
+  partSize?: number;
+  retryBaseMs?: number;
+  connectTimeoutMs?: number;
+  socketTimeoutMs?: number;
 }
+
+export async function openS3Store(bucket: string, prefix: string, config: S3Config, tuning: S3StoreTuning = {}): Promise<Store> {
+  return new S3Store(bucket, prefix, config, tuning);
+}
+
+const CHECKSUM_FIELDS = [
+  ['CRC64NVME', 'ChecksumCRC64NVME'],
+  ['CRC32', 'ChecksumCRC32'],
+  ['CRC32C', 'ChecksumCRC32C'],
+  ['SHA256', 'ChecksumSHA256'],
+  ['SHA1', 'ChecksumSHA1'],
+] as const satisfies ReadonlyArray<readonly [S3ChecksumAlgorithm, keyof HeadObjectCommandOutput]>;
 
 export class S3Store implements Store {
   readonly description: string;
   private readonly client: S3Client;
+  /** Used by multipart uploads only: lib-storage sends through it, with the SDK's retries per part. */
+  private readonly uploadClient: S3Client;
   private readonly base: string;
   private readonly attempts: number;
+  private readonly multipartThreshold: number;
+  private readonly partSize: number;
+  private readonly retryBaseMs: number;
+  /** Cleared when the server answers If-None-Match with 501: some compatible servers do. */
+  private conditionalWrites = true;
 
   constructor(
     private readonly bucket: string,
     prefix: string,
     config: S3Config,
+    tuning: S3StoreTuning = {},
   ) {
     this.base = prefix ? `${prefix.replace(/^\/+|\/+$/g, '')}/` : '';
     this.attempts = config.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.multipartThreshold = tuning.multipartThreshold ?? MULTIPART_THRESHOLD;
+    this.partSize = tuning.partSize ?? PART_SIZE;
+    this.retryBaseMs = tuning.retryBaseMs ?? RETRY_BASE_MS;
     const clientConfig: S3ClientConfig = {
       region: config.region ?? 'us-east-1',
       forcePathStyle: config.forcePathStyle ?? false,
+      // a bucket in another region than the one configured still works on AWS (one redirect)
+      followRegionRedirects: true,
       // transient failures are retried by send() below, with a backoff long enough to ride out
       // a restarting server (the SDK's own gives up on a refused connection in under a second)
       maxAttempts: 1,
+      // without these a server that accepts and then never answers hangs a backup forever
+      requestHandler: {
+        connectionTimeout: tuning.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+        socketTimeout: tuning.socketTimeoutMs ?? SOCKET_TIMEOUT_MS,
+      },
     };
     if (config.endpoint) clientConfig.endpoint = config.endpoint;
     if (config.checksum === 'when-required') {
@@ -67,7 +111,6 @@ export class S3Store implements Store {
       clientConfig.requestChecksumCalculation = 'WHEN_SUPPORTED';
       clientConfig.responseChecksumValidation = 'WHEN_SUPPORTED';
     }
-    this.client = new S3Client(clientConfig);
     let where = `s3://${bucket}${this.base ? `/${this.base.slice(0, -1)}` : ''}`;
     if (config.endpoint) {
       try {
@@ -79,6 +122,8 @@ export class S3Store implements Store {
       }
     }
     this.description = where;
+    this.client = new S3Client(clientConfig);
+    this.uploadClient = new S3Client({ ...clientConfig, maxAttempts: Math.min(PART_ATTEMPTS, this.attempts) });
   }
 
   private objectKey(key: string): string {
@@ -96,54 +141,133 @@ export class S3Store implements Store {
     if ((await this.stat(key, options)) !== null) {
       throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
     }
+    const multipart = body.length > this.multipartThreshold;
+    let retried = false;
     try {
-      if (body.length <= MULTIPART_THRESHOLD) {
-        await this.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key,
-            Body: body,
-            ContentLength: body.length,
-            ContentMD5: createHash('md5').update(body).digest('base64'),
-            IfNoneMatch: '*',
-          }),
-          options.signal,
-        );
-      } else {
-        const upload = new Upload({
-          client: this.client,
-          params: { Bucket: this.bucket, Key, Body: body },
-          partSize: PART_SIZE,
-          queueSize: QUEUE_SIZE,
-          // a failed upload aborts its multipart upload: no orphaned parts to pay for
-          leavePartsOnError: false,
-        });
-        const onAbort = () => void upload.abort();
-        options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (!multipart) {
+        const contentMD5 = createHash('md5').update(body).digest('base64');
+        const putOnce = (conditional: boolean) =>
+          this.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key,
+              Body: body,
+              ContentLength: body.length,
+              ContentMD5: contentMD5,
+              IfNoneMatch: conditional ? '*' : undefined,
+            }),
+            options.signal,
+            () => (retried = true),
+          );
         try {
-          await upload.done();
-        } finally {
-          options.signal?.removeEventListener('abort', onAbort);
+          await putOnce(this.conditionalWrites);
+        } catch (e) {
+          if (!this.conditionalWrites || !isNotImplemented(e)) throw e;
+          this.conditionalWrites = false;
+          await putOnce(false);
         }
+      } else {
+        await this.multipartUpload(Key, body, options.signal, () => (retried = true));
       }
     } catch (e) {
       if (statusOf(e) === 412 || nameOf(e) === 'PreconditionFailed') {
-        throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
+        // After a retry the object may be this very upload, whose first answer was lost
+        if (!(retried && (await this.holds(key, body, options.signal)))) {
+          throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
+        }
+      } else {
+        throw this.failure(e, `put ${key}`, options.signal);
       }
-      throw this.failure(e, `put ${key}`, options.signal);
     }
-    const stored = await this.stat(key, options);
-    if (stored === null) {
-      throw new MqbakError('integrity', `${this.description}: object ${key} is missing right after its upload`);
-    }
-    if (stored.size !== body.length) {
-      throw new MqbakError(
-        'integrity',
-        `${this.description}: object ${key} holds ${stored.size} bytes after uploading ${body.length}`,
-        { hint: 'servers that do not understand the SDK\'s checksum trailers store them in the object: try --s3-checksum when-required' },
-      );
-    }
+    await this.checkStored(key, body, multipart, options.signal);
     return { key, size: body.length };
+  }
+
+  /**
+   * One multipart upload, redone from scratch on a transient failure (lib-storage aborts the
+   * failed one: leavePartsOnError false); single parts are retried inside it by the SDK.
+   */
+  private async multipartUpload(Key: string, body: Uint8Array, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(signal);
+      const upload = new Upload({
+        client: this.uploadClient,
+        // lib-storage passes IfNoneMatch on to CompleteMultipartUpload
+        params: { Bucket: this.bucket, Key, Body: body, IfNoneMatch: this.conditionalWrites ? '*' : undefined },
+        partSize: this.partSize,
+        queueSize: QUEUE_SIZE,
+        // a failed upload aborts its multipart upload: no orphaned parts to pay for
+        leavePartsOnError: false,
+      });
+      const onAbort = () => void upload.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await upload.done();
+        return;
+      } catch (e) {
+        if (this.conditionalWrites && isNotImplemented(e)) {
+          this.conditionalWrites = false;
+          continue;
+        }
+        if (attempt >= this.attempts || signal?.aborted || !isTransient(e)) throw e;
+        onRetry();
+        await this.backoff(attempt, signal);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  /** Whether `key` holds exactly `body` (read back in full). */
+  private async holds(key: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<boolean> {
+    try {
+      const stored = await this.get(key, { signal });
+      return Buffer.compare(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength), Buffer.from(body.buffer, body.byteOffset, body.byteLength)) === 0;
+    } catch (e) {
+      if (e instanceof StoreNotFoundError) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * After an upload: the stored size must be what was sent, and so must every checksum the
+   * server reports that mqbak can compute (servers that report none, like s3rver, are checked
+   * on size alone; single puts also carried Content-MD5, checked by the server on receipt).
+   */
+  private async checkStored(key: string, body: Uint8Array, multipart: boolean, signal: AbortSignal | undefined): Promise<void> {
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.send<HeadObjectCommandOutput>(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ChecksumMode: 'ENABLED' }),
+        signal,
+      );
+    } catch (e) {
+      if (isNotFound(e)) {
+        throw new MqbakError('integrity', `${this.description}: object ${key} is missing right after its upload`);
+      }
+      throw this.failure(e, `check ${key} after upload`, signal);
+    }
+    const size = head.ContentLength ?? 0;
+    if (size !== body.length) {
+      throw new MqbakError('integrity', `${this.description}: object ${key} holds ${size} bytes after uploading ${body.length}`, {
+        hint: "servers that do not understand the SDK's checksum trailers store them in the object: try --s3-checksum when-required",
+      });
+    }
+    for (const [algorithm, field] of CHECKSUM_FIELDS) {
+      const reported = head[field];
+      if (typeof reported !== 'string' || reported === '') continue;
+      const composite = /-\d+$/.test(reported);
+      // a composite checksum is over the parts as uploaded: only ours (known part size) can be recomputed
+      if (composite && !multipart) continue;
+      const expected = composite ? compositeChecksum(algorithm, body, this.partSize) : fullObjectChecksum(algorithm, body);
+      if (reported !== expected) {
+        throw new MqbakError(
+          'integrity',
+          `${this.description}: object ${key} has ${algorithm} ${reported} after upload, the bytes sent have ${expected}`,
+          { retriable: true },
+        );
+      }
+    }
   }
 
   async get(key: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Uint8Array> {
@@ -254,21 +378,35 @@ export class S3Store implements Store {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.uploadClient.destroy();
   }
 
   private bucketChecked = false;
 
   /** client.send with retries of transient failures: exponential backoff with jitter. */
-  private async send<T = unknown>(command: object, signal: AbortSignal | undefined): Promise<T> {
+  private async send<T = unknown>(command: object, signal: AbortSignal | undefined, onRetry?: () => void): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return (await this.client.send(command as never, { abortSignal: signal })) as T;
       } catch (e) {
         if (attempt >= this.attempts || signal?.aborted || !isTransient(e)) throw e;
-        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        onRetry?.();
+        await this.backoff(attempt, signal);
       }
     }
+  }
+
+  private async backoff(attempt: number, signal: AbortSignal | undefined): Promise<void> {
+    const delay = Math.min(RETRY_MAX_MS, this.retryBaseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, delay);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   private async checkBucket(signal: AbortSignal | undefined): Promise<void> {
@@ -339,7 +477,13 @@ function parseContentRange(v: string | undefined): { start: number; end: number;
   return m ? { start: Number(m[1]), end: Number(m[2]) + 1, total: Number(m[3]) } : null;
 }
 
+/** 501: a server that does not implement a header it was sent (If-None-Match, on some). */
+function isNotImplemented(e: unknown): boolean {
+  return statusOf(e) === 501 || nameOf(e) === 'NotImplemented';
+}
+
 function isTransient(e: unknown): boolean {
+  if (isNotImplemented(e)) return false;
   const status = statusOf(e);
   const code = (e as { code?: string }).code ?? '';
   return (
