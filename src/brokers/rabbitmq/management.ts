@@ -87,8 +87,13 @@ export class ManagementClient {
     const text = await res.text();
     if (!res.ok && !okStatuses.includes(res.status)) {
       const what = `RabbitMQ management API ${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`;
-      if (res.status === 401 || res.status === 403) {
-        throw new MqbakError('unreachable', what, { hint: 'the user needs the "management" (or "monitoring"/"administrator") tag for the management API' });
+      if (res.status === 401) {
+        throw new MqbakError('unreachable', what, {
+          hint: 'check the user name and password (those of the AMQP URL unless --management-url has its own); the user also needs the "management" tag',
+        });
+      }
+      if (res.status === 403) {
+        throw new MqbakError('unreachable', what, { hint: 'the user needs the "management" (or "monitoring"/"administrator") tag and permissions on the vhost' });
       }
       if (res.status === 404) throw new MqbakError('not-found', what);
       throw new MqbakError('unreachable', what, { retriable: res.status >= 500 });
