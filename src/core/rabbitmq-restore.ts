@@ -285,7 +285,19 @@ async function restoreQueue(
   // a stream target gives each message a new offset, which publishing does not report: note where
   // the stream ends now, then read the restored messages back to see where each one landed
   let tracking: { start: bigint; sent: Array<{ position: bigint; hash: string; ok?: boolean }> } | null = null;
-  if (!options.viaExchange && (await mgmt.getQueue(vhost, plan.target))?.type === 'stream') {
+  let targetType: string | null = null;
+  if (!options.viaExchange) {
+    try {
+      targetType = (await mgmt.getQueue(vhost, plan.target))?.type ?? null;
+    } catch (e) {
+      if (e instanceof MqbakError && e.code === 'interrupted') throw e;
+      // restoring messages does not need the management API; only the offset map does
+      const m = `queue ${plan.target}: could not ask the management API for its type (${e instanceof Error ? e.message : String(e)}): no offset map if it is a stream`;
+      result.warnings.push(m);
+      progress.warn(m);
+    }
+  }
+  if (targetType === 'stream') {
     tracking = { start: (await streamNextOffset(conn, plan.target, signal)) ?? 0n, sent: [] };
   }
   progress.phase(`restoring ${plan.records} messages of ${plan.source} into ${plan.target}`);
