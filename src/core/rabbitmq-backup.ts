@@ -412,7 +412,7 @@ async function readStreamQueue(ctx: Ctx, writer: BackupWriter, q: QueueInfo, par
     mayDuplicatePrevious: false,
   };
   if (end === null || end <= from) {
-    if (prev && (end === null || end < from)) {
+    if (prev && (end === null ? from > 0n : end < from)) {
       ctx.warn(
         `stream ${q.name} ends at offset ${end ?? 0}, before the previous backup's ${from}: was it deleted and recreated? nothing was read; use --full to back it up from its start`,
       );
