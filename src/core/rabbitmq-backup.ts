@@ -84,6 +84,8 @@ export interface RabbitBackupResult {
 }
 
 const DEFAULT_HOLD_MS = 10 * 60_000;
+/** Thrown inside a drain checkpoint that received nothing: its writer is aborted, not committed. */
+const NOTHING_TO_COMMIT = Symbol('nothing to commit');
 const DEFAULT_CHECKPOINT = 50_000;
 const MAX_PREFETCH = 65535;
 
@@ -574,6 +576,8 @@ async function drainQueue(
           inBatch++;
           if ((drained + inBatch) % 1000 === 0) ctx.progress.update({ stream: name, records: drained + inBatch, total: target });
         }
+        // the queue ran dry right after a full checkpoint: no empty backup for that
+        if (inBatch === 0 && !(mustCommitOne && drained === 0)) throw NOTHING_TO_COMMIT;
         if (batchRedelivered > 0) stream.setExtra('redelivered', batchRedelivered);
         if (batchRedelivered > 0 && hadPrevious) {
           // a message RabbitMQ redelivers may be one an earlier drain of this chain committed and
@@ -585,8 +589,11 @@ async function drainQueue(
           );
         }
         await stream.close(position);
+      }).catch((e: unknown) => {
+        if (e === NOTHING_TO_COMMIT) return null;
+        throw e;
       });
-      void committed;
+      if (committed === null) break;
       if (lastTag >= 0) {
         consumer.ack(lastTag, true);
         result.acked += inBatch;
