@@ -9,18 +9,24 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
+  type CompletedPart,
+  type CreateMultipartUploadCommandOutput,
   type GetObjectCommandOutput,
   type HeadObjectCommandOutput,
   type ListObjectsV2CommandOutput,
   type S3ClientConfig,
+  type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { S3Config } from './open.js';
 import { compositeChecksum, fullObjectChecksum, type S3ChecksumAlgorithm } from './s3-checksums.js';
@@ -38,8 +44,6 @@ const RETRY_MAX_MS = 8000;
 /** A connection that takes this long to open, or a socket silent this long, counts as failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
 const SOCKET_TIMEOUT_MS = 120_000;
-/** Attempts per part inside one multipart upload (the SDK's own retries, short backoff). */
-const PART_ATTEMPTS = 3;
 
 /**
  * Knobs for tests (small parts, short timeouts and backoff); the CLI never sets them.
@@ -68,13 +72,13 @@ const CHECKSUM_FIELDS = [
 export class S3Store implements Store {
   readonly description: string;
   private readonly client: S3Client;
-  /** Used by multipart uploads only: lib-storage sends through it, with the SDK's retries per part. */
-  private readonly uploadClient: S3Client;
   private readonly base: string;
   private readonly attempts: number;
   private readonly multipartThreshold: number;
   private readonly partSize: number;
   private readonly retryBaseMs: number;
+  /** Multipart uploads that could not be aborted after a failure (their parts stay on the server). */
+  private abortFailures = 0;
   /** Cleared when the server answers If-None-Match with 501: some compatible servers do. */
   private conditionalWrites = true;
 
@@ -123,7 +127,6 @@ export class S3Store implements Store {
     }
     this.description = where;
     this.client = new S3Client(clientConfig);
-    this.uploadClient = new S3Client({ ...clientConfig, maxAttempts: Math.min(PART_ATTEMPTS, this.attempts) });
   }
 
   private objectKey(key: string): string {
@@ -142,6 +145,7 @@ export class S3Store implements Store {
       throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
     }
     const multipart = body.length > this.multipartThreshold;
+    const abortFailuresBefore = this.abortFailures;
     let retried = false;
     try {
       if (!multipart) {
@@ -176,7 +180,13 @@ export class S3Store implements Store {
           throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
         }
       } else {
-        throw this.failure(e, `put ${key}`, options.signal);
+        const failure = this.failure(e, `put ${key}`, options.signal);
+        if (this.abortFailures === abortFailuresBefore) throw failure;
+        throw new MqbakError(failure.code, `${failure.message} (its multipart upload could not be aborted: the parts already sent stay on the server)`, {
+          hint: failure.hint ?? 'a bucket lifecycle rule with AbortIncompleteMultipartUpload removes them',
+          retriable: failure.retriable,
+          cause: e,
+        });
       }
     }
     await this.checkStored(key, body, multipart, options.signal);
@@ -184,37 +194,96 @@ export class S3Store implements Store {
   }
 
   /**
-   * One multipart upload, redone from scratch on a transient failure (lib-storage aborts the
-   * failed one: leavePartsOnError false); single parts are retried inside it by the SDK.
+   * A multipart upload of a body already in memory: parts are views of it (no copies), sent
+   * QUEUE_SIZE at a time, each with Content-MD5 (checked by the server) and each retried on its
+   * own like any request. Any failure aborts the upload, so no invisible parts are left to pay
+   * for, and the error reported is the one that failed the upload, not the abort's.
+   * (Not lib-storage's Upload: it reports the abort's error instead of the part's when the abort
+   * fails too, which turned a retriable 500 into a permanent 405 on s3rver, and it sends no
+   * Content-MD5 per part.)
    */
   private async multipartUpload(Key: string, body: Uint8Array, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    // With flexible checksums on, the SDK adds a CRC32 to every part; S3 then wants the upload
+    // created with that algorithm and each part's checksum listed on completion.
+    const flexible = (await this.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+    const create = await this.send<CreateMultipartUploadCommandOutput>(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ChecksumAlgorithm: flexible ? 'CRC32' : undefined }),
+      signal,
+      onRetry,
+    );
+    const UploadId = create.UploadId;
+    if (!UploadId) throw new MqbakError('unreachable', `${this.description}: the server started a multipart upload without an upload id`);
+    try {
+      const count = Math.ceil(body.length / this.partSize);
+      const parts: CompletedPart[] = new Array<CompletedPart>(count);
+      let next = 0;
+      let failed = false;
+      const worker = async (): Promise<void> => {
+        while (next < count && !failed) {
+          const i = next++;
+          const part = body.subarray(i * this.partSize, Math.min(body.length, (i + 1) * this.partSize));
+          try {
+            const out = await this.send<UploadPartCommandOutput>(
+              new UploadPartCommand({
+                Bucket: this.bucket,
+                Key,
+                UploadId,
+                PartNumber: i + 1,
+                Body: part,
+                ContentLength: part.length,
+                ContentMD5: createHash('md5').update(part).digest('base64'),
+                ChecksumAlgorithm: flexible ? 'CRC32' : undefined,
+              }),
+              signal,
+              onRetry,
+            );
+            if (!out.ETag) throw new MqbakError('unreachable', `${this.description}: the server answered part ${i + 1} of ${Key} without an ETag`);
+            parts[i] = { PartNumber: i + 1, ETag: out.ETag, ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}) };
+          } catch (e) {
+            failed = true;
+            throw e;
+          }
+        }
+      };
+      // every worker settles before the abort below, so no part lands after it
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(QUEUE_SIZE, count) }, worker));
+      const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (rejected) throw rejected.reason;
       throwIfAborted(signal);
-      const upload = new Upload({
-        client: this.uploadClient,
-        // lib-storage passes IfNoneMatch on to CompleteMultipartUpload
-        params: { Bucket: this.bucket, Key, Body: body, IfNoneMatch: this.conditionalWrites ? '*' : undefined },
-        partSize: this.partSize,
-        queueSize: QUEUE_SIZE,
-        // a failed upload aborts its multipart upload: no orphaned parts to pay for
-        leavePartsOnError: false,
-      });
-      const onAbort = () => void upload.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const complete = (conditional: boolean) =>
+        this.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId,
+            MultipartUpload: { Parts: parts },
+            IfNoneMatch: conditional ? '*' : undefined,
+          }),
+          signal,
+          onRetry,
+        );
       try {
-        await upload.done();
-        return;
+        await complete(this.conditionalWrites);
       } catch (e) {
         if (this.conditionalWrites && isNotImplemented(e)) {
           this.conditionalWrites = false;
-          continue;
+          await complete(false);
+        } else if (nameOf(e) === 'NoSuchUpload') {
+          // a completion whose answer was lost and was retried: the upload is gone because it is done
+          const done = await this.holds(Key.slice(this.base.length), body, signal);
+          if (!done) throw e;
+        } else {
+          throw e;
         }
-        if (attempt >= this.attempts || signal?.aborted || !isTransient(e)) throw e;
-        onRetry();
-        await this.backoff(attempt, signal);
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
       }
+    } catch (e) {
+      // even when interrupted: one attempt, bounded, so that Ctrl-C does not wait for retries
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(10_000) })
+        .catch(() => {
+          this.abortFailures++;
+        });
+      throw e;
     }
   }
 
@@ -378,7 +447,6 @@ export class S3Store implements Store {
 
   async close(): Promise<void> {
     this.client.destroy();
-    this.uploadClient.destroy();
   }
 
   private bucketChecked = false;
@@ -439,7 +507,7 @@ export class S3Store implements Store {
       });
     }
     if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden'].includes(name)) {
-      return new MqbakError('unreachable', `${where}: access denied (${name || status})`, {
+      return new MqbakError('unreachable', `${where}: access denied (${name && name !== 'Unknown' ? name : `HTTP ${status}`})`, {
         cause: e,
         hint: 'check the credentials and that they may read and write this bucket and prefix',
       });

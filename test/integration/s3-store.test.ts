@@ -119,6 +119,51 @@ describe('S3 store specifics', () => {
     await store.close();
   });
 
+  it('with the SDK default checksums (when-supported), single and multipart puts store exactly the bytes sent', async () => {
+    // in-memory bodies get checksum headers, not aws-chunked trailers: nothing lands inside the object
+    const prefix = uniqueName('default-sum');
+    const store = await openS3Store(bucket, prefix, { endpoint: s3Endpoint(), forcePathStyle: true });
+    const small = new TextEncoder().encode('small body');
+    const big = new Uint8Array(18 * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
+    await store.put('small', small);
+    await store.put('big', big);
+    const raw = rawClient();
+    for (const [key, body] of [['small', small], ['big', big]] as const) {
+      const out = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` }));
+      expect(Buffer.from(await out.Body!.transformToByteArray()).equals(Buffer.from(body))).toBe(true);
+    }
+    raw.destroy();
+    await store.close();
+  });
+
+  it('an unknown access key is refused with exit 5 and a hint, and the secret is in no message', async () => {
+    // s3rver checks the access key id only (it does not verify V4 signatures): a wrong secret
+    // alone cannot be shown here; SignatureDoesNotMatch maps the same way (see failure())
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    const secret = 'not-the-secret-Xq7Lz';
+    process.env.AWS_ACCESS_KEY_ID = 'NOSUCHKEYID';
+    process.env.AWS_SECRET_ACCESS_KEY = secret;
+    try {
+      const store = await openS3Store(bucket, 'x', config());
+      const e = await errorOf(store.put('k', new Uint8Array(3)));
+      expect(e.code).toBe('unreachable');
+      expect(e.retriable).toBe(false);
+      // the put starts with a HeadObject, whose 403 has no body to name the error
+      expect(e.message).toMatch(/access denied \((InvalidAccessKeyId|HTTP 403)\)/);
+      expect(e.hint).toMatch(/credentials/);
+      expect(`${e.message} ${e.hint}`).not.toContain(secret);
+      const l = await errorOf((async () => {
+        for await (const _ of store.list('')) void _;
+      })());
+      expect(l.code).toBe('unreachable');
+      expect(l.message).toMatch(/list \(all\): access denied \(InvalidAccessKeyId\)/);
+      await store.close();
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    }
+  });
+
   it('a server that is not there is unreachable after retries, in bounded time', async () => {
     const port = await freePort();
     const store = await openS3Store(bucket, 'x', { endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, checksum: 'when-required', maxAttempts: 2 });

@@ -1,0 +1,299 @@
+/**
+ * The S3 store against servers that misbehave in the ways real ones do: a stored size or
+ * checksum that differs from what was sent, an answer lost after the object was stored, a part
+ * that keeps failing, If-None-Match not implemented, a server that accepts and never answers.
+ * A small HTTP proxy in front of the test s3rver injects each fault; everything else is s3rver.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { crc32 } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isMqbakError, type MqbakError } from '../../src/common/errors.js';
+import { openS3Store, type S3StoreTuning } from '../../src/stores/s3.js';
+import type { S3Config } from '../../src/stores/open.js';
+import type { Store } from '../../src/stores/store.js';
+import { createBucket, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+
+const creds = s3Credentials();
+process.env.AWS_ACCESS_KEY_ID = creds.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = creds.secretAccessKey;
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+type Action =
+  | { kind: 'forward' }
+  /** forward to s3rver, then cut the client's connection instead of answering */
+  | { kind: 'forward-then-drop' }
+  | { kind: 'answer'; status: number; code: string };
+
+interface Faults {
+  onRequest?: (r: Seen) => Action | Promise<Action>;
+  /** may change the headers of a HeadObject answer that found the object */
+  onHeadFound?: (r: Seen, headers: http.OutgoingHttpHeaders) => void;
+}
+
+let bucket: string;
+let faults: Faults = {};
+const seen: Seen[] = [];
+let proxy: http.Server;
+let proxyEndpoint: string;
+const stores: Store[] = [];
+
+function errorXml(code: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected by the test proxy</Message></Error>`;
+}
+
+beforeAll(async () => {
+  bucket = uniqueName('mqbak-faults');
+  await createBucket(bucket);
+  const target = new URL(s3Endpoint());
+  proxy = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const r: Seen = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
+      seen.push(r);
+      const action = (await faults.onRequest?.(r)) ?? { kind: 'forward' };
+      if (action.kind === 'answer') {
+        const body = errorXml(action.code);
+        res.writeHead(action.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+        res.end(req.method === 'HEAD' ? undefined : body);
+        return;
+      }
+      const headers = { ...req.headers };
+      delete headers.expect;
+      const up = http.request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
+        (upRes) => {
+          const out: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => out.push(c));
+          upRes.on('end', () => {
+            if (action.kind === 'forward-then-drop') {
+              req.socket.destroy();
+              return;
+            }
+            const h: http.OutgoingHttpHeaders = { ...upRes.headers };
+            if (req.method === 'HEAD' && upRes.statusCode === 200) faults.onHeadFound?.(r, h);
+            res.writeHead(upRes.statusCode ?? 502, h);
+            res.end(req.method === 'HEAD' ? undefined : Buffer.concat(out));
+          });
+        },
+      );
+      up.on('error', () => req.socket.destroy());
+      up.end(r.body);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyEndpoint = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  faults = {};
+  seen.length = 0;
+  for (const s of stores.splice(0)) await s.close();
+});
+
+afterAll(async () => {
+  proxy.closeAllConnections();
+  await new Promise<void>((resolve) => proxy.close(() => resolve()));
+});
+
+const fast: S3StoreTuning = { retryBaseMs: 20 };
+
+async function store(config: Partial<S3Config> = {}, tuning: S3StoreTuning = fast): Promise<Store> {
+  const s = await openS3Store(bucket, uniqueName('f'), { endpoint: proxyEndpoint, forcePathStyle: true, checksum: 'when-required', maxAttempts: 3, ...config }, tuning);
+  stores.push(s);
+  return s;
+}
+
+async function errorOf(p: Promise<unknown>): Promise<MqbakError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isMqbakError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+function bytes(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = ((i + seed) * 2654435761) >>> 24;
+  return b;
+}
+
+function crc32b64(data: Uint8Array): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc32(data));
+  return b.toString('base64');
+}
+
+const isObjectPut = (r: Seen, key: string) => r.method === 'PUT' && r.url.split('?')[0]!.endsWith(`/${key}`) && !r.url.includes('partNumber=');
+
+describe('S3 store against a misbehaving server', () => {
+  it('a stored size other than the bytes sent fails the put with an integrity error naming --s3-checksum', async () => {
+    const s = await store();
+    faults.onHeadFound = (_r, h) => {
+      h['content-length'] = String(Number(h['content-length']) + 7);
+    };
+    const e = await errorOf(s.put('seg/a', bytes(1000, 1)));
+    expect(e.code).toBe('integrity');
+    expect(e.message).toContain('holds 1007 bytes after uploading 1000');
+    expect(e.hint).toContain('--s3-checksum when-required');
+  });
+
+  it('a full-object checksum the server reports is compared with the bytes sent', async () => {
+    const s = await store();
+    const body = bytes(5000, 2);
+    faults.onHeadFound = (_r, h) => {
+      h['x-amz-checksum-crc32'] = crc32b64(body);
+      h['x-amz-checksum-type'] = 'FULL_OBJECT';
+    };
+    expect(await s.put('good', body)).toEqual({ key: 'good', size: 5000 });
+    // the HeadObject after the upload asked for checksums
+    expect(seen.some((r) => r.method === 'HEAD' && r.headers['x-amz-checksum-mode'] === 'ENABLED')).toBe(true);
+
+    const other = bytes(5000, 3);
+    const e = await errorOf(s.put('bad', other));
+    expect(e.code).toBe('integrity');
+    expect(e.message).toMatch(/object bad has CRC32 \S+ after upload, the bytes sent have \S+/);
+  });
+
+  it('a multipart upload is checked against its composite and its full-object checksum', async () => {
+    const MiB = 1024 * 1024;
+    const tuning = { ...fast, multipartThreshold: 6 * MiB, partSize: 5 * MiB };
+    const s = await store({}, tuning);
+    const body = bytes(12 * MiB, 4);
+    const parts = [body.subarray(0, 5 * MiB), body.subarray(5 * MiB, 10 * MiB), body.subarray(10 * MiB)];
+    const joined = Buffer.concat(parts.map((p) => Buffer.from(crc32b64(p), 'base64')));
+    faults.onHeadFound = (_r, h) => {
+      h['x-amz-checksum-crc32'] = `${crc32b64(joined)}-3`;
+      h['x-amz-checksum-type'] = 'COMPOSITE';
+    };
+    expect(await s.put('multi', body)).toEqual({ key: 'multi', size: body.length });
+    expect(seen.filter((r) => r.method === 'PUT' && r.url.includes('partNumber=')).length).toBe(3);
+
+    faults.onHeadFound = (_r, h) => {
+      h['x-amz-checksum-crc32'] = crc32b64(body);
+    };
+    expect((await s.put('multi-full', body)).size).toBe(body.length);
+
+    // the composite of other part boundaries is not what was uploaded
+    faults.onHeadFound = (_r, h) => {
+      h['x-amz-checksum-crc32'] = `${crc32b64(Buffer.concat([parts[0]!, parts[1]!].map((p) => Buffer.from(crc32b64(p), 'base64'))))}-2`;
+    };
+    const e = await errorOf(s.put('multi-bad', body));
+    expect(e.code).toBe('integrity');
+  }, 60_000);
+
+  it('an answer lost after the object was stored: the retry meets If-None-Match, reads the object back and succeeds', async () => {
+    const s = await store();
+    const body = bytes(3000, 5);
+    let puts = 0;
+    faults.onRequest = (r) => {
+      if (!isObjectPut(r, 'seg/lost')) return { kind: 'forward' };
+      puts++;
+      if (puts === 1) return { kind: 'forward-then-drop' };
+      // this proxy honours If-None-Match, as AWS S3 does
+      expect(r.headers['if-none-match']).toBe('*');
+      return { kind: 'answer', status: 412, code: 'PreconditionFailed' };
+    };
+    expect(await s.put('seg/lost', body)).toEqual({ key: 'seg/lost', size: 3000 });
+    expect(puts).toBe(2);
+    expect(Buffer.from(await s.get('seg/lost')).equals(Buffer.from(body))).toBe(true);
+  });
+
+  it('If-None-Match refused on the first attempt (another writer got there in between) is code exists', async () => {
+    const s = await store();
+    faults.onRequest = (r) => (isObjectPut(r, 'taken') ? { kind: 'answer', status: 412, code: 'PreconditionFailed' } : { kind: 'forward' });
+    const e = await errorOf(s.put('taken', bytes(10, 6)));
+    expect(e.code).toBe('exists');
+  });
+
+  it('the same after a retry, but the object holds other bytes: code exists', async () => {
+    const s = await store();
+    // someone else's object under the key, written behind the proxy's back between the attempts
+    const writer = await openS3Store(bucket, '', { endpoint: s3Endpoint(), forcePathStyle: true, checksum: 'when-required' });
+    stores.push(writer);
+    const key = `${s.description.replace(/^s3:\/\/[^/]+\//, '').split(' ')[0]!}/raced`;
+    let puts = 0;
+    faults.onRequest = async (r) => {
+      if (!isObjectPut(r, 'raced')) return { kind: 'forward' };
+      puts++;
+      if (puts === 1) return { kind: 'answer', status: 503, code: 'SlowDown' };
+      await writer.put(key, bytes(10, 8));
+      return { kind: 'answer', status: 412, code: 'PreconditionFailed' };
+    };
+    const e = await errorOf(s.put('raced', bytes(10, 7)));
+    expect(puts).toBe(2);
+    expect(e.code).toBe('exists');
+    // and the other writer's object is left as it was
+    expect(Buffer.from(await s.get('raced')).equals(Buffer.from(bytes(10, 8)))).toBe(true);
+  });
+
+  it('throttling (503 SlowDown) is retried', async () => {
+    const s = await store();
+    let puts = 0;
+    faults.onRequest = (r) => (isObjectPut(r, 'slow') && ++puts <= 2 ? { kind: 'answer', status: 503, code: 'SlowDown' } : { kind: 'forward' });
+    expect((await s.put('slow', bytes(100, 9))).size).toBe(100);
+    expect(puts).toBe(3);
+  });
+
+  it('a part that keeps failing: retried on its own, then the multipart upload is aborted and the put is unreachable (exit 5)', async () => {
+    const MiB = 1024 * 1024;
+    const s = await store({ maxAttempts: 2 }, { ...fast, multipartThreshold: 6 * MiB, partSize: 5 * MiB });
+    faults.onRequest = (r) => (r.method === 'PUT' && r.url.includes('partNumber=2') ? { kind: 'answer', status: 500, code: 'InternalError' } : { kind: 'forward' });
+    const e = await errorOf(s.put('broken', bytes(12 * MiB, 10)));
+    expect(e.code).toBe('unreachable');
+    expect(e.retriable).toBe(true);
+    expect(e.message).toMatch(/put broken: server answered HTTP 500 \(InternalError\) \(gave up after 2 attempts\)/);
+    const created = seen.filter((r) => r.method === 'POST' && /[?&]uploads(=|&|$)/.test(r.url)).length;
+    const partTwo = seen.filter((r) => r.method === 'PUT' && r.url.includes('partNumber=2')).length;
+    const aborted = seen.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId=')).length;
+    // the failing part was retried on its own; the one upload was then aborted
+    expect(created).toBe(1);
+    expect(partTwo).toBe(2);
+    expect(aborted).toBe(1);
+    // s3rver does not implement AbortMultipartUpload (405): the message says the parts stay
+    expect(e.message).toContain('could not be aborted');
+    faults = {};
+    expect(await s.stat('broken')).toBeNull();
+  }, 60_000);
+
+  it('a server answering If-None-Match with 501 Not Implemented is written to without it', async () => {
+    const s = await store();
+    faults.onRequest = (r) => (r.method === 'PUT' && r.headers['if-none-match'] ? { kind: 'answer', status: 501, code: 'NotImplemented' } : { kind: 'forward' });
+    expect((await s.put('one', bytes(10, 11))).size).toBe(10);
+    expect((await s.put('two', bytes(10, 12))).size).toBe(10);
+    const puts = seen.filter((r) => r.method === 'PUT');
+    // one refused conditional put, then plain puts only
+    expect(puts.map((r) => Boolean(r.headers['if-none-match']))).toEqual([true, false, false]);
+    // the HeadObject guard still keeps it write-once
+    expect((await errorOf(s.put('one', bytes(10, 13)))).code).toBe('exists');
+  });
+
+  it('a server that accepts connections and never answers times out and is unreachable', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const sockets: net.Socket[] = [];
+    silent.on('connection', (c) => sockets.push(c));
+    try {
+      const s = await openS3Store(bucket, 'x', { endpoint: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, forcePathStyle: true, maxAttempts: 2 }, { retryBaseMs: 20, socketTimeoutMs: 300, connectTimeoutMs: 300 });
+      stores.push(s);
+      const started = Date.now();
+      const e = await errorOf(s.stat('k'));
+      expect(e.code).toBe('unreachable');
+      expect(e.retriable).toBe(true);
+      expect(e.message).toMatch(/gave up after 2 attempts/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      for (const c of sockets) c.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});

@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { compositeChecksum, crc32c, crc64nvme, fullObjectChecksum } from '../../src/stores/s3-checksums.js';
+
+const check = new TextEncoder().encode('123456789');
+
+describe('S3 checksums', () => {
+  // the catalogue "check" values of each CRC (reveng.sourceforge.io)
+  it('CRC-32, CRC-32C and CRC-64/NVME give their catalogue check values for "123456789"', () => {
+    expect(Buffer.from(fullObjectChecksum('CRC32', check), 'base64').toString('hex')).toBe('cbf43926');
+    expect(crc32c(check).toString(16)).toBe('e3069283');
+    expect(Buffer.from(fullObjectChecksum('CRC32C', check), 'base64').toString('hex')).toBe('e3069283');
+    expect(crc64nvme(check).toString('hex')).toBe('ae8b14860a799888');
+    expect(Buffer.from(fullObjectChecksum('CRC64NVME', check), 'base64').toString('hex')).toBe('ae8b14860a799888');
+  });
+
+  it('CRC-64/NVME of nothing and of one zero byte', () => {
+    // init and xorout all ones: the empty input gives 0
+    expect(crc64nvme(new Uint8Array(0)).toString('hex')).toBe('0000000000000000');
+    expect(crc64nvme(new Uint8Array(1))).not.toEqual(crc64nvme(new Uint8Array(2)));
+  });
+
+  it('SHA checksums are base64 of the digest', () => {
+    expect(fullObjectChecksum('SHA256', check)).toBe(createHash('sha256').update(check).digest('base64'));
+    expect(fullObjectChecksum('SHA1', check)).toBe(createHash('sha1').update(check).digest('base64'));
+  });
+
+  it('a composite checksum is the checksum of the part digests, then -<parts>', () => {
+    const data = new Uint8Array(10).map((_, i) => i * 7);
+    const parts = [data.subarray(0, 4), data.subarray(4, 8), data.subarray(8)];
+    const joined = Buffer.concat(parts.map((p) => createHash('sha256').update(p).digest()));
+    expect(compositeChecksum('SHA256', data, 4)).toBe(`${createHash('sha256').update(joined).digest('base64')}-3`);
+    expect(compositeChecksum('CRC32', data, 100)).toMatch(/-1$/);
+  });
+});
