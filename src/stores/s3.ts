@@ -2,10 +2,12 @@
  * The S3 store: archives in AWS S3 or an S3-compatible server (MinIO, Ceph, R2, B2...).
  * This module is only loaded for s3:// stores, so it may import the SDK at the top.
  *
- * What it checks, because object stores fail quietly: every upload is followed by a HeadObject
- * whose size must equal what was sent (this is also what catches the SDK's aws-chunked checksum
- * trailers being stored inside the object by servers that do not understand them); single-part
- * uploads carry Content-MD5, which the server verifies on receipt.
+ * What it checks, because object stores fail quietly: every upload (single or each part) carries
+ * Content-MD5, which servers that implement it verify on receipt; after every upload a
+ * HeadObject must show the exact size sent (this also catches the SDK's aws-chunked checksum
+ * trailers stored inside the object by servers that do not understand them) and every checksum
+ * the server reports that mqbak can compute must match the bytes sent. Write-once is
+ * If-None-Match '*' where the server honours it, and a HeadObject before writing everywhere.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -35,7 +37,7 @@ import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store } from 
 /** Bodies above this go up as multipart uploads. */
 const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
-/** Parts in flight at once: with PART_SIZE, at most 32 MiB buffered by one upload. */
+/** Parts in flight at once (parts are views of the body in memory: no copies). */
 const QUEUE_SIZE = 4;
 const DEFAULT_MAX_ATTEMPTS = 6;
 /** Backoff between attempts: 0.5 s, 1 s, 2 s, 4 s, 8 s (each with up to 50% jitter taken off). */
@@ -77,8 +79,8 @@ export class S3Store implements Store {
   private readonly multipartThreshold: number;
   private readonly partSize: number;
   private readonly retryBaseMs: number;
-  /** Multipart uploads that could not be aborted after a failure (their parts stay on the server). */
-  private abortFailures = 0;
+  /** Errors of multipart uploads that could not be aborted afterwards (their parts stay). */
+  private readonly unaborted = new WeakSet<object>();
   /** Cleared when the server answers If-None-Match with 501: some compatible servers do. */
   private conditionalWrites = true;
 
@@ -145,7 +147,6 @@ export class S3Store implements Store {
       throw new MqbakError('exists', `${this.description}: object ${key} already exists`);
     }
     const multipart = body.length > this.multipartThreshold;
-    const abortFailuresBefore = this.abortFailures;
     let retried = false;
     try {
       if (!multipart) {
@@ -181,7 +182,7 @@ export class S3Store implements Store {
         }
       } else {
         const failure = this.failure(e, `put ${key}`, options.signal);
-        if (this.abortFailures === abortFailuresBefore) throw failure;
+        if (!(typeof e === 'object' && e !== null && this.unaborted.has(e))) throw failure;
         throw new MqbakError(failure.code, `${failure.message} (its multipart upload could not be aborted: the parts already sent stay on the server)`, {
           hint: failure.hint ?? 'a bucket lifecycle rule with AbortIncompleteMultipartUpload removes them',
           retriable: failure.retriable,
@@ -281,7 +282,7 @@ export class S3Store implements Store {
       await this.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(10_000) })
         .catch(() => {
-          this.abortFailures++;
+          if (typeof e === 'object' && e !== null) this.unaborted.add(e);
         });
       throw e;
     }
