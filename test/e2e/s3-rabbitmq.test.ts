@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import amqp from 'amqplib';
 import { createBucket, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
@@ -119,11 +119,13 @@ describe('S3 stores through the mqbak binary', () => {
     const bucket = uniqueName('mqbak-e2e');
     await createBucket(bucket);
     const store = `s3://${bucket}/nightly/rabbit`;
-    const env = s3Env(s3Endpoint());
+    // the settings as options this time (the other test uses the MQBAK_S3_* variables)
+    const env = { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, MQBAK_RABBITMQ_MANAGEMENT_URL: rabbitManagementUrl() };
+    const s3 = ['--s3-endpoint', s3Endpoint(), '--s3-path-style', '--s3-checksum', 'when-required'];
     const src = await newVhost('s3-src');
     const bodies = await fillQueue(src, 'jobs', 300);
 
-    const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'jobs', '--json'], { env });
+    const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'jobs', '--json', ...s3], { env });
     expect(backup.stderr).not.toMatch(/\n\s+at /);
     expect(backup.code).toBe(0);
     const result = JSON.parse(backup.stdout) as { id: string; records: number };
@@ -132,20 +134,50 @@ describe('S3 stores through the mqbak binary', () => {
     expect(keys).toContain(`nightly/rabbit/manifests/${result.id}.json`);
     expect(keys.some((k) => k.startsWith(`nightly/rabbit/segments/${result.id}/`))).toBe(true);
 
-    const verify = await runMqbak(['verify', store, '--json'], { env });
+    const verify = await runMqbak(['verify', store, '--json', ...s3], { env });
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, findings: [] });
 
-    const list = await runMqbak(['list', store, '--json'], { env });
+    const list = await runMqbak(['list', store, '--json', ...s3], { env });
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as Array<{ id: string }>).map((b) => b.id)).toEqual([result.id]);
 
     const dst = await newVhost('s3-dst');
-    const restore = await runMqbak(['restore', store, rabbitUrl(dst), '--definitions', '--map', 'jobs=jobs-restored'], { env });
+    const restore = await runMqbak(['restore', store, rabbitUrl(dst), '--definitions', '--map', 'jobs=jobs-restored', ...s3], { env });
     expect(restore.stderr).not.toMatch(/\n\s+at /);
     expect(restore.code).toBe(0);
     expect(await peekQueue(dst, 'jobs-restored')).toEqual(bodies);
     expect(await peekQueue(src, 'jobs')).toEqual(bodies);
+  });
+
+  it('a segment changed in the bucket after the backup: verify and restore from s3:// refuse it (exit 4)', async () => {
+    const bucket = uniqueName('mqbak-rot');
+    await createBucket(bucket);
+    const store = `s3://${bucket}/rot`;
+    const env = s3Env(s3Endpoint());
+    const src = await newVhost('s3-rot');
+    await fillQueue(src, 'q', 50);
+    const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'q', '--json'], { env });
+    expect(backup.code).toBe(0);
+    const segment = (await keysIn(s3Endpoint(), bucket, 'rot/segments/'))[0]!;
+    // one byte flipped in the middle of the stored segment, same size (s3rver lets it be overwritten)
+    const c = new S3Client({ endpoint: s3Endpoint(), region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const bytes = Buffer.from(await (await c.send(new GetObjectCommand({ Bucket: bucket, Key: segment }))).Body!.transformToByteArray());
+    bytes[bytes.length >> 1]! ^= 0x40;
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: segment, Body: bytes }));
+    c.destroy();
+
+    const verify = await runMqbak(['verify', store, '--json'], { env });
+    expect(verify.code).toBe(4);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: false });
+    expect(verify.stdout).toContain(segment.slice('rot/'.length));
+    const dst = await newVhost('s3-rot-dst');
+    const restore = await runMqbak(['restore', store, rabbitUrl(dst), '--definitions'], { env });
+    expect(restore.stderr).not.toMatch(/\n\s+at /);
+    expect(restore.code).toBe(4);
+    expect(restore.stderr).toMatch(/SHA-256 [0-9a-f]{64}, manifest says [0-9a-f]{64}/);
+    // the segment is checked whole before any of its messages is published
+    expect(await peekQueue(dst, 'q')).toEqual([]);
   });
 
   it('S3 stopped in the middle of a backup: exit 5, no manifest; back up again once it is up: complete and verifiable', async () => {
