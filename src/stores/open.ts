@@ -8,7 +8,7 @@ export interface S3Config {
   forcePathStyle?: boolean;
   /** 'when-required' for servers that reject the SDK's default flexible checksums. */
   checksum?: 'when-required' | 'when-supported';
-  /** Attempts per request, retries of transient errors included (default 5). */
+  /** Attempts per request, retries of transient errors included (default 6, see s3.ts). */
   maxAttempts?: number;
 }
 
