@@ -4,6 +4,7 @@
  * manifest, and a rerun once it is back gives a complete, verifiable backup.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -88,6 +89,16 @@ async function keysIn(endpoint: string, bucket: string, prefix: string): Promise
   return keys;
 }
 
+async function sizesIn(endpoint: string, bucket: string, prefix: string): Promise<Map<string, number>> {
+  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  try {
+    const page = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    return new Map((page.Contents ?? []).map((o) => [o.Key!, o.Size ?? 0]));
+  } finally {
+    c.destroy();
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
@@ -149,6 +160,49 @@ describe('S3 stores through the mqbak binary', () => {
     expect(await peekQueue(dst, 'jobs-restored')).toEqual(bodies);
     expect(await peekQueue(src, 'jobs')).toEqual(bodies);
   });
+
+  it('a segment over 16 MiB goes up as a multipart upload and restores byte for byte', async () => {
+    const bucket = uniqueName('mqbak-big');
+    await createBucket(bucket);
+    const store = `s3://${bucket}/big`;
+    const env = s3Env(s3Endpoint());
+    const src = await newVhost('s3-big');
+    // incompressible bodies, so the one segment (default size 32 MiB raw) stays over 16 MiB stored
+    const conn = await amqp.connect(rabbitUrl(src), { noDelay: true });
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue('blobs', { durable: true });
+    const bodies: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      const body = randomBytes(100 * 1024);
+      bodies.push(body);
+      ch.sendToQueue('blobs', body, { persistent: true });
+    }
+    await ch.waitForConfirms();
+    await conn.close();
+
+    const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'blobs', '--json'], { env });
+    expect(backup.stderr).not.toMatch(/\n\s+at /);
+    expect(backup.code).toBe(0);
+    const sizes = await sizesIn(s3Endpoint(), bucket, 'big/segments/');
+    expect(Math.max(...sizes.values())).toBeGreaterThan(16 * 1024 * 1024);
+
+    const verify = await runMqbak(['verify', store, '--json'], { env });
+    expect(verify.code).toBe(0);
+    const dst = await newVhost('s3-big-dst');
+    const restore = await runMqbak(['restore', store, rabbitUrl(dst), '--definitions'], { env });
+    expect(restore.code).toBe(0);
+    const back = await amqp.connect(rabbitUrl(dst), { noDelay: true });
+    const rch = await back.createChannel();
+    const got: Buffer[] = [];
+    for (;;) {
+      const m = await rch.get('blobs', { noAck: true });
+      if (!m) break;
+      got.push(m.content);
+    }
+    await back.close();
+    expect(got.length).toBe(200);
+    expect(got.every((b, i) => b.equals(bodies[i]!))).toBe(true);
+  }, 120_000);
 
   it('a segment changed in the bucket after the backup: verify and restore from s3:// refuse it (exit 4)', async () => {
     const bucket = uniqueName('mqbak-rot');
