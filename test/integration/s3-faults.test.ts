@@ -265,6 +265,40 @@ describe('S3 store against a misbehaving server', () => {
     expect(await s.stat('broken')).toBeNull();
   }, 60_000);
 
+  it('interrupted in the middle of a multipart upload: code interrupted at once, and the upload is aborted', async () => {
+    const MiB = 1024 * 1024;
+    const s = await store({}, { ...fast, multipartThreshold: 6 * MiB, partSize: 5 * MiB });
+    const ac = new AbortController();
+    faults.onRequest = async (r) => {
+      if (r.method === 'PUT' && r.url.includes('partNumber=2')) {
+        ac.abort();
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+      }
+      return { kind: 'forward' };
+    };
+    const started = Date.now();
+    const e = await errorOf(s.put('cut', bytes(12 * MiB, 14), { signal: ac.signal }));
+    expect(e.code).toBe('interrupted');
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId='))).toBe(true);
+    faults = {};
+    expect(await s.stat('cut')).toBeNull();
+  });
+
+  it('interrupted while waiting to retry: code interrupted without waiting out the backoff', async () => {
+    const s = await store({ maxAttempts: 5 }, { retryBaseMs: 4000 });
+    const ac = new AbortController();
+    faults.onRequest = (r) => {
+      if (r.method !== 'PUT') return { kind: 'forward' };
+      setTimeout(() => ac.abort(), 100);
+      return { kind: 'answer', status: 503, code: 'SlowDown' };
+    };
+    const started = Date.now();
+    const e = await errorOf(s.put('wait', bytes(10, 15), { signal: ac.signal }));
+    expect(e.code).toBe('interrupted');
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
   it('a server answering If-None-Match with 501 Not Implemented is written to without it', async () => {
     const s = await store();
     faults.onRequest = (r) => (r.method === 'PUT' && r.headers['if-none-match'] ? { kind: 'answer', status: 501, code: 'NotImplemented' } : { kind: 'forward' });
