@@ -234,6 +234,37 @@ describe('S3 stores through the mqbak binary', () => {
     expect(await peekQueue(dst, 'q')).toEqual([]);
   });
 
+  it('SIGINT in the middle of a backup to s3://: exit 130, no manifest, every message back in its queue', async () => {
+    const bucket = uniqueName('mqbak-int');
+    await createBucket(bucket);
+    const store = `s3://${bucket}/int`;
+    const env = s3Env(s3Endpoint());
+    const src = await newVhost('s3-int');
+    const bodies = await fillQueue(src, 'events', 20_000, 1000);
+    const child = spawn(process.execPath, [MQBAK_BIN, 'backup', rabbitUrl(src), store, '--queues', 'events', '--segment-size', '64k'], {
+      env: { ...process.env, CI: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.resume();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let segments = 0;
+    for (let i = 0; i < 600 && child.exitCode === null; i++) {
+      segments = (await keysIn(s3Endpoint(), bucket, 'int/segments/')).length;
+      if (segments >= 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(segments).toBeGreaterThanOrEqual(3);
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(code).toBe(130);
+    const keys = await keysIn(s3Endpoint(), bucket, 'int/');
+    expect(keys.filter((k) => k.startsWith('int/manifests/'))).toEqual([]);
+    expect(await peekQueue(src, 'events')).toEqual(bodies);
+  }, 120_000);
+
   it('S3 stopped in the middle of a backup: exit 5, no manifest; back up again once it is up: complete and verifiable', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mqbak-s3rver-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
