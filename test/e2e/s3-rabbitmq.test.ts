@@ -221,7 +221,15 @@ describe('S3 stores through the mqbak binary', () => {
     await c.send(new PutObjectCommand({ Bucket: bucket, Key: segment, Body: bytes }));
     c.destroy();
 
-    const verify = await runMqbak(['verify', store, '--json'], { env });
+    // the AWS SDK's own variables name the endpoint and checksum mode just as well
+    const awsEnv = {
+      AWS_ACCESS_KEY_ID: creds.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: s3Endpoint(),
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      MQBAK_S3_PATH_STYLE: '1',
+    };
+    const verify = await runMqbak(['verify', store, '--json'], { env: awsEnv });
     expect(verify.code).toBe(4);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: false });
     expect(verify.stdout).toContain(segment.slice('rot/'.length));
