@@ -1,0 +1,238 @@
+/**
+ * Kafka archives in S3 through the mqbak binary (issue 6): a backup of a partitioned topic to
+ * s3://, verified there and restored from there into another topic, record for record per
+ * partition; and an S3 server that dies in the middle of a Kafka backup: exit 5, no manifest,
+ * and a rerun once it is back gives a complete, verifiable backup.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { createBucket, kafkaBrokers, kafkaCreateTopic, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
+
+const creds = s3Credentials();
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+const credsEnv = (): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey });
+const s3Options = (endpoint: string): string[] => ['--s3-endpoint', endpoint, '--s3-path-style', '--s3-checksum', 'when-required'];
+const kafkaUrl = (): string => `kafka://${kafkaBrokers().join(',')}`;
+
+function kafka(): Kafka {
+  return new Kafka({ brokers: kafkaBrokers(), clientId: uniqueName('s3-e2e'), logLevel: logLevel.NOTHING });
+}
+
+interface Rec {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/** Produces `n` records spread over the topic's partitions by key; returns them per partition in order. */
+async function produce(topic: string, partitions: number, n: number, valueSize = 100): Promise<Map<number, Rec[]>> {
+  const producer = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const byPartition = new Map<number, Rec[]>();
+  try {
+    const batch = 1000;
+    for (let start = 0; start < n; start += batch) {
+      const messages = [];
+      for (let i = start; i < Math.min(n, start + batch); i++) {
+        const partition = i % partitions;
+        const rec: Rec = {
+          key: i % 7 === 0 ? null : `k-${i % 13}`,
+          value: `${i}:`.padEnd(valueSize, String.fromCharCode(97 + (i % 26))),
+          headers: i % 3 === 0 ? { n: String(i), kind: 'third' } : {},
+        };
+        (byPartition.get(partition) ?? byPartition.set(partition, []).get(partition)!).push(rec);
+        messages.push({ partition, key: rec.key, value: rec.value, headers: rec.headers });
+      }
+      await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return byPartition;
+}
+
+/** Reads every partition of `topic` from the beginning until `n` records came; per partition in order. */
+async function consumeAll(topic: string, n: number): Promise<Map<number, Rec[]>> {
+  const consumer = kafka().consumer({ groupId: uniqueName('s3-e2e-read'), sessionTimeout: 6000 });
+  await consumer.connect();
+  const byPartition = new Map<number, Rec[]>();
+  let count = 0;
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${count} of ${n} records of ${topic} in 60 s`)), 60_000);
+      void consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+            (byPartition.get(partition) ?? byPartition.set(partition, []).get(partition)!).push({
+              key: message.key === null ? null : message.key.toString(),
+              value: message.value?.toString() ?? '',
+              headers,
+            });
+            if (++count >= n) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return byPartition;
+}
+
+async function keysIn(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
+  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const keys: string[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) keys.push(o.Key!);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    c.destroy();
+  }
+  return keys;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** An s3rver of this test's own, so that it can be killed in the middle of a backup. */
+async function startS3rver(dir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', 'node_modules/s3rver/bin/s3rver.js', '-d', dir, '-a', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
+  });
+  child.stdout!.resume();
+  return child;
+}
+
+// Written before the Kafka backup command existed (it was a placeholder while this file was
+// written): skipped, visibly, while the binary still says so; it runs as soon as the command does.
+const probe = spawnSync(process.execPath, [MQBAK_BIN, 'backup', 'kafka://127.0.0.1:9', path.join(tmpdir(), 'mqbak-kafka-probe'), '--topics', 'x'], {
+  encoding: 'utf8',
+  env: { ...process.env, CI: 'true' },
+  // once the command exists it tries the unused port and fails; no need to wait for its retries
+  timeout: 10_000,
+});
+const kafkaBackupMissing = /not available in this build yet/.test(probe.stderr ?? '');
+
+describe.skipIf(kafkaBackupMissing)('Kafka archives in S3 through the mqbak binary', () => {
+  it('backs up a 3-partition topic to s3://, verifies it there and restores it from there record for record', async () => {
+    const bucket = uniqueName('mqbak-kafka');
+    await createBucket(bucket);
+    const store = `s3://${bucket}/kafka/nightly`;
+    const s3 = s3Options(s3Endpoint());
+    const topic = uniqueName('orders');
+    await kafkaCreateTopic(topic, 3);
+    const sent = await produce(topic, 3, 3000);
+
+    const backup = await runMqbak(['backup', kafkaUrl(), store, '--topics', topic, '--json', '--segment-size', '64k', ...s3], { env: credsEnv() });
+    expect(backup.stderr).not.toMatch(/\n\s+at /);
+    expect(backup.code).toBe(0);
+    const result = JSON.parse(backup.stdout) as { id: string; records: number };
+    expect(result.records).toBe(3000);
+    const keys = await keysIn(s3Endpoint(), bucket, 'kafka/nightly/');
+    expect(keys).toContain(`kafka/nightly/manifests/${result.id}.json`);
+    expect(keys.filter((k) => k.startsWith(`kafka/nightly/segments/${result.id}/`)).length).toBeGreaterThan(1);
+
+    const verify = await runMqbak(['verify', store, '--json', ...s3], { env: credsEnv() });
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, findings: [] });
+
+    const target = uniqueName('orders-restored');
+    await kafkaCreateTopic(target, 3);
+    const restore = await runMqbak(['restore', store, kafkaUrl(), '--map', `${topic}=${target}`, '--json', ...s3], { env: credsEnv() });
+    expect(restore.stderr).not.toMatch(/\n\s+at /);
+    expect(restore.code).toBe(0);
+    const got = await consumeAll(target, 3000);
+    for (const p of [0, 1, 2]) expect(got.get(p)).toEqual(sent.get(p));
+  }, 180_000);
+
+  it('S3 stopped in the middle of a Kafka backup: exit 5, no manifest; rerun once it is up: complete and verifiable', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mqbak-s3rver-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    let server = await startS3rver(dir, port);
+    cleanups.push(async () => void server.kill('SIGKILL'));
+    const bucket = uniqueName('mqbak-kcut');
+    const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+    admin.destroy();
+
+    const topic = uniqueName('events');
+    await kafkaCreateTopic(topic, 2);
+    const n = 40_000;
+    await produce(topic, 2, n, 1000);
+    const store = `s3://${bucket}/k`;
+    // few retries, so that the dead server is given up on quickly
+    const env = { ...credsEnv(), MQBAK_S3_MAX_ATTEMPTS: '2' };
+    const args = ['backup', kafkaUrl(), store, '--topics', topic, '--segment-size', '64k', ...s3Options(endpoint)];
+
+    const child = spawn(process.execPath, [MQBAK_BIN, ...args], { env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.resume();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // kill the server once a few segments are up, while the backup is still writing
+    let segmentsBefore = 0;
+    for (let i = 0; i < 600 && child.exitCode === null; i++) {
+      segmentsBefore = (await keysIn(endpoint, bucket, 'k/segments/')).length;
+      if (segmentsBefore >= 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    server.kill('SIGKILL');
+    const code = await exited;
+    expect(segmentsBefore).toBeGreaterThanOrEqual(3);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(code).toBe(5);
+    expect(stderr).toMatch(/mqbak: error: .*s3:\/\/mqbak-kcut-\S+\/k at 127\.0\.0\.1:\d+/);
+
+    server = await startS3rver(dir, port);
+    const keys = await keysIn(endpoint, bucket, 'k/');
+    expect(keys.filter((k) => k.startsWith('k/manifests/'))).toEqual([]);
+
+    const again = await runMqbak([...args, '--json'], { env });
+    expect(again.stderr).not.toMatch(/\n\s+at /);
+    expect(again.code).toBe(0);
+    const result = JSON.parse(again.stdout) as { id: string; records: number };
+    expect(result.records).toBe(n);
+    const verify = await runMqbak(['verify', store, '--json', ...s3Options(endpoint)], { env });
+    expect(verify.code).toBe(0);
+    expect((JSON.parse(verify.stdout) as { ok: boolean }).ok).toBe(true);
+    const list = await runMqbak(['list', store, '--json', ...s3Options(endpoint)], { env });
+    expect((JSON.parse(list.stdout) as Array<{ id: string; records: number }>).map((b) => [b.id, b.records])).toEqual([[result.id, n]]);
+  }, 240_000);
+});
