@@ -97,7 +97,11 @@ async function sample(m: Measure, argv: string[], opts: { shell?: boolean; env?:
 }
 
 function mqbak(args: string[], profileDir?: string): string[] {
-  return ['node', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), MQBAK, ...args, '-q'];
+  // one folder per kind of run (backup-kafka, backup-amqp-drain, restore-amqp, ...) so profiles are findable
+  const broker = args.find((x) => /^(kafka|amqps?):\/\//.test(x))?.split(':')[0] ?? 'store';
+  const mode = args.includes('--mode') ? `-${args[args.indexOf('--mode') + 1]}` : '';
+  const dir = profileDir ? join(profileDir, `${args[0]}-${broker}${mode}`) : undefined;
+  return ['node', ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), MQBAK, ...args, '-q'];
 }
 
 function dirBytes(dir: string): number {
@@ -208,6 +212,13 @@ async function rabbitScenarios(a: Args, work: string, amqpUrl: string, dataFile:
       await sample(restore, mqbak(['restore', ds, amqpUrl, '--queues', q, '--map', `${q}=${q2}`], i === 0 ? profileDir : undefined), { env });
       await deleteQueue(amqpUrl, q2);
     }
+    if (!growthOnly && i === a.reps - 1 && drain.samples.length) {
+      // 4. verify: of the Kafka backup when mqbak has one; of this drain backup in any case
+      const ver = record('rabbitmq verify: mqbak', 'mqbak', n, rawBytes) as Measure & { storedBytes?: number };
+      ver.storedBytes = dirBytes(ds);
+      for (let j = 0; j < a.reps; j++) await sample(ver, mqbak(['verify', ds]), { env });
+      finish(ver);
+    }
     if (!a.keep) rmSync(ds, { recursive: true, force: true });
   }
   await deleteQueue(amqpUrl, q);
@@ -294,13 +305,17 @@ async function main(): Promise<void> {
     } else {
       log('growth: mqbak Kafka backup unavailable, measuring RabbitMQ drain growth instead');
       const small = join(work, 'rabbit-small.bin');
-      const big = join(work, 'rabbit-big.bin');
       const nRs = Math.max(100, Math.round(nR / 10));
       const s1 = await writeDataFile(small, nRs);
-      const s2 = await writeDataFile(big, nR);
       execFileSync('bash', [join(ROOT, 'test/brokers/start-rabbitmq.sh')], { stdio: 'inherit' });
       growth.push({ n: nRs, m: (await rabbitScenarios(a, work, amqpUrl, small, nRs, s1.rawBytes, undefined, true)) ?? undefined });
-      growth.push({ n: nR, m: (await rabbitScenarios(a, work, amqpUrl, big, nR, s2.rawBytes, undefined, true)) ?? undefined });
+      let big = find('rabbitmq drain: mqbak');
+      if (!big?.seconds) {
+        const bigFile = join(work, 'rabbit-big.bin');
+        const s2 = await writeDataFile(bigFile, nR);
+        big = (await rabbitScenarios(a, work, amqpUrl, bigFile, nR, s2.rawBytes, undefined, true)) ?? undefined;
+      }
+      growth.push({ n: nR, m: big });
     }
   }
 
@@ -341,10 +356,12 @@ async function main(): Promise<void> {
   ]);
   const tHeader = ['target', 'goal', 'measured', 'result'];
   const tRows = targets.map((t) => [t.description, `${t.kind === 'at-least' ? '>=' : '<='} ${t.target}${t.unit}`, t.value === null ? '-' : `${fmtNum(t.value)}${t.unit}`, formatTarget(t)]);
-  const verify = find('kafka verify: mqbak') as (Measure & { storedBytes?: number }) | undefined;
+  const verifies = ['kafka verify: mqbak', 'rabbitmq verify: mqbak'].map((v) => find(v) as (Measure & { storedBytes?: number }) | undefined);
+  const verify = verifies.find((v) => v?.seconds && v.storedBytes);
   const extra: string[] = [];
-  if (verify?.seconds && verify.storedBytes) {
-    extra.push(`verify: ${fmtNum(verify.storedBytes / 1e6 / verify.seconds, 1)} MB/s stored (${fmtInt(verify.storedBytes)} B), ${fmtNum(verify.bytes / 1e6 / verify.seconds, 1)} MB/s raw; compression ratio ${fmtNum(verify.bytes / verify.storedBytes)}`);
+  for (const v of verifies) {
+    if (!v?.seconds || !v.storedBytes) continue;
+    extra.push(`${v.name}: ${fmtNum(v.storedBytes / 1e6 / v.seconds, 1)} MB/s stored (${fmtInt(v.storedBytes)} B), ${fmtNum(v.bytes / 1e6 / v.seconds, 1)} MB/s raw; compression ratio ${fmtNum(v.bytes / v.storedBytes)}`);
   }
   const out = [
     `mqbak bench ${started.toISOString()} - kafka ${fmtInt(nK)} records / 3 partitions, rabbitmq ${fmtInt(nR)} messages, median of ${a.reps}`,
@@ -370,7 +387,7 @@ async function main(): Promise<void> {
     runs: results,
     targets,
     growth: growthInfo,
-    verify: verify?.seconds && verify.storedBytes ? { storedBytes: verify.storedBytes, rawBytes: verify.bytes, storedMBps: verify.storedBytes / 1e6 / verify.seconds, rawMBps: verify.bytes / 1e6 / verify.seconds } : null,
+    verify: verify?.seconds && verify.storedBytes ? { of: verify.name, storedBytes: verify.storedBytes, rawBytes: verify.bytes, storedMBps: verify.storedBytes / 1e6 / verify.seconds, rawMBps: verify.bytes / 1e6 / verify.seconds } : null,
     profiles: profileDir ?? null,
     markdown: { runs: formatMarkdownTable(header, rows), targets: formatMarkdownTable(tHeader, tRows) },
   };
