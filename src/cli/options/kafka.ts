@@ -32,3 +32,47 @@ export function kafkaRestoreOptions(cmd: Command): Command {
 }
 
 export { collect };
+
+/** Connection settings from options, then MQBAK_KAFKA_* environment variables. */
+export async function kafkaConnectionFrom(
+  url: string,
+  opts: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Promise<{ brokers: string[]; clientId: string; sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }; tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } }> {
+  const { MqbakError } = await import('../../common/errors.js');
+  const { readFile } = await import('node:fs/promises');
+  const m = /^kafka:\/\/(?:[^@/]*@)?([^/?#]+)\/?$/i.exec(url);
+  if (!m) throw new MqbakError('usage', 'expected kafka://host:port[,host:port]', { hint: 'credentials go in --sasl-username and MQBAK_KAFKA_SASL_PASSWORD, not in the URL' });
+  const brokers = m[1]!.split(',').map((b) => b.trim()).filter(Boolean);
+  const clientId = (opts.clientId as string | undefined) ?? env.MQBAK_KAFKA_CLIENT_ID ?? 'mqbak';
+  const mech = ((opts.saslMechanism as string | undefined) ?? env.MQBAK_KAFKA_SASL_MECHANISM)?.toLowerCase();
+  let sasl;
+  if (mech) {
+    if (mech !== 'plain' && mech !== 'scram-sha-256' && mech !== 'scram-sha-512') throw new MqbakError('usage', `--sasl-mechanism ${mech}: expected plain, scram-sha-256 or scram-sha-512`);
+    const username = (opts.saslUsername as string | undefined) ?? env.MQBAK_KAFKA_SASL_USERNAME;
+    const pwVar = (opts.saslPasswordEnv as string | undefined) ?? 'MQBAK_KAFKA_SASL_PASSWORD';
+    const password = env[pwVar];
+    if (!username) throw new MqbakError('usage', 'SASL needs a user name (--sasl-username or MQBAK_KAFKA_SASL_USERNAME)');
+    if (password === undefined) throw new MqbakError('usage', `SASL needs a password in the environment variable ${pwVar}`);
+    sasl = { mechanism: mech, username, password } as const;
+  }
+  const tlsOn = Boolean(opts.tls) || env.MQBAK_KAFKA_TLS === '1' || Boolean(opts.tlsCa ?? opts.tlsCert ?? env.MQBAK_KAFKA_TLS_CA);
+  let tls;
+  if (tlsOn) {
+    const file = async (v: unknown, what: string) => {
+      if (v === undefined) return undefined;
+      try {
+        return await readFile(String(v), 'utf8');
+      } catch (e) {
+        throw new MqbakError('usage', `${what} ${String(v)}: ${(e as Error).message}`);
+      }
+    };
+    tls = {
+      ca: await file(opts.tlsCa ?? env.MQBAK_KAFKA_TLS_CA, '--tls-ca'),
+      cert: await file(opts.tlsCert ?? env.MQBAK_KAFKA_TLS_CERT, '--tls-cert'),
+      key: await file(opts.tlsKey ?? env.MQBAK_KAFKA_TLS_KEY, '--tls-key'),
+      rejectUnauthorized: !opts.tlsInsecure,
+    };
+  }
+  return { brokers, clientId, sasl, tls };
+}

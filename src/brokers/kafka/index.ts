@@ -1,0 +1,337 @@
+/**
+ * kafkajs adapter: connection, a bounded-snapshot source, an in-order sink and the admin calls
+ * mqbak needs. Imports only src/common and kafkajs (loaded lazily: --help stays fast).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Admin, Consumer, Kafka, Producer, SASLOptions } from 'kafkajs';
+import { MqbakError, withContext } from '../../common/errors.js';
+import type { Progress } from '../../common/progress.js';
+import type { ArchiveRecord, RecordHeader } from '../../common/record.js';
+
+export interface KafkaConnection {
+  brokers: string[];
+  clientId: string;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  progress: Progress;
+  debug: boolean;
+}
+
+/** kafkajs logs JSON to the console by default: route everything through Progress instead. */
+async function createKafka(c: KafkaConnection): Promise<Kafka> {
+  const { default: kafkajs } = await import('kafkajs');
+  const { logLevel } = kafkajs;
+  const logCreator = () => (entry: { level: number; namespace: string; log: { message: string } }) => {
+    const msg = `kafka ${entry.namespace}: ${entry.log.message}`;
+    if (entry.level <= logLevel.ERROR || entry.level === logLevel.WARN) {
+      if (c.debug) c.progress.info(msg);
+    } else if (c.debug) c.progress.info(msg);
+  };
+  return new kafkajs.Kafka({
+    brokers: c.brokers,
+    clientId: c.clientId,
+    ssl: c.tls ? { ca: c.tls.ca, cert: c.tls.cert, key: c.tls.key, rejectUnauthorized: c.tls.rejectUnauthorized } : undefined,
+    sasl: c.sasl ? ({ mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } as SASLOptions) : undefined,
+    logLevel: c.debug ? logLevel.DEBUG : logLevel.WARN,
+    logCreator,
+    retry: { retries: 5 },
+  });
+}
+
+function unreachable(e: unknown, what: string): MqbakError {
+  return withContext(e, what, 'unreachable');
+}
+
+export interface PartitionInfo {
+  partition: number;
+  replicationFactor: number;
+}
+export interface Watermarks {
+  low: bigint;
+  high: bigint;
+}
+
+/** A connected admin client with the calls mqbak makes. */
+export class KafkaAdmin {
+  private constructor(
+    readonly kafka: Kafka,
+    readonly admin: Admin,
+    private readonly c: KafkaConnection,
+  ) {}
+
+  static async connect(c: KafkaConnection): Promise<KafkaAdmin> {
+    const kafka = await createKafka(c);
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+    } catch (e) {
+      throw unreachable(e, `connect to Kafka ${c.brokers.join(',')}`);
+    }
+    return new KafkaAdmin(kafka, admin, c);
+  }
+
+  async clusterId(): Promise<string> {
+    const d = await this.admin.describeCluster();
+    return d.clusterId ?? 'unknown';
+  }
+
+  async listTopics(): Promise<string[]> {
+    return (await this.admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+  }
+
+  /** Partitions of each topic; a missing topic is 'not-found'. */
+  async partitions(topic: string): Promise<PartitionInfo[]> {
+    try {
+      const md = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      const t = md.topics[0];
+      if (!t) throw new MqbakError('not-found', `topic ${topic} not found`);
+      return t.partitions.map((p) => ({ partition: p.partitionId, replicationFactor: p.replicas.length })).sort((a, b) => a.partition - b.partition);
+    } catch (e) {
+      if (e instanceof MqbakError) throw e;
+      const m = e instanceof Error ? e.message : String(e);
+      if (/does not host this topic-partition|UNKNOWN_TOPIC/i.test(m)) throw new MqbakError('not-found', `topic ${topic} not found on the broker`);
+      throw unreachable(e, `metadata of ${topic}`);
+    }
+  }
+
+  /**
+   * Low and high watermark per partition. kafkajs fetchTopicOffsets sends ListOffsets without an
+   * isolation level (read_uncommitted), so `high` is the high watermark, not the last stable offset.
+   */
+  async watermarks(topic: string): Promise<Map<number, Watermarks>> {
+    const out = new Map<number, Watermarks>();
+    for (const p of await this.admin.fetchTopicOffsets(topic)) out.set(p.partition, { low: BigInt(p.low), high: BigInt(p.high) });
+    return out;
+  }
+
+  /** Topic configs set on the broker (non-default), or null when the broker refuses DescribeConfigs. */
+  async topicConfigs(topic: string): Promise<Record<string, string> | null> {
+    try {
+      const { default: kafkajs } = await import('kafkajs');
+      const r = await this.admin.describeConfigs({ resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic }], includeSynonyms: false });
+      const out: Record<string, string> = {};
+      for (const res of r.resources) {
+        for (const e of res.configEntries) if (!e.isDefault && e.configValue !== null && !e.isSensitive) out[e.configName] = e.configValue;
+      }
+      return out;
+    } catch (e) {
+      this.c.progress.info(`describeConfigs ${topic}: ${e instanceof Error ? e.message : String(e)} (configs unavailable)`);
+      return null;
+    }
+  }
+
+  /** All group ids the broker lists, or null when it does not answer ListGroups. */
+  async listGroups(): Promise<string[] | null> {
+    try {
+      return (await this.admin.listGroups()).groups.map((g) => g.groupId).sort();
+    } catch (e) {
+      this.c.progress.info(`listGroups: ${e instanceof Error ? e.message : String(e)}`);
+      return null;
+    }
+  }
+
+  /** Committed offsets of a group on these topics (only partitions with a commit). */
+  async groupOffsets(groupId: string, topics: string[]): Promise<Record<string, Record<string, string>>> {
+    const out: Record<string, Record<string, string>> = {};
+    const r = await this.admin.fetchOffsets({ groupId, topics });
+    for (const t of r) {
+      for (const p of t.partitions) {
+        if (p.offset === '-1') continue;
+        (out[t.topic] ??= {})[String(p.partition)] = p.offset;
+      }
+    }
+    return out;
+  }
+
+  async groupState(groupId: string): Promise<{ state: string; members: number }> {
+    const r = await this.admin.describeGroups([groupId]);
+    const g = r.groups[0];
+    return { state: g?.state ?? 'Dead', members: g?.members.length ?? 0 };
+  }
+
+  async setGroupOffsets(groupId: string, topic: string, partitions: Array<{ partition: number; offset: bigint }>): Promise<void> {
+    await this.admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset.toString() })) });
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    try {
+      await this.admin.deleteGroups([groupId]);
+    } catch (e) {
+      // the stock mock has no DeleteGroups: a leftover empty throwaway group is harmless
+      this.c.progress.info(`could not delete throwaway group ${groupId}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  async createTopic(topic: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<void> {
+    try {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
+      });
+    } catch (e) {
+      throw withContext(e, `create topic ${topic} (${partitions} partitions)`, 'unreachable');
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    await this.admin.disconnect().catch(() => {});
+  }
+}
+
+function toBytes(b: Buffer | null | undefined): Uint8Array | null {
+  if (b === null || b === undefined) return null;
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): RecordHeader[] {
+  const out: RecordHeader[] = [];
+  if (!h) return out;
+  for (const [name, v] of Object.entries(h)) {
+    const list = Array.isArray(v) ? v : [v];
+    for (const x of list) out.push({ name, value: x === undefined || x === null ? null : typeof x === 'string' ? new TextEncoder().encode(x) : toBytes(x) });
+  }
+  return out;
+}
+
+export interface ReadRange {
+  partition: number;
+  /** inclusive */
+  from: bigint;
+  /** exclusive: the end noted at start */
+  to: bigint;
+}
+
+/**
+ * Reads [from, to) of each partition with a throwaway consumer group (mqbak-<random>, nothing
+ * committed) and hands records over in offset order per partition. Resolves once every
+ * partition reached its end. `onRecord` is awaited (backpressure from the writer).
+ *
+ * kafkajs decodes headers into an object keyed by name: repeated names come back as an array in
+ * their original relative order, but the interleaving between different names is lost.
+ */
+export async function readTopic(
+  c: KafkaConnection,
+  admin: KafkaAdmin,
+  topic: string,
+  ranges: ReadRange[],
+  isolation: 'read_committed' | 'read_uncommitted',
+  onRecord: (partition: number, r: ArchiveRecord) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const todo = ranges.filter((r) => r.from < r.to);
+  if (todo.length === 0) return;
+  const groupId = `mqbak-${randomBytes(6).toString('hex')}`;
+  const kafka = admin.kafka;
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    readUncommitted: isolation === 'read_uncommitted',
+    sessionTimeout: 30000,
+    maxWaitTimeInMs: 200,
+    allowAutoTopicCreation: false,
+  });
+  const pending = new Map<number, ReadRange>(todo.map((r) => [r.partition, r]));
+  const all = new Set(ranges.map((r) => r.partition));
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(new MqbakError('interrupted', 'interrupted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const finishIfDone = () => {
+        if (pending.size === 0) resolve();
+      };
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
+            const range = pending.get(batch.partition);
+            if (!range) return;
+            for (const m of batch.messages) {
+              if (!isRunning() || signal.aborted) return;
+              const off = BigInt(m.offset);
+              if (off < range.from) continue;
+              if (off >= range.to) break;
+              const ts = m.timestamp === undefined || m.timestamp === '-1' ? null : Number(m.timestamp);
+              await onRecord(batch.partition, {
+                position: off,
+                timestamp: ts,
+                timestampType: null,
+                key: toBytes(m.key),
+                value: toBytes(m.value),
+                headers: headersOf(m.headers as Record<string, Buffer | string | (Buffer | string)[] | undefined>),
+                amqp: null,
+              });
+              resolveOffset(m.offset);
+              await heartbeat();
+            }
+            // control records and compacted-away offsets: the batch may end past the last message
+            const last = BigInt(batch.lastOffset());
+            if (last >= range.to - 1n) {
+              pending.delete(batch.partition);
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              finishIfDone();
+            }
+          },
+        })
+        .then(() => {
+          // seek only after run(): kafkajs applies seeks to a running consumer
+          for (const p of all) {
+            const r = pending.get(p);
+            if (r) consumer.seek({ topic, partition: p, offset: r.from.toString() });
+            else consumer.pause([{ topic, partitions: [p] }]);
+          }
+        })
+        .catch(reject);
+    });
+  } catch (e) {
+    if (e instanceof MqbakError) throw e;
+    throw unreachable(e, `read ${topic}`);
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await admin.deleteGroup(groupId);
+  }
+}
+
+/** Idempotent producer (acks -1, one request in flight): acknowledged offsets are in send order. */
+export class KafkaSink {
+  private constructor(private readonly producer: Producer) {}
+
+  static async connect(admin: KafkaAdmin): Promise<KafkaSink> {
+    const producer = admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    try {
+      await producer.connect();
+    } catch (e) {
+      throw unreachable(e, 'connect the Kafka producer');
+    }
+    return new KafkaSink(producer);
+  }
+
+  /** Sends the records to one partition in order; returns the acknowledged base offset. */
+  async send(topic: string, partition: number, records: ArchiveRecord[]): Promise<bigint> {
+    const { default: kafkajs } = await import('kafkajs');
+    const r = await this.producer.send({
+      topic,
+      acks: -1,
+      compression: kafkajs.CompressionTypes.None,
+      messages: records.map((rec) => {
+        const headers: Record<string, Buffer[]> = {};
+        for (const h of rec.headers) (headers[h.name] ??= []).push(h.value === null ? Buffer.alloc(0) : Buffer.from(h.value));
+        return {
+          partition,
+          key: rec.key === null ? null : Buffer.from(rec.key),
+          value: rec.value === null ? null : Buffer.from(rec.value),
+          headers,
+          timestamp: rec.timestamp === null ? undefined : String(rec.timestamp),
+        };
+      }),
+    });
+    const meta = r.find((x) => x.topicName === topic && x.partition === partition);
+    if (!meta || meta.baseOffset === undefined) throw new MqbakError('partial', `produce to ${topic}[${partition}]: no acknowledgement from the broker`);
+    return BigInt(meta.baseOffset);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect().catch(() => {});
+  }
+}
