@@ -1,0 +1,233 @@
+/**
+ * Kafka backup and restore through the mqbak binary against the Kafka test broker (issue 4):
+ * faithful round trip under a renamed topic with an exact offset map, full + incremental chain,
+ * point in time, dry-run, group translation, and a restore SIGKILLed halfway then rerun.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kafkaBrokers, kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
+import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(path.join(tmpdir(), 'mqbak-kafka-e2e-'));
+  dirs.push(d);
+  return d;
+}
+const url = (): string => `kafka://${kafkaBrokers().join(',')}`;
+const kafka = (): Kafka => new Kafka({ brokers: kafkaBrokers(), clientId: uniqueName('e2e'), logLevel: logLevel.NOTHING });
+
+interface Seen {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  timestamp: string;
+  headers: string;
+}
+
+function hdrs(h: IHeaders | undefined): string {
+  return JSON.stringify(Object.entries(h ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map((x) => (x === undefined ? null : Buffer.from(x as Buffer).toString('hex')))]));
+}
+
+/** Every record of the topic, per partition in offset order (a throwaway group reading to the end). */
+async function readAll(topic: string): Promise<Seen[]> {
+  const k = kafka();
+  const admin = k.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const want = new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
+  const out: Seen[] = [];
+  const c = k.consumer({ groupId: uniqueName('e2e-read'), maxWaitTimeInMs: 100 });
+  await c.connect();
+  await c.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve) => {
+    const done = () => [...want.values()].every((v) => v <= 0n);
+    if (done()) resolve();
+    void c.run({
+      eachMessage: async ({ partition, message: m }) => {
+        out.push({ partition, offset: m.offset, key: m.key ? m.key.toString('hex') : null, value: m.value === null ? null : m.value.toString('hex'), timestamp: m.timestamp, headers: hdrs(m.headers) });
+        if (BigInt(m.offset) + 1n >= want.get(partition)!) want.set(partition, 0n);
+        if (done()) resolve();
+      },
+    });
+  });
+  await c.disconnect();
+  return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+}
+
+const strip = (s: Seen[]) => s.map(({ offset: _o, ...rest }) => rest);
+
+async function produceVaried(topic: string, partitions: number, n: number, base = 0): Promise<void> {
+  const p = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+  await p.connect();
+  const messages = [];
+  for (let j = 0; j < n; j++) {
+    const i = base + j;
+    messages.push({
+      partition: i % partitions,
+      key: i % 5 === 0 ? null : Buffer.from([0, 255, i & 255, 10]),
+      value: i % 7 === 0 ? null : i % 4 === 0 ? Buffer.alloc(0) : Buffer.from(`v${i}\u0000\u00ff`),
+      headers: i % 3 === 0 ? { h: [Buffer.from([1, 2]), Buffer.from('second')], other: Buffer.alloc(0) } : {},
+      timestamp: String(1_700_000_000_000 + i * 1000),
+    });
+  }
+  await p.send({ topic, acks: -1, messages });
+  await p.disconnect();
+}
+
+describe('kafka backup and restore through the binary', () => {
+  it('round trip: byte-identical under a renamed topic, same partitions and order, exact offset map', async () => {
+    const dir = await tempDir();
+    const topic = uniqueName('rt');
+    await kafkaCreateTopic(topic, 3);
+    await produceVaried(topic, 3, 60);
+    const b = await runMqbak(['backup', url(), dir, '--topics', topic, '--json']);
+    expect(b.stderr).not.toMatch(/\n\s+at /);
+    expect(b.code).toBe(0);
+    const bj = JSON.parse(b.stdout);
+    expect(bj.kind).toBe('full');
+    expect(bj.records).toBe(60);
+    expect(bj.streams).toHaveLength(3);
+    const target = `${topic}-copy`;
+    const mapFile = path.join(dir, 'map.jsonl');
+    const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`, '--offset-map', mapFile, '--json'], { env: { XDG_STATE_HOME: dir } });
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).records).toBe(60);
+    expect(JSON.parse(r.stdout).topics).toEqual({ [target]: 60 });
+    const src = await readAll(topic);
+    const dst = await readAll(target);
+    expect(dst).toEqual(src); // offsets included: an empty target starts at 0 like the source
+    const lines = (await readFile(mapFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toEqual([0, 1, 2].map((p) => ({ topic, partition: p, targetTopic: target, targetPartition: p, sourceStart: 0, sourceEnd: 19, targetStart: 0 })));
+  });
+
+  it('full, then incremental after producing more, then the chain restored equals the source; dry-run writes nothing', async () => {
+    const dir = await tempDir();
+    const topic = uniqueName('inc');
+    await kafkaCreateTopic(topic, 2);
+    await produceVaried(topic, 2, 20);
+    const full = JSON.parse((await runMqbak(['backup', url(), dir, '--topics', topic, '--json'])).stdout);
+    await produceVaried(topic, 2, 14, 20);
+    const inc = await runMqbak(['backup', url(), dir, '--topics', topic, '--json']);
+    expect(inc.code).toBe(0);
+    const ij = JSON.parse(inc.stdout);
+    expect(ij.kind).toBe('incremental');
+    expect(ij.parent).toBe(full.id);
+    expect(ij.records).toBe(14);
+    expect(ij.streams.map((s: { from: string }) => s.from)).toEqual(['10', '10']);
+
+    const target = `${topic}-r`;
+    const dry = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`, '--dry-run', '--json'], { env: { XDG_STATE_HOME: dir } });
+    expect(dry.code).toBe(0);
+    const plan = JSON.parse(dry.stdout);
+    expect(plan.streams.map((s: { backups: string[] }) => s.backups)).toEqual([[full.id, ij.id], [full.id, ij.id]]);
+    const admin = kafka().admin();
+    await admin.connect();
+    expect(await admin.listTopics()).not.toContain(target);
+    await admin.disconnect();
+
+    const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`], { env: { XDG_STATE_HOME: dir } });
+    expect(r.code).toBe(0);
+    expect(strip(await readAll(target))).toEqual(strip(await readAll(topic)));
+  });
+
+  it('--until restores only records up to that time', async () => {
+    const dir = await tempDir();
+    const topic = uniqueName('pit');
+    await kafkaCreateTopic(topic, 2);
+    await produceVaried(topic, 2, 30);
+    expect((await runMqbak(['backup', url(), dir, '--topics', topic])).code).toBe(0);
+    const until = new Date(1_700_000_000_000 + 11 * 1000).toISOString(); // records 0..11
+    const target = `${topic}-r`;
+    const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`, '--until', until, '--json'], { env: { XDG_STATE_HOME: dir } });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).records).toBe(12);
+    const src = (await readAll(topic)).filter((s) => Number(s.timestamp) <= Date.parse(until));
+    expect(strip(await readAll(target))).toEqual(strip(src));
+  });
+
+  it('a group committed mid-topic lands on the target at the mapped offset', async () => {
+    const dir = await tempDir();
+    const topic = uniqueName('grp');
+    const group = uniqueName('billing');
+    await kafkaCreateTopic(topic, 1);
+    await produceVaried(topic, 1, 20);
+    const admin = kafka().admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '7' }] });
+    const b = await runMqbak(['backup', url(), dir, '--topics', topic, '--groups', group, '--json']);
+    expect(b.code).toBe(0);
+    // the target already holds 5 records: the mapped offset is 5 + 7
+    const target = `${topic}-r`;
+    await kafkaCreateTopic(target, 1);
+    const p = kafka().producer();
+    await p.connect();
+    await p.send({ topic: target, messages: Array.from({ length: 5 }, (_, i) => ({ value: `pre${i}` })) });
+    await p.disconnect();
+    const refused = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`], { env: { XDG_STATE_HOME: dir } });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/already holds data/);
+    const mapFile = path.join(dir, 'map.jsonl');
+    const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`, '--allow-nonempty', '--groups', group, '--offset-map', mapFile, '--json'], {
+      env: { XDG_STATE_HOME: dir },
+    });
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).groups[0]).toMatchObject({ group, committed: '7', target: '12' });
+    const committed = await admin.fetchOffsets({ groupId: group, topics: [target] });
+    expect(committed[0]!.partitions[0]!.offset).toBe('12');
+    const dst = await readAll(target);
+    const src = await readAll(topic);
+    expect(dst[12]!.value).toBe(src[7]!.value);
+    await admin.disconnect();
+  });
+
+  it('a restore killed with SIGKILL halfway, then rerun with the same arguments: no duplicates, no loss', async () => {
+    const dir = await tempDir();
+    const topic = uniqueName('kill');
+    await kafkaCreateTopic(topic, 2);
+    const p = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+    await p.connect();
+    for (let s = 0; s < 20_000; s += 2000) {
+      await p.send({ topic, acks: -1, messages: Array.from({ length: 2000 }, (_, i) => ({ partition: (s + i) % 2, key: `k${s + i}`, value: `${s + i}`.padEnd(200, 'x') })) });
+    }
+    await p.disconnect();
+    expect((await runMqbak(['backup', url(), dir, '--topics', topic])).code).toBe(0);
+    const target = `${topic}-r`;
+    const args = [MQBAK_BIN, 'restore', dir, url(), '--map', `${topic}=${target}`, '--json'];
+    const child = spawn(process.execPath, args, { env: { ...process.env, CI: 'true', XDG_STATE_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const admin = kafka().admin();
+    await admin.connect();
+    let written = 0;
+    const deadline = Date.now() + 60_000;
+    while (written < 3000 && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 50));
+      if ((await admin.listTopics()).includes(target)) written = (await admin.fetchTopicOffsets(target)).reduce((n, o) => n + Number(o.high), 0);
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    const afterKill = (await admin.fetchTopicOffsets(target)).reduce((n, o) => n + Number(o.high), 0);
+    expect(afterKill, err).toBeGreaterThan(0);
+    expect(afterKill).toBeLessThan(20_000);
+    const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`, '--json'], { env: { XDG_STATE_HOME: dir } });
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.resumed).toBe(true);
+    expect(j.records + j.alreadyRestored).toBe(20_000);
+    await admin.disconnect();
+    expect(strip(await readAll(target))).toEqual(strip(await readAll(topic)));
+  }, 180_000);
+});
