@@ -21,11 +21,10 @@ export interface KafkaConnection {
 async function createKafka(c: KafkaConnection): Promise<Kafka> {
   const { default: kafkajs } = await import('kafkajs');
   const { logLevel } = kafkajs;
+  // kafkajs' own messages (retries, rebalances) are noise for users: shown only with --debug;
+  // what matters reaches the user as the error kafkajs finally throws
   const logCreator = () => (entry: { level: number; namespace: string; log: { message: string } }) => {
-    const msg = `kafka ${entry.namespace}: ${entry.log.message}`;
-    if (entry.level <= logLevel.ERROR || entry.level === logLevel.WARN) {
-      if (c.debug) c.progress.info(msg);
-    } else if (c.debug) c.progress.info(msg);
+    if (c.debug) c.progress.info(`kafka ${entry.namespace}: ${entry.log.message}`);
   };
   return new kafkajs.Kafka({
     brokers: c.brokers,
@@ -310,7 +309,10 @@ export class KafkaSink {
   /** Sends the records to one partition in order; returns the acknowledged base offset. */
   async send(topic: string, partition: number, records: ArchiveRecord[]): Promise<bigint> {
     const { default: kafkajs } = await import('kafkajs');
-    const r = await this.producer.send({
+    // kafkajs sends nothing and returns [] (no error) to a partition its cached metadata does not
+    // know yet (just after createTopics/createPartitions, seen on the mock): nothing was written,
+    // so sending again once metadata caught up is safe (and the producer is idempotent anyway).
+    const sendOnce = () => this.producer.send({
       topic,
       acks: -1,
       compression: kafkajs.CompressionTypes.None,
@@ -326,6 +328,11 @@ export class KafkaSink {
         };
       }),
     });
+    let r = await sendOnce();
+    for (let attempt = 1; attempt <= 10 && !r.some((x) => x.topicName === topic && x.partition === partition); attempt++) {
+      await new Promise((res) => setTimeout(res, 200 * attempt));
+      r = await sendOnce();
+    }
     const meta = r.find((x) => x.topicName === topic && x.partition === partition);
     if (!meta || meta.baseOffset === undefined) throw new MqbakError('partial', `produce to ${topic}[${partition}]: no acknowledgement from the broker`);
     return BigInt(meta.baseOffset);
