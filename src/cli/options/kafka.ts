@@ -28,7 +28,8 @@ export function kafkaRestoreOptions(cmd: Command): Command {
     .option('--groups <g1,g2>', 'Kafka: consumer groups whose offsets are translated and committed on the target', commaList)
     .option('--all-groups', 'Kafka: translate every consumer group saved in the backup')
     .option('--allow-nonempty', 'Kafka: restore into target partitions that already hold data')
-    .option('--offset-map <file>', 'write the source-to-target offset mapping as JSON lines to this file');
+    .option('--offset-map <file>', 'write the source-to-target offset mapping as JSON lines to this file')
+    .option('--journal <file>', 'Kafka: restore journal used to resume an interrupted restore (env MQBAK_RESTORE_JOURNAL; default under $XDG_STATE_HOME/mqbak/restores/)');
 }
 
 export { collect };
