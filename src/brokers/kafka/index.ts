@@ -233,7 +233,14 @@ export async function readTopic(
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject0) => {
+      // an error thrown inside eachBatch is retried by kafkajs (consumer restart), never
+      // surfaced: failures of the writer/store are stashed here and end the read at once
+      let failed = false;
+      const reject = (e: unknown) => {
+        failed = true;
+        reject0(e);
+      };
       const onAbort = () => reject(new MqbakError('interrupted', 'interrupted'));
       signal.addEventListener('abort', onAbort, { once: true });
       const finishIfDone = () => {
@@ -247,12 +254,13 @@ export async function readTopic(
             const range = pending.get(batch.partition);
             if (!range) return;
             for (const m of batch.messages) {
-              if (!isRunning() || signal.aborted) return;
+              if (!isRunning() || signal.aborted || failed) return;
               const off = BigInt(m.offset);
               if (off < range.from) continue;
               if (off >= range.to) break;
               const ts = m.timestamp === undefined || m.timestamp === '-1' ? null : Number(m.timestamp);
-              await onRecord(batch.partition, {
+              try {
+                await onRecord(batch.partition, {
                 position: off,
                 timestamp: ts,
                 timestampType: null,
@@ -260,7 +268,11 @@ export async function readTopic(
                 value: toBytes(m.value),
                 headers: headersOf(m.headers as Record<string, Buffer | string | (Buffer | string)[] | undefined>),
                 amqp: null,
-              });
+                });
+              } catch (e) {
+                reject(e);
+                return;
+              }
               resolveOffset(m.offset);
               await heartbeat();
             }
