@@ -116,8 +116,8 @@ async function main(): Promise<void> {
   const rabbitBefore = await readRabbit('/', queue);
 
   console.log(`\n== backing up to ${store}`);
-  mqbak('backup', `kafka://${bootstrap}`, store, '--topics', topic);
-  mqbak('backup', `${amqpBase}/%2F`, store, '--queues', queue);
+  const kafkaId = (JSON.parse(mqbak('backup', `kafka://${bootstrap}`, store, '--topics', topic, '--json')) as { id: string }).id;
+  const rabbitId = (JSON.parse(mqbak('backup', `${amqpBase}/%2F`, store, '--queues', queue, '--json')) as { id: string }).id;
   mqbak('verify', store);
   mqbak('list', store);
 
@@ -125,10 +125,8 @@ async function main(): Promise<void> {
   const restoredTopic = `${topic}-restored`;
   const put = await fetch(`${mgmt}/api/vhosts/${encodeURIComponent(vhost)}`, { method: 'PUT', headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
   if (!put.ok) throw new Error(`creating vhost ${vhost}: HTTP ${put.status}`);
-  const kafkaBackup = JSON.parse(mqbak('list', store, '--json')) as Array<{ id: string; source?: { broker?: string } }>;
-  void kafkaBackup;
-  mqbak('restore', store, `kafka://${bootstrap}`, '--topics', topic, '--map', `${topic}=${restoredTopic}`, '--offset-map', join(store, 'offset-map.jsonl'));
-  mqbak('restore', store, `${amqpBase}/${encodeURIComponent(vhost)}`, '--queues', queue, '--definitions', '--map', `${queue}=${queue}-restored`);
+  mqbak('restore', store, `kafka://${bootstrap}`, '--backup', kafkaId, '--topics', topic, '--map', `${topic}=${restoredTopic}`, '--offset-map', join(store, 'offset-map.jsonl'));
+  mqbak('restore', store, `${amqpBase}/${encodeURIComponent(vhost)}`, '--backup', rabbitId, '--queues', queue, '--definitions', '--map', `${queue}=${queue}-restored`);
 
   console.log('\n== comparing what came back with what went in');
   const [src, dst] = [await readKafka(kafka, topic, KAFKA_RECORDS), await readKafka(kafka, restoredTopic, KAFKA_RECORDS)];
