@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planRabbitRestore } from '../../src/core/rabbitmq-restore.js';
-import { parseMap } from '../../src/cli/commands/restore-rabbitmq.js';
+import { parseMap } from '../../src/cli/options/common.js';
 import { managementFrom } from '../../src/cli/commands/backup-rabbitmq.js';
 import { parseAmqpUrl } from '../../src/brokers/rabbitmq/connection.js';
 import { journalId, SettledTracker } from '../../src/core/rabbitmq-restore-journal.js';

@@ -2,19 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
 import { openStoreFromCli } from '../store.js';
+import { parseMap } from '../options/common.js';
 import { managementFrom } from './backup-rabbitmq.js';
-
-export function parseMap(items: string[]): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (const item of items) {
-    const i = item.indexOf('=');
-    if (i <= 0 || i === item.length - 1) throw new MqbakError('usage', `--map ${item}: expected src=dst`);
-    const src = item.slice(0, i);
-    if (map[src] !== undefined) throw new MqbakError('usage', `--map: ${src} is mapped twice`);
-    map[src] = item.slice(i + 1);
-  }
-  return map;
-}
 
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
   const [storeUrl = '', target = ''] = args;

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { MqbakError } from '../../common/errors.js';
 
 /** For repeatable options such as --map a=b --map c=d. */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -44,4 +45,17 @@ export function storeOptions(cmd: Command): Command {
 
 export function jsonOption(cmd: Command, what: string): Command {
   return cmd.option('--json', `print ${what} as JSON on stdout`);
+}
+
+/** --map src=dst items (repeatable) as a lookup; a source mapped twice is a usage error. */
+export function parseMap(items: string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const item of items) {
+    const i = item.indexOf('=');
+    if (i <= 0 || i === item.length - 1) throw new MqbakError('usage', `--map ${item}: expected src=dst`);
+    const src = item.slice(0, i);
+    if (map[src] !== undefined) throw new MqbakError('usage', `--map: ${src} is mapped twice`);
+    map[src] = item.slice(i + 1);
+  }
+  return map;
 }
