@@ -9,12 +9,26 @@ export interface BlockCodec {
   compress(raw: Uint8Array, level: number): Promise<Uint8Array>;
   /** The raw bytes of one frame; `rawLength` is the length the block header states. */
   decompress(frame: Uint8Array, rawLength: number): Promise<Uint8Array>;
+  /**
+   * Optional: compress and take both CRC-32s (of `raw` and of the frame) in one call, where the
+   * codec runs (a worker thread). With `transfer`, the codec may move raw's whole ArrayBuffer to
+   * that thread instead of copying it: the caller's views of it are then empty, and `returned`
+   * is a view of the same memory handed back for reuse (null when it was copied).
+   */
+  compressBlock?(raw: Uint8Array, level: number, options: { transfer: boolean }): Promise<CompressedBlock>;
+}
+
+export interface CompressedBlock {
+  frame: Uint8Array;
+  rawCrc: number;
+  frameCrc: number;
+  returned: Uint8Array | null;
 }
 
 /** zstd-codec has a fixed 16 MiB heap (FINDINGS): no call may exceed this much raw data. */
 export const MAX_BLOCK_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
-export const DEFAULT_LEVEL = 3;
+export const DEFAULT_LEVEL = 1;
 export const MAX_LEVEL = 9;
 
 /**

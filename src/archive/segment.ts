@@ -240,6 +240,8 @@ function giveBlock(b: Uint8Array): void {
  */
 export class SegmentBuilder {
   private readonly parts: Array<Promise<Uint8Array[]>> = [];
+  /** done[i]: parts[i] compressed successfully (a failed one is awaited, so its error shows) */
+  private readonly done: boolean[] = [true];
   private block: Uint8Array | null = null;
   private blockView: DataView | null = null;
   private used = 0;
@@ -282,8 +284,20 @@ export class SegmentBuilder {
 
   /** Appends a record (positions must increase; the caller checks); returns its encoded size. */
   async add(record: ArchiveRecord): Promise<number> {
+    const size = this.addNow(record);
+    const wait = this.backpressure();
+    if (wait) await wait;
+    return size;
+  }
+
+  /**
+   * Encodes a record into the current block without waiting: a full block is sealed (its
+   * compression starts) on the spot. Returns the record's encoded size. The caller must await
+   * backpressure() before the next record when it is not null, or compressions pile up.
+   */
+  addNow(record: ArchiveRecord): number {
     const p = prepareRecord(record);
-    if (this.used > 0 && this.used + p.size > this.blockSize) await this.seal();
+    if (this.used > 0 && this.used + p.size > this.blockSize) this.seal();
     if (p.size <= this.blockSize - this.used) {
       this.ensureBlock();
       this.used = writeRecord(p, this.block!, this.blockView!, this.used);
@@ -297,7 +311,7 @@ export class SegmentBuilder {
         this.block!.set(whole.subarray(off, off + this.blockSize), 0);
         this.used = this.blockSize;
         off += this.blockSize;
-        await this.seal();
+        this.seal();
         this.continues = true;
       }
       this.ensureBlock();
@@ -312,11 +326,22 @@ export class SegmentBuilder {
     if (this.records === 1) this.firstTimestamp = record.timestamp;
     this.lastPosition = record.position;
     this.lastTimestamp = record.timestamp;
-    if (this.used >= this.blockSize) await this.seal();
+    if (this.used >= this.blockSize) this.seal();
     return p.size;
   }
 
-  private async seal(): Promise<void> {
+  /**
+   * What to await before adding more: the oldest compression still running once `concurrency`
+   * of them are in flight (this bounds the memory they hold), else null.
+   */
+  backpressure(): Promise<unknown> | null {
+    const i = this.parts.length - this.concurrency;
+    // parts[0] is the segment header, always done
+    if (i < 1 || this.done[i]) return null;
+    return this.parts[i]!;
+  }
+
+  private seal(): void {
     if (this.used === 0) return;
     const buffer = this.block!;
     const raw = buffer.subarray(0, this.used);
@@ -325,6 +350,8 @@ export class SegmentBuilder {
     const first = this.blockFirst ?? 0n;
     const last = this.blockLast ?? 0n;
     this.sealedRaw += raw.length;
+    // raw may be moved to a worker (and emptied here) before the block header is written
+    const rawLength = raw.length;
     this.block = null;
     this.blockView = null;
     this.used = 0;
@@ -334,39 +361,54 @@ export class SegmentBuilder {
     this.blockLast = null;
     const level = this.level;
     const codec = this.codec;
-    const rawCrc = crc32(raw);
     const block = (async () => {
-      const frame = await codec.compress(raw, level);
-      // the codec is done with the raw bytes (copied into its heap or its worker's message)
-      giveBlock(buffer);
+      let frame: Uint8Array;
+      let rawCrc: number;
+      let frameCrc: number;
+      if (codec.compressBlock) {
+        // the block's memory goes to the codec's thread and comes back (no copy either way)
+        const c = await codec.compressBlock(raw, level, { transfer: true });
+        ({ frame, rawCrc, frameCrc } = c);
+        if (c.returned) giveBlock(c.returned);
+        else if (buffer.byteLength > 0) giveBlock(buffer);
+      } else {
+        rawCrc = crc32(raw);
+        frame = await codec.compress(raw, level);
+        // the codec is done with the raw bytes (copied into its heap)
+        giveBlock(buffer);
+        frameCrc = crc32(frame);
+      }
       const prefix = encodeBlockPrefix({
         version: SEGMENT_VERSION,
         codec: CODEC_ZSTD,
         flags,
-        rawLength: raw.length,
+        rawLength,
         compressedLength: frame.length,
         rawCrc,
-        compressedCrc: crc32(frame),
+        compressedCrc: frameCrc,
         records,
         firstPosition: first,
         lastPosition: last,
       });
       return [prefix, frame];
     })();
-    // keep unhandled-rejection warnings away; the error surfaces from finish()
-    block.catch(() => {});
+    const index = this.parts.length;
+    block.then(
+      () => {
+        this.done[index] = true;
+      },
+      () => {},
+    );
     this.parts.push(block);
-    // bound the compressions in flight (and the memory they hold)
-    const inFlight = this.parts.length - 1;
-    if (inFlight >= this.concurrency) await this.parts[this.parts.length - this.concurrency];
   }
 
   /** Seals the last block and returns the segment's bytes. */
   async finish(): Promise<Uint8Array> {
-    await this.seal();
+    this.seal();
     const chunks = (await Promise.all(this.parts)).flat();
     const size = chunks.reduce((n, c) => n + c.length, 0);
-    const out = new Uint8Array(size);
+    // every byte is written below: no need to zero it first
+    const out = Buffer.allocUnsafeSlow(size);
     let o = 0;
     for (const c of chunks) {
       out.set(c, o);

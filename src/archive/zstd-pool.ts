@@ -13,28 +13,42 @@ import { MAX_BLOCK_SIZE, type BlockCodec } from './codec.js';
 // from dist/ and from the TypeScript sources under tsx or vitest.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { crc32 } = require('node:zlib');
 const { ZstdCodec } = require(workerData.zstdPath);
 ZstdCodec.run((z) => {
   const simple = new z.Simple();
   parentPort.on('message', (m) => {
     let out = null;
     try {
-      out = m.op === 'compress' ? simple.compress(m.data, m.level) : simple.decompress(m.data);
+      out = m.op === 'decompress' ? simple.decompress(m.data) : simple.compress(m.data, m.level);
     } catch (e) {
       // zstd-codec aborts (OOM) by throwing a string and is unusable afterwards
       parentPort.postMessage({ id: m.id, error: String(e), fatal: true });
       process.exit(1);
     }
     if (out === null) parentPort.postMessage({ id: m.id, error: m.op + ' failed' });
-    else parentPort.postMessage({ id: m.id, data: out });
+    else if (m.op === 'block') {
+      const reply = { id: m.id, data: out, rawCrc: crc32(m.data), frameCrc: crc32(out), back: m.moved ? m.data : null };
+      // the moved raw block goes back to its owner for reuse (the frame is copied: it is small)
+      parentPort.postMessage(reply, m.moved ? [m.data.buffer] : []);
+    } else parentPort.postMessage({ id: m.id, data: out });
   });
 });
 `;
 
+interface Reply {
+  id: number;
+  data?: Uint8Array;
+  error?: string;
+  rawCrc?: number;
+  frameCrc?: number;
+  back?: Uint8Array | null;
+}
+
 interface Job {
-  resolve: (b: Uint8Array) => void;
+  resolve: (r: Reply) => void;
   reject: (e: unknown) => void;
-  op: 'compress' | 'decompress';
+  op: 'compress' | 'decompress' | 'block';
 }
 
 interface Slot {
@@ -64,13 +78,13 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstdPath } });
     const slot: Slot = { worker, jobs: new Map() };
     worker.unref(); // referenced only while it has work (see run)
-    worker.on('message', (m: { id: number; data?: Uint8Array; error?: string }) => {
+    worker.on('message', (m: Reply) => {
       const job = slot.jobs.get(m.id);
       if (!job) return;
       slot.jobs.delete(m.id);
       if (slot.jobs.size === 0) worker.unref();
-      if (m.data) job.resolve(m.data);
-      else job.reject(new MqbakError(job.op === 'compress' ? 'internal' : 'integrity', `zstd worker: ${m.error ?? 'failed'}`));
+      if (m.data) job.resolve(m);
+      else job.reject(new MqbakError(job.op === 'decompress' ? 'integrity' : 'internal', `zstd worker: ${m.error ?? 'failed'}`));
     });
     const fail = (why: string) => {
       if (slots[i] === slot) slots[i] = null;
@@ -82,7 +96,7 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
     return slot;
   };
 
-  const run = (op: Job['op'], data: Uint8Array, level: number): Promise<Uint8Array> => {
+  const run = (op: Job['op'], data: Uint8Array, level: number, move = false): Promise<Reply> => {
     if (closed) return Promise.reject(new MqbakError('internal', 'zstd pool is closed'));
     // the least busy worker
     let best = 0;
@@ -92,10 +106,10 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
     }
     const slot = slots[best]!;
     const id = nextId++;
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject, op });
       slot.worker.ref();
-      slot.worker.postMessage({ id, op, data, level });
+      slot.worker.postMessage({ id, op, data, level, moved: move }, move ? [data.buffer as ArrayBuffer] : []);
     });
   };
 
@@ -103,10 +117,17 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
     size,
     async compress(raw, level) {
       if (raw.length === 0 || raw.length > MAX_BLOCK_SIZE) throw new MqbakError('internal', `zstd: block of ${raw.length} bytes`);
-      return run('compress', raw, level);
+      return (await run('compress', raw, level)).data!;
+    },
+    async compressBlock(raw, level, options) {
+      if (raw.length === 0 || raw.length > MAX_BLOCK_SIZE) throw new MqbakError('internal', `zstd: block of ${raw.length} bytes`);
+      // only a plain ArrayBuffer the view starts at can move (never Buffer's shared 8 KiB pool)
+      const move = options.transfer && raw.byteOffset === 0 && raw.buffer instanceof ArrayBuffer && raw.buffer.byteLength > 8192;
+      const r = await run('block', raw, level, move);
+      return { frame: r.data!, rawCrc: r.rawCrc!, frameCrc: r.frameCrc!, returned: r.back ? new Uint8Array(r.back.buffer) : null };
     },
     async decompress(frame, rawLength) {
-      const out = await run('decompress', frame, 0);
+      const out = (await run('decompress', frame, 0)).data!;
       if (out.length !== rawLength) throw new MqbakError('integrity', `zstd frame decompressed to ${out.length} bytes, block header says ${rawLength}`);
       return out;
     },

@@ -64,7 +64,7 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .option('--full', 'write a full backup even if a parent exists')
     .addOption(new Option('--segment-size <bytes>', 'raw bytes per segment before it is stored').argParser(byteSize))
-    .addOption(new Option('--level <n>', 'zstd compression level').argParser(positiveInt));
+    .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(positiveInt));
   kafkaBackupOptions(backup);
   kafkaConnectionOptions(backup);
   rabbitmqBackupOptions(backup);

@@ -79,6 +79,8 @@ export interface StreamWriter {
    * segment is full it waits for that segment to be stored (backpressure).
    */
   append(record: ArchiveRecord): Promise<void>;
+  /** append() for many records at once: one call per broker batch instead of one per record. */
+  appendMany(records: readonly ArchiveRecord[]): Promise<void>;
   /**
    * Called, in order, each time a segment is durable in the store, with the last position and
    * the number of records that segment holds. RabbitMQ drain acknowledges from here.
@@ -269,20 +271,32 @@ class StreamWriterImpl implements StreamWriter {
   }
 
   append(record: ArchiveRecord): Promise<void> {
+    return this.appendMany([record]);
+  }
+
+  appendMany(records: readonly ArchiveRecord[]): Promise<void> {
     return this.exclusive(async () => {
       this.check();
-      if (record.position < this.spec.from) {
-        throw new MqbakError('internal', `stream ${this.name}: position ${record.position} is before the stream's from ${this.spec.from}`);
+      const segmentSize = this.writer.settings.segmentSize;
+      for (const record of records) {
+        if (record.position < this.spec.from) {
+          throw new MqbakError('internal', `stream ${this.name}: position ${record.position} is before the stream's from ${this.spec.from}`);
+        }
+        if (this.last !== null && record.position <= this.last) {
+          throw new MqbakError('internal', `stream ${this.name}: position ${record.position} does not follow ${this.last}`);
+        }
+        // encoding is synchronous; only a full block (compression bound) or segment makes us wait
+        this.rawBytes += this.builder.addNow(record);
+        this.last = record.position;
+        this.records++;
+        const wait = this.builder.backpressure();
+        if (wait) {
+          await wait;
+          this.check();
+        }
+        if (this.builder.rawBytes >= segmentSize) await this.storeSegment();
       }
-      if (this.last !== null && record.position <= this.last) {
-        throw new MqbakError('internal', `stream ${this.name}: position ${record.position} does not follow ${this.last}`);
-      }
-      const size = await this.builder.add(record);
-      this.last = record.position;
-      this.records++;
-      this.rawBytes += size;
       this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
-      if (this.builder.rawBytes >= this.writer.settings.segmentSize) await this.storeSegment();
     });
   }
 

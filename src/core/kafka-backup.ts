@@ -9,6 +9,7 @@ import type { Progress } from '../common/progress.js';
 import type { Store } from '../stores/store.js';
 import { openBackupWriter, type StreamWriter } from './backup-writer.js';
 import { findLatest } from './backup-reader.js';
+import { createZstdPool } from '../archive/zstd-pool.js';
 
 export interface KafkaBackupOptions {
   connection: KafkaConnection;
@@ -32,6 +33,9 @@ export interface KafkaBackupResult {
   sha256: string;
   records: number;
 }
+
+/** Blocks of one partition being compressed at once (each holds one block of raw bytes). */
+const COMPRESS_IN_FLIGHT = 2;
 
 export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupResult> {
   const admin = await KafkaAdmin.connect(o.connection);
@@ -78,6 +82,9 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
         }
       }
     }
+    // compression in worker threads, so that fetching and encoding (this thread) and zstd
+    // run on separate cores; a couple of blocks per partition in flight keep the workers busy
+    const pool = createZstdPool();
     const writer = await openBackupWriter({
       store: o.store,
       kind: parent ? 'incremental' : 'full',
@@ -88,6 +95,8 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
       level: o.level,
       signal: o.signal,
       progress: o.progress,
+      codec: pool,
+      compressConcurrency: COMPRESS_IN_FLIGHT,
     });
     for (const w of warnings) writer.warn(w);
     let records = 0;
@@ -141,10 +150,10 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
           t,
           ranges,
           o.isolation,
-          async (p, r) => {
-            await writers.get(p)!.append(r);
-            records++;
-            if (records % 1000 === 0) o.progress.update({ stream: t, records });
+          async (p, batch) => {
+            await writers.get(p)!.appendMany(batch);
+            records += batch.length;
+            o.progress.update({ stream: t, records });
           },
           o.signal,
         );
@@ -156,6 +165,8 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
     } catch (e) {
       await writer.abort().catch(() => {});
       throw e;
+    } finally {
+      await pool.close();
     }
   } catch (e) {
     throw withContext(e, 'kafka backup', 'internal');

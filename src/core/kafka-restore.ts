@@ -50,8 +50,19 @@ export interface KafkaRestoreResult {
   offsetMap: OffsetRun[];
 }
 
-const BATCH_RECORDS = 500;
-const BATCH_BYTES = 1024 * 1024;
+// One produce request per batch (one partition, acks -1, one request in flight). A record batch
+// must stay under the broker's message.max.bytes (1 MiB + 12 by default): batches are cut before
+// they would pass BATCH_BYTES (with room for the per-record framing); a record larger than that
+// goes alone and the broker decides.
+const BATCH_RECORDS = 10_000;
+const BATCH_BYTES = 1_000_000;
+
+/** Bytes a record takes in a Kafka record batch, framing estimated generously. */
+function recordSize(r: ArchiveRecord): number {
+  let n = 32 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers) n += 10 + h.name.length * 3 + (h.value?.length ?? 0);
+  return n;
+}
 
 async function* plannedRecords(store: Store, s: PlannedStream, until: number | null, signal: AbortSignal): AsyncGenerator<ArchiveRecord> {
   for (const part of s.parts) {
@@ -170,9 +181,10 @@ export async function restoreKafka(o: KafkaRestoreOptions): Promise<KafkaRestore
           count++;
           continue;
         }
+        const size = recordSize(r);
+        if (batch.length > 0 && (batch.length >= BATCH_RECORDS || bytes + size > BATCH_BYTES)) await flush();
         batch.push(r);
-        bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0) + 64;
-        if (batch.length >= BATCH_RECORDS || bytes >= BATCH_BYTES) await flush();
+        bytes += size;
       }
       await flush();
       if (alreadyWritten > 0n) throw new MqbakError('integrity', `${k}: holds ${alreadyWritten} more records than this backup plans (not a resume of the same restore?)`);

@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { crc32 } from 'node:zlib';
 import { zstdCodec } from '../../src/archive/codec.js';
+import { decodeSegment, SegmentBuilder } from '../../src/archive/segment.js';
 import { createZstdPool } from '../../src/archive/zstd-pool.js';
+import type { ArchiveRecord } from '../../src/common/record.js';
 
 describe('zstd worker pool', () => {
   const pool = createZstdPool({ size: 2 });
@@ -31,5 +34,64 @@ describe('zstd worker pool', () => {
     bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff;
     await expect(pool.decompress(bad, 3000)).rejects.toMatchObject({ code: expect.stringMatching(/integrity|internal/) });
     expect((await pool.decompress(f, 3000)).length).toBe(3000);
+  });
+
+  it('compressBlock moves the block to the worker and hands the same memory back, with both CRCs', async () => {
+    const block = Buffer.allocUnsafeSlow(1 << 20);
+    block.fill('event {"id": 1, "type": "order.created"} ');
+    const raw = block.subarray(0, 300_000);
+    const copy = Buffer.from(raw);
+    const r = await pool.compressBlock!(raw, 1, { transfer: true });
+    expect(block.byteLength).toBe(0); // moved, not copied
+    expect(r.returned).not.toBeNull();
+    expect(r.returned!.byteLength).toBe(1 << 20);
+    expect(Buffer.from(r.returned!.subarray(0, 300_000)).equals(copy)).toBe(true);
+    expect(r.rawCrc).toBe(crc32(copy));
+    expect(r.frameCrc).toBe(crc32(r.frame));
+    expect(Buffer.from(await zstdCodec.decompress(r.frame, copy.length)).equals(copy)).toBe(true);
+    // without transfer, or from a view inside a larger buffer, the caller's bytes stay where they are
+    const kept = Buffer.from('abc'.repeat(5000));
+    const r2 = await pool.compressBlock!(kept, 1, { transfer: false });
+    expect(kept.length).toBe(15000);
+    expect(r2.returned).toBeNull();
+    expect(r2.rawCrc).toBe(crc32(kept));
+  });
+
+  it('a segment built through the pool decodes to the same records as one built in this thread', async () => {
+    const records: ArchiveRecord[] = Array.from({ length: 3000 }, (_, i) => ({
+      position: BigInt(i * 2),
+      timestamp: 1_700_000_000_000 + i,
+      timestampType: null,
+      key: i % 7 === 0 ? null : new TextEncoder().encode(`user-${i % 50}`),
+      // every 500th record is longer than a block: split over several blocks
+      value: new TextEncoder().encode(`{"n":${i},"pad":"${'x'.repeat(i % 500 === 0 ? 70_000 : i % 300)}"}`),
+      headers: [{ name: 'content-type', value: new TextEncoder().encode('application/json') }, { name: 'trace', value: null }],
+      amqp: null,
+    }));
+    const build = async (codec: typeof zstdCodec, concurrency: number) => {
+      const b = new SegmentBuilder(codec, 1, 16 * 1024, concurrency);
+      for (const r of records) {
+        b.addNow(r);
+        const wait = b.backpressure();
+        if (wait) await wait;
+      }
+      return b.finish();
+    };
+    const viaPool = await build(pool, 3);
+    const inThread = await build(zstdCodec, 1);
+    // same codec, same level, same blocks: byte for byte the same segment
+    expect(Buffer.from(viaPool).equals(Buffer.from(inThread))).toBe(true);
+    const back: ArchiveRecord[] = [];
+    for await (const r of decodeSegment(viaPool, zstdCodec, 'pool segment')) back.push(r);
+    expect(back.length).toBe(records.length);
+    for (const [i, r] of back.entries()) {
+      expect(r.position).toBe(records[i]!.position);
+      expect(Buffer.from(r.value!).equals(Buffer.from(records[i]!.value!))).toBe(true);
+      expect(r.key === null ? null : Buffer.from(r.key).toString()).toBe(records[i]!.key === null ? null : Buffer.from(records[i]!.key!).toString());
+      expect(r.headers.map((h) => [h.name, h.value === null ? null : Buffer.from(h.value).toString()])).toEqual([
+        ['content-type', 'application/json'],
+        ['trace', null],
+      ]);
+    }
   });
 });

@@ -177,17 +177,20 @@ export class KafkaAdmin {
   }
 }
 
-function toBytes(b: Buffer | null | undefined): Uint8Array | null {
-  if (b === null || b === undefined) return null;
-  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+type KafkaHeaderValue = Buffer | string | undefined | null;
+
+function headerValue(x: KafkaHeaderValue): Uint8Array | null {
+  // a Buffer is a Uint8Array: kept as it is, copied once, into the archive block
+  return x === undefined || x === null ? null : typeof x === 'string' ? Buffer.from(x, 'utf8') : x;
 }
 
-function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): RecordHeader[] {
+function headersOf(h: Record<string, KafkaHeaderValue | KafkaHeaderValue[]> | undefined): RecordHeader[] {
   const out: RecordHeader[] = [];
   if (!h) return out;
-  for (const [name, v] of Object.entries(h)) {
-    const list = Array.isArray(v) ? v : [v];
-    for (const x of list) out.push({ name, value: x === undefined || x === null ? null : typeof x === 'string' ? new TextEncoder().encode(x) : toBytes(x) });
+  for (const name in h) {
+    const v = h[name];
+    if (Array.isArray(v)) for (const x of v) out.push({ name, value: headerValue(x) });
+    else out.push({ name, value: headerValue(v) });
   }
   return out;
 }
@@ -203,7 +206,8 @@ export interface ReadRange {
 /**
  * Reads [from, to) of each partition with a throwaway consumer group (mqbak-<random>, nothing
  * committed) and hands records over in offset order per partition. Resolves once every
- * partition reached its end. `onRecord` is awaited (backpressure from the writer).
+ * partition reached its end. `onBatch` gets each fetched batch's records (in offset order) and is
+ * awaited before the next one (backpressure from the writer).
  *
  * kafkajs decodes headers into an object keyed by name: repeated names come back as an array in
  * their original relative order, but the interleaving between different names is lost.
@@ -214,7 +218,7 @@ export async function readTopic(
   topic: string,
   ranges: ReadRange[],
   isolation: 'read_committed' | 'read_uncommitted',
-  onRecord: (partition: number, r: ArchiveRecord) => Promise<void>,
+  onBatch: (partition: number, records: ArchiveRecord[]) => Promise<void>,
   signal: AbortSignal,
 ): Promise<void> {
   const todo = ranges.filter((r) => r.from < r.to);
@@ -253,29 +257,37 @@ export async function readTopic(
           eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
             const range = pending.get(batch.partition);
             if (!range) return;
+            const records: ArchiveRecord[] = [];
+            let lastOffset: string | null = null;
             for (const m of batch.messages) {
-              if (!isRunning() || signal.aborted || failed) return;
               const off = BigInt(m.offset);
               if (off < range.from) continue;
               if (off >= range.to) break;
-              const ts = m.timestamp === undefined || m.timestamp === '-1' ? null : Number(m.timestamp);
-              try {
-                await onRecord(batch.partition, {
+              records.push({
                 position: off,
-                timestamp: ts,
+                timestamp: m.timestamp === undefined || m.timestamp === '-1' ? null : Number(m.timestamp),
                 timestampType: null,
-                key: toBytes(m.key),
-                value: toBytes(m.value),
-                headers: headersOf(m.headers as Record<string, Buffer | string | (Buffer | string)[] | undefined>),
+                key: m.key ?? null,
+                value: m.value ?? null,
+                headers: headersOf(m.headers as Record<string, KafkaHeaderValue | KafkaHeaderValue[]> | undefined),
                 amqp: null,
-                });
+              });
+              lastOffset = m.offset;
+            }
+            if (!isRunning() || signal.aborted || failed) return;
+            if (lastOffset !== null) {
+              try {
+                // one call per fetched batch: the writer encodes synchronously and waits only
+                // when compression or the store falls behind (backpressure)
+                await onBatch(batch.partition, records);
               } catch (e) {
                 reject(e);
                 return;
               }
-              resolveOffset(m.offset);
-              await heartbeat();
+              if (!isRunning() || signal.aborted || failed) return;
+              resolveOffset(lastOffset);
             }
+            await heartbeat();
             // control records and compacted-away offsets: the batch may end past the last message
             const last = BigInt(batch.lastOffset());
             if (last >= range.to - 1n) {
@@ -304,6 +316,13 @@ export async function readTopic(
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** A Buffer over the same bytes (no copy: the archive block stays alive while it is sent). */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Idempotent producer (acks -1, one request in flight): acknowledged offsets are in send order. */
 export class KafkaSink {
   private constructor(private readonly producer: Producer) {}
@@ -329,12 +348,18 @@ export class KafkaSink {
       acks: -1,
       compression: kafkajs.CompressionTypes.None,
       messages: records.map((rec) => {
-        const headers: Record<string, Buffer[]> = {};
-        for (const h of rec.headers) (headers[h.name] ??= []).push(h.value === null ? Buffer.alloc(0) : Buffer.from(h.value));
+        const headers: Record<string, Buffer | Buffer[]> = {};
+        for (const h of rec.headers) {
+          const v = h.value === null ? EMPTY : asBuffer(h.value);
+          const had = headers[h.name];
+          if (had === undefined) headers[h.name] = v;
+          else if (Array.isArray(had)) had.push(v);
+          else headers[h.name] = [had, v];
+        }
         return {
           partition,
-          key: rec.key === null ? null : Buffer.from(rec.key),
-          value: rec.value === null ? null : Buffer.from(rec.value),
+          key: rec.key === null ? null : asBuffer(rec.key),
+          value: rec.value === null ? null : asBuffer(rec.value),
           headers,
           timestamp: rec.timestamp === null ? undefined : String(rec.timestamp),
         };
