@@ -14,6 +14,7 @@
 import { MqbakError } from '../common/errors.js';
 import type { AmqpField, AmqpMessageMeta, AmqpValue, ArchiveRecord, RecordHeader, TimestampType } from '../common/record.js';
 import { canonicalJson } from './canonical-json.js';
+import { utf8Name } from '../common/utf8-names.js';
 
 export const NULL_LENGTH = 0xffffffff;
 const FIXED = 4 + 8 + 1 + 8 + 1;
@@ -22,21 +23,6 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 const TS_TYPES: Array<TimestampType | null> = [null, 'create', 'log-append'];
 const NO_NAMES: Uint8Array[] = [];
-
-// Header names repeat from record to record (content-type, traceparent, ...): their UTF-8 bytes
-// are kept instead of encoded again for every record. Bounded, in case every name is new.
-const nameCache = new Map<string, Uint8Array>();
-const NAME_CACHE_MAX = 1024;
-
-function headerName(name: string): Uint8Array {
-  let b = nameCache.get(name);
-  if (b === undefined) {
-    b = utf8.encode(name);
-    if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
-    nameCache.set(name, b);
-  }
-  return b;
-}
 
 /** A record checked and measured, ready to be written with writeRecord. */
 export interface PreparedRecord {
@@ -57,7 +43,7 @@ export function prepareRecord(r: ArchiveRecord): PreparedRecord {
   }
   const tsType = TS_TYPES.indexOf(r.timestampType);
   if (tsType < 0) throw new MqbakError('internal', `record ${r.position}: unknown timestamp type ${String(r.timestampType)}`);
-  const names = r.headers.length === 0 ? NO_NAMES : r.headers.map((h) => headerName(h.name));
+  const names = r.headers.length === 0 ? NO_NAMES : r.headers.map((h) => utf8Name(h.name));
   const amqp = r.amqp === null ? null : utf8.encode(amqpToJson(r.amqp));
   let size = FIXED + 4 + (r.key?.length ?? 0) + 4 + (r.value?.length ?? 0) + 4 + 4 + (amqp?.length ?? 0);
   for (let i = 0; i < names.length; i++) size += 4 + names[i]!.length + 4 + (r.headers[i]!.value?.length ?? 0);

@@ -8,7 +8,7 @@ import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { idOfManifestKey, isBackupId, manifestKey, MANIFESTS_PREFIX } from '../archive/keys.js';
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { decodeSegment } from '../archive/segment.js';
+import { decodeSegmentBlocks } from '../archive/segment.js';
 
 export interface LoadedManifest {
   manifest: Manifest;
@@ -131,6 +131,15 @@ export async function* readStream(
   stream: StreamEntry,
   options: { signal?: AbortSignal; fromPosition?: bigint; codec?: BlockCodec } = {},
 ): AsyncGenerator<ArchiveRecord> {
+  for await (const batch of readStreamBatches(store, stream, options)) yield* batch;
+}
+
+/** readStream, a block's records at a time (no await per record). */
+export async function* readStreamBatches(
+  store: Store,
+  stream: StreamEntry,
+  options: { signal?: AbortSignal; fromPosition?: bigint; codec?: BlockCodec } = {},
+): AsyncGenerator<ArchiveRecord[]> {
   const from = BigInt(stream.from);
   const to = BigInt(stream.to);
   let total = 0;
@@ -140,13 +149,19 @@ export async function* readStream(
       skipped = true;
       continue;
     }
-    for await (const r of readSegment(store, seg, options)) {
-      if (r.position < from || r.position >= to) {
-        throw new MqbakError('integrity', `segment ${seg.key}: position ${r.position} is outside the stream's range [${from}, ${to})`);
+    const bytes = await fetchSegment(store, seg, options);
+    for await (let batch of decodeCheckedSegmentBlocks(bytes, seg, options.codec ?? zstdCodec, options.signal)) {
+      for (const r of batch) {
+        if (r.position < from || r.position >= to) {
+          throw new MqbakError('integrity', `segment ${seg.key}: position ${r.position} is outside the stream's range [${from}, ${to})`);
+        }
       }
-      total++;
-      if (options.fromPosition !== undefined && r.position < options.fromPosition) continue;
-      yield r;
+      total += batch.length;
+      if (options.fromPosition !== undefined) {
+        const fp = options.fromPosition;
+        batch = batch.filter((r) => r.position >= fp);
+      }
+      if (batch.length > 0) yield batch;
     }
   }
   if (!skipped && total !== stream.records) {
@@ -188,23 +203,35 @@ export async function* decodeCheckedSegment(
   codec: BlockCodec,
   signal?: AbortSignal,
 ): AsyncGenerator<ArchiveRecord> {
+  for await (const batch of decodeCheckedSegmentBlocks(bytes, segment, codec, signal)) yield* batch;
+}
+
+/** decodeCheckedSegment, one array of records per block. */
+export async function* decodeCheckedSegmentBlocks(
+  bytes: Uint8Array,
+  segment: SegmentEntry,
+  codec: BlockCodec,
+  signal?: AbortSignal,
+): AsyncGenerator<ArchiveRecord[]> {
   const context = `segment ${segment.key}`;
   let n = 0;
   let last: ArchiveRecord | null = null;
-  for await (const r of decodeSegment(bytes, codec, context)) {
+  for await (const batch of decodeSegmentBlocks(bytes, codec, context)) {
     throwIfAborted(signal);
+    if (batch.length === 0) continue;
+    const first = batch[0]!;
     if (n === 0) {
-      if (r.position.toString() !== segment.firstPosition) {
-        throw new MqbakError('integrity', `${context}: first position ${r.position}, manifest says ${segment.firstPosition}`);
+      if (first.position.toString() !== segment.firstPosition) {
+        throw new MqbakError('integrity', `${context}: first position ${first.position}, manifest says ${segment.firstPosition}`);
       }
-      if (r.timestamp !== segment.firstTimestamp) {
-        throw new MqbakError('integrity', `${context}: first timestamp ${r.timestamp}, manifest says ${segment.firstTimestamp}`);
+      if (first.timestamp !== segment.firstTimestamp) {
+        throw new MqbakError('integrity', `${context}: first timestamp ${first.timestamp}, manifest says ${segment.firstTimestamp}`);
       }
     }
-    n++;
+    n += batch.length;
     if (n > segment.records) throw new MqbakError('integrity', `${context}: more than the ${segment.records} records the manifest states`);
-    last = r;
-    yield r;
+    last = batch[batch.length - 1]!;
+    yield batch;
   }
   if (n !== segment.records) throw new MqbakError('integrity', `${context}: ${n} records, manifest says ${segment.records}`);
   if (last && last.position.toString() !== segment.lastPosition) {

@@ -34,6 +34,12 @@ export interface BackupWriterOptions {
   blockSize?: number;
   /** Raw bytes after which a segment is closed and stored. */
   segmentSize?: number;
+  /**
+   * Bytes all streams together may hold in memory (segments being built, counted raw, plus
+   * segments being stored); past it, the stream being appended to stores its segment early.
+   * Bounds memory whatever the number of partitions or queues and however poorly data compresses.
+   */
+  memoryBudget?: number;
   /** zstd level. */
   level?: number;
   /** For reproducible fixtures and tests only. */
@@ -97,6 +103,7 @@ export interface StreamWriter {
 }
 
 export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
+export const DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024;
 
 export async function openBackupWriter(options: BackupWriterOptions): Promise<BackupWriter> {
   const level = options.level ?? DEFAULT_LEVEL;
@@ -124,6 +131,7 @@ export async function openBackupWriter(options: BackupWriterOptions): Promise<Ba
     segmentSize,
     codec: options.codec ?? zstdCodec,
     concurrency: options.compressConcurrency ?? 1,
+    memoryBudget: options.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
   });
   return w;
 }
@@ -132,6 +140,7 @@ interface Settings {
   level: number;
   blockSize: number;
   segmentSize: number;
+  memoryBudget: number;
   codec: BlockCodec;
   concurrency: number;
 }
@@ -142,6 +151,8 @@ class Writer implements BackupWriter {
   private readonly warnings: string[] = [];
   private state: 'open' | 'committed' | 'aborted' = 'open';
   readonly progress: Progress;
+  /** Raw bytes in segments being built plus bytes of segments being stored, over all streams. */
+  held = 0;
 
   constructor(
     readonly options: BackupWriterOptions,
@@ -277,7 +288,7 @@ class StreamWriterImpl implements StreamWriter {
   appendMany(records: readonly ArchiveRecord[]): Promise<void> {
     return this.exclusive(async () => {
       this.check();
-      const segmentSize = this.writer.settings.segmentSize;
+      const { segmentSize, memoryBudget, blockSize } = this.writer.settings;
       for (const record of records) {
         if (record.position < this.spec.from) {
           throw new MqbakError('internal', `stream ${this.name}: position ${record.position} is before the stream's from ${this.spec.from}`);
@@ -286,7 +297,9 @@ class StreamWriterImpl implements StreamWriter {
           throw new MqbakError('internal', `stream ${this.name}: position ${record.position} does not follow ${this.last}`);
         }
         // encoding is synchronous; only a full block (compression bound) or segment makes us wait
-        this.rawBytes += this.builder.addNow(record);
+        const size = this.builder.addNow(record);
+        this.rawBytes += size;
+        this.writer.held += size;
         this.last = record.position;
         this.records++;
         const wait = this.builder.backpressure();
@@ -294,7 +307,9 @@ class StreamWriterImpl implements StreamWriter {
           await wait;
           this.check();
         }
-        if (this.builder.rawBytes >= segmentSize) await this.storeSegment();
+        if (this.builder.rawBytes >= segmentSize || (this.writer.held >= memoryBudget && this.builder.rawBytes >= blockSize)) {
+          await this.storeSegment();
+        }
       }
       this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
     });
@@ -364,7 +379,12 @@ class StreamWriterImpl implements StreamWriter {
     if (this.builder.empty) return;
     const b = this.builder;
     this.builder = this.newBuilder();
-    const bytes = await b.finish();
+    let bytes: Uint8Array;
+    try {
+      bytes = await b.finish();
+    } finally {
+      this.writer.held -= b.rawBytes;
+    }
     await this.waitInFlight();
     this.check();
     const key = segmentKey(this.writer.id, this.index, this.seq++);
@@ -379,6 +399,7 @@ class StreamWriterImpl implements StreamWriter {
       lastTimestamp: b.lastTimestamp,
     };
     const { store, signal } = this.writer.options;
+    this.writer.held += bytes.length;
     const p = (async () => {
       try {
         const info = await store.put(key, bytes, { signal });
@@ -396,8 +417,11 @@ class StreamWriterImpl implements StreamWriter {
       }
     })();
     this.inFlight = p.then(
-      () => {},
+      () => {
+        this.writer.held -= bytes.length;
+      },
       (e: unknown) => {
+        this.writer.held -= bytes.length;
         this.failure ??= e instanceof MqbakError ? e : withContext(e, `stream ${this.name}`);
       },
     );

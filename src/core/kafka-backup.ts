@@ -9,7 +9,7 @@ import type { Progress } from '../common/progress.js';
 import type { Store } from '../stores/store.js';
 import { openBackupWriter, type StreamWriter } from './backup-writer.js';
 import { findLatest } from './backup-reader.js';
-import { createZstdPool } from '../archive/zstd-pool.js';
+import { createZstdPool, defaultPoolSize } from '../archive/zstd-pool.js';
 
 export interface KafkaBackupOptions {
   connection: KafkaConnection;
@@ -83,13 +83,15 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
       }
     }
     // compression in worker threads, so that fetching and encoding (this thread) and zstd
-    // run on separate cores; a couple of blocks per partition in flight keep the workers busy
-    const pool = createZstdPool();
+    // run on separate cores; a couple of blocks per partition in flight keep the workers busy.
+    // One worker at level 1 outpaces kafkajs' fetching on one core; a second is headroom. More
+    // would only cost memory (each worker holds its own zstd heap).
+    const pool = createZstdPool({ size: Math.min(2, defaultPoolSize()) });
     const writer = await openBackupWriter({
       store: o.store,
       kind: parent ? 'incremental' : 'full',
       parent: parent ? { id: parent.manifest.id, sha256: parent.sha256 } : null,
-      source: { broker: 'kafka', url: o.url, chainKey, options: { isolation: o.isolation, end: 'high watermark (ListOffsets latest) noted at start' } },
+      source: { broker: 'kafka', url: o.url, chainKey, options: { isolation: o.isolation, end: 'last stable offset (ListOffsets latest, read_committed) noted at start' } },
       toolVersion: o.toolVersion,
       segmentSize: o.segmentSize,
       level: o.level,

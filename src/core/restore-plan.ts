@@ -53,6 +53,15 @@ export function planKafkaRestore(chain: Manifest[], options: { topics?: string[]
   for (const t of options.topics ?? []) if (!present.has(t)) throw new MqbakError('not-found', `topic ${t} is not in backup ${head.id}`);
   for (const src of Object.keys(options.map ?? {})) if (!present.has(src)) throw new MqbakError('usage', `--map ${src}=...: topic ${src} is not in backup ${head.id}`);
   const streams = [...byName.values()].sort((a, b) => (a.targetTopic < b.targetTopic ? -1 : a.targetTopic > b.targetTopic ? 1 : a.partition - b.partition));
+  // two source topics into one target would interleave their records: no offset map, no resume
+  const into = new Map<string, string>();
+  for (const s of streams) {
+    const other = into.get(s.targetTopic);
+    if (other !== undefined && other !== s.topic) {
+      throw new MqbakError('usage', `topics ${other} and ${s.topic} would both be restored into ${s.targetTopic}`, { hint: 'give each a target of its own with --map' });
+    }
+    into.set(s.targetTopic, s.topic);
+  }
   const topics: RestorePlan['topics'] = {};
   const meta = (head.metadata.topics ?? {}) as Record<string, { partitions?: number; replicationFactor?: number; configs?: Record<string, string> | 'unavailable' }>;
   for (const s of streams) {

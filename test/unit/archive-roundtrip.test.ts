@@ -304,6 +304,38 @@ describe('archive round trip through the local store', () => {
     expect(await listBackups(store)).toEqual([]);
   });
 
+  it('a memory budget over all streams cuts segments early, bounds what is held, and loses nothing', async () => {
+    // incompressible values: compressed segments are as large as raw ones (the worst case)
+    const opts = { blockSize: 4096, segmentSize: 256 * 1024, memoryBudget: 64 * 1024 };
+    const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't', ...opts });
+    const streams = [0, 1, 2, 3].map((p) => w.openStream({ name: `kafka/orders/${p}`, broker: 'kafka', kafka: { topic: 'orders', partition: p }, from: 0n }));
+    const written: ArchiveRecord[][] = [[], [], [], []];
+    let maxHeld = 0;
+    const held = () => (w as unknown as { held: number }).held;
+    for (let i = 0; i < 400; i++) {
+      for (const [p, sw] of streams.entries()) {
+        const r: ArchiveRecord = { position: BigInt(i), timestamp: i, timestampType: null, key: null, value: pseudoRandom(1000, i * 4 + p + 1), headers: [], amqp: null };
+        written[p]!.push(r);
+        await sw.appendMany([r]);
+        maxHeld = Math.max(maxHeld, held());
+      }
+    }
+    for (const sw of streams) await sw.close(400n);
+    const { manifest } = await w.commit();
+    expect(held()).toBe(0);
+    // without the budget each stream would hold up to 256 KiB (4 x 256 KiB in all)
+    expect(maxHeld).toBeLessThan(64 * 1024 + 4 * 4096 + 4 * 1100);
+    for (const [p, st] of manifest.streams.entries()) {
+      // 400 KB per stream with 256 KiB segments would be 2 segments; the budget cuts more, smaller ones
+      expect(st.segments.length).toBeGreaterThan(3);
+      for (const seg of st.segments) expect(seg.bytes).toBeLessThan(64 * 1024);
+      const back: ArchiveRecord[] = [];
+      for await (const r of readStream(store, st)) back.push(r);
+      expect(back.map((r) => r.position)).toEqual(written[p]!.map((r) => r.position));
+      expect(back.every((r, i) => Buffer.from(r.value!).equals(Buffer.from(written[p]![i]!.value!)))).toBe(true);
+    }
+  });
+
   it('refuses positions that do not increase, and a close that does not cover them', async () => {
     const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't' });
     const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 5n });

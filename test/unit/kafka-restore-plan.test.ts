@@ -40,6 +40,13 @@ describe('kafka restore planner', () => {
     expect(() => planKafkaRestore([full], { map: { zz: 'y' } })).toThrow(/not in backup/);
   });
 
+  it('refuses two source topics restored into one target (their records would interleave)', () => {
+    expect(() => planKafkaRestore([full, inc], { map: { a: 'x', b: 'x' } })).toThrow(/topics a and b would both be restored into x/);
+    expect(() => planKafkaRestore([full, inc], { map: { a: 'b' } })).toThrow(/would both be restored into b/);
+    // renaming onto a name that is free is fine
+    expect(planKafkaRestore([full, inc], { map: { a: 'b', b: 'a' } }).streams.map((s) => `${s.topic}->${s.targetTopic}`).sort()).toEqual(['a->b', 'a->b', 'a->b', 'b->a']);
+  });
+
   it('refuses a chain whose part starts before the previous one ended', () => {
     const bad = manifest('20261125T000002000Z-cccccc', [stream('a', 0, 5, 20, 15)]);
     expect(() => planKafkaRestore([full, bad], {})).toThrow(/before/);

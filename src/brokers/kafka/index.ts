@@ -7,6 +7,7 @@ import type { Admin, Consumer, Kafka, Producer, SASLOptions } from 'kafkajs';
 import { MqbakError, withContext } from '../../common/errors.js';
 import type { Progress } from '../../common/progress.js';
 import type { ArchiveRecord, RecordHeader } from '../../common/record.js';
+import { BatchProducer } from './batch-producer.js';
 
 export interface KafkaConnection {
   brokers: string[];
@@ -94,8 +95,10 @@ export class KafkaAdmin {
   }
 
   /**
-   * Low and high watermark per partition. kafkajs fetchTopicOffsets sends ListOffsets without an
-   * isolation level (read_uncommitted), so `high` is the high watermark, not the last stable offset.
+   * Low and high end per partition. kafkajs fetchTopicOffsets sends ListOffsets (v2 and later)
+   * with its default isolation level, READ_COMMITTED (kafkajs src/protocol/requests/listOffsets/
+   * index.js): `high` is the last stable offset, which equals the high watermark unless a
+   * transaction is open on the partition.
    */
   async watermarks(topic: string): Promise<Map<number, Watermarks>> {
     const out = new Map<number, Watermarks>();
@@ -323,27 +326,56 @@ function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** Idempotent producer (acks -1, one request in flight): acknowledged offsets are in send order. */
-export class KafkaSink {
-  private constructor(private readonly producer: Producer) {}
+export type KafkaProducerKind = 'batch' | 'kafkajs';
 
-  static async connect(admin: KafkaAdmin): Promise<KafkaSink> {
+/**
+ * Idempotent producer (acks -1, one request per partition in flight): acknowledged offsets of a
+ * partition are in send order. 'batch' (the default) is mqbak's own record-batch encoder over
+ * kafkajs' connections (batch-producer.ts); 'kafkajs' is kafkajs' producer, used as well when the
+ * former cannot run with this kafkajs or broker.
+ */
+export class KafkaSink {
+  private constructor(
+    private readonly producer: Producer | null,
+    private readonly batch: BatchProducer | null,
+  ) {}
+
+  get kind(): KafkaProducerKind {
+    return this.batch ? 'batch' : 'kafkajs';
+  }
+
+  static async connect(admin: KafkaAdmin, kind: KafkaProducerKind = 'batch'): Promise<KafkaSink> {
+    if (kind === 'batch') {
+      let batch: BatchProducer | null;
+      try {
+        batch = await BatchProducer.open(admin.kafka);
+      } catch (e) {
+        throw unreachable(e, 'connect the Kafka producer');
+      }
+      if (batch) return new KafkaSink(null, batch);
+    }
     const producer = admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     try {
       await producer.connect();
     } catch (e) {
       throw unreachable(e, 'connect the Kafka producer');
     }
-    return new KafkaSink(producer);
+    return new KafkaSink(producer, null);
   }
 
-  /** Sends the records to one partition in order; returns the acknowledged base offset. */
-  async send(topic: string, partition: number, records: ArchiveRecord[]): Promise<bigint> {
+  /**
+   * Sends the records to one partition in order; returns the acknowledged base offset. With the
+   * 'batch' producer, sends to different partitions may run concurrently (one per partition).
+   */
+  async send(topic: string, partition: number, records: ArchiveRecord[], signal?: AbortSignal): Promise<bigint> {
+    if (this.batch) return this.batch.send(topic, partition, records, signal);
+    if (!this.producer) throw new MqbakError('internal', 'Kafka producer is closed');
     const { default: kafkajs } = await import('kafkajs');
     // kafkajs sends nothing and returns [] (no error) to a partition its cached metadata does not
     // know yet (just after createTopics/createPartitions, seen on the mock): nothing was written,
     // so sending again once metadata caught up is safe (and the producer is idempotent anyway).
-    const sendOnce = () => this.producer.send({
+    const producer = this.producer;
+    const sendOnce = () => producer.send({
       topic,
       acks: -1,
       compression: kafkajs.CompressionTypes.None,
@@ -376,6 +408,7 @@ export class KafkaSink {
   }
 
   async disconnect(): Promise<void> {
-    await this.producer.disconnect().catch(() => {});
+    await this.batch?.close();
+    await this.producer?.disconnect().catch(() => {});
   }
 }

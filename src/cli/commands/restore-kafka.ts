@@ -43,6 +43,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     allowNonempty: Boolean(opts.allowNonempty),
     dryRun: Boolean(opts.dryRun),
     offsetMapPath: opts.offsetMap as string | undefined,
+    producer: producerKind(ctx.env.MQBAK_KAFKA_PRODUCER),
     journalPath,
     signal: ctx.signal,
     progress: ctx.progress,
@@ -78,4 +79,11 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     for (const g of r.groups) ctx.out(`  group ${g.group}: ${g.targetTopic}[${g.partition}] committed ${g.committed} -> ${g.target}\n`);
   }
   return 0;
+}
+
+/** MQBAK_KAFKA_PRODUCER=kafkajs restores through kafkajs' producer instead of mqbak's own. */
+function producerKind(v: string | undefined): 'batch' | 'kafkajs' {
+  if (v === undefined || v === '' || v === 'batch') return 'batch';
+  if (v === 'kafkajs') return 'kafkajs';
+  throw new MqbakError('usage', `MQBAK_KAFKA_PRODUCER=${v}: expected batch or kafkajs`);
 }

@@ -1,0 +1,326 @@
+/**
+ * A restore-only Kafka producer that encodes record batches itself, in one buffer per request,
+ * and sends them over kafkajs' own connections (bootstrap, TLS, SASL, ApiVersions and metadata
+ * all stay kafkajs'). kafkajs' producer allocates and copies every record and header several
+ * times and checks one byte at a time; that, not the broker, bounded restores.
+ *
+ * Semantics are those of an idempotent producer (acks -1): InitProducerId once, then per
+ * partition a sequence number that advances by the records of each acknowledged batch. A batch
+ * is resent with the same bytes (same sequence: the broker drops a duplicate) after a retriable
+ * error. One request per partition is in flight; requests for different partitions go out
+ * concurrently on the same connection.
+ *
+ * Unlike kafkajs' producer it keeps the header order as stored (a, b, a stays a, b, a) and null
+ * header values null.
+ *
+ * It reaches into kafkajs 2.2's internals (the cluster factory of a Kafka client, the broker's
+ * request lookup): open() returns null when they are not what it expects, and the caller falls
+ * back to kafkajs' producer.
+ */
+import { createRequire } from 'node:module';
+import type { Kafka } from 'kafkajs';
+import { MqbakError } from '../../common/errors.js';
+import type { ArchiveRecord } from '../../common/record.js';
+import { crc32c } from './crc32c.js';
+import { utf8Name } from '../../common/utf8-names.js';
+
+const MAGIC = 2;
+const BATCH_HEADER = 61;
+const NO_PARTITION_LEADER_EPOCH = -1;
+const REQUEST_TIMEOUT_MS = 30_000;
+const MAX_ATTEMPTS = 6;
+
+// ---- encoding (pure) ----
+
+function zigzag(v: number): number {
+  return v >= 0 ? v * 2 : -v * 2 - 1;
+}
+
+/** Bytes of an unsigned varint of v (0 <= v < 2^53). */
+function uvarintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function writeUVarint(buf: Uint8Array, o: number, v: number): number {
+  while (v >= 128) {
+    buf[o++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[o++] = v;
+  return o;
+}
+
+export interface BatchIdentity {
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+/** Bytes the records will take in a record batch, with the batch header. */
+function recordSizes(records: readonly ArchiveRecord[], base: number, now: number, sizes: Int32Array): number {
+  let total = BATCH_HEADER;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const ts = r.timestamp ?? now;
+    let body = 1 + uvarintSize(zigzag(ts - base)) + uvarintSize(zigzag(i));
+    body += r.key === null ? 1 : uvarintSize(zigzag(r.key.length)) + r.key.length;
+    body += r.value === null ? 1 : uvarintSize(zigzag(r.value.length)) + r.value.length;
+    body += uvarintSize(zigzag(r.headers.length));
+    for (const h of r.headers) {
+      const n = utf8Name(h.name).length;
+      body += uvarintSize(zigzag(n)) + n;
+      body += h.value === null ? 1 : uvarintSize(zigzag(h.value.length)) + h.value.length;
+    }
+    sizes[i] = body;
+    total += uvarintSize(zigzag(body)) + body;
+  }
+  return total;
+}
+
+function writeBytes(buf: Uint8Array, o: number, b: Uint8Array | null): number {
+  if (b === null) {
+    buf[o] = 1; // zigzag(-1)
+    return o + 1;
+  }
+  o = writeUVarint(buf, o, zigzag(b.length));
+  buf.set(b, o);
+  return o + b.length;
+}
+
+/**
+ * Writes one uncompressed record batch (magic 2) holding `records` at `at` of `out` (which must
+ * have room: see encodeRecordBatch) and returns the offset after it.
+ */
+function writeRecordBatch(out: Buffer, at: number, records: readonly ArchiveRecord[], id: BatchIdentity, now: number, base: number, sizes: Int32Array, total: number): number {
+  let maxTs = base;
+  for (const r of records) {
+    const ts = r.timestamp ?? now;
+    if (ts > maxTs) maxTs = ts;
+  }
+  out.writeBigInt64BE(0n, at);
+  out.writeInt32BE(total - 12, at + 8);
+  out.writeInt32BE(NO_PARTITION_LEADER_EPOCH, at + 12);
+  out[at + 16] = MAGIC;
+  // crc (at + 17) last
+  out.writeInt16BE(0, at + 21); // attributes: no compression, CreateTime, not transactional
+  out.writeInt32BE(records.length - 1, at + 23);
+  out.writeBigInt64BE(BigInt(base), at + 27);
+  out.writeBigInt64BE(BigInt(maxTs), at + 35);
+  out.writeBigInt64BE(id.producerId, at + 43);
+  out.writeInt16BE(id.producerEpoch, at + 51);
+  out.writeInt32BE(id.baseSequence, at + 53);
+  out.writeInt32BE(records.length, at + 57);
+  let o = at + BATCH_HEADER;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    o = writeUVarint(out, o, zigzag(sizes[i]!));
+    out[o++] = 0; // record attributes
+    o = writeUVarint(out, o, zigzag((r.timestamp ?? now) - base));
+    o = writeUVarint(out, o, zigzag(i));
+    o = writeBytes(out, o, r.key);
+    o = writeBytes(out, o, r.value);
+    o = writeUVarint(out, o, zigzag(r.headers.length));
+    for (const h of r.headers) {
+      o = writeBytes(out, o, utf8Name(h.name));
+      o = writeBytes(out, o, h.value);
+    }
+  }
+  if (o - at !== total) throw new MqbakError('internal', `record batch: wrote ${o - at} of ${total} bytes`);
+  out.writeUInt32BE(crc32c(out, at + 21, o), at + 17);
+  return o;
+}
+
+/** One record batch (magic 2, uncompressed) as Kafka stores it. `now` stands in for missing timestamps. */
+export function encodeRecordBatch(records: readonly ArchiveRecord[], id: BatchIdentity, now = Date.now()): Buffer {
+  if (records.length === 0) throw new MqbakError('internal', 'record batch: no records');
+  const base = records[0]!.timestamp ?? now;
+  const sizes = new Int32Array(records.length);
+  const total = recordSizes(records, base, now, sizes);
+  const out = Buffer.allocUnsafe(total);
+  writeRecordBatch(out, 0, records, id, now, base, sizes, total);
+  return out;
+}
+
+/**
+ * The body of a Produce request (versions 3 to 8 share it) carrying one record batch for one
+ * partition: transactional_id null, acks, timeout, [topic [partition records]].
+ */
+export function encodeProduceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number, now = Date.now()): Buffer {
+  if (records.length === 0) throw new MqbakError('internal', 'record batch: no records');
+  const name = utf8Name(topic);
+  const base = records[0]!.timestamp ?? now;
+  const sizes = new Int32Array(records.length);
+  const batch = recordSizes(records, base, now, sizes);
+  const head = 2 + 2 + 4 + 4 + 2 + name.length + 4 + 4 + 4;
+  const out = Buffer.allocUnsafe(head + batch);
+  let o = out.writeInt16BE(-1, 0); // transactional_id: null
+  o = out.writeInt16BE(acks, o);
+  o = out.writeInt32BE(timeoutMs, o);
+  o = out.writeInt32BE(1, o); // one topic
+  o = out.writeInt16BE(name.length, o);
+  o += name.copy(out, o);
+  o = out.writeInt32BE(1, o); // one partition
+  o = out.writeInt32BE(partition, o);
+  o = out.writeInt32BE(batch, o);
+  writeRecordBatch(out, o, records, id, now, base, sizes, batch);
+  return out;
+}
+
+// ---- sending, over kafkajs' connections ----
+
+interface KjsBroker {
+  lookupRequest(apiKey: number, request: unknown): (args: Record<string, unknown>) => { request: KjsRequest; response: unknown };
+  initProducerId(args: { transactionalId?: string; transactionTimeout: number }): Promise<{ producerId: string; producerEpoch: number }>;
+}
+interface KjsRequest {
+  apiKey: number;
+  apiVersion: number;
+  apiName: string;
+  expectResponse?: () => boolean;
+  encode: () => Promise<unknown>;
+}
+interface KjsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(args: { nodeId: string }): Promise<KjsBroker>;
+  findControllerBroker(): Promise<KjsBroker>;
+}
+interface ProduceResult {
+  topics: Array<{ topicName: string; partitions: Array<{ partition: number; errorCode: number; baseOffset: string }> }>;
+}
+
+function symbolNamed(o: object, description: string): symbol | undefined {
+  for (let p: object | null = o; p; p = Object.getPrototypeOf(p) as object | null) {
+    const s = Object.getOwnPropertySymbols(p).find((x) => x.description === description);
+    if (s) return s;
+  }
+  return undefined;
+}
+
+function isRetriable(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class BatchProducer {
+  private readonly sequences = new Map<string, number>();
+  private readonly knownTopics = new Set<string>();
+
+  private constructor(
+    private readonly cluster: KjsCluster,
+    private readonly requests: { Produce: unknown },
+    private readonly produceKey: number,
+    private readonly sendKey: symbol,
+    private readonly producerId: bigint,
+    private readonly producerEpoch: number,
+  ) {}
+
+  /** Connects and initialises the producer id; null when this kafkajs or broker is not suitable. */
+  static async open(kafka: Kafka): Promise<BatchProducer | null> {
+    const require = createRequire(import.meta.url);
+    let requests: { Produce: unknown };
+    let apiKeys: { Produce: number };
+    try {
+      requests = (require('kafkajs/src/protocol/requests') as { requests: { Produce: unknown } }).requests;
+      apiKeys = require('kafkajs/src/protocol/requests/apiKeys') as { Produce: number };
+    } catch {
+      return null;
+    }
+    const factoryKey = symbolNamed(kafka, 'private:Kafka:createCluster');
+    if (!factoryKey || typeof apiKeys.Produce !== 'number' || !requests?.Produce) return null;
+    const factory = (kafka as unknown as Record<symbol, unknown>)[factoryKey];
+    if (typeof factory !== 'function') return null;
+    const cluster = (factory as (o: Record<string, unknown>) => KjsCluster)({ allowAutoTopicCreation: false, maxInFlightRequests: null });
+    await cluster.connect();
+    try {
+      await cluster.refreshMetadata();
+      const broker = await cluster.findControllerBroker();
+      const sendKey = symbolNamed(broker, 'private:Broker:sendRequest');
+      const lookup = broker.lookupRequest(apiKeys.Produce, requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
+      if (!sendKey || lookup.request.apiVersion < 3) {
+        await cluster.disconnect();
+        return null;
+      }
+      const pid = await broker.initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS });
+      return new BatchProducer(cluster, requests, apiKeys.Produce, sendKey, BigInt(pid.producerId), pid.producerEpoch);
+    } catch (e) {
+      await cluster.disconnect().catch(() => {});
+      throw e;
+    }
+  }
+
+  private async leader(topic: string, partition: number): Promise<KjsBroker> {
+    if (!this.knownTopics.has(topic)) {
+      await this.cluster.addTargetTopic(topic);
+      this.knownTopics.add(topic);
+    }
+    let leaders: Record<string, number[]>;
+    try {
+      leaders = this.cluster.findLeaderForPartitions(topic, [partition]);
+    } catch {
+      await this.cluster.refreshMetadata();
+      leaders = this.cluster.findLeaderForPartitions(topic, [partition]);
+    }
+    const nodeId = Object.keys(leaders).find((n) => leaders[n]!.includes(partition));
+    if (nodeId === undefined) {
+      // a topic created a moment ago: its leaders may not be in this client's metadata yet
+      await this.cluster.refreshMetadata();
+      const again = this.cluster.findLeaderForPartitions(topic, [partition]);
+      const n2 = Object.keys(again).find((n) => again[n]!.includes(partition));
+      if (n2 === undefined) throw Object.assign(new Error(`no leader known for ${topic}[${partition}]`), { retriable: true });
+      return this.cluster.findBroker({ nodeId: n2 });
+    }
+    return this.cluster.findBroker({ nodeId });
+  }
+
+  /**
+   * Sends the records to one partition as one batch; resolves with the offset the broker stored
+   * the first at. Callers keep one send per partition in flight.
+   */
+  async send(topic: string, partition: number, records: readonly ArchiveRecord[], signal?: AbortSignal): Promise<bigint> {
+    const key = `${topic}\u0000${partition}`;
+    const baseSequence = this.sequences.get(key) ?? 0;
+    const body = encodeProduceBody(topic, partition, records, { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence }, -1, REQUEST_TIMEOUT_MS);
+    // kafkajs' request framing takes an Encoder; a stand-in holding the finished bytes
+    const payload = { buf: body, buffer: body, size: () => body.length };
+    let lastError: unknown = null;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
+      try {
+        const broker = await this.leader(topic, partition);
+        const protocol = broker.lookupRequest(this.produceKey, this.requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
+        const request: KjsRequest = { ...protocol.request, encode: async () => payload };
+        const send = (broker as unknown as Record<symbol, (p: unknown) => Promise<ProduceResult>>)[this.sendKey]!.bind(broker);
+        const result = await send({ ...protocol, request });
+        const p = result.topics.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
+        if (!p) throw new MqbakError('partial', `produce to ${topic}[${partition}]: the broker's answer does not name this partition`);
+        // int32 sequences wrap around, as in Kafka's producer
+        this.sequences.set(key, (baseSequence + records.length) % 2 ** 31);
+        return BigInt(p.baseOffset);
+      } catch (e) {
+        if (e instanceof MqbakError) throw e;
+        lastError = e;
+        if (!isRetriable(e) || attempt === MAX_ATTEMPTS) break;
+        // same bytes, same sequence: if the first try did land, the broker answers it as a duplicate
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        await this.cluster.refreshMetadata().catch(() => {});
+      }
+    }
+    throw new MqbakError('partial', `produce to ${topic}[${partition}]: ${describe(lastError)}`);
+  }
+
+  async close(): Promise<void> {
+    await this.cluster.disconnect().catch(() => {});
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of Kafka record batches.
+ * Slicing-by-8: eight table lookups per 8 bytes, several times faster than one lookup per byte.
+ * Check value: crc32c("123456789") = 0xE3069283.
+ */
+const TABLES: Int32Array[] = (() => {
+  const t = Array.from({ length: 8 }, () => new Int32Array(256));
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[0]![i] = c;
+  }
+  for (let i = 0; i < 256; i++) {
+    let c = t[0]![i]!;
+    for (let s = 1; s < 8; s++) {
+      c = t[0]![c & 0xff]! ^ (c >>> 8);
+      t[s]![i] = c;
+    }
+  }
+  return t;
+})();
+
+export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  let crc = -1;
+  let i = start;
+  const fast = end - ((end - start) & 7);
+  while (i < fast) {
+    const a = crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    crc =
+      t7[a & 0xff]! ^
+      t6[(a >>> 8) & 0xff]! ^
+      t5[(a >>> 16) & 0xff]! ^
+      t4[a >>> 24]! ^
+      t3[buf[i + 4]!]! ^
+      t2[buf[i + 5]!]! ^
+      t1[buf[i + 6]!]! ^
+      t0[buf[i + 7]!]!;
+    i += 8;
+  }
+  while (i < end) crc = t0[(crc ^ buf[i++]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
