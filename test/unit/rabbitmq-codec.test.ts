@@ -82,6 +82,17 @@ describe('AMQP field tables with types', () => {
     );
   });
 
+  it('a header named __proto__ or constructor is republished like any other (found by the property above)', () => {
+    const t: AmqpField[] = [
+      { name: '__proto__', value: { type: 'string', value: 'x' } },
+      { name: 'constructor', value: { type: 'table', value: [{ name: '__proto__', value: { type: 'int32', value: 1 } }] } },
+    ];
+    const problems: string[] = [];
+    const bytes = amqplibEncode(toAmqplibTable(t, problems));
+    expect(problems).toEqual([]);
+    expect(bytes.equals(encodeFieldTable(t))).toBe(true);
+  });
+
   it('our decoding agrees with amqplib where amqplib keeps the value (plain reading)', () => {
     const t: AmqpField[] = [
       { name: 'a', value: { type: 'int16', value: -5 } },

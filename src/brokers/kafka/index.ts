@@ -380,7 +380,8 @@ export class KafkaSink {
       acks: -1,
       compression: kafkajs.CompressionTypes.None,
       messages: records.map((rec) => {
-        const headers: Record<string, Buffer | Buffer[]> = {};
+        // no prototype: a header named __proto__ stays a header
+        const headers = Object.create(null) as Record<string, Buffer | Buffer[]>;
         for (const h of rec.headers) {
           const v = h.value === null ? EMPTY : asBuffer(h.value);
           const had = headers[h.name];

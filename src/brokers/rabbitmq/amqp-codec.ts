@@ -295,7 +295,8 @@ export function toAmqplibValue(v: AmqpValue): AmqplibFieldValue {
  * changes), a nested table with a field named '!' (amqplib would read it as a type marker).
  */
 export function toAmqplibTable(fields: AmqpField[], problems?: string[]): Record<string, AmqplibFieldValue> {
-  const out: Record<string, AmqplibFieldValue> = {};
+  // no prototype: a header named __proto__ (or constructor, ...) is then a key like any other
+  const out = Object.create(null) as Record<string, AmqplibFieldValue>;
   const seen = new Set<string>();
   for (const f of fields) {
     if (seen.has(f.name)) problems?.push(`header ${JSON.stringify(f.name)} appears more than once: only the last is republished`);
