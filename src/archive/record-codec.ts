@@ -131,13 +131,7 @@ export function decodeRecordAt(
   for (let i = 0; i < count; i++) {
     const name = readBytes(buf, dv, cur, 'header name');
     if (name === null) throw new MqbakError('integrity', `record ${position}: header ${i} has a null name`);
-    let nameText: string;
-    try {
-      nameText = utf8Strict.decode(name);
-    } catch {
-      throw new MqbakError('integrity', `record ${position}: header ${i} name is not UTF-8`);
-    }
-    headers.push({ name: nameText, value: readBytes(buf, dv, cur, 'header value') });
+    headers.push({ name: headerNameText(name, i, position), value: readBytes(buf, dv, cur, 'header value') });
   }
   const amqpBytes = readBytes(buf, dv, cur, 'amqp');
   if (cur.o !== end) throw new MqbakError('integrity', `record ${position}: ${end - cur.o} bytes left over`);
@@ -151,6 +145,30 @@ export function decodeRecordAt(
   }
   const timestamp = tsFlag === 1 ? Number(tsRaw) : null;
   return { record: { position, timestamp, timestampType, key, value, headers, amqp }, next: end };
+}
+
+// Header names repeat at the same place from record to record: the text decoded for header i of
+// the previous record is reused when the bytes are the same (a byte comparison, no decoding).
+const lastNames: Array<{ bytes: Uint8Array; text: string } | undefined> = [];
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function headerNameText(name: Uint8Array, i: number, position: bigint): string {
+  const last = lastNames[i];
+  if (last !== undefined && sameBytes(last.bytes, name)) return last.text;
+  let text: string;
+  try {
+    text = utf8Strict.decode(name);
+  } catch {
+    throw new MqbakError('integrity', `record ${position}: header ${i} name is not UTF-8`);
+  }
+  // a copy: the name's block buffer is not kept alive by the cache
+  if (i < 64) lastNames[i] = { bytes: Uint8Array.from(name), text };
+  return text;
 }
 
 interface Cursor {

@@ -31,7 +31,11 @@ ZstdCodec.run((z) => {
       const reply = { id: m.id, data: out, rawCrc: crc32(m.data), frameCrc: crc32(out), back: m.moved ? m.data : null };
       // the moved raw block goes back to its owner for reuse (the frame is copied: it is small)
       parentPort.postMessage(reply, m.moved ? [m.data.buffer] : []);
-    } else parentPort.postMessage({ id: m.id, data: out });
+    } else {
+      // zstd-codec hands out a fresh copy of its heap: move it instead of copying it again
+      const owned = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;
+      parentPort.postMessage({ id: m.id, data: out }, owned ? [out.buffer] : []);
+    }
   });
 });
 `;
