@@ -268,7 +268,8 @@ describe('kafka restore producers', () => {
     expect((await runMqbak(['backup', url(), dir, '--topics', topic])).code).toBe(0);
     const target = `${topic}-copy`;
     expect((await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`], { env: { XDG_STATE_HOME: dir } })).code).toBe(0);
-    const dump = (t: string) => spawnSync('kcat', ['-C', '-b', b, '-t', t, '-e', '-o', 'beginning', '-q', '-f', '%o|%k|%h|%s|%T\n'], { encoding: 'utf8' }).stdout;
+    const dump = (t: string) => spawnSync('kcat', ['-C', '-b', b, '-t', t, '-e', '-o', 'beginning', '-q', '-X', 'check.crcs=true', '-f', '%o|%k|%h|%s|%T\n'], { encoding: 'utf8' }).stdout;
+    // check.crcs: librdkafka verifies every batch's CRC-32C as it reads
     const src = dump(topic);
     expect(src.split('\n')[0]).toMatch(/^0\|k1\|a=1,a=3,b=2,n=NULL,e=\|v1\|\d+$/);
     expect(dump(target)).toBe(src);

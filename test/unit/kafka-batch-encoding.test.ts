@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { encodeProduceBody, encodeRecordBatch } from '../../src/brokers/kafka/batch-producer.js';
 import { crc32c } from '../../src/brokers/kafka/crc32c.js';
+import { Crc32cWorker } from '../../src/brokers/kafka/crc32c-worker.js';
 import type { ArchiveRecord } from '../../src/common/record.js';
 
 const require = createRequire(import.meta.url);
@@ -32,6 +33,26 @@ describe('CRC-32C', () => {
     const data = randomBytes(5000);
     for (const [start, end] of [[0, 5000], [1, 4999], [3, 11], [7, 8], [0, 1], [13, 4096]] as const) {
       expect(crc32c(data, start, end)).toBe(kafkajsCrc32c(data.subarray(start, end)) >>> 0);
+    }
+  });
+});
+
+describe('CRC-32C in a worker thread', () => {
+  it('writes the checksum of the range into the buffer, which moves there and back', async () => {
+    const w = new Crc32cWorker();
+    try {
+      for (const size of [100_000, 1_000_003]) {
+        const buf = Buffer.allocUnsafeSlow(size);
+        randomBytes(size).copy(buf);
+        buf.writeUInt32BE(0, 17);
+        const want = crc32c(buf, 21, size - 5);
+        const back = await w.fill(buf, 17, 21, size - 5);
+        expect(buf.length).toBe(0); // moved, not copied
+        expect(back.length).toBe(size);
+        expect(back.readUInt32BE(17)).toBe(want);
+      }
+    } finally {
+      await w.close();
     }
   });
 });

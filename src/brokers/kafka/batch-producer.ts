@@ -22,6 +22,7 @@ import type { Kafka } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
 import type { ArchiveRecord } from '../../common/record.js';
 import { crc32c } from './crc32c.js';
+import { Crc32cWorker } from './crc32c-worker.js';
 import { utf8Name } from '../../common/utf8-names.js';
 
 const MAGIC = 2;
@@ -29,6 +30,8 @@ const BATCH_HEADER = 61;
 const NO_PARTITION_LEADER_EPOCH = -1;
 const REQUEST_TIMEOUT_MS = 30_000;
 const MAX_ATTEMPTS = 6;
+/** Smaller batches are checksummed in this thread (moving them costs more than it saves). */
+const CRC_IN_WORKER_MIN_RECORDS = 64;
 
 // ---- encoding (pure) ----
 
@@ -96,7 +99,7 @@ function writeBytes(buf: Uint8Array, o: number, b: Uint8Array | null): number {
  * Writes one uncompressed record batch (magic 2) holding `records` at `at` of `out` (which must
  * have room: see encodeRecordBatch) and returns the offset after it.
  */
-function writeRecordBatch(out: Buffer, at: number, records: readonly ArchiveRecord[], id: BatchIdentity, now: number, base: number, sizes: Int32Array, total: number): number {
+function writeRecordBatch(out: Buffer, at: number, records: readonly ArchiveRecord[], id: BatchIdentity, now: number, base: number, sizes: Int32Array, total: number, crc = true): number {
   let maxTs = base;
   for (const r of records) {
     const ts = r.timestamp ?? now;
@@ -131,7 +134,7 @@ function writeRecordBatch(out: Buffer, at: number, records: readonly ArchiveReco
     }
   }
   if (o - at !== total) throw new MqbakError('internal', `record batch: wrote ${o - at} of ${total} bytes`);
-  out.writeUInt32BE(crc32c(out, at + 21, o), at + 17);
+  if (crc) out.writeUInt32BE(crc32c(out, at + 21, o), at + 17);
   return o;
 }
 
@@ -151,24 +154,38 @@ export function encodeRecordBatch(records: readonly ArchiveRecord[], id: BatchId
  * partition: transactional_id null, acks, timeout, [topic [partition records]].
  */
 export function encodeProduceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number, now = Date.now()): Buffer {
+  return produceBody(topic, partition, records, id, acks, timeoutMs, now, true).body;
+}
+
+/** The CRC-32C a batch still needs: of body[start, end), written at `at`. */
+interface PendingCrc {
+  body: Buffer;
+  at: number;
+  start: number;
+  end: number;
+}
+
+function produceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number, now: number, crc: boolean): PendingCrc {
   if (records.length === 0) throw new MqbakError('internal', 'record batch: no records');
   const name = utf8Name(topic);
   const base = records[0]!.timestamp ?? now;
   const sizes = new Int32Array(records.length);
   const batch = recordSizes(records, base, now, sizes);
   const head = 2 + 2 + 4 + 4 + 2 + name.length + 4 + 4 + 4;
-  const out = Buffer.allocUnsafe(head + batch);
+  // allocUnsafeSlow: memory of its own (never Buffer's shared pool), so it can move to a worker
+  const out = Buffer.allocUnsafeSlow(head + batch);
   let o = out.writeInt16BE(-1, 0); // transactional_id: null
   o = out.writeInt16BE(acks, o);
   o = out.writeInt32BE(timeoutMs, o);
   o = out.writeInt32BE(1, o); // one topic
   o = out.writeInt16BE(name.length, o);
-  o += name.copy(out, o);
+  out.set(name, o);
+  o += name.length;
   o = out.writeInt32BE(1, o); // one partition
   o = out.writeInt32BE(partition, o);
   o = out.writeInt32BE(batch, o);
-  writeRecordBatch(out, o, records, id, now, base, sizes, batch);
-  return out;
+  const end = writeRecordBatch(out, o, records, id, now, base, sizes, batch, crc);
+  return { body: out, at: o + 17, start: o + 21, end };
 }
 
 // ---- sending, over kafkajs' connections ----
@@ -224,10 +241,11 @@ export class BatchProducer {
     private readonly sendKey: symbol,
     private readonly producerId: bigint,
     private readonly producerEpoch: number,
+    private readonly crcWorker: Crc32cWorker | null,
   ) {}
 
   /** Connects and initialises the producer id; null when this kafkajs or broker is not suitable. */
-  static async open(kafka: Kafka): Promise<BatchProducer | null> {
+  static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | null> {
     const require = createRequire(import.meta.url);
     let requests: { Produce: unknown };
     let apiKeys: { Produce: number };
@@ -253,7 +271,7 @@ export class BatchProducer {
         return null;
       }
       const pid = await broker.initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS });
-      return new BatchProducer(cluster, requests, apiKeys.Produce, sendKey, BigInt(pid.producerId), pid.producerEpoch);
+      return new BatchProducer(cluster, requests, apiKeys.Produce, sendKey, BigInt(pid.producerId), pid.producerEpoch, options.crcWorker === false ? null : new Crc32cWorker());
     } catch (e) {
       await cluster.disconnect().catch(() => {});
       throw e;
@@ -291,7 +309,15 @@ export class BatchProducer {
   async send(topic: string, partition: number, records: readonly ArchiveRecord[], signal?: AbortSignal): Promise<bigint> {
     const key = `${topic}\u0000${partition}`;
     const baseSequence = this.sequences.get(key) ?? 0;
-    const body = encodeProduceBody(topic, partition, records, { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence }, -1, REQUEST_TIMEOUT_MS);
+    const id = { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence };
+    let body: Buffer;
+    if (this.crcWorker && records.length >= CRC_IN_WORKER_MIN_RECORDS) {
+      // the checksum is computed beside this thread, which goes on with the next batch
+      const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, Date.now(), false);
+      body = await this.crcWorker.fill(p.body, p.at, p.start, p.end);
+    } else {
+      body = encodeProduceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS);
+    }
     // kafkajs' request framing takes an Encoder; a stand-in holding the finished bytes
     const payload = { buf: body, buffer: body, size: () => body.length };
     let lastError: unknown = null;
@@ -321,6 +347,7 @@ export class BatchProducer {
   }
 
   async close(): Promise<void> {
+    await this.crcWorker?.close();
     await this.cluster.disconnect().catch(() => {});
   }
 }

@@ -21,7 +21,27 @@ const TABLES: Int32Array[] = (() => {
 })();
 
 export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  return crc32cWith(TABLES, buf, start, end);
+}
+
+/** The tables crc32cWith needs (structured-cloneable: they go to worker threads). */
+export function crc32cTables(): Int32Array[] {
+  return TABLES;
+}
+
+/**
+ * The computation itself, self-contained (no closure over module state): worker threads run it
+ * from its source text (crc32c-worker.ts).
+ */
+export function crc32cWith(tables: Int32Array[], buf: Uint8Array, start: number, end: number): number {
+  const t0 = tables[0]!;
+  const t1 = tables[1]!;
+  const t2 = tables[2]!;
+  const t3 = tables[3]!;
+  const t4 = tables[4]!;
+  const t5 = tables[5]!;
+  const t6 = tables[6]!;
+  const t7 = tables[7]!;
   let crc = -1;
   let i = start;
   const fast = end - ((end - start) & 7);
