@@ -226,6 +226,13 @@ function isRetriable(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true;
 }
 
+/** The error and what caused it (kafkajs wraps the last error of its retries in another). */
+function causes(e: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let x = e; typeof x === 'object' && x !== null && out.length < 8; x = (x as { cause?: unknown }).cause) out.push(x);
+  return out;
+}
+
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -343,7 +350,9 @@ export class BatchProducer {
         await this.cluster.refreshMetadata().catch(() => {});
       }
     }
-    throw new MqbakError('partial', `produce to ${topic}[${partition}]: ${describe(lastError)}`);
+    // the broker gone (exit 5) is told apart from the broker refusing the batch (exit 3)
+    const gone = causes(lastError).some((e) => /Connection|Timeout|BrokerNotFound|LockTimeout/.test(String((e as { name?: unknown }).name)));
+    throw new MqbakError(gone ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(lastError)}`);
   }
 
   async close(): Promise<void> {
