@@ -17,13 +17,13 @@
  * request lookup): open() returns null when they are not what it expects, and the caller falls
  * back to kafkajs' producer.
  */
-import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
 import type { ArchiveRecord } from '../../common/record.js';
 import { crc32c } from './crc32c.js';
 import { Crc32cWorker } from './crc32c-worker.js';
 import { utf8Name } from '../../common/utf8-names.js';
+import { describe, isBrokerGone, isRetriable, openCluster, type Internals, type KjsRequest } from './internals.js';
 
 const MAGIC = 2;
 const BATCH_HEADER = 61;
@@ -190,62 +190,15 @@ function produceBody(topic: string, partition: number, records: readonly Archive
 
 // ---- sending, over kafkajs' connections ----
 
-interface KjsBroker {
-  lookupRequest(apiKey: number, request: unknown): (args: Record<string, unknown>) => { request: KjsRequest; response: unknown };
-  initProducerId(args: { transactionalId?: string; transactionTimeout: number }): Promise<{ producerId: string; producerEpoch: number }>;
-}
-interface KjsRequest {
-  apiKey: number;
-  apiVersion: number;
-  apiName: string;
-  expectResponse?: () => boolean;
-  encode: () => Promise<unknown>;
-}
-interface KjsCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(args: { nodeId: string }): Promise<KjsBroker>;
-  findControllerBroker(): Promise<KjsBroker>;
-}
 interface ProduceResult {
   topics: Array<{ topicName: string; partitions: Array<{ partition: number; errorCode: number; baseOffset: string }> }>;
 }
 
-function symbolNamed(o: object, description: string): symbol | undefined {
-  for (let p: object | null = o; p; p = Object.getPrototypeOf(p) as object | null) {
-    const s = Object.getOwnPropertySymbols(p).find((x) => x.description === description);
-    if (s) return s;
-  }
-  return undefined;
-}
-
-function isRetriable(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true;
-}
-
-/** The error and what caused it (kafkajs wraps the last error of its retries in another). */
-function causes(e: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let x = e; typeof x === 'object' && x !== null && out.length < 8; x = (x as { cause?: unknown }).cause) out.push(x);
-  return out;
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 export class BatchProducer {
   private readonly sequences = new Map<string, number>();
-  private readonly knownTopics = new Set<string>();
 
   private constructor(
-    private readonly cluster: KjsCluster,
-    private readonly requests: { Produce: unknown },
-    private readonly produceKey: number,
-    private readonly sendKey: symbol,
+    private readonly k: Internals,
     private readonly producerId: bigint,
     private readonly producerEpoch: number,
     private readonly crcWorker: Crc32cWorker | null,
@@ -253,60 +206,21 @@ export class BatchProducer {
 
   /** Connects and initialises the producer id; null when this kafkajs or broker is not suitable. */
   static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | null> {
-    const require = createRequire(import.meta.url);
-    let requests: { Produce: unknown };
-    let apiKeys: { Produce: number };
+    const k = await openCluster(kafka);
+    if (!k) return null;
     try {
-      requests = (require('kafkajs/src/protocol/requests') as { requests: { Produce: unknown } }).requests;
-      apiKeys = require('kafkajs/src/protocol/requests/apiKeys') as { Produce: number };
-    } catch {
-      return null;
-    }
-    const factoryKey = symbolNamed(kafka, 'private:Kafka:createCluster');
-    if (!factoryKey || typeof apiKeys.Produce !== 'number' || !requests?.Produce) return null;
-    const factory = (kafka as unknown as Record<symbol, unknown>)[factoryKey];
-    if (typeof factory !== 'function') return null;
-    const cluster = (factory as (o: Record<string, unknown>) => KjsCluster)({ allowAutoTopicCreation: false, maxInFlightRequests: null });
-    await cluster.connect();
-    try {
-      await cluster.refreshMetadata();
-      const broker = await cluster.findControllerBroker();
-      const sendKey = symbolNamed(broker, 'private:Broker:sendRequest');
-      const lookup = broker.lookupRequest(apiKeys.Produce, requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
-      if (!sendKey || lookup.request.apiVersion < 3) {
-        await cluster.disconnect();
+      const broker = await k.cluster.findControllerBroker();
+      const lookup = broker.lookupRequest(k.apiKeys.Produce, k.requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
+      if (lookup.request.apiVersion < 3) {
+        await k.cluster.disconnect();
         return null;
       }
       const pid = await broker.initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS });
-      return new BatchProducer(cluster, requests, apiKeys.Produce, sendKey, BigInt(pid.producerId), pid.producerEpoch, options.crcWorker === false ? null : new Crc32cWorker());
+      return new BatchProducer(k, BigInt(pid.producerId), pid.producerEpoch, options.crcWorker === false ? null : new Crc32cWorker());
     } catch (e) {
-      await cluster.disconnect().catch(() => {});
+      await k.cluster.disconnect().catch(() => {});
       throw e;
     }
-  }
-
-  private async leader(topic: string, partition: number): Promise<KjsBroker> {
-    if (!this.knownTopics.has(topic)) {
-      await this.cluster.addTargetTopic(topic);
-      this.knownTopics.add(topic);
-    }
-    let leaders: Record<string, number[]>;
-    try {
-      leaders = this.cluster.findLeaderForPartitions(topic, [partition]);
-    } catch {
-      await this.cluster.refreshMetadata();
-      leaders = this.cluster.findLeaderForPartitions(topic, [partition]);
-    }
-    const nodeId = Object.keys(leaders).find((n) => leaders[n]!.includes(partition));
-    if (nodeId === undefined) {
-      // a topic created a moment ago: its leaders may not be in this client's metadata yet
-      await this.cluster.refreshMetadata();
-      const again = this.cluster.findLeaderForPartitions(topic, [partition]);
-      const n2 = Object.keys(again).find((n) => again[n]!.includes(partition));
-      if (n2 === undefined) throw Object.assign(new Error(`no leader known for ${topic}[${partition}]`), { retriable: true });
-      return this.cluster.findBroker({ nodeId: n2 });
-    }
-    return this.cluster.findBroker({ nodeId });
   }
 
   /**
@@ -331,11 +245,10 @@ export class BatchProducer {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       try {
-        const broker = await this.leader(topic, partition);
-        const protocol = broker.lookupRequest(this.produceKey, this.requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
+        const broker = await this.k.leader(topic, partition);
+        const protocol = broker.lookupRequest(this.k.apiKeys.Produce, this.k.requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
         const request: KjsRequest = { ...protocol.request, encode: async () => payload };
-        const send = (broker as unknown as Record<symbol, (p: unknown) => Promise<ProduceResult>>)[this.sendKey]!.bind(broker);
-        const result = await send({ ...protocol, request });
+        const result = (await this.k.send(broker, { ...protocol, request })) as ProduceResult;
         const p = result.topics.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
         if (!p) throw new MqbakError('partial', `produce to ${topic}[${partition}]: the broker's answer does not name this partition`);
         // int32 sequences wrap around, as in Kafka's producer
@@ -347,16 +260,15 @@ export class BatchProducer {
         if (!isRetriable(e) || attempt === MAX_ATTEMPTS) break;
         // same bytes, same sequence: if the first try did land, the broker answers it as a duplicate
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-        await this.cluster.refreshMetadata().catch(() => {});
+        await this.k.cluster.refreshMetadata().catch(() => {});
       }
     }
     // the broker gone (exit 5) is told apart from the broker refusing the batch (exit 3)
-    const gone = causes(lastError).some((e) => /Connection|Timeout|BrokerNotFound|LockTimeout/.test(String((e as { name?: unknown }).name)));
-    throw new MqbakError(gone ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(lastError)}`);
+    throw new MqbakError(isBrokerGone(lastError) ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(lastError)}`);
   }
 
   async close(): Promise<void> {
     await this.crcWorker?.close();
-    await this.cluster.disconnect().catch(() => {});
+    await this.k.cluster.disconnect().catch(() => {});
   }
 }
