@@ -12,7 +12,7 @@
  *   u32+ amqp: canonical JSON of AmqpMessageMeta (UTF-8), or null
  */
 import { MqbakError } from '../common/errors.js';
-import type { AmqpField, AmqpMessageMeta, AmqpValue, ArchiveRecord, RecordHeader, TimestampType } from '../common/record.js';
+import type { AmqpField, AmqpMessageMeta, AmqpValue, ArchiveRecord, RecordColumns, RecordHeader, TimestampType } from '../common/record.js';
 import { canonicalJson } from './canonical-json.js';
 import { utf8Name } from '../common/utf8-names.js';
 
@@ -86,6 +86,68 @@ function writeBytes(out: Uint8Array, dv: DataView, o: number, b: Uint8Array | nu
   dv.setUint32(o, b.length, true);
   out.set(b, o + 4);
   return o + 4 + b.length;
+}
+
+/** Encoded size of record i of the columns (see RecordColumns), the length prefix included. */
+export function columnRecordSize(c: RecordColumns, i: number): number {
+  let size = FIXED + 4 + Math.max(c.keyLength[i]!, 0) + 4 + Math.max(c.valueLength[i]!, 0) + 4 + 4;
+  for (let h = c.headerStart[i]!, e = c.headerStart[i + 1]!; h < e; h++) size += 8 + c.headerNameLength[h]! + Math.max(c.headerValueLength[h]!, 0);
+  return size;
+}
+
+const TWO_32 = 2 ** 32;
+
+/** An integer number (|v| < 2^53) as a little-endian int64, without a BigInt. */
+function setInt64(dv: DataView, o: number, v: number): void {
+  const lo = v >>> 0;
+  dv.setUint32(o, lo, true);
+  dv.setInt32(o + 4, (v - lo) / TWO_32, true);
+}
+
+function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, start: number, length: number): number {
+  if (length < 0) {
+    dv.setUint32(o, NULL_LENGTH, true);
+    return o + 4;
+  }
+  dv.setUint32(o, length, true);
+  o += 4;
+  // short fields (header names and values, keys) byte by byte: cheaper than a subarray each
+  if (length < 48) for (let k = 0; k < length; k++) out[o + k] = src[start + k]!;
+  else out.set(src.subarray(start, start + length), o);
+  return o + length;
+}
+
+/**
+ * Writes record i of the columns, `size` bytes (columnRecordSize), at `offset` of `out`: the
+ * same bytes writeRecord writes for columnRecord(c, i). Returns the offset after it.
+ */
+export function writeColumnRecord(c: RecordColumns, i: number, size: number, out: Uint8Array, dv: DataView, offset: number): number {
+  const src = c.bytes;
+  const ts = c.timestamp[i]!;
+  dv.setUint32(offset, size - 4, true);
+  setInt64(dv, offset + 4, c.position[i]!);
+  if (Number.isNaN(ts)) {
+    out[offset + 12] = 0;
+    setInt64(dv, offset + 13, 0);
+  } else {
+    out[offset + 12] = 1;
+    setInt64(dv, offset + 13, ts);
+  }
+  out[offset + 21] = c.timestampType[i]!;
+  let o = writeSpan(out, dv, offset + 22, src, c.keyStart[i]!, c.keyLength[i]!);
+  o = writeSpan(out, dv, o, src, c.valueStart[i]!, c.valueLength[i]!);
+  const h0 = c.headerStart[i]!;
+  const h1 = c.headerStart[i + 1]!;
+  dv.setUint32(o, h1 - h0, true);
+  o += 4;
+  for (let h = h0; h < h1; h++) {
+    o = writeSpan(out, dv, o, src, c.headerNameStart[h]!, c.headerNameLength[h]!);
+    o = writeSpan(out, dv, o, src, c.headerValueStart[h]!, c.headerValueLength[h]!);
+  }
+  dv.setUint32(o, NULL_LENGTH, true); // no AMQP part
+  o += 4;
+  if (o - offset !== size) throw new MqbakError('internal', `record ${c.position[i]}: encoded ${o - offset} of ${size} bytes`);
+  return o;
 }
 
 export function encodeRecord(r: ArchiveRecord): Uint8Array {

@@ -13,9 +13,9 @@
  */
 import { crc32 } from 'node:zlib';
 import { MqbakError } from '../common/errors.js';
-import type { ArchiveRecord } from '../common/record.js';
+import type { ArchiveRecord, RecordColumns } from '../common/record.js';
 import type { BlockCodec } from './codec.js';
-import { decodeRecordAt, prepareRecord, writeRecord } from './record-codec.js';
+import { columnRecordSize, decodeRecordAt, prepareRecord, writeColumnRecord, writeRecord, type PreparedRecord } from './record-codec.js';
 
 export const SEGMENT_VERSION = 1;
 export const SKIPPABLE_MAGIC = 0x184d2a50;
@@ -334,16 +334,29 @@ export class SegmentBuilder {
    */
   addNow(record: ArchiveRecord): number {
     const p = prepareRecord(record);
-    if (this.used > 0 && this.used + p.size > this.blockSize) this.seal();
-    if (p.size <= this.blockSize - this.used) {
+    return this.put(p.size, p, null, 0, record.position, record.timestamp);
+  }
+
+  /** addNow() for record i of the columns, encoded from them directly. */
+  addColumnNow(c: RecordColumns, i: number): number {
+    const ts = c.timestamp[i]!;
+    return this.put(columnRecordSize(c, i), null, c, i, BigInt(c.position[i]!), Number.isNaN(ts) ? null : ts);
+  }
+
+  /** Writes one record of `size` bytes: a prepared one, or record i of the columns. */
+  private put(size: number, p: PreparedRecord | null, c: RecordColumns | null, i: number, position: bigint, timestamp: number | null): number {
+    if (this.used > 0 && this.used + size > this.blockSize) this.seal();
+    if (size <= this.blockSize - this.used) {
       this.ensureBlock();
-      this.used = writeRecord(p, this.block!, this.blockView!, this.used);
+      this.used = p ? writeRecord(p, this.block!, this.blockView!, this.used) : writeColumnRecord(c!, i, size, this.block!, this.blockView!, this.used);
     } else {
       // longer than a block (and the block is empty): split it
-      const whole = Buffer.allocUnsafe(p.size);
-      writeRecord(p, whole, new DataView(whole.buffer, whole.byteOffset, whole.byteLength), 0);
+      const whole = Buffer.allocUnsafe(size);
+      const dv = new DataView(whole.buffer, whole.byteOffset, whole.byteLength);
+      if (p) writeRecord(p, whole, dv, 0);
+      else writeColumnRecord(c!, i, size, whole, dv, 0);
       let off = 0;
-      while (p.size - off > this.blockSize) {
+      while (size - off > this.blockSize) {
         this.ensureBlock();
         this.block!.set(whole.subarray(off, off + this.blockSize), 0);
         this.used = this.blockSize;
@@ -353,18 +366,18 @@ export class SegmentBuilder {
       }
       this.ensureBlock();
       this.block!.set(whole.subarray(off), 0);
-      this.used = p.size - off;
+      this.used = size - off;
     }
     this.blockRecords++;
-    this.blockFirst ??= record.position;
-    this.blockLast = record.position;
+    this.blockFirst ??= position;
+    this.blockLast = position;
     this.records++;
-    this.firstPosition ??= record.position;
-    if (this.records === 1) this.firstTimestamp = record.timestamp;
-    this.lastPosition = record.position;
-    this.lastTimestamp = record.timestamp;
+    this.firstPosition ??= position;
+    if (this.records === 1) this.firstTimestamp = timestamp;
+    this.lastPosition = position;
+    this.lastTimestamp = timestamp;
     if (this.used >= this.blockSize) this.seal();
-    return p.size;
+    return size;
   }
 
   /**

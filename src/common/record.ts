@@ -77,3 +77,57 @@ export type AmqpValue =
   | { type: 'table'; value: AmqpField[] } // F
   | { type: 'array'; value: AmqpValue[] } // A
   | { type: 'void' }; // V
+
+/**
+ * Records laid out as columns over one buffer, for a broker adapter that parses its own wire
+ * format: the writer encodes them straight from the wire bytes, without an ArchiveRecord (and
+ * its key, value and header objects) per record. Record i's key is
+ * bytes[keyStart[i], keyStart[i] + keyLength[i]); a length of -1 is null. The same holds for
+ * values and for header names and values. Record i's headers are numbers
+ * headerStart[i] .. headerStart[i + 1] - 1 of the header columns, in their original order.
+ *
+ * Whoever fills them guarantees: positions strictly increase, and are integers below 2^53
+ * (exact as numbers: Kafka offsets never come near it); timestamps are integers (ms since the
+ * epoch) or NaN for none; header names are valid UTF-8 and never null.
+ */
+export interface RecordColumns {
+  readonly count: number;
+  readonly bytes: Uint8Array;
+  readonly position: Float64Array;
+  readonly timestamp: Float64Array;
+  /** One per record: 0 unknown, 1 'create', 2 'log-append'. */
+  readonly timestampType: Uint8Array;
+  readonly keyStart: Int32Array;
+  readonly keyLength: Int32Array;
+  readonly valueStart: Int32Array;
+  readonly valueLength: Int32Array;
+  /** count + 1 entries. */
+  readonly headerStart: Int32Array;
+  readonly headerNameStart: Int32Array;
+  readonly headerNameLength: Int32Array;
+  readonly headerValueStart: Int32Array;
+  readonly headerValueLength: Int32Array;
+}
+
+/** The timestamp types of RecordColumns.timestampType, by code. */
+export const TIMESTAMP_TYPES: ReadonlyArray<TimestampType | null> = [null, 'create', 'log-append'];
+
+/** Record i of the columns as an ArchiveRecord (views into cols.bytes, no copies). */
+export function columnRecord(cols: RecordColumns, i: number): ArchiveRecord {
+  const span = (start: number, length: number) => (length < 0 ? null : cols.bytes.subarray(start, start + length));
+  const headers: RecordHeader[] = [];
+  const text = new TextDecoder();
+  for (let h = cols.headerStart[i]!; h < cols.headerStart[i + 1]!; h++) {
+    headers.push({ name: text.decode(span(cols.headerNameStart[h]!, cols.headerNameLength[h]!)!), value: span(cols.headerValueStart[h]!, cols.headerValueLength[h]!) });
+  }
+  const ts = cols.timestamp[i]!;
+  return {
+    position: BigInt(cols.position[i]!),
+    timestamp: Number.isNaN(ts) ? null : ts,
+    timestampType: TIMESTAMP_TYPES[cols.timestampType[i]!] ?? null,
+    key: span(cols.keyStart[i]!, cols.keyLength[i]!),
+    value: span(cols.valueStart[i]!, cols.valueLength[i]!),
+    headers,
+    amqp: null,
+  };
+}

@@ -2,7 +2,7 @@
  * Writes one backup: segments first, each once, and the manifest last (the commit point).
  * API contract shared by the Kafka and RabbitMQ pipelines (docs/FORMAT.md, "Write order").
  */
-import type { ArchiveRecord } from '../common/record.js';
+import type { ArchiveRecord, RecordColumns } from '../common/record.js';
 import { silentProgress, type Progress } from '../common/progress.js';
 import {
   FORMAT_VERSION,
@@ -87,6 +87,8 @@ export interface StreamWriter {
   append(record: ArchiveRecord): Promise<void>;
   /** append() for many records at once: one call per broker batch instead of one per record. */
   appendMany(records: readonly ArchiveRecord[]): Promise<void>;
+  /** appendMany() for records laid out as columns (RecordColumns), encoded without an object per record. */
+  appendColumns(columns: RecordColumns): Promise<void>;
   /**
    * Called, in order, each time a segment is durable in the store, with the last position and
    * the number of records that segment holds. RabbitMQ drain acknowledges from here.
@@ -288,7 +290,6 @@ class StreamWriterImpl implements StreamWriter {
   appendMany(records: readonly ArchiveRecord[]): Promise<void> {
     return this.exclusive(async () => {
       this.check();
-      const { segmentSize, memoryBudget, blockSize } = this.writer.settings;
       for (const record of records) {
         if (record.position < this.spec.from) {
           throw new MqbakError('internal', `stream ${this.name}: position ${record.position} is before the stream's from ${this.spec.from}`);
@@ -296,23 +297,51 @@ class StreamWriterImpl implements StreamWriter {
         if (this.last !== null && record.position <= this.last) {
           throw new MqbakError('internal', `stream ${this.name}: position ${record.position} does not follow ${this.last}`);
         }
-        // encoding is synchronous; only a full block (compression bound) or segment makes us wait
-        const size = this.builder.addNow(record);
-        this.rawBytes += size;
-        this.writer.held += size;
         this.last = record.position;
-        this.records++;
-        const wait = this.builder.backpressure();
-        if (wait) {
-          await wait;
-          this.check();
-        }
-        if (this.builder.rawBytes >= segmentSize || (this.writer.held >= memoryBudget && this.builder.rawBytes >= blockSize)) {
-          await this.storeSegment();
-        }
       }
-      this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
+      await this.addAll(records.length, (i) => this.builder.addNow(records[i]!));
     });
+  }
+
+  appendColumns(columns: RecordColumns): Promise<void> {
+    return this.exclusive(async () => {
+      this.check();
+      const n = columns.count;
+      if (n === 0) return;
+      const pos = columns.position;
+      const first = BigInt(pos[0]!);
+      if (first < this.spec.from) throw new MqbakError('internal', `stream ${this.name}: position ${first} is before the stream's from ${this.spec.from}`);
+      if (this.last !== null && first <= this.last) throw new MqbakError('internal', `stream ${this.name}: position ${first} does not follow ${this.last}`);
+      for (let i = 1; i < n; i++) {
+        if (!(pos[i]! > pos[i - 1]!)) throw new MqbakError('internal', `stream ${this.name}: position ${pos[i]} does not follow ${pos[i - 1]}`);
+      }
+      if (!Number.isSafeInteger(pos[n - 1]!)) throw new MqbakError('internal', `stream ${this.name}: position ${pos[n - 1]} is not a safe integer`);
+      this.last = BigInt(pos[n - 1]!);
+      await this.addAll(n, (i) => this.builder.addColumnNow(columns, i));
+    });
+  }
+
+  /**
+   * Adds records 0..count-1 (checked already) with `add`: encoding is synchronous; only a full
+   * block (compression bound) or segment makes it wait.
+   */
+  private async addAll(count: number, add: (i: number) => number): Promise<void> {
+    const { segmentSize, memoryBudget, blockSize } = this.writer.settings;
+    for (let i = 0; i < count; i++) {
+      const size = add(i);
+      this.rawBytes += size;
+      this.writer.held += size;
+      this.records++;
+      const wait = this.builder.backpressure();
+      if (wait) {
+        await wait;
+        this.check();
+      }
+      if (this.builder.rawBytes >= segmentSize || (this.writer.held >= memoryBudget && this.builder.rawBytes >= blockSize)) {
+        await this.storeSegment();
+      }
+    }
+    this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
   }
 
   onDurable(listener: (lastPosition: bigint, records: number) => void | Promise<void>): void {

@@ -3,7 +3,7 @@
  * incremental after the newest backup of the same chain key, streamed into the backup writer.
  */
 import type { Manifest } from '../archive/manifest.js';
-import { KafkaAdmin, readTopic, type KafkaConnection, type ReadRange } from '../brokers/kafka/index.js';
+import { KafkaAdmin, readTopic, type KafkaConnection, type KafkaReaderKind, type ReadRange } from '../brokers/kafka/index.js';
 import { MqbakError, withContext } from '../common/errors.js';
 import type { Progress } from '../common/progress.js';
 import type { Store } from '../stores/store.js';
@@ -26,6 +26,8 @@ export interface KafkaBackupOptions {
   level?: number;
   signal: AbortSignal;
   progress: Progress;
+  /** mqbak's own Fetch reader (default) or kafkajs' consumer. */
+  reader?: KafkaReaderKind;
 }
 
 export interface KafkaBackupResult {
@@ -146,18 +148,32 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
           ranges.push({ partition: p, from, to: m.high });
         }
         o.progress.phase(`backing up ${t} (${ranges.length} partitions)`);
+        const counted = (n: number) => {
+          records += n;
+          o.progress.update({ stream: t, records });
+        };
         await readTopic(
-          o.connection,
           admin,
           t,
           ranges,
           o.isolation,
-          async (p, batch) => {
-            await writers.get(p)!.appendMany(batch);
-            records += batch.length;
-            o.progress.update({ stream: t, records });
+          {
+            columns: async (p, cols) => {
+              await writers.get(p)!.appendColumns(cols);
+              counted(cols.count);
+            },
+            records: async (p, batch) => {
+              await writers.get(p)!.appendMany(batch);
+              counted(batch.length);
+            },
+            gap: (p, from, to) => {
+              writers.get(p)!.addGap(from, to, 'retention');
+              writer.warn(`${t}[${p}]: offsets ${from}..${to - 1n} were deleted by retention while the backup ran`);
+            },
+            warn: (m) => writer.warn(m),
           },
           o.signal,
+          o.reader,
         );
         for (const r of ranges) await writers.get(r.partition)!.close(r.to > r.from ? r.to : r.from);
       }

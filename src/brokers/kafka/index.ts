@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer, SASLOptions } from 'kafkajs';
 import { MqbakError, withContext } from '../../common/errors.js';
 import type { Progress } from '../../common/progress.js';
-import type { ArchiveRecord, RecordHeader } from '../../common/record.js';
+import type { ArchiveRecord, RecordColumns, RecordHeader } from '../../common/record.js';
 import { BatchProducer } from './batch-producer.js';
+import { KafkaFetcher } from './fetcher.js';
 
 export interface KafkaConnection {
   brokers: string[];
@@ -53,6 +54,8 @@ export interface Watermarks {
 
 /** A connected admin client with the calls mqbak makes. */
 export class KafkaAdmin {
+  private fetcherOpen: Promise<KafkaFetcher | null> | null = null;
+
   private constructor(
     readonly kafka: Kafka,
     readonly admin: Admin,
@@ -175,7 +178,15 @@ export class KafkaAdmin {
     }
   }
 
+  /** mqbak's own Fetch reader, opened once (null when this kafkajs or broker does not allow it). */
+  fetcher(): Promise<KafkaFetcher | null> {
+    this.fetcherOpen ??= KafkaFetcher.open(this.kafka);
+    return this.fetcherOpen;
+  }
+
   async disconnect(): Promise<void> {
+    const f = await this.fetcherOpen?.catch(() => null);
+    await f?.close();
     await this.admin.disconnect().catch(() => {});
   }
 }
@@ -206,17 +217,62 @@ export interface ReadRange {
   to: bigint;
 }
 
+export type KafkaReaderKind = 'fetch' | 'kafkajs';
+
+export interface TopicReadHandlers {
+  /** Records of one partition in offset order, from mqbak's own reader (no object per record). */
+  columns(partition: number, columns: RecordColumns): Promise<void>;
+  /** The same, from kafkajs' consumer (where mqbak's reader cannot read a partition's batches). */
+  records(partition: number, records: ArchiveRecord[]): Promise<void>;
+  /** Offsets [from, to) deleted by retention after the backup noted its start. */
+  gap(partition: number, from: bigint, to: bigint): void;
+  warn(message: string): void;
+}
+
 /**
- * Reads [from, to) of each partition with a throwaway consumer group (mqbak-<random>, nothing
- * committed) and hands records over in offset order per partition. Resolves once every
- * partition reached its end. `onBatch` gets each fetched batch's records (in offset order) and is
- * awaited before the next one (backpressure from the writer).
- *
- * kafkajs decodes headers into an object keyed by name: repeated names come back as an array in
- * their original relative order, but the interleaving between different names is lost.
+ * Reads [from, to) of each partition and hands the records over in offset order per partition;
+ * each handler call is awaited before that partition is read on (backpressure from the writer).
+ * Resolves once every partition reached its end. 'fetch' (the default) is mqbak's own Fetch
+ * reader (fetcher.ts), with kafkajs' consumer taking over a partition from a batch the former
+ * leaves to it (the message format of Kafka before 0.11, a header name that is not UTF-8);
+ * 'kafkajs' reads everything through kafkajs' consumer. Batches compressed with snappy, lz4 or
+ * zstd are refused ('unsupported'): neither reader decodes them.
  */
 export async function readTopic(
-  c: KafkaConnection,
+  admin: KafkaAdmin,
+  topic: string,
+  ranges: ReadRange[],
+  isolation: 'read_committed' | 'read_uncommitted',
+  handlers: TopicReadHandlers,
+  signal: AbortSignal,
+  reader: KafkaReaderKind = 'fetch',
+): Promise<void> {
+  let rest = ranges;
+  if (reader === 'fetch') {
+    let fetcher: KafkaFetcher | null;
+    try {
+      fetcher = await admin.fetcher();
+    } catch (e) {
+      throw unreachable(e, `read ${topic}`);
+    }
+    if (fetcher) {
+      const lowWatermark = async (p: number) => (await admin.watermarks(topic)).get(p)?.low ?? 0n;
+      const left = await fetcher.read(topic, ranges, isolation, { columns: handlers.columns, gap: handlers.gap, lowWatermark }, signal);
+      for (const l of left) handlers.warn(`${topic}[${l.partition}] from offset ${l.from}: ${l.reason}: read through kafkajs' consumer instead`);
+      // the partitions done stay in, empty, so that the consumer pauses them
+      rest = ranges.map((r) => left.find((l) => l.partition === r.partition) ?? { partition: r.partition, from: r.to, to: r.to });
+      if (left.length === 0) return;
+    }
+  }
+  await readWithConsumer(admin, topic, rest, isolation, handlers.records, signal);
+}
+
+/**
+ * Reads [from, to) of each partition with a throwaway consumer group (mqbak-<random>, nothing
+ * committed). kafkajs decodes headers into an object keyed by name: repeated names come back as
+ * an array in their original relative order, but the interleaving between different names is lost.
+ */
+async function readWithConsumer(
   admin: KafkaAdmin,
   topic: string,
   ranges: ReadRange[],

@@ -29,6 +29,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     level: opts.level as number | undefined,
     signal: ctx.signal,
     progress: ctx.progress,
+    reader: readerKind(ctx.env.MQBAK_KAFKA_CONSUMER),
   });
   const m = r.manifest;
   if (opts.json) {
@@ -51,4 +52,11 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     for (const s of m.streams) ctx.out(`  ${s.kafka?.topic}[${s.kafka?.partition}] offsets ${s.from}..${s.to}: ${s.records} records${s.gaps.length ? `, ${s.gaps.length} gap(s)` : ''}\n`);
   }
   return 0;
+}
+
+/** MQBAK_KAFKA_CONSUMER=kafkajs reads through kafkajs' consumer instead of mqbak's own Fetch reader. */
+function readerKind(v: string | undefined): 'fetch' | 'kafkajs' {
+  if (v === undefined || v === '' || v === 'fetch') return 'fetch';
+  if (v === 'kafkajs') return 'kafkajs';
+  throw new MqbakError('usage', `MQBAK_KAFKA_CONSUMER=${v}: expected fetch or kafkajs`);
 }
