@@ -19,6 +19,7 @@ import type { SourceDescription } from '../src/archive/manifest.js';
 import { LocalStore } from '../src/stores/local.js';
 import { openBackupWriter, type StreamSpec } from '../src/core/backup-writer.js';
 import { recordToJson } from '../src/core/inspect.js';
+import { wasmZstdCodec, type BlockCodec } from '../src/archive/codec.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -236,7 +237,7 @@ export function fixtureBackups(): FixtureBackup[] {
 }
 
 /** Writes the fixture store into `dir` (which must not hold one yet); returns the manifests' SHA-256s. */
-export async function writeFixtureStore(dir: string): Promise<Record<string, string>> {
+export async function writeFixtureStore(dir: string, codec: BlockCodec = wasmZstdCodec): Promise<Record<string, string>> {
   const store = new LocalStore(dir);
   const shas: Record<string, string> = {};
   for (const b of fixtureBackups()) {
@@ -252,6 +253,8 @@ export async function writeFixtureStore(dir: string): Promise<Record<string, str
       level: FIXTURE_OPTIONS.level,
       id: b.id,
       now: () => t,
+      // the fixtures' frames are zstd-codec's, byte for byte, whatever else is installed
+      codec,
     });
     for (const s of b.streams) {
       const sw = w.openStream(s.spec);

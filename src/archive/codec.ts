@@ -1,8 +1,58 @@
 /**
  * Block compression behind a small async interface, so that it can move to worker threads
  * without touching the segment code. The only codec of format v1 is zstd.
+ *
+ * Two implementations make the same frames (one-shot, content size, no checksum) and read each
+ * other's: zstd-codec (WebAssembly, always installed) and, where it is installed and loads, the
+ * native binding zstd-napi (an optional dependency, built from source by npm), about twice as
+ * fast (docs/PERFORMANCE.md). The CLI may pin one (MQBAK_ZSTD=wasm|native).
  */
+import { createRequire } from 'node:module';
 import { MqbakError } from '../common/errors.js';
+
+export type ZstdImplementation = 'auto' | 'native' | 'wasm';
+
+interface NativeZstd {
+  compress(data: Uint8Array, parameters?: { compressionLevel?: number }): Buffer;
+  decompress(data: Uint8Array): Buffer;
+}
+
+let preference: ZstdImplementation = 'auto';
+let native: { path: string; zstd: NativeZstd } | null | undefined;
+
+/** Which implementation to use from now on ('auto': native where it loads). */
+export function setZstdImplementation(p: ZstdImplementation): void {
+  preference = p;
+  native = undefined;
+}
+
+function loadNative(): { path: string; zstd: NativeZstd } | null {
+  if (native !== undefined) return native;
+  native = null;
+  if (preference === 'wasm') return null;
+  const require = createRequire(import.meta.url);
+  try {
+    const path = require.resolve('zstd-napi');
+    native = { path, zstd: require(path) as NativeZstd };
+  } catch (e) {
+    if (preference === 'native') {
+      throw new MqbakError('usage', `MQBAK_ZSTD=native: the native zstd binding (zstd-napi) does not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, {
+        hint: 'npm install zstd-napi (it builds with node-gyp), or unset MQBAK_ZSTD to use zstd-codec',
+      });
+    }
+  }
+  return native;
+}
+
+/** The module path of the native binding in use, or null when zstd-codec is used. */
+export function nativeZstdPath(): string | null {
+  return loadNative()?.path ?? null;
+}
+
+/** 'native' (zstd-napi) or 'wasm' (zstd-codec): what compresses and decompresses in this process. */
+export function zstdImplementation(): 'native' | 'wasm' {
+  return loadNative() ? 'native' : 'wasm';
+}
 
 export interface BlockCodec {
   /** One complete zstd frame holding `raw` (1 byte up to MAX_BLOCK_SIZE). */
@@ -66,8 +116,8 @@ function loadSimple(): Promise<ZstdSimpleLike> {
   return simple;
 }
 
-/** zstd in this thread (zstd-codec, WebAssembly). */
-export const zstdCodec: BlockCodec = {
+/** zstd-codec (WebAssembly) in this thread, whatever else is installed: the reference for golden fixtures. */
+export const wasmZstdCodec: BlockCodec = {
   async compress(raw, level) {
     if (raw.length === 0 || raw.length > MAX_BLOCK_SIZE) throw new MqbakError('internal', `zstd: block of ${raw.length} bytes`);
     const z = await loadSimple();
@@ -96,5 +146,28 @@ export const zstdCodec: BlockCodec = {
     if (!out) throw new MqbakError('integrity', 'zstd frame does not decompress');
     if (out.length !== rawLength) throw new MqbakError('integrity', `zstd frame decompressed to ${out.length} bytes, block header says ${rawLength}`);
     return out;
+  },
+};
+
+/** zstd in this thread: the native binding where it loads (and MQBAK_ZSTD allows), else zstd-codec. */
+export const zstdCodec: BlockCodec = {
+  async compress(raw, level) {
+    const n = loadNative();
+    if (!n) return wasmZstdCodec.compress(raw, level);
+    if (raw.length === 0 || raw.length > MAX_BLOCK_SIZE) throw new MqbakError('internal', `zstd: block of ${raw.length} bytes`);
+    return n.zstd.compress(raw, { compressionLevel: level });
+  },
+  async decompress(frame, rawLength) {
+    const n = loadNative();
+    if (!n) return wasmZstdCodec.decompress(frame, rawLength);
+    let out: Buffer;
+    try {
+      out = n.zstd.decompress(frame);
+    } catch (e) {
+      throw new MqbakError('integrity', `zstd: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (out.length !== rawLength) throw new MqbakError('integrity', `zstd frame decompressed to ${out.length} bytes, block header says ${rawLength}`);
+    // a plain view, as zstd-codec gives: records read from it are Uint8Arrays either way
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   },
 };

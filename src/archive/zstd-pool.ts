@@ -1,22 +1,21 @@
 /**
  * zstd in worker threads: the same BlockCodec as zstdCodec, with compression off the main
  * thread, so that reading from the broker, encoding records and compressing run on separate
- * cores. Each worker has its own zstd-codec instance (and its own 16 MiB heap).
+ * cores. Each worker has its own zstd instance: the native binding where it loads (codec.ts),
+ * else zstd-codec (with its own 16 MiB heap).
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MqbakError } from '../common/errors.js';
-import { MAX_BLOCK_SIZE, type BlockCodec } from './codec.js';
+import { MAX_BLOCK_SIZE, nativeZstdPath, type BlockCodec } from './codec.js';
 
 // The worker is plain CommonJS given as a string: it needs no build step, so it runs the same
 // from dist/ and from the TypeScript sources under tsx or vitest.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { crc32 } = require('node:zlib');
-const { ZstdCodec } = require(workerData.zstdPath);
-ZstdCodec.run((z) => {
-  const simple = new z.Simple();
+function serve(simple) {
   parentPort.on('message', (m) => {
     let out = null;
     try {
@@ -37,7 +36,17 @@ ZstdCodec.run((z) => {
       parentPort.postMessage({ id: m.id, data: out }, owned ? [out.buffer] : []);
     }
   });
-});
+}
+if (workerData.nativePath) {
+  // the native binding: errors are thrown as Error objects and leave it usable
+  const z = require(workerData.nativePath);
+  serve({
+    compress: (data, level) => z.compress(data, { compressionLevel: level }),
+    decompress: (data) => { try { return z.decompress(data); } catch { return null; } },
+  });
+} else {
+  require(workerData.zstdPath).ZstdCodec.run((z) => serve(new z.Simple()));
+}
 `;
 
 interface Reply {
@@ -74,12 +83,13 @@ export function defaultPoolSize(): number {
 export function createZstdPool(options: { size?: number } = {}): ZstdPool {
   const size = options.size ?? defaultPoolSize();
   const zstdPath = createRequire(import.meta.url).resolve('zstd-codec');
+  const nativePath = nativeZstdPath();
   const slots: Array<Slot | null> = Array.from({ length: size }, () => null);
   let nextId = 1;
   let closed = false;
 
   const spawn = (i: number): Slot => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstdPath } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstdPath, nativePath } });
     const slot: Slot = { worker, jobs: new Map() };
     worker.unref(); // referenced only while it has work (see run)
     worker.on('message', (m: Reply) => {

@@ -11,6 +11,7 @@ import { collect, jsonOption, storeOptions, positiveInt, byteSize } from './opti
 import { kafkaBackupOptions, kafkaConnectionOptions, kafkaRestoreOptions } from './options/kafka.js';
 import { rabbitmqBackupOptions, rabbitmqConnectionOptions, rabbitmqRestoreOptions } from './options/rabbitmq.js';
 import { TOOL_VERSION } from './version.js';
+import { setZstdImplementation, type ZstdImplementation } from '../archive/codec.js';
 
 type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
 
@@ -190,6 +191,13 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
   return program;
 }
 
+/** MQBAK_ZSTD: which zstd implementation compresses and decompresses (default: native where it loads). */
+function zstdFrom(v: string | undefined): ZstdImplementation {
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'native' || v === 'wasm') return v;
+  throw new MqbakError('usage', `MQBAK_ZSTD=${v}: expected auto, native or wasm`);
+}
+
 /** Runs mqbak with `argv` (without node and script) and returns the exit status. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -235,6 +243,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       quiet: Boolean(opts.quiet),
     };
     try {
+      setZstdImplementation(zstdFrom(env.MQBAK_ZSTD));
       const runner = await load();
       exitCode = await runner(ctx, args, opts);
     } catch (e) {

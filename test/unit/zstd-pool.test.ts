@@ -1,17 +1,33 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it as itBase } from 'vitest';
 import { crc32 } from 'node:zlib';
-import { zstdCodec } from '../../src/archive/codec.js';
+import { nativeZstdPath, setZstdImplementation, zstdCodec, zstdImplementation } from '../../src/archive/codec.js';
 import { decodeSegment, SegmentBuilder } from '../../src/archive/segment.js';
-import { createZstdPool } from '../../src/archive/zstd-pool.js';
+import { createZstdPool, type ZstdPool } from '../../src/archive/zstd-pool.js';
 import type { ArchiveRecord } from '../../src/common/record.js';
 
-describe('zstd worker pool', () => {
-  const pool = createZstdPool({ size: 2 });
-  afterAll(() => pool.close());
+const haveNative = nativeZstdPath() !== null;
+
+// both implementations: the native binding (where it is installed) and zstd-codec
+describe.each([
+  ['native (zstd-napi)', 'native' as const],
+  ['zstd-codec', 'wasm' as const],
+])('zstd worker pool, %s', (_name, impl) => {
+  let pool: ZstdPool;
+  beforeAll(() => {
+    if (impl === 'native' && !haveNative) return;
+    setZstdImplementation(impl);
+    pool = createZstdPool({ size: 2 });
+  });
+  afterAll(async () => {
+    await pool?.close();
+    setZstdImplementation('auto');
+  });
+  const it = impl === 'native' && !haveNative ? itBase.skip : itBase;
 
   it('compresses to the same bytes as zstd in this thread, and back', async () => {
+    expect(zstdImplementation()).toBe(impl);
     const blocks = [new TextEncoder().encode('hello '.repeat(10_000)), randomBytes(4 * 1024 * 1024), new Uint8Array([1])];
     const out = await Promise.all(blocks.map((b) => pool.compress(b, 3)));
     for (const [i, b] of blocks.entries()) {
