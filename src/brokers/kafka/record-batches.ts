@@ -306,6 +306,18 @@ function isAbortMarker(bytes: Uint8Array, dv: DataView, recordsStart: number, st
   return kl >= 4 && dv.getInt16(ks + 2, false) === 0;
 }
 
+/** Records in the whole batches of bytes[start, stop), from their headers. */
+function recordsIn(bytes: Uint8Array, dv: DataView, start: number, stop: number): number {
+  let n = 0;
+  for (let p = start; stop - p >= BATCH_HEADER; ) {
+    const batchEnd = p + 12 + dv.getInt32(p + 8, false);
+    if (batchEnd > stop || bytes[p + 16] !== 2) break;
+    n += Math.max(0, dv.getInt32(p + 57, false));
+    p = batchEnd;
+  }
+  return n;
+}
+
 /**
  * Decodes the record batches in bytes[start, stop) (one partition's records of a Fetch
  * response). A batch cut off at the end (the broker fills the response up to its size limit)
@@ -373,7 +385,8 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
         let re = batchEnd;
         let target: ColumnsBuilder;
         if (compression === 0) {
-          builder ??= new ColumnsBuilder(count * 4, count * 8);
+          // sized once for the records of the whole answer (they mostly share one set of columns)
+          builder ??= new ColumnsBuilder(Math.max(count, recordsIn(bytes, dv, p, stop)), count * 4);
           target = builder;
         } else if (compression === 1) {
           flush();
