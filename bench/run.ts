@@ -10,6 +10,7 @@ import { cpus, totalmem, tmpdir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MockKafka } from './lib/kafka.js';
+import { zstdImplementation } from '../src/archive/codec.js';
 import { measure, type RunResult } from './lib/proc.js';
 import { writeDataFile } from './lib/data.js';
 import { checkTarget, fmtInt, fmtNum, formatMarkdownTable, formatTable, formatTarget, median, parseScale, speedRatio, type TargetCheck } from './lib/stats.js';
@@ -128,6 +129,8 @@ async function kafkaScenarios(a: Args, work: string, mockd: string, dataFile: st
     const kcatBackup = record('kafka backup: kcat -C | zstd -3', 'baseline', n, rawBytes);
     const kjsRead = record('kafka backup: kafkajs eachBatch read only', 'baseline', n, rawBytes);
     const mqBackup = record('kafka backup: mqbak', 'mqbak', n, rawBytes);
+    // the same with zstd-codec (WebAssembly), as where the optional native binding is missing
+    const mqBackupWasm = record('kafka backup: mqbak, zstd-codec (MQBAK_ZSTD=wasm)', 'mqbak', n, rawBytes);
     const kcatFile = join(work, 'kcat.zst');
     let store = '';
     for (let i = 0; i < a.reps; i++) {
@@ -138,8 +141,11 @@ async function kafkaScenarios(a: Args, work: string, mockd: string, dataFile: st
       store = join(work, `kstore-${i}`);
       rmSync(store, { recursive: true, force: true });
       await sample(mqBackup, mqbak(['backup', url, store, '--topics', src], i === 0 ? profileDir : undefined), { env });
+      const wasmStore = join(work, `kstore-wasm-${i}`);
+      await sample(mqBackupWasm, mqbak(['backup', url, wasmStore, '--topics', src]), { env: { ...env, MQBAK_ZSTD: 'wasm' } });
+      rmSync(wasmStore, { recursive: true, force: true });
     }
-    [kcatBackup, kjsRead, mqBackup].forEach(finish);
+    [kcatBackup, kjsRead, mqBackup, mqBackupWasm].forEach(finish);
     if (existsSync(kcatFile)) kcatBackup.bytes = rawBytes;
 
     // 4. verify
@@ -363,6 +369,8 @@ async function main(): Promise<void> {
     if (!v?.seconds || !v.storedBytes) continue;
     extra.push(`${v.name}: ${fmtNum(v.storedBytes / 1e6 / v.seconds, 1)} MB/s stored (${fmtInt(v.storedBytes)} B), ${fmtNum(v.bytes / 1e6 / v.seconds, 1)} MB/s raw; compression ratio ${fmtNum(v.bytes / v.storedBytes)}`);
   }
+  const wasmRatio = ratioOf('kafka backup: mqbak, zstd-codec (MQBAK_ZSTD=wasm)', 'kafka backup: kcat -C | zstd -3');
+  if (wasmRatio !== null) extra.push(`kafka backup with zstd-codec instead of the native binding: ${fmtNum(wasmRatio)}x kcat -C | zstd -3 (not a target; the default is ${zstdImplementation()})`);
   const out = [
     `mqbak bench ${started.toISOString()} - kafka ${fmtInt(nK)} records / 3 partitions, rabbitmq ${fmtInt(nR)} messages, median of ${a.reps}`,
     '',
@@ -382,7 +390,7 @@ async function main(): Promise<void> {
     finished: new Date().toISOString(),
     scale: { kafkaRecords: nK, kafkaPartitions: 3, rabbitmqMessages: nR, growth: [nSmall, nK] },
     reps: a.reps,
-    machine: { host: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memMb: Math.round(totalmem() / 2 ** 20), node: process.version },
+    machine: { host: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memMb: Math.round(totalmem() / 2 ** 20), node: process.version, zstd: zstdImplementation() },
     data: { kafkaRawBytes: statK.rawBytes, rabbitmqRawBytes: statR.rawBytes },
     runs: results,
     targets,
