@@ -425,6 +425,31 @@ describe("kafka backup's own Fetch reader", () => {
     expect(JSON.parse(l.stdout).backups ?? JSON.parse(l.stdout)).toEqual([]);
   }, 60_000);
 
+  it("a header name that is not UTF-8: kafkajs' consumer takes the partition over from that record, with a warning; nothing is lost", async () => {
+    const topic = uniqueName('badhdr');
+    await kafkaCreateTopic(topic, 1);
+    const brokers = kafkaBrokers().join(',');
+    // the header through bash's printf: argv bytes go into the name as they are (Node would
+    // encode a string argument as UTF-8), and 0xff is never UTF-8
+    const produce = (lines: string, header: string) => {
+      const r = spawnSync('bash', ['-c', `kcat -P -b "$0" -t "$1" -p 0 -K '\t' -H "$(printf '${header}')"`, brokers, topic], { input: lines });
+      expect(r.status, String(r.stderr)).toBe(0);
+    };
+    produce('a\t1\nb\t2\n', 'ok=1');
+    produce('c\t3\n', 'b\\xff=v');
+    produce('d\t4\n', 'ok=2');
+    const dir = await tempDir();
+    const b = await runMqbak(['backup', url(), dir, '--topics', topic, '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toMatch(new RegExp(`warning: ${topic}\\[0\\] from offset 2: a header name that is not UTF-8: read through kafkajs' consumer instead`));
+    const j = JSON.parse(b.stdout);
+    expect(j.records).toBe(4);
+    expect(j.warnings.join('\n')).toMatch(/not UTF-8/);
+    const got = (await catLines(dir, j.id, `kafka/${topic}/0`)).map((l) => JSON.parse(l));
+    expect(got.map((r) => [r.position, r.key, r.value])).toEqual([['0', 'a', '1'], ['1', 'b', '2'], ['2', 'c', '3'], ['3', 'd', '4']]);
+    expect(got.map((r) => r.timestampType)).toEqual(['create', 'create', null, null]);
+  }, 60_000);
+
   it('read_committed leaves out aborted transactions; read_uncommitted keeps them', async () => {
     const topic = uniqueName('txn');
     await kafkaCreateTopic(topic, 1);
