@@ -171,3 +171,32 @@ export const zstdCodec: BlockCodec = {
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   },
 };
+
+interface ZstdStreamingLike {
+  decompress(data: Uint8Array): Uint8Array | null;
+}
+
+/**
+ * A decompressor for any zstd data, also frames without a content size (as Kafka producers write
+ * them), bounded to `maxLength` bytes of output; synchronous once loaded. Not for archive blocks:
+ * those go through zstdCodec, with their lengths and CRCs checked.
+ */
+export async function loadZstdDecompressor(maxLength = 256 * 1024 * 1024): Promise<(data: Uint8Array) => Uint8Array> {
+  const n = loadNative();
+  const bounded = (out: Uint8Array | null): Uint8Array => {
+    if (out === null) throw new Error('zstd data does not decompress');
+    if (out.length > maxLength) throw new Error(`zstd data decompresses to more than ${maxLength} bytes`);
+    return out;
+  };
+  if (n) return (data) => bounded(n.zstd.decompress(data));
+  const mod = (await import('zstd-codec')) as unknown as { ZstdCodec?: unknown; default?: { ZstdCodec: unknown } };
+  const ZstdCodec = (mod.ZstdCodec ?? mod.default?.ZstdCodec) as { run(cb: (z: { Streaming: new () => ZstdStreamingLike }) => void): void };
+  const streaming = await new Promise<ZstdStreamingLike>((resolve) => ZstdCodec.run((z) => resolve(new z.Streaming())));
+  return (data) => {
+    try {
+      return bounded(streaming.decompress(data));
+    } catch (e) {
+      throw new Error(`zstd: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+}

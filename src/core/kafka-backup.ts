@@ -10,6 +10,7 @@ import type { Store } from '../stores/store.js';
 import { openBackupWriter, type StreamWriter } from './backup-writer.js';
 import { findLatest } from './backup-reader.js';
 import { createZstdPool, defaultPoolSize } from '../archive/zstd-pool.js';
+import { loadZstdDecompressor } from '../archive/codec.js';
 
 export interface KafkaBackupOptions {
   connection: KafkaConnection;
@@ -171,6 +172,7 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
               writer.warn(`${t}[${p}]: offsets ${from}..${to - 1n} were deleted by retention while the backup ran`);
             },
             warn: (m) => writer.warn(m),
+            zstd: () => loadZstdDecompressor(),
           },
           o.signal,
           o.reader,

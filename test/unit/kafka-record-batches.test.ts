@@ -8,12 +8,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeRecordBatch } from '../../src/brokers/kafka/batch-producer.js';
 import { decodeRecordBatches, nextFetchOffset, UnsupportedCompression, type DecodeOptions } from '../../src/brokers/kafka/record-batches.js';
 import { decodeFetchV4 } from '../../src/brokers/kafka/fetcher.js';
 import { columnRecord, type ArchiveRecord, type RecordColumns } from '../../src/common/record.js';
 import { encodeRecord } from '../../src/archive/record-codec.js';
+import { loadZstdDecompressor, setZstdImplementation } from '../../src/archive/codec.js';
 import { openBackupWriter } from '../../src/core/backup-writer.js';
 import { LocalStore } from '../../src/stores/local.js';
 
@@ -37,15 +39,15 @@ function rec(position: number, over: Partial<ArchiveRecord> = {}): ArchiveRecord
 }
 
 /** A batch of `records` at base offset `base` (offsets base, base+1, ...), with optional attributes. */
-function batch(base: number, records: ArchiveRecord[], o: { attributes?: number; producerId?: bigint; gzip?: boolean; lastOffsetDelta?: number; magic?: number } = {}): Buffer {
+function batch(base: number, records: ArchiveRecord[], o: { attributes?: number; producerId?: bigint; gzip?: boolean; zstd?: (raw: Buffer) => Buffer; lastOffsetDelta?: number; magic?: number } = {}): Buffer {
   let b = encodeRecordBatch(records, o.producerId === undefined ? NO_ID : { producerId: o.producerId, producerEpoch: 0, baseSequence: 0 });
-  if (o.gzip) {
-    const body = gzipSync(b.subarray(61));
+  if (o.gzip || o.zstd) {
+    const body = o.gzip ? gzipSync(b.subarray(61)) : o.zstd!(b.subarray(61));
     b = Buffer.concat([b.subarray(0, 61), body]);
     b.writeInt32BE(b.length - 12, 8);
   }
   b.writeBigInt64BE(BigInt(base), 0);
-  b.writeInt16BE((o.attributes ?? 0) | (o.gzip ? 1 : 0), 21);
+  b.writeInt16BE((o.attributes ?? 0) | (o.gzip ? 1 : 0) | (o.zstd ? 4 : 0), 21);
   if (o.lastOffsetDelta !== undefined) b.writeInt32BE(o.lastOffsetDelta, 23);
   if (o.magic !== undefined) b[16] = o.magic;
   return b;
@@ -125,6 +127,28 @@ describe('decoding fetched record batches', () => {
     expect(lat.timestampType).toBe('log-append');
     expect(lat.timestamp).toBe(Number(bytes.readBigInt64BE(bytes.length - encodeRecordBatch([rec(33)], NO_ID).length + 35)));
     expect(d.columns.length).toBe(3);
+  });
+
+  it('reads zstd batches with a decompressor, frames with and without a content size, native and zstd-codec', async () => {
+    const rs = [40, 41, 42, 43].map((i) => rec(i));
+    // the zstd command reading a pipe writes no content size, as Java's producer does
+    const noSize = (raw: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: raw });
+    const withSize = (raw: Buffer) => execFileSync('zstd', ['-q', '-c', '--content-size', `--stream-size=${raw.length}`], { input: raw });
+    expect(noSize(Buffer.alloc(1000, 1))[4]! & 0xc0).toBe(0); // frame header: no content size field
+    const bytes = Buffer.concat([batch(40, rs.slice(0, 2), { zstd: noSize }), batch(42, rs.slice(2), { zstd: withSize })]);
+    for (const impl of ['auto', 'wasm'] as const) {
+      setZstdImplementation(impl);
+      try {
+        const zstd = await loadZstdDecompressor();
+        expect(decodeAll(bytes, { zstd }).records.map(plain)).toEqual(rs.map(plain));
+        // a damaged frame is an error, not fewer records
+        const bad = Buffer.from(bytes);
+        bad.fill(0x55, 61 + 8, 61 + 30);
+        expect(() => decodeAll(bad, { zstd })).toThrow();
+      } finally {
+        setZstdImplementation('auto');
+      }
+    }
   });
 
   it('refuses snappy, lz4 and zstd batches, naming the codec and offset', () => {

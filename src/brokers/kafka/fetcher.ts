@@ -40,6 +40,8 @@ export interface FetchHandlers {
   gap(partition: number, from: bigint, to: bigint): void;
   /** The partition's first offset now (asked after the broker answered OFFSET_OUT_OF_RANGE). */
   lowWatermark(partition: number): Promise<bigint>;
+  /** Loads a zstd decompressor, asked for on the first zstd batch; without it they are refused. */
+  zstd?: () => Promise<(data: Uint8Array) => Uint8Array>;
 }
 
 /** What this reader left to another one: [from, to) of the partition, and why. */
@@ -117,6 +119,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class KafkaFetcher {
+  private zstd: ((data: Uint8Array) => Uint8Array) | null = null;
+
   private constructor(
     private readonly k: Internals,
     private readonly errorFromCode: (code: number) => Error & { retriable?: boolean; type?: string },
@@ -294,11 +298,19 @@ export class KafkaFetcher {
         if (stopped()) return;
         let d: ReturnType<typeof decodeRecordBatches>;
         try {
-          d = decodeRecordBatches(answer.bytes, part.recordsStart, part.recordsEnd, { from, to: p.to, readCommitted, aborted: part.aborted });
+          const options = { from, to: p.to, readCommitted, aborted: part.aborted, zstd: this.zstd };
+          try {
+            d = decodeRecordBatches(answer.bytes, part.recordsStart, part.recordsEnd, options);
+          } catch (e) {
+            // the decompressor is loaded on the first zstd batch (zstd-codec takes a heap of its own)
+            if (!(e instanceof UnsupportedCompression) || e.codec !== 'zstd' || this.zstd || !handlers.zstd) throw e;
+            this.zstd = await handlers.zstd();
+            d = decodeRecordBatches(answer.bytes, part.recordsStart, part.recordsEnd, { ...options, zstd: this.zstd });
+          }
         } catch (e) {
           if (e instanceof UnsupportedCompression) {
-            throw new MqbakError('unsupported', `${topic}[${p.partition}]: ${e.message}: mqbak reads uncompressed and gzip record batches only`, {
-              hint: 'nothing was stored as a backup; back this topic up once its producers use compression.type gzip or none (or its data has aged out)',
+            throw new MqbakError('unsupported', `${topic}[${p.partition}]: ${e.message}: mqbak reads uncompressed, gzip and zstd record batches only`, {
+              hint: "nothing was stored as a backup; set the topic's compression.type to zstd, gzip or uncompressed, or have its producers use one of them: batches written from then on can be backed up",
             });
           }
           throw new MqbakError('partial', `fetch ${topic}[${p.partition}] at offset ${from}: ${describe(e)}`);

@@ -227,6 +227,8 @@ export interface TopicReadHandlers {
   /** Offsets [from, to) deleted by retention after the backup noted its start. */
   gap(partition: number, from: bigint, to: bigint): void;
   warn(message: string): void;
+  /** Loads a zstd decompressor (any frame, content size or not), for zstd batches. */
+  zstd?: () => Promise<(data: Uint8Array) => Uint8Array>;
 }
 
 /**
@@ -235,8 +237,8 @@ export interface TopicReadHandlers {
  * Resolves once every partition reached its end. 'fetch' (the default) is mqbak's own Fetch
  * reader (fetcher.ts), with kafkajs' consumer taking over a partition from a batch the former
  * leaves to it (the message format of Kafka before 0.11, a header name that is not UTF-8);
- * 'kafkajs' reads everything through kafkajs' consumer. Batches compressed with snappy, lz4 or
- * zstd are refused ('unsupported'): neither reader decodes them.
+ * 'kafkajs' reads everything through kafkajs' consumer. Batches compressed with snappy or lz4 are
+ * refused ('unsupported'); zstd batches are read with `handlers.zstd`, refused without it.
  */
 export async function readTopic(
   admin: KafkaAdmin,
@@ -257,7 +259,7 @@ export async function readTopic(
     }
     if (fetcher) {
       const lowWatermark = async (p: number) => (await admin.watermarks(topic)).get(p)?.low ?? 0n;
-      const left = await fetcher.read(topic, ranges, isolation, { columns: handlers.columns, gap: handlers.gap, lowWatermark }, signal);
+      const left = await fetcher.read(topic, ranges, isolation, { columns: handlers.columns, gap: handlers.gap, lowWatermark, zstd: handlers.zstd }, signal);
       for (const l of left) handlers.warn(`${topic}[${l.partition}] from offset ${l.from}: ${l.reason}: read through kafkajs' consumer instead`);
       // the partitions done stay in, empty, so that the consumer pauses them
       rest = ranges.map((r) => left.find((l) => l.partition === r.partition) ?? { partition: r.partition, from: r.to, to: r.to });

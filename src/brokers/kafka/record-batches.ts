@@ -1,7 +1,8 @@
 /**
  * Kafka record batches (magic 2), as a Fetch response carries them, decoded into RecordColumns:
  * positions, timestamps and spans into the response's own bytes, without an object per record.
- * Uncompressed and gzip batches are read; snappy, lz4 and zstd are refused (UnsupportedCompression).
+ * Uncompressed, gzip and (given a decompressor) zstd batches are read; snappy and lz4 are refused
+ * (UnsupportedCompression).
  * Pure: no I/O. Follows Apache Kafka's DefaultRecordBatch / DefaultRecord layout and its
  * consumer's handling of transactions (FetchCollector / CompletedFetch, read_committed).
  *
@@ -38,6 +39,8 @@ export interface DecodeOptions {
   readCommitted: boolean;
   /** The Fetch response's aborted transactions for this partition (read_committed). */
   aborted: readonly AbortedTransaction[];
+  /** Decompresses zstd batches; without it they are refused (UnsupportedCompression). */
+  zstd?: ((data: Uint8Array) => Uint8Array) | null;
 }
 
 export interface DecodedBatches {
@@ -141,8 +144,9 @@ function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number)
 class Malformed extends Error {}
 
 /**
- * A batch compressed with a codec mqbak does not decode (snappy, lz4, zstd). kafkajs' consumer,
- * without codecs registered, cannot read those either (it retries forever): the backup stops.
+ * A batch compressed with a codec mqbak does not decode (snappy, lz4; zstd without a
+ * decompressor). kafkajs' consumer, without codecs registered, cannot read those either (it
+ * retries forever): the backup stops.
  */
 export class UnsupportedCompression extends Error {
   constructor(
@@ -388,9 +392,9 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
           // sized once for the records of the whole answer (they mostly share one set of columns)
           builder ??= new ColumnsBuilder(Math.max(count, recordsIn(bytes, dv, p, stop)), count * 4);
           target = builder;
-        } else if (compression === 1) {
+        } else if (compression === 1 || (compression === 4 && o.zstd)) {
           flush();
-          recordBytes = gunzipSync(bytes.subarray(rs, re));
+          recordBytes = compression === 1 ? gunzipSync(bytes.subarray(rs, re)) : o.zstd!(bytes.subarray(rs, re));
           rs = 0;
           re = recordBytes.length;
           target = new ColumnsBuilder(count, count * 4);
