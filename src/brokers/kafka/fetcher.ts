@@ -309,8 +309,8 @@ export class KafkaFetcher {
           }
         } catch (e) {
           if (e instanceof UnsupportedCompression) {
-            throw new MqbakError('unsupported', `${topic}[${p.partition}]: ${e.message}: mqbak reads uncompressed, gzip and zstd record batches only`, {
-              hint: "nothing was stored as a backup; set the topic's compression.type to zstd, gzip or uncompressed, or have its producers use one of them: batches written from then on can be backed up",
+            throw new MqbakError('unsupported', `${topic}[${p.partition}]: ${e.message}: mqbak cannot decode it`, {
+              hint: 'nothing was stored as a backup; mqbak reads batches that are uncompressed or compressed with gzip, snappy, lz4 or zstd',
             });
           }
           throw new MqbakError('partial', `fetch ${topic}[${p.partition}] at offset ${from}: ${describe(e)}`);

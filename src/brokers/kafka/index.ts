@@ -237,8 +237,8 @@ export interface TopicReadHandlers {
  * Resolves once every partition reached its end. 'fetch' (the default) is mqbak's own Fetch
  * reader (fetcher.ts), with kafkajs' consumer taking over a partition from a batch the former
  * leaves to it (the message format of Kafka before 0.11, a header name that is not UTF-8);
- * 'kafkajs' reads everything through kafkajs' consumer. Batches compressed with snappy or lz4 are
- * refused ('unsupported'); zstd batches are read with `handlers.zstd`, refused without it.
+ * 'kafkajs' reads everything through kafkajs' consumer (which, without codecs registered, cannot
+ * read snappy, lz4 or zstd batches). zstd batches are read with `handlers.zstd`.
  */
 export async function readTopic(
   admin: KafkaAdmin,

@@ -1,8 +1,8 @@
 /**
  * Kafka record batches (magic 2), as a Fetch response carries them, decoded into RecordColumns:
  * positions, timestamps and spans into the response's own bytes, without an object per record.
- * Uncompressed, gzip and (given a decompressor) zstd batches are read; snappy and lz4 are refused
- * (UnsupportedCompression).
+ * Every codec is read: gzip (node:zlib), snappy and lz4 (codecs.ts) and, given a decompressor,
+ * zstd; without one, zstd batches are refused (UnsupportedCompression).
  * Pure: no I/O. Follows Apache Kafka's DefaultRecordBatch / DefaultRecord layout and its
  * consumer's handling of transactions (FetchCollector / CompletedFetch, read_committed).
  *
@@ -21,10 +21,13 @@
 import { isUtf8 } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import type { RecordColumns } from '../../common/record.js';
+import { lz4FrameDecompress, snappyDecompress } from './codecs.js';
 
 const BATCH_HEADER = 61;
 const MAX_EXACT = 2 ** 53;
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+/** Bytes a compressed batch may decompress to (Kafka's own limits are far below). */
+const MAX_BATCH = 256 * 1024 * 1024;
 
 export interface AbortedTransaction {
   producerId: bigint;
@@ -144,9 +147,8 @@ function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number)
 class Malformed extends Error {}
 
 /**
- * A batch compressed with a codec mqbak does not decode (snappy, lz4; zstd without a
- * decompressor). kafkajs' consumer, without codecs registered, cannot read those either (it
- * retries forever): the backup stops.
+ * A batch compressed with a codec there is no decoder for (zstd without a decompressor, a codec
+ * number Kafka does not define): the backup stops.
  */
 export class UnsupportedCompression extends Error {
   constructor(
@@ -392,9 +394,10 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
           // sized once for the records of the whole answer (they mostly share one set of columns)
           builder ??= new ColumnsBuilder(Math.max(count, recordsIn(bytes, dv, p, stop)), count * 4);
           target = builder;
-        } else if (compression === 1 || (compression === 4 && o.zstd)) {
+        } else if (compression <= 3 || (compression === 4 && o.zstd)) {
           flush();
-          recordBytes = compression === 1 ? gunzipSync(bytes.subarray(rs, re)) : o.zstd!(bytes.subarray(rs, re));
+          const data = bytes.subarray(rs, re);
+          recordBytes = compression === 1 ? gunzipSync(data) : compression === 2 ? snappyDecompress(data, MAX_BATCH) : compression === 3 ? lz4FrameDecompress(data, MAX_BATCH) : o.zstd!(data);
           rs = 0;
           re = recordBytes.length;
           target = new ColumnsBuilder(count, count * 4);
