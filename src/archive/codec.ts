@@ -107,12 +107,19 @@ interface ZstdSimpleLike {
 
 let simple: Promise<ZstdSimpleLike> | undefined;
 
+interface ZstdStreamingLike {
+  decompress(data: Uint8Array): Uint8Array | null;
+}
+
+/** zstd-codec, loaded and started: its one-shot (Simple) and streaming classes. */
+async function runZstdCodec(): Promise<{ Simple: new () => ZstdSimpleLike; Streaming: new () => ZstdStreamingLike }> {
+  const mod = (await import('zstd-codec')) as unknown as { ZstdCodec?: unknown; default?: { ZstdCodec: unknown } };
+  const ZstdCodec = (mod.ZstdCodec ?? mod.default?.ZstdCodec) as { run(cb: (z: { Simple: new () => ZstdSimpleLike; Streaming: new () => ZstdStreamingLike }) => void): void };
+  return new Promise((resolve) => ZstdCodec.run(resolve));
+}
+
 function loadSimple(): Promise<ZstdSimpleLike> {
-  simple ??= (async () => {
-    const mod = (await import('zstd-codec')) as unknown as { ZstdCodec?: unknown; default?: { ZstdCodec: unknown } };
-    const ZstdCodec = (mod.ZstdCodec ?? mod.default?.ZstdCodec) as { run(cb: (z: { Simple: new () => ZstdSimpleLike }) => void): void };
-    return new Promise<ZstdSimpleLike>((resolve) => ZstdCodec.run((z) => resolve(new z.Simple())));
-  })();
+  simple ??= runZstdCodec().then((z) => new z.Simple());
   return simple;
 }
 
@@ -172,13 +179,9 @@ export const zstdCodec: BlockCodec = {
   },
 };
 
-interface ZstdStreamingLike {
-  decompress(data: Uint8Array): Uint8Array | null;
-}
-
 /**
  * A decompressor for any zstd data, also frames without a content size (as Kafka producers write
- * them), bounded to `maxLength` bytes of output; synchronous once loaded. Not for archive blocks:
+ * them), that refuses output of more than `maxLength` bytes; synchronous once loaded. Not for archive blocks:
  * those go through zstdCodec, with their lengths and CRCs checked.
  */
 export async function loadZstdDecompressor(maxLength = 256 * 1024 * 1024): Promise<(data: Uint8Array) => Uint8Array> {
@@ -189,9 +192,7 @@ export async function loadZstdDecompressor(maxLength = 256 * 1024 * 1024): Promi
     return out;
   };
   if (n) return (data) => bounded(n.zstd.decompress(data));
-  const mod = (await import('zstd-codec')) as unknown as { ZstdCodec?: unknown; default?: { ZstdCodec: unknown } };
-  const ZstdCodec = (mod.ZstdCodec ?? mod.default?.ZstdCodec) as { run(cb: (z: { Streaming: new () => ZstdStreamingLike }) => void): void };
-  const streaming = await new Promise<ZstdStreamingLike>((resolve) => ZstdCodec.run((z) => resolve(new z.Streaming())));
+  const streaming = new (await runZstdCodec()).Streaming();
   return (data) => {
     try {
       return bounded(streaming.decompress(data));

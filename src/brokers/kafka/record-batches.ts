@@ -51,8 +51,6 @@ export interface DecodedBatches {
   columns: RecordColumns[];
   /** Where the next fetch starts: past the last whole batch read (or `from` when none was). */
   next: bigint;
-  /** Whole batches read (including skipped control and aborted ones). */
-  batches: number;
   /**
    * Set when a batch cannot be read this way but kafkajs' consumer can read it (an older message
    * format, a header name that is not UTF-8): the records before it are in `columns`, and
@@ -338,7 +336,6 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
   const fromN = Number(from);
   const toN = Number(to);
   let next = from;
-  let batches = 0;
   // Apache Kafka's consumer logic: aborted transactions by first offset; a producer is "aborted"
   // from its transaction's first offset until its abort marker
   const pendingAborts = [...o.aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
@@ -359,7 +356,8 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
       const magic = bytes[p + 16]!;
       if (magic !== 2) {
         flush();
-        return { columns, next: baseOffset > next ? baseOffset : next, batches, unsupported: { offset: baseOffset > next ? baseOffset : next, reason: `message format v${magic} (before Kafka 0.11)` } };
+        const at0 = baseOffset > next ? baseOffset : next;
+        return { columns, next: at0, unsupported: { offset: at0, reason: `message format v${magic} (before Kafka 0.11)` } };
       }
       if (batchLength < BATCH_HEADER - 12) throw new Malformed(`batch at offset ${baseOffset}: length ${batchLength}`);
       const attributes = dv.getInt16(p + 21, false);
@@ -371,7 +369,6 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
       const compression = attributes & 7;
       const transactional = (attributes & 0x10) !== 0;
       const control = (attributes & 0x20) !== 0;
-      batches++;
       if (lastOffset < from) {
         p = batchEnd;
         continue;
@@ -408,7 +405,7 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
         if (target !== builder && target.count > 0) columns.push(target.finish(recordBytes));
         if (stopped !== null) {
           flush();
-          return { columns, next: BigInt(stopped), batches, unsupported: { offset: BigInt(stopped), reason: 'a header name that is not UTF-8' } };
+          return { columns, next: BigInt(stopped), unsupported: { offset: BigInt(stopped), reason: 'a header name that is not UTF-8' } };
         }
       }
       next = lastOffset + 1n > next ? lastOffset + 1n : next;
@@ -419,7 +416,7 @@ export function decodeRecordBatches(bytes: Uint8Array, start: number, stop: numb
     throw e;
   }
   flush();
-  return { columns, next, batches, unsupported: null };
+  return { columns, next, unsupported: null };
 }
 
 /**
