@@ -109,6 +109,89 @@ export interface RecordColumns {
   readonly headerValueLength: Int32Array;
 }
 
+/** Growable columns; finish() hands out views of the filled part. */
+export class ColumnsBuilder {
+  count = 0;
+  headers = 0;
+  position: Float64Array;
+  timestamp: Float64Array;
+  timestampType: Uint8Array;
+  keyStart: Int32Array;
+  keyLength: Int32Array;
+  valueStart: Int32Array;
+  valueLength: Int32Array;
+  headerStart: Int32Array;
+  headerNameStart: Int32Array;
+  headerNameLength: Int32Array;
+  headerValueStart: Int32Array;
+  headerValueLength: Int32Array;
+
+  constructor(records: number, headers: number) {
+    records = Math.max(records, 8);
+    headers = Math.max(headers, 8);
+    this.position = new Float64Array(records);
+    this.timestamp = new Float64Array(records);
+    this.timestampType = new Uint8Array(records);
+    this.keyStart = new Int32Array(records);
+    this.keyLength = new Int32Array(records);
+    this.valueStart = new Int32Array(records);
+    this.valueLength = new Int32Array(records);
+    this.headerStart = new Int32Array(records + 1);
+    this.headerNameStart = new Int32Array(headers);
+    this.headerNameLength = new Int32Array(headers);
+    this.headerValueStart = new Int32Array(headers);
+    this.headerValueLength = new Int32Array(headers);
+  }
+
+  growRecords(): void {
+    const n = this.position.length * 2;
+    this.position = grow(this.position, n);
+    this.timestamp = grow(this.timestamp, n);
+    this.timestampType = grow(this.timestampType, n);
+    this.keyStart = grow(this.keyStart, n);
+    this.keyLength = grow(this.keyLength, n);
+    this.valueStart = grow(this.valueStart, n);
+    this.valueLength = grow(this.valueLength, n);
+    this.headerStart = grow(this.headerStart, n + 1);
+  }
+
+  growHeaders(): void {
+    const n = this.headerNameStart.length * 2;
+    this.headerNameStart = grow(this.headerNameStart, n);
+    this.headerNameLength = grow(this.headerNameLength, n);
+    this.headerValueStart = grow(this.headerValueStart, n);
+    this.headerValueLength = grow(this.headerValueLength, n);
+  }
+
+  finish(bytes: Uint8Array): RecordColumns {
+    const n = this.count;
+    const h = this.headers;
+    this.headerStart[n] = h;
+    return {
+      count: n,
+      bytes,
+      position: this.position.subarray(0, n),
+      timestamp: this.timestamp.subarray(0, n),
+      timestampType: this.timestampType.subarray(0, n),
+      keyStart: this.keyStart.subarray(0, n),
+      keyLength: this.keyLength.subarray(0, n),
+      valueStart: this.valueStart.subarray(0, n),
+      valueLength: this.valueLength.subarray(0, n),
+      headerStart: this.headerStart.subarray(0, n + 1),
+      headerNameStart: this.headerNameStart.subarray(0, h),
+      headerNameLength: this.headerNameLength.subarray(0, h),
+      headerValueStart: this.headerValueStart.subarray(0, h),
+      headerValueLength: this.headerValueLength.subarray(0, h),
+    };
+  }
+}
+
+function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a);
+  return b;
+}
+
 /** The timestamp types of RecordColumns.timestampType, by code. */
 export const TIMESTAMP_TYPES: ReadonlyArray<TimestampType | null> = [null, 'create', 'log-append'];
 
@@ -130,4 +213,60 @@ export function columnRecord(cols: RecordColumns, i: number): ArchiveRecord {
     headers,
     amqp: null,
   };
+}
+
+/**
+ * ArchiveRecords as columns over one new buffer holding copies of their keys, values and header
+ * names and values. Positions must be exact as numbers (|p| < 2^53).
+ */
+export function columnsOf(records: readonly ArchiveRecord[]): RecordColumns {
+  const utf8 = new TextEncoder();
+  const names = records.map((r) => r.headers.map((h) => utf8.encode(h.name)));
+  let size = 0;
+  let headers = 0;
+  records.forEach((r, i) => {
+    size += (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    r.headers.forEach((h, j) => (size += names[i]![j]!.length + (h.value?.length ?? 0)));
+    headers += r.headers.length;
+  });
+  const bytes = new Uint8Array(size);
+  const out = new ColumnsBuilder(records.length, headers);
+  let o = 0;
+  const put = (b: Uint8Array | null): [number, number] => {
+    if (b === null) return [o, -1];
+    bytes.set(b, o);
+    o += b.length;
+    return [o - b.length, b.length];
+  };
+  records.forEach((r, i) => {
+    out.position[i] = Number(r.position);
+    out.timestamp[i] = r.timestamp ?? NaN;
+    out.timestampType[i] = Math.max(TIMESTAMP_TYPES.indexOf(r.timestampType), 0);
+    [out.keyStart[i], out.keyLength[i]] = put(r.key);
+    [out.valueStart[i], out.valueLength[i]] = put(r.value);
+    out.headerStart[i] = out.headers;
+    r.headers.forEach((h, j) => {
+      const x = out.headers++;
+      [out.headerNameStart[x], out.headerNameLength[x]] = put(names[i]![j]!);
+      [out.headerValueStart[x], out.headerValueLength[x]] = put(h.value);
+    });
+    out.count++;
+  });
+  return out.finish(bytes);
+}
+
+/**
+ * Records to send, in order: records from .. to - 1 of each slice's columns. A Kafka restore hands
+ * the archive's blocks over as they were decoded, without an object per record.
+ */
+export interface RecordSlice {
+  readonly cols: RecordColumns;
+  readonly from: number;
+  readonly to: number;
+}
+
+export function sliceCount(slices: readonly RecordSlice[]): number {
+  let n = 0;
+  for (const s of slices) n += s.to - s.from;
+  return n;
 }

@@ -2,13 +2,13 @@
  * Reads backups back, checking every length, checksum and hash before a record is handed on.
  * API contract shared by restore, cat and verify (docs/FORMAT.md, "Reader obligations").
  */
-import type { ArchiveRecord } from '../common/record.js';
+import type { ArchiveRecord, RecordColumns } from '../common/record.js';
 import { parseManifest, sha256Hex, type Manifest, type SegmentEntry, type StreamEntry } from '../archive/manifest.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { idOfManifestKey, isBackupId, manifestKey, MANIFESTS_PREFIX } from '../archive/keys.js';
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { decodeSegmentBlocks } from '../archive/segment.js';
+import { decodeSegmentColumns, decodeSegmentObjects, type DecodedBlock } from '../archive/segment.js';
 
 export interface LoadedManifest {
   manifest: Manifest;
@@ -140,6 +140,39 @@ export async function* readStreamBatches(
   stream: StreamEntry,
   options: { signal?: AbortSignal; fromPosition?: bigint; codec?: BlockCodec } = {},
 ): AsyncGenerator<ArchiveRecord[]> {
+  const fp = options.fromPosition;
+  for await (const b of readStreamWith(store, stream, options, decodeSegmentObjects)) {
+    const batch = fp === undefined ? b.records : b.records.filter((r) => r.position >= fp);
+    if (batch.length > 0) yield batch;
+  }
+}
+
+/**
+ * readStreamBatches, each block's records as columns over its raw bytes (no object per record),
+ * with the same checks. Only for streams whose positions are exact as numbers
+ * (streamFitsColumns); else 'integrity' is thrown.
+ */
+export async function* readStreamColumns(
+  store: Store,
+  stream: StreamEntry,
+  options: { signal?: AbortSignal; codec?: BlockCodec } = {},
+): AsyncGenerator<RecordColumns> {
+  for await (const b of readStreamWith(store, stream, options, decodeSegmentColumns)) if (b.count > 0) yield b.records;
+}
+
+/** Whether every position a stream may hold is an integer exact as a number (|p| < 2^53). */
+export function streamFitsColumns(stream: StreamEntry): boolean {
+  return BigInt(stream.from) > -(2n ** 53n) && BigInt(stream.to) <= 2n ** 53n;
+}
+
+type SegmentDecoder<T> = (bytes: Uint8Array, codec: BlockCodec, context: string) => AsyncGenerator<DecodedBlock<T>>;
+
+async function* readStreamWith<T>(
+  store: Store,
+  stream: StreamEntry,
+  options: { signal?: AbortSignal; fromPosition?: bigint; codec?: BlockCodec },
+  decode: SegmentDecoder<T>,
+): AsyncGenerator<DecodedBlock<T>> {
   const from = BigInt(stream.from);
   const to = BigInt(stream.to);
   let total = 0;
@@ -150,18 +183,15 @@ export async function* readStreamBatches(
       continue;
     }
     const bytes = await fetchSegment(store, seg, options);
-    for await (let batch of decodeCheckedSegmentBlocks(bytes, seg, options.codec ?? zstdCodec, options.signal)) {
-      for (const r of batch) {
-        if (r.position < from || r.position >= to) {
-          throw new MqbakError('integrity', `segment ${seg.key}: position ${r.position} is outside the stream's range [${from}, ${to})`);
+    for await (const block of checkedBlocks(bytes, seg, options.codec ?? zstdCodec, options.signal, decode)) {
+      // positions strictly increase within a segment (checked): its first and last bound the rest
+      if (block.count > 0) {
+        for (const p of [block.firstPosition, block.lastPosition]) {
+          if (p < from || p >= to) throw new MqbakError('integrity', `segment ${seg.key}: position ${p} is outside the stream's range [${from}, ${to})`);
         }
       }
-      total += batch.length;
-      if (options.fromPosition !== undefined) {
-        const fp = options.fromPosition;
-        batch = batch.filter((r) => r.position >= fp);
-      }
-      if (batch.length > 0) yield batch;
+      total += block.count;
+      yield block;
     }
   }
   if (!skipped && total !== stream.records) {
@@ -213,31 +243,41 @@ export async function* decodeCheckedSegmentBlocks(
   codec: BlockCodec,
   signal?: AbortSignal,
 ): AsyncGenerator<ArchiveRecord[]> {
+  for await (const b of checkedBlocks(bytes, segment, codec, signal, decodeSegmentObjects)) if (b.count > 0) yield b.records;
+}
+
+/** The blocks of a segment, with counts, first and last positions and timestamps compared with the manifest entry. */
+async function* checkedBlocks<T>(
+  bytes: Uint8Array,
+  segment: SegmentEntry,
+  codec: BlockCodec,
+  signal: AbortSignal | undefined,
+  decode: SegmentDecoder<T>,
+): AsyncGenerator<DecodedBlock<T>> {
   const context = `segment ${segment.key}`;
   let n = 0;
-  let last: ArchiveRecord | null = null;
-  for await (const batch of decodeSegmentBlocks(bytes, codec, context)) {
+  let last: DecodedBlock<T> | null = null;
+  for await (const block of decode(bytes, codec, context)) {
     throwIfAborted(signal);
-    if (batch.length === 0) continue;
-    const first = batch[0]!;
+    if (block.count === 0) continue;
     if (n === 0) {
-      if (first.position.toString() !== segment.firstPosition) {
-        throw new MqbakError('integrity', `${context}: first position ${first.position}, manifest says ${segment.firstPosition}`);
+      if (block.firstPosition.toString() !== segment.firstPosition) {
+        throw new MqbakError('integrity', `${context}: first position ${block.firstPosition}, manifest says ${segment.firstPosition}`);
       }
-      if (first.timestamp !== segment.firstTimestamp) {
-        throw new MqbakError('integrity', `${context}: first timestamp ${first.timestamp}, manifest says ${segment.firstTimestamp}`);
+      if (block.firstTimestamp !== segment.firstTimestamp) {
+        throw new MqbakError('integrity', `${context}: first timestamp ${block.firstTimestamp}, manifest says ${segment.firstTimestamp}`);
       }
     }
-    n += batch.length;
+    n += block.count;
     if (n > segment.records) throw new MqbakError('integrity', `${context}: more than the ${segment.records} records the manifest states`);
-    last = batch[batch.length - 1]!;
-    yield batch;
+    last = block;
+    yield block;
   }
   if (n !== segment.records) throw new MqbakError('integrity', `${context}: ${n} records, manifest says ${segment.records}`);
-  if (last && last.position.toString() !== segment.lastPosition) {
-    throw new MqbakError('integrity', `${context}: last position ${last.position}, manifest says ${segment.lastPosition}`);
+  if (last && last.lastPosition.toString() !== segment.lastPosition) {
+    throw new MqbakError('integrity', `${context}: last position ${last.lastPosition}, manifest says ${segment.lastPosition}`);
   }
-  if (last && last.timestamp !== segment.lastTimestamp) {
-    throw new MqbakError('integrity', `${context}: last timestamp ${last.timestamp}, manifest says ${segment.lastTimestamp}`);
+  if (last && last.lastTimestamp !== segment.lastTimestamp) {
+    throw new MqbakError('integrity', `${context}: last timestamp ${last.lastTimestamp}, manifest says ${segment.lastTimestamp}`);
   }
 }

@@ -6,9 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import { KafkaAdmin, KafkaSink, type KafkaConnection, type KafkaProducerKind } from '../brokers/kafka/index.js';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { Progress } from '../common/progress.js';
-import type { ArchiveRecord } from '../common/record.js';
+import type { RecordColumns } from '../common/record.js';
 import type { Store } from '../stores/store.js';
-import { readStreamBatches, resolveChain } from './backup-reader.js';
+import { readStreamColumns, resolveChain, streamFitsColumns } from './backup-reader.js';
 import { OffsetMapBuilder, offsetRunToJson, translateCommitted, type OffsetRun } from './offset-map.js';
 import { planKafkaRestore, type PlannedStream, type RestorePlan } from './restore-plan.js';
 import { readJournal, writeJournal } from './restore-journal.js';
@@ -98,20 +98,16 @@ async function forEachBounded<T, R>(items: readonly T[], limit: number, outer: A
 }
 const BATCH_BYTES = 1_000_000;
 
-/** Bytes a record takes in a Kafka record batch, framing estimated generously. */
-function recordSize(r: ArchiveRecord): number {
-  let n = 32 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const h of r.headers) n += 10 + h.name.length * 3 + (h.value?.length ?? 0);
+/** Bytes record i takes in a Kafka record batch, framing estimated generously. */
+function recordSize(c: RecordColumns, i: number): number {
+  let n = 32 + Math.max(c.keyLength[i]!, 0) + Math.max(c.valueLength[i]!, 0);
+  for (let h = c.headerStart[i]!; h < c.headerStart[i + 1]!; h++) n += 10 + c.headerNameLength[h]! + Math.max(c.headerValueLength[h]!, 0);
   return n;
 }
 
-/** The planned records of one partition, a block's worth at a time. */
-async function* plannedBatches(store: Store, s: PlannedStream, until: number | null, signal: AbortSignal): AsyncGenerator<ArchiveRecord[]> {
-  for (const part of s.parts) {
-    for await (const batch of readStreamBatches(store, part.stream, { signal })) {
-      yield until === null ? batch : batch.filter((r) => r.timestamp === null || r.timestamp <= until);
-    }
-  }
+/** The planned records of one partition, a block's worth at a time, as columns. */
+async function* plannedBlocks(store: Store, s: PlannedStream, signal: AbortSignal): AsyncGenerator<RecordColumns> {
+  for (const part of s.parts) yield* readStreamColumns(store, part.stream, { signal });
 }
 
 export async function restoreKafka(o: KafkaRestoreOptions): Promise<KafkaRestoreResult> {
@@ -121,6 +117,14 @@ export async function restoreKafka(o: KafkaRestoreOptions): Promise<KafkaRestore
     chain.map((c) => c.manifest),
     { topics: o.topics, map: o.map, until: o.until ?? null },
   );
+  for (const s of plan.streams) {
+    for (const part of s.parts) {
+      if (!streamFitsColumns(part.stream)) {
+        throw new MqbakError('unsupported', `stream ${part.stream.name}: positions ${part.stream.from}..${part.stream.to} reach past 2^53, which a Kafka restore does not handle`);
+      }
+    }
+  }
+  const until = plan.until;
   const savedGroups = head.metadata.groups;
   const groupNames: string[] = o.allGroups ? (savedGroups && typeof savedGroups === 'object' ? Object.keys(savedGroups) : []) : (o.groups ?? []);
   if (groupNames.length > 0 && (typeof savedGroups !== 'object' || savedGroups === null)) {
@@ -199,39 +203,66 @@ export async function restoreKafka(o: KafkaRestoreOptions): Promise<KafkaRestore
       if (alreadyWritten < 0n) throw new MqbakError('integrity', `target ${k} ends at ${current}, before ${initial} where this restore started (records deleted?)`);
       const mb = new OffsetMapBuilder(s.topic, s.partition, s.targetTopic, s.targetPartition);
       let next = initial;
-      let batch: ArchiveRecord[] = [];
+      let batch: Array<{ cols: RecordColumns; from: number; to: number }> = [];
+      let batchCount = 0;
       let bytes = 0;
       let count = 0;
+      // A partition's next batch is encoded (and checksummed) while the one before it is on the
+      // wire; it goes out only once that one is acknowledged, so one request per partition is in
+      // flight and a failure leaves nothing sent after it.
+      let acknowledged: Promise<void> = Promise.resolve();
       const flush = async () => {
-        if (batch.length === 0) return;
-        const base = await producer.send(s.targetTopic, s.targetPartition, batch, signal);
-        if (base !== next) {
-          throw new MqbakError('partial', `${k}: the broker stored the batch at ${base}, expected ${next}: another producer writes to this partition`);
-        }
-        for (const r of batch) mb.add(r.position, next++);
-        count += batch.length;
-        result.records += batch.length;
-        o.progress.update({ stream: k, records: result.records });
+        if (batchCount === 0) return;
+        const slices = batch;
+        const n = batchCount;
         batch = [];
+        batchCount = 0;
         bytes = 0;
-      };
-      for await (const block of plannedBatches(o.store, s, plan.until, signal)) {
-        for (const r of block) {
-          if (alreadyWritten > 0n) {
-            // landed in an earlier, interrupted run: acknowledged by the broker, in this order
-            mb.add(r.position, next++);
-            alreadyWritten--;
-            result.skippedAlreadyRestored++;
-            count++;
-            continue;
+        const prepared = producer.prepare(s.targetTopic, s.targetPartition, slices);
+        const previous = acknowledged;
+        acknowledged = previous.then(async () => {
+          const base = await producer.transmit(prepared, signal);
+          if (base !== next) {
+            throw new MqbakError('partial', `${k}: the broker stored the batch at ${base}, expected ${next}: another producer writes to this partition`);
           }
-          const size = recordSize(r);
-          if (batch.length > 0 && (batch.length >= BATCH_RECORDS || bytes + size > BATCH_BYTES)) await flush();
-          batch.push(r);
-          bytes += size;
+          for (const x of slices) {
+            mb.addPositions(x.cols.position, x.from, x.to, next);
+            next += BigInt(x.to - x.from);
+          }
+          count += n;
+          result.records += n;
+          o.progress.update({ stream: k, records: result.records });
+        });
+        acknowledged.catch(() => {}); // thrown by the await below or by the next flush
+        await previous;
+      };
+      try {
+        for await (const cols of plannedBlocks(o.store, s, signal)) {
+          for (let i = 0; i < cols.count; i++) {
+            if (until !== null && cols.timestamp[i]! > until) continue; // NaN (no timestamp) is kept
+            if (alreadyWritten > 0n) {
+              // landed in an earlier, interrupted run: acknowledged by the broker, in this order
+              mb.add(BigInt(cols.position[i]!), next++);
+              alreadyWritten--;
+              result.skippedAlreadyRestored++;
+              count++;
+              continue;
+            }
+            const size = recordSize(cols, i);
+            if (batchCount > 0 && (batchCount >= BATCH_RECORDS || bytes + size > BATCH_BYTES)) await flush();
+            const last = batch[batch.length - 1];
+            if (last !== undefined && last.cols === cols && last.to === i) last.to++;
+            else batch.push({ cols, from: i, to: i + 1 });
+            batchCount++;
+            bytes += size;
+          }
         }
+        await flush();
+      } finally {
+        // nothing of this partition is still on the wire when it returns or throws
+        await acknowledged.catch(() => {});
       }
-      await flush();
+      await acknowledged;
       if (alreadyWritten > 0n) throw new MqbakError('integrity', `${k}: holds ${alreadyWritten} more records than this backup plans (not a resume of the same restore?)`);
       return { k, runs: mb.runs, count, targetTopic: s.targetTopic };
     });

@@ -34,6 +34,22 @@ export class OffsetMapBuilder {
     this.cur = { topic: this.topic, partition: this.partition, targetTopic: this.targetTopic, targetPartition: this.targetPartition, sourceStart: source, sourceEnd: source, targetStart: target };
     this.runs.push(this.cur);
   }
+
+  /**
+   * add() for records from .. to - 1 of a column of positions (exact integers), restored at
+   * target, target + 1, ...: BigInts only where a run starts or ends.
+   */
+  addPositions(positions: ArrayLike<number>, from: number, to: number, target: bigint): void {
+    let i = from;
+    while (i < to) {
+      let j = i + 1;
+      while (j < to && positions[j] === positions[j - 1]! + 1) j++;
+      this.add(BigInt(positions[i]!), target + BigInt(i - from));
+      // positions i .. j - 1 and their targets both follow each other: one run
+      this.cur!.sourceEnd = BigInt(positions[j - 1]!);
+      i = j;
+    }
+  }
 }
 
 export function offsetRunToJson(r: OffsetRun): string {

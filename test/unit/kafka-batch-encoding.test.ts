@@ -5,10 +5,10 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { encodeProduceBody, encodeRecordBatch } from '../../src/brokers/kafka/batch-producer.js';
+import { encodeProduceBody, encodeRecordBatch, encodeSlicesBatch } from '../../src/brokers/kafka/batch-producer.js';
 import { crc32c } from '../../src/brokers/kafka/crc32c.js';
 import { Crc32cWorker } from '../../src/brokers/kafka/crc32c-worker.js';
-import type { ArchiveRecord } from '../../src/common/record.js';
+import { columnsOf, type ArchiveRecord } from '../../src/common/record.js';
 
 const require = createRequire(import.meta.url);
 const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { readInt16(): number; readInt32(): number; readString(): string; readBytes(): Buffer };
@@ -104,6 +104,20 @@ describe('record batch encoding', () => {
     expect(buf.readUInt32BE(17)).toBe(kafkajsCrc32c(buf.subarray(21)) >>> 0);
     expect(buf.readInt32BE(8)).toBe(buf.length - 12);
     expect(buf[16]).toBe(2);
+  });
+
+  it('records given as slices of several column sets encode as the same records in one list', () => {
+    const id = { producerId: 7n, producerEpoch: 0, baseSequence: 0 };
+    const a = columnsOf(records.slice(0, 3));
+    const b = columnsOf([records[0]!, ...records.slice(3)]);
+    // records 0..1 of a, 2 of a, then 3 (record 1 of b: record 0 of b is left out)
+    const slices = [
+      { cols: a, from: 0, to: 2 },
+      { cols: a, from: 2, to: 3 },
+      { cols: b, from: 1, to: 2 },
+    ];
+    expect(encodeSlicesBatch(slices, id, t0).equals(encodeRecordBatch(records, id, t0))).toBe(true);
+    expect(encodeSlicesBatch([{ cols: b, from: 1, to: 2 }], id, t0).equals(encodeRecordBatch([records[3]!], id, t0))).toBe(true);
   });
 
   it('a record without a timestamp gets the time given as now', async () => {

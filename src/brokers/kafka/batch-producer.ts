@@ -19,7 +19,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
-import type { ArchiveRecord } from '../../common/record.js';
+import { columnsOf, sliceCount, type ArchiveRecord, type RecordColumns, type RecordSlice } from '../../common/record.js';
 import { crc32c } from './crc32c.js';
 import { Crc32cWorker } from './crc32c-worker.js';
 import { utf8Name } from '../../common/utf8-names.js';
@@ -64,46 +64,58 @@ export interface BatchIdentity {
   baseSequence: number;
 }
 
-/** Bytes the records will take in a record batch, with the batch header. */
-function recordSizes(records: readonly ArchiveRecord[], base: number, now: number, sizes: Int32Array): number {
+/** The timestamp of record i, `now` when it has none. */
+function timestampOf(c: RecordColumns, i: number, now: number): number {
+  const t = c.timestamp[i]!;
+  return Number.isNaN(t) ? now : t;
+}
+
+function spanSize(length: number): number {
+  return length < 0 ? 1 : uvarintSize(zigzag(length)) + length;
+}
+
+/** Bytes the records will take in a record batch, with the batch header; each record's body size in sizes. */
+function recordSizes(slices: readonly RecordSlice[], base: number, now: number, sizes: Int32Array): number {
   let total = BATCH_HEADER;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    const ts = r.timestamp ?? now;
-    let body = 1 + uvarintSize(zigzag(ts - base)) + uvarintSize(zigzag(i));
-    body += r.key === null ? 1 : uvarintSize(zigzag(r.key.length)) + r.key.length;
-    body += r.value === null ? 1 : uvarintSize(zigzag(r.value.length)) + r.value.length;
-    body += uvarintSize(zigzag(r.headers.length));
-    for (const h of r.headers) {
-      const n = utf8Name(h.name).length;
-      body += uvarintSize(zigzag(n)) + n;
-      body += h.value === null ? 1 : uvarintSize(zigzag(h.value.length)) + h.value.length;
+  let k = 0;
+  for (const { cols: c, from, to } of slices) {
+    for (let i = from; i < to; i++, k++) {
+      let body = 1 + uvarintSize(zigzag(timestampOf(c, i, now) - base)) + uvarintSize(zigzag(k));
+      body += spanSize(c.keyLength[i]!) + spanSize(c.valueLength[i]!);
+      const h0 = c.headerStart[i]!;
+      const h1 = c.headerStart[i + 1]!;
+      body += uvarintSize(zigzag(h1 - h0));
+      for (let h = h0; h < h1; h++) body += spanSize(c.headerNameLength[h]!) + spanSize(c.headerValueLength[h]!);
+      sizes[k] = body;
+      total += uvarintSize(zigzag(body)) + body;
     }
-    sizes[i] = body;
-    total += uvarintSize(zigzag(body)) + body;
   }
   return total;
 }
 
-function writeBytes(buf: Uint8Array, o: number, b: Uint8Array | null): number {
-  if (b === null) {
-    buf[o] = 1; // zigzag(-1)
+function writeSpan(out: Uint8Array, o: number, src: Uint8Array, start: number, length: number): number {
+  if (length < 0) {
+    out[o] = 1; // zigzag(-1)
     return o + 1;
   }
-  o = writeUVarint(buf, o, zigzag(b.length));
-  buf.set(b, o);
-  return o + b.length;
+  o = writeUVarint(out, o, zigzag(length));
+  // short fields (header names and values, keys) byte by byte: cheaper than a subarray each
+  if (length < 48) for (let k = 0; k < length; k++) out[o + k] = src[start + k]!;
+  else out.set(src.subarray(start, start + length), o);
+  return o + length;
 }
 
 /**
- * Writes one uncompressed record batch (magic 2) holding `records` at `at` of `out` (which must
- * have room: see encodeRecordBatch) and returns the offset after it.
+ * Writes one uncompressed record batch (magic 2) holding the records at `at` of `out` (which must
+ * have room: see recordSizes) and returns the offset after it.
  */
-function writeRecordBatch(out: Buffer, at: number, records: readonly ArchiveRecord[], id: BatchIdentity, now: number, base: number, sizes: Int32Array, total: number, crc = true): number {
+function writeRecordBatch(out: Buffer, at: number, slices: readonly RecordSlice[], count: number, id: BatchIdentity, now: number, base: number, sizes: Int32Array, total: number, crc = true): number {
   let maxTs = base;
-  for (const r of records) {
-    const ts = r.timestamp ?? now;
-    if (ts > maxTs) maxTs = ts;
+  for (const { cols, from, to } of slices) {
+    for (let i = from; i < to; i++) {
+      const ts = timestampOf(cols, i, now);
+      if (ts > maxTs) maxTs = ts;
+    }
   }
   out.writeBigInt64BE(0n, at);
   out.writeInt32BE(total - 12, at + 8);
@@ -111,26 +123,31 @@ function writeRecordBatch(out: Buffer, at: number, records: readonly ArchiveReco
   out[at + 16] = MAGIC;
   // crc (at + 17) last
   out.writeInt16BE(0, at + 21); // attributes: no compression, CreateTime, not transactional
-  out.writeInt32BE(records.length - 1, at + 23);
+  out.writeInt32BE(count - 1, at + 23);
   out.writeBigInt64BE(BigInt(base), at + 27);
   out.writeBigInt64BE(BigInt(maxTs), at + 35);
   out.writeBigInt64BE(id.producerId, at + 43);
   out.writeInt16BE(id.producerEpoch, at + 51);
   out.writeInt32BE(id.baseSequence, at + 53);
-  out.writeInt32BE(records.length, at + 57);
+  out.writeInt32BE(count, at + 57);
   let o = at + BATCH_HEADER;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    o = writeUVarint(out, o, zigzag(sizes[i]!));
-    out[o++] = 0; // record attributes
-    o = writeUVarint(out, o, zigzag((r.timestamp ?? now) - base));
-    o = writeUVarint(out, o, zigzag(i));
-    o = writeBytes(out, o, r.key);
-    o = writeBytes(out, o, r.value);
-    o = writeUVarint(out, o, zigzag(r.headers.length));
-    for (const h of r.headers) {
-      o = writeBytes(out, o, utf8Name(h.name));
-      o = writeBytes(out, o, h.value);
+  let k = 0;
+  for (const { cols: c, from, to } of slices) {
+    const src = c.bytes;
+    for (let i = from; i < to; i++, k++) {
+      o = writeUVarint(out, o, zigzag(sizes[k]!));
+      out[o++] = 0; // record attributes
+      o = writeUVarint(out, o, zigzag(timestampOf(c, i, now) - base));
+      o = writeUVarint(out, o, zigzag(k));
+      o = writeSpan(out, o, src, c.keyStart[i]!, c.keyLength[i]!);
+      o = writeSpan(out, o, src, c.valueStart[i]!, c.valueLength[i]!);
+      const h0 = c.headerStart[i]!;
+      const h1 = c.headerStart[i + 1]!;
+      o = writeUVarint(out, o, zigzag(h1 - h0));
+      for (let h = h0; h < h1; h++) {
+        o = writeSpan(out, o, src, c.headerNameStart[h]!, c.headerNameLength[h]!);
+        o = writeSpan(out, o, src, c.headerValueStart[h]!, c.headerValueLength[h]!);
+      }
     }
   }
   if (o - at !== total) throw new MqbakError('internal', `record batch: wrote ${o - at} of ${total} bytes`);
@@ -138,14 +155,25 @@ function writeRecordBatch(out: Buffer, at: number, records: readonly ArchiveReco
   return o;
 }
 
+function firstTimestamp(slices: readonly RecordSlice[], now: number): number {
+  const s = slices.find((x) => x.to > x.from);
+  if (!s) throw new MqbakError('internal', 'record batch: no records');
+  return timestampOf(s.cols, s.from, now);
+}
+
 /** One record batch (magic 2, uncompressed) as Kafka stores it. `now` stands in for missing timestamps. */
 export function encodeRecordBatch(records: readonly ArchiveRecord[], id: BatchIdentity, now = Date.now()): Buffer {
-  if (records.length === 0) throw new MqbakError('internal', 'record batch: no records');
-  const base = records[0]!.timestamp ?? now;
-  const sizes = new Int32Array(records.length);
-  const total = recordSizes(records, base, now, sizes);
+  return encodeSlicesBatch([{ cols: columnsOf(records), from: 0, to: records.length }], id, now);
+}
+
+/** encodeRecordBatch of the records of the slices, in order. */
+export function encodeSlicesBatch(slices: readonly RecordSlice[], id: BatchIdentity, now = Date.now()): Buffer {
+  const count = sliceCount(slices);
+  const base = firstTimestamp(slices, now);
+  const sizes = new Int32Array(count);
+  const total = recordSizes(slices, base, now, sizes);
   const out = Buffer.allocUnsafe(total);
-  writeRecordBatch(out, 0, records, id, now, base, sizes, total);
+  writeRecordBatch(out, 0, slices, count, id, now, base, sizes, total);
   return out;
 }
 
@@ -154,7 +182,7 @@ export function encodeRecordBatch(records: readonly ArchiveRecord[], id: BatchId
  * partition: transactional_id null, acks, timeout, [topic [partition records]].
  */
 export function encodeProduceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number, now = Date.now()): Buffer {
-  return produceBody(topic, partition, records, id, acks, timeoutMs, now, true).body;
+  return produceBody(topic, partition, [{ cols: columnsOf(records), from: 0, to: records.length }], id, acks, timeoutMs, now, true).body;
 }
 
 /** The CRC-32C a batch still needs: of body[start, end), written at `at`. */
@@ -165,12 +193,12 @@ interface PendingCrc {
   end: number;
 }
 
-function produceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number, now: number, crc: boolean): PendingCrc {
-  if (records.length === 0) throw new MqbakError('internal', 'record batch: no records');
+function produceBody(topic: string, partition: number, slices: readonly RecordSlice[], id: BatchIdentity, acks: number, timeoutMs: number, now: number, crc: boolean): PendingCrc {
+  const count = sliceCount(slices);
   const name = utf8Name(topic);
-  const base = records[0]!.timestamp ?? now;
-  const sizes = new Int32Array(records.length);
-  const batch = recordSizes(records, base, now, sizes);
+  const base = firstTimestamp(slices, now);
+  const sizes = new Int32Array(count);
+  const batch = recordSizes(slices, base, now, sizes);
   const head = 2 + 2 + 4 + 4 + 2 + name.length + 4 + 4 + 4;
   // allocUnsafeSlow: memory of its own (never Buffer's shared pool), so it can move to a worker
   const out = Buffer.allocUnsafeSlow(head + batch);
@@ -184,11 +212,18 @@ function produceBody(topic: string, partition: number, records: readonly Archive
   o = out.writeInt32BE(1, o); // one partition
   o = out.writeInt32BE(partition, o);
   o = out.writeInt32BE(batch, o);
-  const end = writeRecordBatch(out, o, records, id, now, base, sizes, batch, crc);
+  const end = writeRecordBatch(out, o, slices, count, id, now, base, sizes, batch, crc);
   return { body: out, at: o + 17, start: o + 21, end };
 }
 
 // ---- sending, over kafkajs' connections ----
+
+/** A batch encoded for one partition, its checksum possibly still being computed. */
+export interface PreparedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly body: Promise<Buffer>;
+}
 
 interface ProduceResult {
   topics: Array<{ topicName: string; partitions: Array<{ partition: number; errorCode: number; baseOffset: string }> }>;
@@ -227,18 +262,40 @@ export class BatchProducer {
    * Sends the records to one partition as one batch; resolves with the offset the broker stored
    * the first at. Callers keep one send per partition in flight.
    */
-  async send(topic: string, partition: number, records: readonly ArchiveRecord[], signal?: AbortSignal): Promise<bigint> {
+  async send(topic: string, partition: number, records: readonly RecordSlice[], signal?: AbortSignal): Promise<bigint> {
+    return this.transmit(this.prepare(topic, partition, records), signal);
+  }
+
+  /**
+   * Encodes the records as the partition's next batch (its sequence numbers taken now) and starts
+   * its checksum beside this thread. Batches of a partition must be transmitted in the order they
+   * were prepared, each once the one before it is acknowledged; a failed transmit ends the
+   * producer's use for that partition (the sequences after it are spent).
+   */
+  prepare(topic: string, partition: number, records: readonly RecordSlice[]): PreparedBatch {
+    const count = sliceCount(records);
     const key = `${topic}\u0000${partition}`;
     const baseSequence = this.sequences.get(key) ?? 0;
     const id = { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence };
-    let body: Buffer;
-    if (this.crcWorker && records.length >= CRC_IN_WORKER_MIN_RECORDS) {
-      // the checksum is computed beside this thread, which goes on with the next batch
-      const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, Date.now(), false);
-      body = await this.crcWorker.fill(p.body, p.at, p.start, p.end);
+    let body: Promise<Buffer>;
+    // the checksum of a larger batch is computed beside this thread, which goes on with the next
+    const inWorker = this.crcWorker !== null && count >= CRC_IN_WORKER_MIN_RECORDS;
+    const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, Date.now(), !inWorker);
+    if (inWorker) {
+      body = this.crcWorker!.fill(p.body, p.at, p.start, p.end);
+      body.catch(() => {}); // surfaces in transmit
     } else {
-      body = encodeProduceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS);
+      body = Promise.resolve(p.body);
     }
+    // int32 sequences wrap around, as in Kafka's producer
+    this.sequences.set(key, (baseSequence + count) % 2 ** 31);
+    return { topic, partition, body };
+  }
+
+  /** Sends a prepared batch (retrying with the same bytes); resolves with its base offset. */
+  async transmit(prepared: PreparedBatch, signal?: AbortSignal): Promise<bigint> {
+    const { topic, partition } = prepared;
+    const body = await prepared.body;
     // kafkajs' request framing takes an Encoder; a stand-in holding the finished bytes
     const payload = { buf: body, buffer: body, size: () => body.length };
     let lastError: unknown = null;
@@ -251,8 +308,6 @@ export class BatchProducer {
         const result = (await this.k.send(broker, { ...protocol, request })) as ProduceResult;
         const p = result.topics.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
         if (!p) throw new MqbakError('partial', `produce to ${topic}[${partition}]: the broker's answer does not name this partition`);
-        // int32 sequences wrap around, as in Kafka's producer
-        this.sequences.set(key, (baseSequence + records.length) % 2 ** 31);
         return BigInt(p.baseOffset);
       } catch (e) {
         if (e instanceof MqbakError) throw e;

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer, SASLOptions } from 'kafkajs';
 import { MqbakError, withContext } from '../../common/errors.js';
 import type { Progress } from '../../common/progress.js';
-import type { ArchiveRecord, RecordColumns, RecordHeader } from '../../common/record.js';
-import { BatchProducer } from './batch-producer.js';
+import { columnRecord, type ArchiveRecord, type RecordColumns, type RecordHeader, type RecordSlice } from '../../common/record.js';
+import { BatchProducer, type PreparedBatch } from './batch-producer.js';
 import { KafkaFetcher } from './fetcher.js';
 
 export interface KafkaConnection {
@@ -392,6 +392,9 @@ export type KafkaProducerKind = 'batch' | 'kafkajs';
  * kafkajs' connections (batch-producer.ts); 'kafkajs' is kafkajs' producer, used as well when the
  * former cannot run with this kafkajs or broker.
  */
+/** A batch on its way to one partition (see KafkaSink.prepare). */
+export type PreparedSend = { batch: PreparedBatch } | { records: { topic: string; partition: number; records: ArchiveRecord[] } };
+
 export class KafkaSink {
   private constructor(
     private readonly producer: Producer | null,
@@ -422,11 +425,28 @@ export class KafkaSink {
   }
 
   /**
-   * Sends the records to one partition in order; returns the acknowledged base offset. With the
-   * 'batch' producer, sends to different partitions may run concurrently (one per partition).
+   * Starts encoding the partition's next batch, to be sent with transmit: the restore encodes a
+   * partition's next batch while the one before it is on the wire. Transmit a partition's batches
+   * in the order they were prepared, each after the one before it was acknowledged. With the
+   * 'batch' producer, batches of different partitions may be in flight at once.
    */
-  async send(topic: string, partition: number, records: ArchiveRecord[], signal?: AbortSignal): Promise<bigint> {
-    if (this.batch) return this.batch.send(topic, partition, records, signal);
+  prepare(topic: string, partition: number, records: readonly RecordSlice[]): PreparedSend {
+    if (this.batch) return { batch: this.batch.prepare(topic, partition, records) };
+    const objects: ArchiveRecord[] = [];
+    for (const s of records) for (let i = s.from; i < s.to; i++) objects.push(columnRecord(s.cols, i));
+    return { records: { topic, partition, records: objects } };
+  }
+
+  /** Sends a prepared batch; returns the acknowledged base offset. */
+  async transmit(p: PreparedSend, signal?: AbortSignal): Promise<bigint> {
+    if ('batch' in p) {
+      if (!this.batch) throw new MqbakError('internal', 'a batch prepared for another producer');
+      return this.batch.transmit(p.batch, signal);
+    }
+    return this.sendWithKafkajs(p.records.topic, p.records.partition, p.records.records);
+  }
+
+  private async sendWithKafkajs(topic: string, partition: number, records: ArchiveRecord[]): Promise<bigint> {
     if (!this.producer) throw new MqbakError('internal', 'Kafka producer is closed');
     const { default: kafkajs } = await import('kafkajs');
     // kafkajs sends nothing and returns [] (no error) to a partition its cached metadata does not

@@ -18,9 +18,9 @@
  * bit 5 control batch. The batch CRC is not checked here (kafkajs and librdkafka by default do
  * not either); the archive checksums what is stored from then on.
  */
-import { isUtf8 } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
-import type { RecordColumns } from '../../common/record.js';
+import { ColumnsBuilder, type RecordColumns } from '../../common/record.js';
+import { utf8NameChecker } from '../../common/utf8-names.js';
 import { lz4FrameDecompress, snappyDecompress } from './codecs.js';
 
 const BATCH_HEADER = 61;
@@ -57,89 +57,6 @@ export interface DecodedBatches {
    * `next` is the first offset still wanted.
    */
   unsupported: { offset: bigint; reason: string } | null;
-}
-
-/** Growable columns; finish() hands out views of the filled part. */
-class ColumnsBuilder {
-  count = 0;
-  headers = 0;
-  position: Float64Array;
-  timestamp: Float64Array;
-  timestampType: Uint8Array;
-  keyStart: Int32Array;
-  keyLength: Int32Array;
-  valueStart: Int32Array;
-  valueLength: Int32Array;
-  headerStart: Int32Array;
-  headerNameStart: Int32Array;
-  headerNameLength: Int32Array;
-  headerValueStart: Int32Array;
-  headerValueLength: Int32Array;
-
-  constructor(records: number, headers: number) {
-    records = Math.max(records, 8);
-    headers = Math.max(headers, 8);
-    this.position = new Float64Array(records);
-    this.timestamp = new Float64Array(records);
-    this.timestampType = new Uint8Array(records);
-    this.keyStart = new Int32Array(records);
-    this.keyLength = new Int32Array(records);
-    this.valueStart = new Int32Array(records);
-    this.valueLength = new Int32Array(records);
-    this.headerStart = new Int32Array(records + 1);
-    this.headerNameStart = new Int32Array(headers);
-    this.headerNameLength = new Int32Array(headers);
-    this.headerValueStart = new Int32Array(headers);
-    this.headerValueLength = new Int32Array(headers);
-  }
-
-  growRecords(): void {
-    const n = this.position.length * 2;
-    this.position = grow(this.position, n);
-    this.timestamp = grow(this.timestamp, n);
-    this.timestampType = grow(this.timestampType, n);
-    this.keyStart = grow(this.keyStart, n);
-    this.keyLength = grow(this.keyLength, n);
-    this.valueStart = grow(this.valueStart, n);
-    this.valueLength = grow(this.valueLength, n);
-    this.headerStart = grow(this.headerStart, n + 1);
-  }
-
-  growHeaders(): void {
-    const n = this.headerNameStart.length * 2;
-    this.headerNameStart = grow(this.headerNameStart, n);
-    this.headerNameLength = grow(this.headerNameLength, n);
-    this.headerValueStart = grow(this.headerValueStart, n);
-    this.headerValueLength = grow(this.headerValueLength, n);
-  }
-
-  finish(bytes: Uint8Array): RecordColumns {
-    const n = this.count;
-    const h = this.headers;
-    this.headerStart[n] = h;
-    return {
-      count: n,
-      bytes,
-      position: this.position.subarray(0, n),
-      timestamp: this.timestamp.subarray(0, n),
-      timestampType: this.timestampType.subarray(0, n),
-      keyStart: this.keyStart.subarray(0, n),
-      keyLength: this.keyLength.subarray(0, n),
-      valueStart: this.valueStart.subarray(0, n),
-      valueLength: this.valueLength.subarray(0, n),
-      headerStart: this.headerStart.subarray(0, n + 1),
-      headerNameStart: this.headerNameStart.subarray(0, h),
-      headerNameLength: this.headerNameLength.subarray(0, h),
-      headerValueStart: this.headerValueStart.subarray(0, h),
-      headerValueLength: this.headerValueLength.subarray(0, h),
-    };
-  }
-}
-
-function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
-  const b = new (a.constructor as new (n: number) => T)(n);
-  b.set(a);
-  return b;
 }
 
 class Malformed extends Error {}
@@ -202,26 +119,7 @@ function span(): [number, number] {
   return [start, n];
 }
 
-// header names repeat from record to record: checked as UTF-8 once while they stay the same
-const seenNames: Array<Uint8Array | undefined> = [];
-
-function validName(b: Uint8Array, start: number, n: number, i: number): boolean {
-  const seen = i < 64 ? seenNames[i] : undefined;
-  if (seen !== undefined && seen.length === n) {
-    let same = true;
-    for (let k = 0; k < n; k++) {
-      if (seen[k] !== b[start + k]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return true;
-  }
-  const name = b.subarray(start, start + n);
-  if (!isUtf8(name)) return false;
-  if (i < 64) seenNames[i] = Uint8Array.from(name);
-  return true;
-}
+const validName = utf8NameChecker();
 
 /**
  * Reads the records of one batch (bytes [start, stop) of `bytes`) into `out`. Returns the

@@ -1,0 +1,95 @@
+// The column decoder of archive records (what a Kafka restore reads with) against the record
+// decoder: the same records, and the same refusals, for well-formed and for damaged records.
+import { describe, expect, it } from 'vitest';
+import { decodeRecordAt, decodeRecordColumns, encodeRecord } from '../../src/archive/record-codec.js';
+import { ColumnsBuilder, columnRecord, type ArchiveRecord } from '../../src/common/record.js';
+import { utf8NameChecker } from '../../src/common/utf8-names.js';
+import { OffsetMapBuilder } from '../../src/core/offset-map.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+const records: ArchiveRecord[] = [
+  { position: 0n, timestamp: 1_700_000_000_000, timestampType: 'create', key: enc('k'), value: enc('v'), headers: [{ name: 'a', value: enc('1') }, { name: 'a', value: null }], amqp: null },
+  { position: 5n, timestamp: null, timestampType: null, key: null, value: null, headers: [], amqp: null },
+  { position: 6n, timestamp: -5, timestampType: 'log-append', key: new Uint8Array(0), value: new Uint8Array(0), headers: [{ name: 'ünï ☃', value: new Uint8Array(0) }], amqp: null },
+  { position: 2n ** 53n - 1n, timestamp: 2 ** 52, timestampType: 'create', key: enc('x'.repeat(300)), value: enc('y'.repeat(5000)), headers: [], amqp: null },
+];
+
+function columns(buf: Uint8Array) {
+  const out = new ColumnsBuilder(1, 1);
+  const next = decodeRecordColumns(buf, 0, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), out, utf8NameChecker());
+  return { cols: out.finish(buf), next };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  return Uint8Array.from(Buffer.concat(parts));
+}
+
+describe('decodeRecordColumns', () => {
+  it('gives the records decodeRecordAt gives, and stops before a record it does not hold whole', () => {
+    const bytes = concat(records.map((r) => encodeRecord(r)));
+    const whole = columns(bytes);
+    expect(whole.next).toBe(bytes.length);
+    expect(Array.from({ length: whole.cols.count }, (_, i) => columnRecord(whole.cols, i))).toEqual(records);
+    // cut inside the last record: three records, and the offset where the fourth starts
+    const cut = columns(bytes.subarray(0, bytes.length - 10));
+    expect(cut.cols.count).toBe(3);
+    expect(cut.next).toBe(bytes.length - encodeRecord(records[3]!).length);
+  });
+
+  const base = encodeRecord(records[0]!);
+  // offsets in base (see record-codec.ts): u32 len, i64 position @4, u8 flag @12, i64 ts @13, u8 type @21, key @22
+  const damaged: Array<[string, (b: Uint8Array, dv: DataView) => void]> = [
+    ['a bad timestamp flag', (b) => (b[12] = 2)],
+    ['a bad timestamp type', (b) => (b[21] = 9)],
+    ['a timestamp without its flag', (b) => (b[12] = 0)],
+    ['a key running past the end', (_b, dv) => dv.setUint32(22, 1000, true)],
+    ['a header count that does not fit', (_b, dv) => dv.setUint32(22 + 4 + 1 + 4 + 1, 1000, true)],
+    ['a null header name', (_b, dv) => dv.setUint32(22 + 4 + 1 + 4 + 1 + 4, 0xffffffff, true)],
+    ['a header name that is not UTF-8', (b) => (b[22 + 4 + 1 + 4 + 1 + 4 + 4] = 0xff)],
+    ['bytes left over', (_b, dv) => dv.setUint32(0, dv.getUint32(0, true) + 4, true)],
+    ['a length too small', (_b, dv) => dv.setUint32(0, 3, true)],
+  ];
+  for (const [what, damage] of damaged) {
+    it(`refuses ${what} as decodeRecordAt does`, () => {
+      const b = Uint8Array.from(base);
+      const dv = new DataView(b.buffer);
+      damage(b, dv);
+      const padded = concat([b, new Uint8Array(8)]); // room for the length change
+      const expected = (() => {
+        try {
+          decodeRecordAt(padded, 0);
+        } catch (e) {
+          return e as Error;
+        }
+        return null;
+      })();
+      expect(expected, 'decodeRecordAt refuses it').not.toBeNull();
+      expect(() => columns(padded)).toThrow(expected!.message);
+    });
+  }
+
+  it('refuses a position of 2^53 or more (not exact as a number)', () => {
+    const b = encodeRecord({ ...records[0]!, position: 2n ** 53n });
+    expect(() => columns(b)).toThrow(/outside the stream's range/);
+  });
+});
+
+describe('OffsetMapBuilder.addPositions', () => {
+  it('makes the runs add() makes, one record at a time', () => {
+    const positions = [3, 4, 5, 9, 10, 12, 13, 14, 15, 40];
+    const a = new OffsetMapBuilder('t', 0, 't2', 1);
+    const b = new OffsetMapBuilder('t', 0, 't2', 1);
+    positions.forEach((p, i) => a.add(BigInt(p), 100n + BigInt(i)));
+    // in two calls, the second continuing the first's run
+    b.addPositions(Float64Array.from(positions), 0, 4, 100n);
+    b.addPositions(Float64Array.from(positions), 4, positions.length, 104n);
+    expect(b.runs).toEqual(a.runs);
+    expect(b.runs.map((r) => [r.sourceStart, r.sourceEnd, r.targetStart])).toEqual([
+      [3n, 5n, 100n],
+      [9n, 10n, 103n],
+      [12n, 15n, 105n],
+      [40n, 40n, 109n],
+    ]);
+  });
+});
