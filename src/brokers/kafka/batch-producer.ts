@@ -193,7 +193,8 @@ interface PendingCrc {
   end: number;
 }
 
-function produceBody(topic: string, partition: number, slices: readonly RecordSlice[], id: BatchIdentity, acks: number, timeoutMs: number, now: number, crc: boolean): PendingCrc {
+/** `prefix` bytes are left free at the start of the body (for the request's frame header). */
+function produceBody(topic: string, partition: number, slices: readonly RecordSlice[], id: BatchIdentity, acks: number, timeoutMs: number, now: number, crc: boolean, prefix = 0): PendingCrc {
   const count = sliceCount(slices);
   const name = utf8Name(topic);
   const base = firstTimestamp(slices, now);
@@ -201,8 +202,8 @@ function produceBody(topic: string, partition: number, slices: readonly RecordSl
   const batch = recordSizes(slices, base, now, sizes);
   const head = 2 + 2 + 4 + 4 + 2 + name.length + 4 + 4 + 4;
   // allocUnsafeSlow: memory of its own (never Buffer's shared pool), so it can move to a worker
-  const out = Buffer.allocUnsafeSlow(head + batch);
-  let o = out.writeInt16BE(-1, 0); // transactional_id: null
+  const out = Buffer.allocUnsafeSlow(prefix + head + batch);
+  let o = out.writeInt16BE(-1, prefix); // transactional_id: null
   o = out.writeInt16BE(acks, o);
   o = out.writeInt32BE(timeoutMs, o);
   o = out.writeInt32BE(1, o); // one topic
@@ -222,6 +223,8 @@ function produceBody(topic: string, partition: number, slices: readonly RecordSl
 export interface PreparedBatch {
   readonly topic: string;
   readonly partition: number;
+  /** Bytes before the request body, left for the frame header (Internals.sendFrame). */
+  readonly prefix: number;
   readonly body: Promise<Buffer>;
 }
 
@@ -280,7 +283,8 @@ export class BatchProducer {
     let body: Promise<Buffer>;
     // the checksum of a larger batch is computed beside this thread, which goes on with the next
     const inWorker = this.crcWorker !== null && count >= CRC_IN_WORKER_MIN_RECORDS;
-    const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, Date.now(), !inWorker);
+    const prefix = this.k.frameHeaderSize ?? 0;
+    const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, Date.now(), !inWorker, prefix);
     if (inWorker) {
       body = this.crcWorker!.fill(p.body, p.at, p.start, p.end);
       body.catch(() => {}); // surfaces in transmit
@@ -289,13 +293,14 @@ export class BatchProducer {
     }
     // int32 sequences wrap around, as in Kafka's producer
     this.sequences.set(key, (baseSequence + count) % 2 ** 31);
-    return { topic, partition, body };
+    return { topic, partition, prefix, body };
   }
 
   /** Sends a prepared batch (retrying with the same bytes); resolves with its base offset. */
   async transmit(prepared: PreparedBatch, signal?: AbortSignal): Promise<bigint> {
     const { topic, partition } = prepared;
-    const body = await prepared.body;
+    let frame = await prepared.body;
+    const body = frame.subarray(prepared.prefix);
     // kafkajs' request framing takes an Encoder; a stand-in holding the finished bytes
     const payload = { buf: body, buffer: body, size: () => body.length };
     let lastError: unknown = null;
@@ -305,7 +310,10 @@ export class BatchProducer {
         const broker = await this.k.leader(topic, partition);
         const protocol = broker.lookupRequest(this.k.apiKeys.Produce, this.k.requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
         const request: KjsRequest = { ...protocol.request, encode: async () => payload };
-        const result = (await this.k.send(broker, { ...protocol, request })) as ProduceResult;
+        // a resend gets a copy: the first try's bytes may still sit in the socket's queue
+        if (attempt > 1 && prepared.prefix > 0) frame = Buffer.from(frame);
+        const framed = prepared.prefix > 0 && prepared.prefix === this.k.frameHeaderSize ? await this.k.sendFrame(broker, { ...protocol, request }, frame) : null;
+        const result = (framed ? framed.result : await this.k.send(broker, { ...protocol, request })) as ProduceResult;
         const p = result.topics.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
         if (!p) throw new MqbakError('partial', `produce to ${topic}[${partition}]: the broker's answer does not name this partition`);
         return BigInt(p.baseOffset);

@@ -46,6 +46,55 @@ export interface Internals {
   send(broker: KjsBroker, protocol: KjsProtocol): Promise<unknown>;
   /** The broker leading the partition, from the cluster's metadata (refreshed when it has none). */
   leader(topic: string, partition: number): Promise<KjsBroker>;
+  /**
+   * Bytes to leave at the start of a request for sendFrame to write the frame's size and request
+   * header into; null when sendFrame cannot be used.
+   */
+  frameHeaderSize: number | null;
+  /**
+   * Sends a request the caller encoded whole: `frame` starts with frameHeaderSize bytes left for
+   * the size and request header, which this writes, then holds the request body. kafkajs' own
+   * send copies a body twice, each time into a new zero-filled buffer of twice its size. Resolves
+   * with the response's parse() result, or with null, having sent nothing, when the broker's
+   * connection is not what this code expects (then use send).
+   */
+  sendFrame(broker: KjsBroker, protocol: KjsProtocol, frame: Buffer): Promise<{ result: unknown } | null>;
+}
+
+/** What sendFrame uses of a kafkajs 2.2 Connection. */
+interface KjsConnection {
+  clientId: string | null;
+  sasl: unknown;
+  socket: { write(b: Buffer, encoding: string): unknown } | null;
+  requestQueue: {
+    push(r: { entry: Record<string, unknown>; expectResponse: boolean; requestTimeout: number | null; sendRequest: () => void }): void;
+    maybeThrottle(ms: unknown): void;
+  };
+  isConnected(): boolean;
+  isAuthenticated(): boolean;
+  nextCorrelationId(): number;
+}
+
+function connectionPoolOf(broker: KjsBroker): { getConnectionByRequest(p: KjsProtocol): Promise<KjsConnection> } | null {
+  const pool = (broker as unknown as { connectionPool?: { getConnectionByRequest?: unknown } }).connectionPool;
+  return pool && typeof pool.getConnectionByRequest === 'function' ? (pool as { getConnectionByRequest(p: KjsProtocol): Promise<KjsConnection> }) : null;
+}
+
+function usableConnection(c: KjsConnection | null | undefined, clientId: string | null): c is KjsConnection {
+  return (
+    !!c &&
+    c.clientId === clientId &&
+    !!c.socket &&
+    typeof c.socket.write === 'function' &&
+    typeof c.requestQueue?.push === 'function' &&
+    typeof c.requestQueue.maybeThrottle === 'function' &&
+    typeof c.isConnected === 'function' &&
+    typeof c.isAuthenticated === 'function' &&
+    typeof c.nextCorrelationId === 'function' &&
+    c.isConnected() &&
+    // without SASL kafkajs never marks a connection authenticated, and needs not
+    (!c.sasl || c.isAuthenticated())
+  );
 }
 
 function symbolNamed(o: object, description: string): symbol | undefined {
@@ -94,11 +143,59 @@ export async function openCluster(kafka: Kafka): Promise<Internals | null> {
     const leaders = cluster.findLeaderForPartitions(topic, [partition]);
     return Object.keys(leaders).find((n) => leaders[n]!.includes(partition));
   };
+  // the client id every request header carries, read off a connection of the client's
+  let clientId: string | null = null;
+  let frameHeaderSize: number | null = null;
+  try {
+    const pool = connectionPoolOf(await cluster.findControllerBroker());
+    const probe = (pool as unknown as { pool?: KjsConnection[] } | null)?.pool?.[0];
+    if (probe && (typeof probe.clientId === 'string' || probe.clientId === null)) {
+      clientId = probe.clientId;
+      frameHeaderSize = 4 + 2 + 2 + 4 + 2 + (clientId === null ? 0 : Buffer.byteLength(clientId));
+    }
+  } catch {
+    frameHeaderSize = null;
+  }
+  const send = (broker: KjsBroker, protocol: KjsProtocol) => (broker as unknown as Record<symbol, (p: KjsProtocol) => Promise<unknown>>)[key]!.call(broker, protocol);
   return {
     cluster,
     requests,
     apiKeys,
-    send: (broker, protocol) => (broker as unknown as Record<symbol, (p: KjsProtocol) => Promise<unknown>>)[key]!.call(broker, protocol),
+    frameHeaderSize,
+    async sendFrame(broker, protocol, frame) {
+      const pool = connectionPoolOf(broker);
+      if (frameHeaderSize === null || !pool) return null;
+      const c = await pool.getConnectionByRequest(protocol);
+      if (!usableConnection(c, clientId)) return null;
+      const { apiKey, apiVersion, apiName } = protocol.request;
+      try {
+        const answer = await new Promise<{ payload: Buffer }>((resolve, reject) => {
+          // what kafkajs' Connection.send does, with the frame written in place
+          const correlationId = c.nextCorrelationId();
+          let o = frame.writeInt32BE(frame.length - 4, 0);
+          o = frame.writeInt16BE(apiKey, o);
+          o = frame.writeInt16BE(apiVersion, o);
+          o = frame.writeInt32BE(correlationId, o);
+          if (clientId === null) frame.writeInt16BE(-1, o);
+          else frame.write(clientId, frame.writeInt16BE(Buffer.byteLength(clientId), o), 'utf8');
+          const socket = c.socket!;
+          c.requestQueue.push({
+            entry: { apiKey, apiName, apiVersion, correlationId, resolve, reject },
+            expectResponse: true,
+            requestTimeout: protocol.requestTimeout ?? null,
+            sendRequest: () => socket.write(frame, 'binary'),
+          });
+        });
+        const decoded = (await protocol.response.decode(answer.payload)) as { clientSideThrottleTime?: unknown };
+        c.requestQueue.maybeThrottle(decoded.clientSideThrottleTime);
+        return { result: await protocol.response.parse(decoded) };
+      } catch (e) {
+        // as the broker's own send does: a closed connection is dropped, to be opened anew
+        if ((e as { name?: unknown }).name === 'KafkaJSConnectionClosedError') await (broker as unknown as { disconnect(): Promise<void> }).disconnect().catch(() => {});
+        throw e;
+      }
+    },
+    send,
     async leader(topic, partition) {
       if (!knownTopics.has(topic)) {
         await cluster.addTargetTopic(topic);
