@@ -138,3 +138,35 @@ describe('mqbak verify on damaged copies', () => {
     }
   });
 });
+
+describe('mqbak restore of Kafka offsets past 2^53', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mqbak-huge-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses with exit 2 before it connects anywhere, and says why', async () => {
+    const { openBackupWriter } = await import('../../src/core/backup-writer.js');
+    const { LocalStore } = await import('../../src/stores/local.js');
+    const from = 2n ** 60n;
+    const w = await openBackupWriter({
+      store: new LocalStore(dir),
+      kind: 'full',
+      parent: null,
+      source: { broker: 'kafka', url: 'kafka://localhost:9092', chainKey: 'kafka:test:huge', options: {} },
+      toolVersion: '0.0.0-test',
+    });
+    const s = w.openStream({ name: 'kafka/huge/0', broker: 'kafka', kafka: { topic: 'huge', partition: 0 }, from });
+    await s.append({ position: from, timestamp: 1, timestampType: 'create', key: null, value: new TextEncoder().encode('x'), headers: [], amqp: null });
+    await s.close(from + 1n);
+    await w.commit();
+    // nothing listens on port 1: a restore that got as far as connecting would exit 5
+    const r = await runMqbak(['restore', dir, 'kafka://127.0.0.1:1'], { env: { XDG_STATE_HOME: dir } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('reach past 2^53');
+    noStack(r.stderr);
+  });
+});
