@@ -195,11 +195,13 @@ function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number)
 /** The timestamp types of RecordColumns.timestampType, by code. */
 export const TIMESTAMP_TYPES: ReadonlyArray<TimestampType | null> = [null, 'create', 'log-append'];
 
+const headerNameText = new TextDecoder();
+
 /** Record i of the columns as an ArchiveRecord (views into cols.bytes, no copies). */
 export function columnRecord(cols: RecordColumns, i: number): ArchiveRecord {
   const span = (start: number, length: number) => (length < 0 ? null : cols.bytes.subarray(start, start + length));
   const headers: RecordHeader[] = [];
-  const text = new TextDecoder();
+  const text = headerNameText;
   for (let h = cols.headerStart[i]!; h < cols.headerStart[i + 1]!; h++) {
     headers.push({ name: text.decode(span(cols.headerNameStart[h]!, cols.headerNameLength[h]!)!), value: span(cols.headerValueStart[h]!, cols.headerValueLength[h]!) });
   }

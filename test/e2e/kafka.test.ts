@@ -363,6 +363,16 @@ function kcatDump(topic: string): string[] {
   return c.stdout.trim().split('\n').sort();
 }
 
+/** Restores the backup in dir into `<topic>-r` and checks librdkafka reads it back as it reads the source (n records). */
+async function restoreMatchesSource(dir: string, topic: string, n: number): Promise<void> {
+  const target = `${topic}-r`;
+  const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`], { env: { XDG_STATE_HOME: dir } });
+  expect(r.code, r.stderr).toBe(0);
+  const src = kcatDump(topic);
+  expect(src).toHaveLength(n);
+  expect(kcatDump(target)).toEqual(src);
+}
+
 describe("kafka backup's own Fetch reader", () => {
   const catLines = async (dir: string, id: string, stream: string): Promise<string[]> => {
     const c = await runMqbak(['cat', dir, id, '--stream', stream]);
@@ -437,12 +447,7 @@ describe("kafka backup's own Fetch reader", () => {
     const lines = await catLines(dirs[0]!, ids[0]!, `kafka/${topic}/1`);
     expect(lines.map((l) => JSON.parse(l).key)).toEqual(Array.from({ length: 400 }, (_, i) => `k1-${i}`));
     expect(await catLines(dirs[1]!, ids[1]!, `kafka/${topic}/1`)).toEqual(lines.map((l) => l.replace(ids[0]!, ids[1]!)));
-    const target = `${topic}-r`;
-    const r = await runMqbak(['restore', dirs[0]!, url(), '--map', `${topic}=${target}`], { env: { XDG_STATE_HOME: dirs[0]! } });
-    expect(r.code, r.stderr).toBe(0);
-    const src = kcatDump(topic);
-    expect(src).toHaveLength(800);
-    expect(kcatDump(target)).toEqual(src);
+    await restoreMatchesSource(dirs[0]!, topic, 800);
   }, 60_000);
 
   it('lz4 and snappy batches (made by kcat) back up and restore to what librdkafka reads from the source', async () => {
@@ -461,12 +466,7 @@ describe("kafka backup's own Fetch reader", () => {
       expect(b.code, b.stderr).toBe(0);
       expect(b.stderr).not.toMatch(/warning/);
       expect(JSON.parse(b.stdout).records).toBe(900);
-      const target = `${topic}-r`;
-      const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${target}`], { env: { XDG_STATE_HOME: dir } });
-      expect(r.code, r.stderr).toBe(0);
-      const src = kcatDump(topic);
-      expect(src).toHaveLength(900);
-      expect(kcatDump(target)).toEqual(src);
+      await restoreMatchesSource(dir, topic, 900);
     }
   }, 60_000);
 

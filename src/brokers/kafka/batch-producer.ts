@@ -155,6 +155,11 @@ function writeRecordBatch(out: Buffer, at: number, slices: readonly RecordSlice[
   return o;
 }
 
+/** The records as the one slice of their columns. */
+function wholeSlice(records: readonly ArchiveRecord[]): RecordSlice[] {
+  return [{ cols: columnsOf(records), from: 0, to: records.length }];
+}
+
 function firstTimestamp(slices: readonly RecordSlice[], now: number): number {
   const s = slices.find((x) => x.to > x.from);
   if (!s) throw new MqbakError('internal', 'record batch: no records');
@@ -163,7 +168,7 @@ function firstTimestamp(slices: readonly RecordSlice[], now: number): number {
 
 /** One record batch (magic 2, uncompressed) as Kafka stores it. `now` stands in for missing timestamps. */
 export function encodeRecordBatch(records: readonly ArchiveRecord[], id: BatchIdentity, now = Date.now()): Buffer {
-  return encodeSlicesBatch([{ cols: columnsOf(records), from: 0, to: records.length }], id, now);
+  return encodeSlicesBatch(wholeSlice(records), id, now);
 }
 
 /** encodeRecordBatch of the records of the slices, in order. */
@@ -182,7 +187,7 @@ export function encodeSlicesBatch(slices: readonly RecordSlice[], id: BatchIdent
  * partition: transactional_id null, acks, timeout, [topic [partition records]].
  */
 export function encodeProduceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number, now = Date.now()): Buffer {
-  return produceBody(topic, partition, [{ cols: columnsOf(records), from: 0, to: records.length }], id, acks, timeoutMs, now, true).body;
+  return produceBody(topic, partition, wholeSlice(records), id, acks, timeoutMs, now, true).body;
 }
 
 /** The CRC-32C a batch still needs: of body[start, end), written at `at`. */
@@ -262,14 +267,6 @@ export class BatchProducer {
   }
 
   /**
-   * Sends the records to one partition as one batch; resolves with the offset the broker stored
-   * the first at. Callers keep one send per partition in flight.
-   */
-  async send(topic: string, partition: number, records: readonly RecordSlice[], signal?: AbortSignal): Promise<bigint> {
-    return this.transmit(this.prepare(topic, partition, records), signal);
-  }
-
-  /**
    * Encodes the records as the partition's next batch (its sequence numbers taken now) and starts
    * its checksum beside this thread. Batches of a partition must be transmitted in the order they
    * were prepared, each once the one before it is acknowledged; a failed transmit ends the
@@ -312,7 +309,7 @@ export class BatchProducer {
         const request: KjsRequest = { ...protocol.request, encode: async () => payload };
         // a resend gets a copy: the first try's bytes may still sit in the socket's queue
         if (attempt > 1 && prepared.prefix > 0) frame = Buffer.from(frame);
-        const framed = prepared.prefix > 0 && prepared.prefix === this.k.frameHeaderSize ? await this.k.sendFrame(broker, { ...protocol, request }, frame) : null;
+        const framed = prepared.prefix > 0 ? await this.k.sendFrame(broker, { ...protocol, request }, frame) : null;
         const result = (framed ? framed.result : await this.k.send(broker, { ...protocol, request })) as ProduceResult;
         const p = result.topics.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
         if (!p) throw new MqbakError('partial', `produce to ${topic}[${partition}]: the broker's answer does not name this partition`);

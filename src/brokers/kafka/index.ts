@@ -386,15 +386,15 @@ function asBuffer(b: Uint8Array): Buffer {
 
 export type KafkaProducerKind = 'batch' | 'kafkajs';
 
+/** A batch on its way to one partition (see KafkaSink.prepare). */
+export type PreparedSend = { batch: PreparedBatch } | { records: { topic: string; partition: number; records: ArchiveRecord[] } };
+
 /**
  * Idempotent producer (acks -1, one request per partition in flight): acknowledged offsets of a
  * partition are in send order. 'batch' (the default) is mqbak's own record-batch encoder over
  * kafkajs' connections (batch-producer.ts); 'kafkajs' is kafkajs' producer, used as well when the
  * former cannot run with this kafkajs or broker.
  */
-/** A batch on its way to one partition (see KafkaSink.prepare). */
-export type PreparedSend = { batch: PreparedBatch } | { records: { topic: string; partition: number; records: ArchiveRecord[] } };
-
 export class KafkaSink {
   private constructor(
     private readonly producer: Producer | null,

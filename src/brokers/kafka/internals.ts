@@ -126,9 +126,11 @@ export async function openCluster(kafka: Kafka): Promise<Internals | null> {
   const cluster = (factory as (o: Record<string, unknown>) => KjsCluster)({ allowAutoTopicCreation: false, maxInFlightRequests: null });
   await cluster.connect();
   let sendKey: symbol | undefined;
+  let controller: KjsBroker;
   try {
     await cluster.refreshMetadata();
-    sendKey = symbolNamed(await cluster.findControllerBroker(), 'private:Broker:sendRequest');
+    controller = await cluster.findControllerBroker();
+    sendKey = symbolNamed(controller, 'private:Broker:sendRequest');
   } catch (e) {
     await cluster.disconnect().catch(() => {});
     throw e;
@@ -146,15 +148,10 @@ export async function openCluster(kafka: Kafka): Promise<Internals | null> {
   // the client id every request header carries, read off a connection of the client's
   let clientId: string | null = null;
   let frameHeaderSize: number | null = null;
-  try {
-    const pool = connectionPoolOf(await cluster.findControllerBroker());
-    const probe = (pool as unknown as { pool?: KjsConnection[] } | null)?.pool?.[0];
-    if (probe && (typeof probe.clientId === 'string' || probe.clientId === null)) {
-      clientId = probe.clientId;
-      frameHeaderSize = 4 + 2 + 2 + 4 + 2 + (clientId === null ? 0 : Buffer.byteLength(clientId));
-    }
-  } catch {
-    frameHeaderSize = null;
+  const probe = (connectionPoolOf(controller) as unknown as { pool?: KjsConnection[] } | null)?.pool?.[0];
+  if (probe && (typeof probe.clientId === 'string' || probe.clientId === null)) {
+    clientId = probe.clientId;
+    frameHeaderSize = 4 + 2 + 2 + 4 + 2 + (clientId === null ? 0 : Buffer.byteLength(clientId));
   }
   const send = (broker: KjsBroker, protocol: KjsProtocol) => (broker as unknown as Record<symbol, (p: KjsProtocol) => Promise<unknown>>)[key]!.call(broker, protocol);
   return {
