@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { createBucket, kafkaBrokers, kafkaCreateTopic, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createBucket, keysIn, kafkaBrokers, kafkaCreateTopic, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
 const creds = s3Credentials();
@@ -94,22 +94,6 @@ async function consumeAll(topic: string, n: number): Promise<Map<number, Rec[]>>
     await consumer.disconnect();
   }
   return byPartition;
-}
-
-async function keysIn(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
-  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-  const keys: string[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const page = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) keys.push(o.Key!);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } finally {
-    c.destroy();
-  }
-  return keys;
 }
 
 async function freePort(): Promise<number> {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import amqp from 'amqplib';
-import { createBucket, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { createBucket, keysIn, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
 const creds = s3Credentials();
@@ -71,22 +71,6 @@ async function peekQueue(vhost: string, queue: string): Promise<string[]> {
   await ch.close();
   await conn.close();
   return out;
-}
-
-async function keysIn(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
-  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
-  const keys: string[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const page = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) keys.push(o.Key!);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } finally {
-    c.destroy();
-  }
-  return keys;
 }
 
 async function sizesIn(endpoint: string, bucket: string, prefix: string): Promise<Map<string, number>> {

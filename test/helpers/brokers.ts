@@ -238,3 +238,32 @@ export function uniqueName(prefix: string): string {
       .replace(/-+$/, '') || 't';
   return `${clean}-${suffix}`;
 }
+
+/**
+ * Every key under prefix in the bucket. s3rver writes an object's file before its metadata file,
+ * and a listing that reads a metadata file half written by a concurrent upload fails with
+ * InternalError: polling a store that a backup is writing to, such a listing is tried again.
+ */
+export async function keysIn(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
+  const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3Credentials(), requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const keys: string[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+          for (const o of page.Contents ?? []) keys.push(o.Key!);
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return keys;
+      } catch (e) {
+        if ((e as { name?: unknown }).name !== 'InternalError' || attempt === 5) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } finally {
+    c.destroy();
+  }
+}
