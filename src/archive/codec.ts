@@ -73,6 +73,13 @@ export interface CompressedBlock {
   rawCrc: number;
   frameCrc: number;
   returned: Uint8Array | null;
+  /** Where present, the caller calls it once done with `frame`, whose memory is then reused. */
+  release?: () => void;
+}
+
+/** ZSTD_COMPRESSBOUND: the most bytes a one-shot frame of `n` raw bytes can take. */
+export function zstdBound(n: number): number {
+  return n + (n >>> 8) + (n < 128 * 1024 ? (128 * 1024 - n) >>> 11 : 0);
 }
 
 /** zstd-codec has a fixed 16 MiB heap (FINDINGS): no call may exceed this much raw data. */

@@ -79,8 +79,11 @@ export interface SegmentEntry {
 // bytes, so that no byte of a manifest can change unnoticed, even in the newest backup of a chain
 // (which no child's parent.sha256 covers yet).
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+export function sha256Hex(bytes: Uint8Array | readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  if (bytes instanceof Uint8Array) h.update(bytes);
+  else for (const b of bytes) h.update(b);
+  return h.digest('hex');
 }
 
 const utf8 = new TextEncoder();

@@ -352,14 +352,76 @@ function giveBlock(b: Uint8Array): void {
 }
 
 /**
+ * A finished segment's bytes, as the parts they were collected in (chunks of SEGMENT_CHUNK_SIZE
+ * bytes, the last one shorter). `release()` hands the chunks back for the next segment: after it,
+ * the parts must not be read.
+ */
+export interface SegmentBytes {
+  readonly parts: readonly Uint8Array[];
+  readonly length: number;
+  release(): void;
+}
+
+/** Segments are collected in chunks of this size, reused from one segment to the next. */
+export const SEGMENT_CHUNK_SIZE = 1024 * 1024;
+// enough for the segments a backup builds and stores at once (a few MiB each, compressed); more
+// than this stay with the garbage collector
+const MAX_FREE_CHUNKS = 48;
+const freeChunks: Uint8Array[] = [];
+
+class ChunkedBytes {
+  private readonly chunks: Uint8Array[] = [];
+  private used = 0;
+  length = 0;
+
+  append(b: Uint8Array): void {
+    let o = 0;
+    while (o < b.length) {
+      let cur = this.chunks[this.chunks.length - 1];
+      if (!cur || this.used === cur.length) {
+        cur = freeChunks.pop() ?? Buffer.allocUnsafeSlow(SEGMENT_CHUNK_SIZE);
+        this.chunks.push(cur);
+        this.used = 0;
+      }
+      const n = Math.min(b.length - o, cur.length - this.used);
+      cur.set(n === b.length ? b : b.subarray(o, o + n), this.used);
+      this.used += n;
+      o += n;
+    }
+    this.length += b.length;
+  }
+
+  /** The bytes, and the chunks' return. */
+  take(): SegmentBytes {
+    const chunks = this.chunks.splice(0);
+    const parts = chunks.map((c, i) => (i === chunks.length - 1 ? c.subarray(0, this.used) : c));
+    let released = false;
+    return {
+      parts,
+      length: this.length,
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const c of chunks) if (freeChunks.length < MAX_FREE_CHUNKS) freeChunks.push(c);
+      },
+    };
+  }
+}
+
+/**
  * Builds one segment from records. Records are encoded straight into the current block's buffer;
  * blocks are cut at record boundaries, except that a record longer than a block is split over as
  * many blocks as it needs.
  */
 export class SegmentBuilder {
-  private readonly parts: Array<Promise<Uint8Array[]>> = [];
+  /** the blocks' compressions, in order (awaited for backpressure) */
+  private readonly parts: Array<Promise<unknown>> = [];
   /** done[i]: parts[i] compressed successfully (a failed one is awaited, so its error shows) */
   private readonly done: boolean[] = [true];
+  /** the segment's bytes so far: each block is copied in, in order, once compressed */
+  private readonly output = new ChunkedBytes();
+  /** settles once every sealed block is in `output`; rejects with the first failure */
+  private appended: Promise<void> = Promise.resolve();
   private block: Uint8Array | null = null;
   private blockView: DataView | null = null;
   private used = 0;
@@ -382,7 +444,8 @@ export class SegmentBuilder {
     /** how many compressions may run at once (a worker pool can use more than 1) */
     private readonly concurrency = 1,
   ) {
-    this.parts.push(Promise.resolve([encodeSegmentHeader()]));
+    this.output.append(encodeSegmentHeader());
+    this.parts.push(Promise.resolve());
   }
 
   get rawBytes(): number {
@@ -496,10 +559,11 @@ export class SegmentBuilder {
       let frame: Uint8Array;
       let rawCrc: number;
       let frameCrc: number;
+      let release: (() => void) | undefined;
       if (codec.compressBlock) {
         // the block's memory goes to the codec's thread and comes back (no copy either way)
         const c = await codec.compressBlock(raw, level, { transfer: true });
-        ({ frame, rawCrc, frameCrc } = c);
+        ({ frame, rawCrc, frameCrc, release } = c);
         if (c.returned) giveBlock(c.returned);
         else if (buffer.byteLength > 0) giveBlock(buffer);
       } else {
@@ -521,7 +585,7 @@ export class SegmentBuilder {
         firstPosition: first,
         lastPosition: last,
       });
-      return [prefix, frame];
+      return { prefix, frame, release };
     })();
     const index = this.parts.length;
     block.then(
@@ -531,20 +595,36 @@ export class SegmentBuilder {
       () => {},
     );
     this.parts.push(block);
+    // copied into the segment in block order, and the frame's memory handed back at once
+    this.appended = this.appended.then(async () => {
+      const b = await block;
+      this.output.append(b.prefix);
+      this.output.append(b.frame);
+      b.release?.();
+    });
+    this.appended.catch(() => {}); // awaited by finish
   }
 
-  /** Seals the last block and returns the segment's bytes. */
-  async finish(): Promise<Uint8Array> {
+  /**
+   * Seals the last block and returns the segment's bytes as parts. The caller calls release()
+   * once it is done with them (after storing); the builder is not used again.
+   */
+  async finishParts(): Promise<SegmentBytes> {
     this.seal();
-    const chunks = (await Promise.all(this.parts)).flat();
-    const size = chunks.reduce((n, c) => n + c.length, 0);
-    // every byte is written below: no need to zero it first
-    const out = Buffer.allocUnsafeSlow(size);
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.length;
+    try {
+      await this.appended;
+    } catch (e) {
+      this.output.take().release();
+      throw e;
     }
+    return this.output.take();
+  }
+
+  /** Seals the last block and returns the segment's bytes in one buffer. */
+  async finish(): Promise<Uint8Array> {
+    const s = await this.finishParts();
+    const out = Buffer.concat(s.parts); // a copy: the parts go back for reuse
+    s.release();
     return out;
   }
 }

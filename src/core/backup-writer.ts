@@ -18,7 +18,7 @@ import {
 import type { Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { checkLevelAndBlockSize, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { SegmentBuilder } from '../archive/segment.js';
+import { SegmentBuilder, type SegmentBytes } from '../archive/segment.js';
 import { backupIdTime, isBackupId, manifestKey, newBackupId, segmentKey } from '../archive/keys.js';
 
 export interface BackupWriterOptions {
@@ -408,19 +408,25 @@ class StreamWriterImpl implements StreamWriter {
     if (this.builder.empty) return;
     const b = this.builder;
     this.builder = this.newBuilder();
-    let bytes: Uint8Array;
+    let bytes: SegmentBytes;
     try {
-      bytes = await b.finish();
+      bytes = await b.finishParts();
     } finally {
       this.writer.held -= b.rawBytes;
     }
-    await this.waitInFlight();
-    this.check();
+    try {
+      await this.waitInFlight();
+      this.check();
+    } catch (e) {
+      bytes.release();
+      throw e;
+    }
     const key = segmentKey(this.writer.id, this.index, this.seq++);
+    const size = bytes.length;
     const seg: SegmentEntry = {
       key,
-      bytes: bytes.length,
-      sha256: sha256Hex(bytes),
+      bytes: size,
+      sha256: sha256Hex(bytes.parts),
       records: b.records,
       firstPosition: b.firstPosition!.toString(),
       lastPosition: b.lastPosition!.toString(),
@@ -428,11 +434,12 @@ class StreamWriterImpl implements StreamWriter {
       lastTimestamp: b.lastTimestamp,
     };
     const { store, signal } = this.writer.options;
-    this.writer.held += bytes.length;
+    this.writer.held += size;
     const p = (async () => {
       try {
-        const info = await store.put(key, bytes, { signal });
-        if (info.size !== bytes.length) throw new MqbakError('integrity', `stored ${info.size} of ${bytes.length} bytes`);
+        // the segment's chunks are reused once the store is done with them
+        const info = await store.put(key, bytes.parts, { signal }).finally(() => bytes.release());
+        if (info.size !== size) throw new MqbakError('integrity', `stored ${info.size} of ${size} bytes`);
       } catch (e) {
         throw withContext(e, `store segment ${key}`, 'unreachable');
       }
@@ -447,10 +454,10 @@ class StreamWriterImpl implements StreamWriter {
     })();
     this.inFlight = p.then(
       () => {
-        this.writer.held -= bytes.length;
+        this.writer.held -= size;
       },
       (e: unknown) => {
-        this.writer.held -= bytes.length;
+        this.writer.held -= size;
         this.failure ??= e instanceof MqbakError ? e : withContext(e, `stream ${this.name}`);
       },
     );

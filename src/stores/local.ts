@@ -42,7 +42,9 @@ export class LocalStore implements Store {
     return path.join(this.root, ...key.split('/'));
   }
 
-  async put(key: string, body: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+  async put(key: string, body: Uint8Array | readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    const parts = body instanceof Uint8Array ? [body] : body;
+    const size = parts.reduce((n, p) => n + p.length, 0);
     const file = this.pathOf(key);
     throwIfAborted(options.signal);
     const dir = path.dirname(file);
@@ -65,11 +67,13 @@ export class LocalStore implements Store {
     try {
       const fh = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
       try {
-        let off = 0;
-        while (off < body.length) {
-          throwIfAborted(options.signal);
-          const { bytesWritten } = await fh.write(body, off, Math.min(body.length - off, 8 * 1024 * 1024));
-          off += bytesWritten;
+        for (const part of parts) {
+          let off = 0;
+          while (off < part.length) {
+            throwIfAborted(options.signal);
+            const { bytesWritten } = await fh.write(part, off, Math.min(part.length - off, 8 * 1024 * 1024));
+            off += bytesWritten;
+          }
         }
         await fh.sync();
       } finally {
@@ -99,7 +103,7 @@ export class LocalStore implements Store {
       throw fsError(e, `${this.where()}: write ${key}`);
     }
     void linked;
-    return { key, size: body.length };
+    return { key, size };
   }
 
   async get(key: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Uint8Array> {

@@ -32,7 +32,7 @@ import {
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { S3Config } from './open.js';
 import { compositeChecksum, fullObjectChecksum, type S3ChecksumAlgorithm } from './s3-checksums.js';
-import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store } from './store.js';
+import { StoreNotFoundError, wholeBody, type ByteRange, type ObjectInfo, type Store } from './store.js';
 
 /** Bodies above this go up as multipart uploads. */
 const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
@@ -138,7 +138,9 @@ export class S3Store implements Store {
     return this.base + key;
   }
 
-  async put(key: string, body: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+  async put(key: string, parts: Uint8Array | readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    // one buffer: the SDK, its checksums and a retry read it whole (a copy when given parts)
+    const body = wholeBody(parts);
     const Key = this.objectKey(key);
     throwIfAborted(options.signal);
     // Write-once: servers that honour If-None-Match refuse a second writer atomically; for the

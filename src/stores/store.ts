@@ -12,8 +12,10 @@ export interface Store {
   /**
    * Writes an object once. Fails with code 'exists' if the key is already there. When it
    * returns, the object is durable (fsynced and renamed, or uploaded and its size checked).
+   * The body may come as parts, stored one after the other as one object; the store reads them
+   * only until the returned promise settles (the caller may reuse their memory afterwards).
    */
-  put(key: string, body: Uint8Array, options?: { signal?: AbortSignal }): Promise<ObjectInfo>;
+  put(key: string, body: Uint8Array | readonly Uint8Array[], options?: { signal?: AbortSignal }): Promise<ObjectInfo>;
   /** Reads an object, or the bytes [start, end) of it. Missing key: StoreNotFoundError. */
   get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Uint8Array>;
   /** Size of an object, or null when it does not exist. */
@@ -24,6 +26,11 @@ export interface Store {
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** A body given as parts, as one buffer (the same buffer when it is one already). */
+export function wholeBody(body: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  return body instanceof Uint8Array ? body : Buffer.concat(body);
 }
 
 export interface ObjectInfo {

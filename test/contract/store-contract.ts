@@ -98,6 +98,26 @@ export function storeContract(
       expect(Buffer.from(back).equals(Buffer.from(big))).toBe(true);
     });
 
+    it('stores a body given as parts as one object, the parts one after the other', async () => {
+      // as a backup hands over a segment: chunks of 1 MiB, the last one shorter, from one buffer
+      const whole = bytesOf(2 * 1024 * 1024 + 4099, 11);
+      const parts = [whole.subarray(0, 1 << 20), whole.subarray(1 << 20, 2 << 20), new Uint8Array(0), whole.subarray(2 << 20)];
+      expect(await store.put('parts/seg', parts)).toEqual({ key: 'parts/seg', size: whole.length });
+      const back = await store.get('parts/seg');
+      expect(back.length).toBe(whole.length);
+      expect(Buffer.from(back).equals(Buffer.from(whole))).toBe(true);
+      expect(await store.stat('parts/seg')).toEqual({ key: 'parts/seg', size: whole.length });
+      expect(Buffer.from(await store.get('parts/seg', { range: { start: (1 << 20) - 3, end: (1 << 20) + 3 } })).equals(Buffer.from(whole.subarray((1 << 20) - 3, (1 << 20) + 3)))).toBe(true);
+      // a small one, and no parts at all
+      expect(await store.put('parts/small', [enc('ab'), enc('c')])).toEqual({ key: 'parts/small', size: 3 });
+      expect(new TextDecoder().decode(await store.get('parts/small'))).toBe('abc');
+      expect(await store.put('parts/none', [])).toEqual({ key: 'parts/none', size: 0 });
+      expect((await store.get('parts/none')).length).toBe(0);
+      // write-once holds for parts as well
+      expect(await errorOf(store.put('parts/small', [enc('x')]))).toMatchObject({ code: 'exists' });
+      expect(new TextDecoder().decode(await store.get('parts/small'))).toBe('abc');
+    });
+
     it('stores an empty body', async () => {
       expect(await store.put('empty', new Uint8Array(0))).toEqual({ key: 'empty', size: 0 });
       expect((await store.get('empty')).length).toBe(0);

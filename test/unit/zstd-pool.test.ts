@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it as itBase } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { nativeZstdPath, setZstdImplementation, zstdCodec, zstdImplementation } from '../../src/archive/codec.js';
-import { decodeSegment, SegmentBuilder } from '../../src/archive/segment.js';
+import { decodeSegment, SEGMENT_CHUNK_SIZE, SegmentBuilder } from '../../src/archive/segment.js';
 import { createZstdPool, type ZstdPool } from '../../src/archive/zstd-pool.js';
 import type { ArchiveRecord } from '../../src/common/record.js';
 
@@ -71,6 +71,58 @@ describe.each([
     expect(kept.length).toBe(15000);
     expect(r2.returned).toBeNull();
     expect(r2.rawCrc).toBe(crc32(kept));
+  });
+
+  it('compressBlock compresses into a frame buffer that comes back for the next block once released', async () => {
+    const a = new TextEncoder().encode('{"type":"order.created","id":1} '.repeat(20_000));
+    const b = randomBytes(700_000); // incompressible: the frame is bigger than the raw block
+    const ra = await pool.compressBlock!(a, 1, { transfer: false });
+    expect(Buffer.from(await zstdCodec.decompress(ra.frame, a.length)).equals(Buffer.from(a))).toBe(true);
+    expect(Buffer.from(ra.frame).equals(Buffer.from(await zstdCodec.compress(a, 1)))).toBe(true);
+    expect(ra.frameCrc).toBe(crc32(ra.frame));
+    const memory = ra.frame.buffer;
+    ra.release!();
+    ra.release!(); // a second call changes nothing
+    const rb = await pool.compressBlock!(b, 1, { transfer: false });
+    // the released buffer went to the worker for this block (which detaches it here) and came back
+    expect(memory.byteLength).toBe(0);
+    expect(rb.frame.length).toBeGreaterThan(b.length);
+    expect(Buffer.from(await zstdCodec.decompress(rb.frame, b.length)).equals(Buffer.from(b))).toBe(true);
+    // while one is lent out, the next block gets other memory and leaves it as it is
+    const lent = rb.frame.buffer;
+    const rc = await pool.compressBlock!(a, 1, { transfer: false });
+    expect(lent.byteLength).toBeGreaterThan(0);
+    expect(Buffer.from(await zstdCodec.decompress(rb.frame, b.length)).equals(Buffer.from(b))).toBe(true);
+    expect(Buffer.from(await zstdCodec.decompress(rc.frame, a.length)).equals(Buffer.from(a))).toBe(true);
+    rb.release!();
+    rc.release!();
+  });
+
+  it('a segment of several chunks comes out as parts that join to the same bytes, and its chunks are reused', async () => {
+    // incompressible values: about 3.5 MiB of frames, so the segment spans four chunks
+    const values = Array.from({ length: 900 }, (_, i) => randomBytes(3000 + (i % 7) * 300));
+    const build = async (codec: typeof zstdCodec, concurrency: number) => {
+      const b = new SegmentBuilder(codec, 1, 64 * 1024, concurrency);
+      for (const [i, v] of values.entries()) {
+        b.addNow({ position: BigInt(i), timestamp: 1_700_000_000_000 + i, timestampType: null, key: null, value: v, headers: [], amqp: null });
+        const wait = b.backpressure();
+        if (wait) await wait;
+      }
+      return b;
+    };
+    const whole = await (await build(zstdCodec, 1)).finish();
+    const seg = await (await build(pool, 3)).finishParts();
+    expect(seg.parts.length).toBe(Math.ceil(whole.length / SEGMENT_CHUNK_SIZE));
+    expect(seg.parts.slice(0, -1).every((p) => p.length === SEGMENT_CHUNK_SIZE)).toBe(true);
+    expect(seg.length).toBe(whole.length);
+    expect(Buffer.concat(seg.parts).equals(Buffer.from(whole))).toBe(true);
+    const memory = new Set(seg.parts.map((p) => p.buffer));
+    seg.release();
+    // the next segment is collected in the same chunks
+    const next = await (await build(pool, 3)).finishParts();
+    expect(next.parts.filter((p) => memory.has(p.buffer)).length).toBe(next.parts.length);
+    expect(Buffer.concat(next.parts).equals(Buffer.from(whole))).toBe(true);
+    next.release();
   });
 
   it('a segment built through the pool decodes to the same records as one built in this thread', async () => {
