@@ -109,14 +109,21 @@ function varlong(): number {
   return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
 }
 
-function span(): [number, number] {
+/** Where the field span() read last starts (a variable, not a returned pair: no garbage per field). */
+let spanAt = 0;
+
+/** Reads a length-prefixed field: returns its length (-1: null) and leaves its start in spanAt. */
+function span(): number {
   const n = varint();
   if (n < -1) throw new Malformed(`negative length ${n}`);
-  if (n === -1) return [0, -1];
-  const start = at;
+  if (n === -1) {
+    spanAt = 0;
+    return -1;
+  }
+  spanAt = at;
   at += n;
   if (at > end) throw new Malformed('field runs past its record');
-  return [start, n];
+  return n;
 }
 
 const validName = utf8NameChecker();
@@ -155,20 +162,24 @@ function readRecords(
     }
     if (out.count === out.position.length) out.growRecords();
     const i = out.count;
-    const [ks, kl] = span();
-    const [vs, vl] = span();
+    const kl = span();
+    const ks = spanAt;
+    const vl = span();
+    const vs = spanAt;
     const hc = varint();
     if (hc < 0) throw new Malformed(`negative header count ${hc}`);
     const h0 = out.headers;
     for (let h = 0; h < hc; h++) {
       if (out.headers === out.headerNameStart.length) out.growHeaders();
-      const [ns, nl] = span();
+      const nl = span();
+      const ns = spanAt;
       if (nl < 0) throw new Malformed('null header name');
       if (!validName(bytes, ns, nl, h)) {
         out.headers = h0;
         return offset;
       }
-      const [hs, hl] = span();
+      const hl = span();
+      const hs = spanAt;
       const j = out.headers++;
       out.headerNameStart[j] = ns;
       out.headerNameLength[j] = nl;
@@ -204,7 +215,8 @@ function isAbortMarker(bytes: Uint8Array, dv: DataView, recordsStart: number, st
   at++; // attributes
   varlong(); // timestamp delta
   varint(); // offset delta
-  const [ks, kl] = span();
+  const kl = span();
+  const ks = spanAt;
   return kl >= 4 && dv.getInt16(ks + 2, false) === 0;
 }
 
