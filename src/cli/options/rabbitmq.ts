@@ -26,7 +26,7 @@ export function rabbitmqBackupOptions(cmd: Command): Command {
     )
     .option(
       '--checkpoint <n>',
-      'RabbitMQ drain: messages per committed checkpoint backup, acknowledged after its manifest is stored (default 50000, max 65535)',
+      'RabbitMQ drain: messages per committed checkpoint backup, acknowledged after its manifest is stored (default 20000, max 65535)',
       positiveInt,
     );
 }
