@@ -4,15 +4,14 @@
  * partition; and an S3 server that dies in the middle of a Kafka backup: exit 5, no manifest,
  * and a rerun once it is back gives a complete, verifiable backup.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { createBucket, keysIn, kafkaBrokers, kafkaCreateTopic, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { createBucket, freePort, keysIn, startOwnS3rver, kafkaBrokers, kafkaCreateTopic, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
 const creds = s3Credentials();
@@ -96,32 +95,6 @@ async function consumeAll(topic: string, n: number): Promise<Map<number, Rec[]>>
   return byPartition;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** An s3rver of this test's own, so that it can be killed in the middle of a backup. */
-async function startS3rver(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', 'node_modules/s3rver/bin/s3rver.js', '-d', dir, '-a', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
-  });
-  child.stdout!.resume();
-  return child;
-}
-
 // Written before the Kafka backup command existed (it was a placeholder while this file was
 // written): skipped, visibly, while the binary still says so; it runs as soon as the command does.
 const probe = spawnSync(process.execPath, [MQBAK_BIN, 'backup', 'kafka://127.0.0.1:9', path.join(tmpdir(), 'mqbak-kafka-probe'), '--topics', 'x'], {
@@ -169,7 +142,7 @@ describe.skipIf(kafkaBackupMissing)('Kafka archives in S3 through the mqbak bina
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
-    let server = await startS3rver(dir, port);
+    let server = await startOwnS3rver(dir, port);
     cleanups.push(async () => void server.kill('SIGKILL'));
     const bucket = uniqueName('mqbak-kcut');
     const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
@@ -204,7 +177,7 @@ describe.skipIf(kafkaBackupMissing)('Kafka archives in S3 through the mqbak bina
     expect(code).toBe(5);
     expect(stderr).toMatch(/mqbak: error: .*s3:\/\/mqbak-kcut-\S+\/k at 127\.0\.0\.1:\d+/);
 
-    server = await startS3rver(dir, port);
+    server = await startOwnS3rver(dir, port);
     const keys = await keysIn(endpoint, bucket, 'k/');
     expect(keys.filter((k) => k.startsWith('k/manifests/'))).toEqual([]);
 

@@ -3,16 +3,15 @@
  * restored from there; and an S3 server that dies in the middle of a backup: exit 5, no
  * manifest, and a rerun once it is back gives a complete, verifiable backup.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import amqp from 'amqplib';
-import { createBucket, keysIn, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { createBucket, freePort, keysIn, startOwnS3rver, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
 const creds = s3Credentials();
@@ -81,32 +80,6 @@ async function sizesIn(endpoint: string, bucket: string, prefix: string): Promis
   } finally {
     c.destroy();
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** An s3rver of this test's own, so that it can be killed in the middle of a backup. */
-async function startS3rver(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', 'node_modules/s3rver/bin/s3rver.js', '-d', dir, '-a', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
-  });
-  child.stdout!.resume();
-  return child;
 }
 
 describe('S3 stores through the mqbak binary', () => {
@@ -262,7 +235,7 @@ describe('S3 stores through the mqbak binary', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
-    let server = await startS3rver(dir, port);
+    let server = await startOwnS3rver(dir, port);
     cleanups.push(async () => void server.kill('SIGKILL'));
     const bucket = uniqueName('mqbak-cut');
     const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
@@ -296,7 +269,7 @@ describe('S3 stores through the mqbak binary', () => {
     expect(stderr).toMatch(/mqbak: error: .*s3:\/\/mqbak-cut-\S+\/mq at 127\.0\.0\.1:\d+/);
     expect(stderr).not.toContain(creds.secretAccessKey === 'S3RVER' ? 'S3RVER@' : creds.secretAccessKey);
 
-    server = await startS3rver(dir, port);
+    server = await startOwnS3rver(dir, port);
     const keys = await keysIn(endpoint, bucket, 'mq/');
     expect(keys.filter((k) => k.startsWith('mq/manifests/'))).toEqual([]);
     expect(keys.some((k) => k.startsWith('mq/segments/'))).toBe(true);

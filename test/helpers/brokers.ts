@@ -4,8 +4,11 @@
  * variables; set them yourself to run against other brokers (docker-compose.yml).
  * Tests use uniqueName() for every topic, queue, vhost and bucket so runs never see each other.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 
 const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const DEFAULT_MANAGEMENT_URL = 'http://127.0.0.1:15672';
@@ -266,4 +269,63 @@ export async function keysIn(endpoint: string, bucket: string, prefix: string): 
   } finally {
     c.destroy();
   }
+}
+
+/**
+ * s3rver writes an object, then its metadata file, neither atomically: killed with SIGKILL in
+ * between, it leaves an object whose metadata does not parse, and every later listing of the
+ * bucket fails on it (InternalError). A real S3 never shows a half-done PUT: such objects are
+ * removed, as if their PUT had not happened. Returns the keys' files removed.
+ */
+export async function dropTornS3rverObjects(dir: string): Promise<string[]> {
+  const SUFFIX = '._S3rver_metadata.json';
+  const removed: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) await walk(f);
+      else if (e.name.endsWith(SUFFIX)) {
+        try {
+          JSON.parse(await readFile(f, 'utf8'));
+        } catch {
+          const object = f.slice(0, -SUFFIX.length) + '._S3rver_object';
+          await Promise.all([f, object, `${object}.md5`].map((x) => rm(x, { force: true })));
+          removed.push(path.relative(dir, object));
+        }
+      }
+    }
+  };
+  await walk(dir);
+  return removed;
+}
+
+/**
+ * An s3rver of a test's own on `dir`, so that it can be killed in the middle of a backup. Started
+ * again on the same folder, it first drops what a kill left half written (dropTornS3rverObjects).
+ */
+export async function startOwnS3rver(dir: string, port: number, options: { keepTorn?: boolean } = {}): Promise<ChildProcess> {
+  if (!options.keepTorn) await dropTornS3rverObjects(dir);
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', 'node_modules/s3rver/bin/s3rver.js', '-d', dir, '-a', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
+  });
+  child.stdout!.resume();
+  return child;
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
