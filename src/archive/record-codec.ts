@@ -14,7 +14,7 @@
 import { MqbakError } from '../common/errors.js';
 import type { AmqpField, AmqpMessageMeta, AmqpValue, ArchiveRecord, ColumnsBuilder, RecordColumns, RecordHeader, TimestampType } from '../common/record.js';
 import { canonicalJson } from './canonical-json.js';
-import { utf8Name } from '../common/utf8-names.js';
+import { utf8Name, type NameCheck } from '../common/utf8-names.js';
 
 export const NULL_LENGTH = 0xffffffff;
 const FIXED = 4 + 8 + 1 + 8 + 1;
@@ -208,9 +208,6 @@ export function decodeRecordAt(
   const timestamp = tsFlag === 1 ? Number(tsRaw) : null;
   return { record: { position, timestamp, timestampType, key, value, headers, amqp }, next: end };
 }
-
-/** Checks that bytes [start, start + n) of b, the name of header i of a record, are UTF-8. */
-export type NameCheck = (b: Uint8Array, start: number, n: number, i: number) => boolean;
 
 // where the last field readSpanAt read starts (its length is what it returns)
 let spanStart = 0;

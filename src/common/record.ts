@@ -201,9 +201,8 @@ const headerNameText = new TextDecoder();
 export function columnRecord(cols: RecordColumns, i: number): ArchiveRecord {
   const span = (start: number, length: number) => (length < 0 ? null : cols.bytes.subarray(start, start + length));
   const headers: RecordHeader[] = [];
-  const text = headerNameText;
   for (let h = cols.headerStart[i]!; h < cols.headerStart[i + 1]!; h++) {
-    headers.push({ name: text.decode(span(cols.headerNameStart[h]!, cols.headerNameLength[h]!)!), value: span(cols.headerValueStart[h]!, cols.headerValueLength[h]!) });
+    headers.push({ name: headerNameText.decode(span(cols.headerNameStart[h]!, cols.headerNameLength[h]!)!), value: span(cols.headerValueStart[h]!, cols.headerValueLength[h]!) });
   }
   const ts = cols.timestamp[i]!;
   return {

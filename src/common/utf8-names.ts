@@ -17,12 +17,15 @@ export function utf8Name(name: string): Buffer {
   return b;
 }
 
+/** Checks that bytes [start, start + n) of b, the name of header i of a record, are UTF-8. */
+export type NameCheck = (b: Uint8Array, start: number, n: number, i: number) => boolean;
+
 /**
  * A check that bytes [start, start + n) of b are UTF-8, for the name of header i of a record:
  * header names repeat at the same place from record to record, so a name equal to the one last
  * checked at that place is not checked again. Each reader takes a checker of its own.
  */
-export function utf8NameChecker(): (b: Uint8Array, start: number, n: number, i: number) => boolean {
+export function utf8NameChecker(): NameCheck {
   const seenNames: Array<Uint8Array | undefined> = [];
   return (b, start, n, i) => {
     const seen = i < 64 ? seenNames[i] : undefined;
