@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isMqbakError } from '../../src/common/errors.js';
 import { StoreNotFoundError, type ObjectInfo, type Store } from '../../src/stores/store.js';
+import { pseudoRandomBytes } from '../helpers/random.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -25,17 +26,6 @@ async function errorOf(p: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
-function bytesOf(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 export interface StoreContractOptions {
   /**
@@ -91,7 +81,7 @@ export function storeContract(
       for (let i = 0; i < 256; i++) all[i] = i;
       await store.put('bin/all', all);
       expect(Buffer.from(await store.get('bin/all')).equals(Buffer.from(all))).toBe(true);
-      const big = bytesOf(3 * 1024 * 1024 + 17, 7);
+      const big = pseudoRandomBytes(3 * 1024 * 1024 + 17, 7);
       await store.put('bin/big', big);
       const back = await store.get('bin/big');
       expect(back.length).toBe(big.length);
@@ -100,7 +90,7 @@ export function storeContract(
 
     it('stores a body given as parts as one object, the parts one after the other', async () => {
       // as a backup hands over a segment: chunks of 1 MiB, the last one shorter, from one buffer
-      const whole = bytesOf(2 * 1024 * 1024 + 4099, 11);
+      const whole = pseudoRandomBytes(2 * 1024 * 1024 + 4099, 11);
       const parts = [whole.subarray(0, 1 << 20), whole.subarray(1 << 20, 2 << 20), new Uint8Array(0), whole.subarray(2 << 20)];
       expect(await store.put('parts/seg', parts)).toEqual({ key: 'parts/seg', size: whole.length });
       const back = await store.get('parts/seg');
@@ -139,7 +129,7 @@ export function storeContract(
     });
 
     it('gets a range of a large object', async () => {
-      const big = bytesOf(2 * 1024 * 1024, 3);
+      const big = pseudoRandomBytes(2 * 1024 * 1024, 3);
       await store.put('r/big', big);
       const part = await store.get('r/big', { range: { start: 1_000_000, end: 1_500_001 } });
       expect(Buffer.from(part).equals(Buffer.from(big.subarray(1_000_000, 1_500_001)))).toBe(true);
@@ -218,12 +208,12 @@ export function storeContract(
 
     it('takes concurrent puts of different keys', async () => {
       const n = 40;
-      await Promise.all(Array.from({ length: n }, (_, i) => store.put(`c/${String(i).padStart(3, '0')}`, bytesOf(1000 + i, i + 1))));
+      await Promise.all(Array.from({ length: n }, (_, i) => store.put(`c/${String(i).padStart(3, '0')}`, pseudoRandomBytes(1000 + i, i + 1))));
       const listed = await collect(store.list('c/'));
       expect(listed.length).toBe(n);
       for (let i = 0; i < n; i++) {
         const back = await store.get(`c/${String(i).padStart(3, '0')}`);
-        expect(Buffer.from(back).equals(Buffer.from(bytesOf(1000 + i, i + 1)))).toBe(true);
+        expect(Buffer.from(back).equals(Buffer.from(pseudoRandomBytes(1000 + i, i + 1)))).toBe(true);
       }
     });
 

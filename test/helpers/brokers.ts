@@ -275,11 +275,10 @@ export async function keysIn(endpoint: string, bucket: string, prefix: string): 
  * s3rver writes an object, then its metadata file, neither atomically: killed with SIGKILL in
  * between, it leaves an object whose metadata does not parse, and every later listing of the
  * bucket fails on it (InternalError). A real S3 never shows a half-done PUT: such objects are
- * removed, as if their PUT had not happened. Returns the keys' files removed.
+ * removed, as if their PUT had not happened.
  */
-export async function dropTornS3rverObjects(dir: string): Promise<string[]> {
+export async function dropTornS3rverObjects(dir: string): Promise<void> {
   const SUFFIX = '._S3rver_metadata.json';
-  const removed: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const f = path.join(d, e.name);
@@ -290,13 +289,11 @@ export async function dropTornS3rverObjects(dir: string): Promise<string[]> {
         } catch {
           const object = f.slice(0, -SUFFIX.length) + '._S3rver_object';
           await Promise.all([f, object, `${object}.md5`].map((x) => rm(x, { force: true })));
-          removed.push(path.relative(dir, object));
         }
       }
     }
   };
   await walk(dir);
-  return removed;
 }
 
 /**

@@ -9,20 +9,10 @@ import { openBackupWriter, type BackupWriterOptions } from '../../src/core/backu
 import { findLatest, listBackups, loadManifest, readSegment, readStream, readStreamColumns, resolveChain, streamFitsColumns } from '../../src/core/backup-reader.js';
 import { encodeRecord } from '../../src/archive/record-codec.js';
 import type { SourceDescription } from '../../src/archive/manifest.js';
+import { pseudoRandomBytes } from '../helpers/random.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-function pseudoRandom(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 function kafkaRecords(from: bigint, n: number): ArchiveRecord[] {
   const out: ArchiveRecord[] = [];
@@ -33,8 +23,8 @@ function kafkaRecords(from: bigint, n: number): ArchiveRecord[] {
       position,
       timestamp: kind === 3 ? null : 1_700_000_000_000 + i,
       timestampType: kind === 3 ? null : kind % 2 === 0 ? 'create' : 'log-append',
-      key: kind === 0 ? null : kind === 1 ? new Uint8Array(0) : kind === 2 ? pseudoRandom(16, i + 1) : enc(`key-${i}`),
-      value: kind === 4 ? null : kind === 5 ? new Uint8Array(0) : kind === 6 ? pseudoRandom(3000 + (i % 5) * 1000, i + 7) : enc(`value ${i} `.repeat(i % 13)),
+      key: kind === 0 ? null : kind === 1 ? new Uint8Array(0) : kind === 2 ? pseudoRandomBytes(16, i + 1) : enc(`key-${i}`),
+      value: kind === 4 ? null : kind === 5 ? new Uint8Array(0) : kind === 6 ? pseudoRandomBytes(3000 + (i % 5) * 1000, i + 7) : enc(`value ${i} `.repeat(i % 13)),
       headers:
         kind === 2
           ? [
@@ -42,7 +32,7 @@ function kafkaRecords(from: bigint, n: number): ArchiveRecord[] {
               { name: 'trace', value: enc('b') },
               { name: 'nul', value: null },
               { name: 'empty', value: new Uint8Array(0) },
-              { name: 'bin', value: pseudoRandom(5, i) },
+              { name: 'bin', value: pseudoRandomBytes(5, i) },
               { name: 'ünïcode ☃', value: enc('x') },
             ]
           : [],
@@ -147,7 +137,7 @@ describe('archive round trip through the local store', () => {
     const k1 = kafkaRecords(0n, 0);
     const q = amqpRecords(50);
     // a record larger than several blocks, between small ones
-    k0.splice(300, 0, { position: k0[299]!.position + 1n, timestamp: 5, timestampType: 'create', key: enc('big'), value: pseudoRandom(10_000, 3), headers: [], amqp: null });
+    k0.splice(300, 0, { position: k0[299]!.position + 1n, timestamp: 5, timestampType: 'create', key: enc('big'), value: pseudoRandomBytes(10_000, 3), headers: [], amqp: null });
     const { committed, durable } = await writeBackup({ blockSize: 1024, segmentSize: 64 * 1024 }, [
       { name: 'kafka/orders/0', records: k0, from: 100n, to: 2000n },
       { name: 'kafka/orders/1', records: k1, from: 7n, to: 7n },
@@ -197,7 +187,7 @@ describe('archive round trip through the local store', () => {
   });
 
   it('stores records bigger than the default block size (split over blocks)', async () => {
-    const big = pseudoRandom(9 * 1024 * 1024 + 5, 11);
+    const big = pseudoRandomBytes(9 * 1024 * 1024 + 5, 11);
     const recs: ArchiveRecord[] = [
       { position: 0n, timestamp: 1, timestampType: 'create', key: null, value: enc('small'), headers: [], amqp: null },
       { position: 1n, timestamp: 2, timestampType: 'create', key: null, value: big, headers: [{ name: 'h', value: big.subarray(0, 100) }], amqp: null },
@@ -346,7 +336,7 @@ describe('archive round trip through the local store', () => {
     const held = () => (w as unknown as { held: number }).held;
     for (let i = 0; i < 400; i++) {
       for (const [p, sw] of streams.entries()) {
-        const r: ArchiveRecord = { position: BigInt(i), timestamp: i, timestampType: null, key: null, value: pseudoRandom(1000, i * 4 + p + 1), headers: [], amqp: null };
+        const r: ArchiveRecord = { position: BigInt(i), timestamp: i, timestampType: null, key: null, value: pseudoRandomBytes(1000, i * 4 + p + 1), headers: [], amqp: null };
         written[p]!.push(r);
         await sw.appendMany([r]);
         maxHeld = Math.max(maxHeld, held());

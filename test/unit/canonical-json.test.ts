@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/archive/canonical-json.js';
+import { xorshift32 } from '../helpers/random.js';
 
 /** An independent reference: sort every object's keys into a new object and let JSON.stringify write it. */
 function sortedCopy(v: unknown): unknown {
@@ -15,15 +16,6 @@ function sortedCopy(v: unknown): unknown {
   return v;
 }
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const strings = ['', 'a', 'content-type', 'é', '"quoted"', 'line\nbreak', '\u0000', '😀', 'x-death', 'Zeta', 'alpha', '\\'];
 
@@ -52,7 +44,8 @@ function randomValue(rnd: () => number, depth: number): unknown {
 
 describe('canonical JSON', () => {
   it('writes what JSON.stringify writes of the value with every key sorted, compact and indented', () => {
-    const rnd = xorshift(42);
+    const next = xorshift32(42);
+    const rnd = () => next() / 2 ** 32;
     for (let i = 0; i < 3000; i++) {
       const v = { top: randomValue(rnd, 0), list: [randomValue(rnd, 1), undefined], n: i };
       const ref = sortedCopy(v);
