@@ -1,0 +1,256 @@
+/**
+ * The broker adapter: everything mqbak knows about one kind of broker, behind one interface.
+ * Types only. The core runs one backup pipeline and one restore pipeline for every adapter; the
+ * CLI finds adapters through src/brokers/registry.ts by URL scheme. Adding a broker is one folder
+ * under src/brokers/ that exports a BrokerAdapter, and one line in the registry
+ * (docs/ARCHITECTURE.md, "Adding a broker").
+ *
+ * Positions are bigints everywhere: a Kafka offset, a RabbitMQ stream offset or delivery
+ * sequence, a JetStream stream sequence. A stream's positions strictly increase.
+ */
+import type { Progress } from '../common/progress.js';
+import type { ArchiveRecord, RecordColumns, RecordSlice } from '../common/record.js';
+
+/**
+ * Where a stream lives on its broker, owned by its adapter (Kafka {topic, partition}; RabbitMQ
+ * {vhost, queue, queueType}; JetStream {stream}). Stored in the manifest as it is: plain JSON.
+ */
+export type StreamAddress = Readonly<Record<string, string | number | boolean | null>>;
+
+/** A command-line option an adapter adds to `backup` or `restore`. */
+export interface AdapterOption {
+  /** commander flags, e.g. '--topics <a,b>' or '--definitions' */
+  flags: string;
+  description: string;
+  /** how the CLI parses the value: a comma list, a whole number >= 1, seconds, repeatable */
+  kind?: 'string' | 'list' | 'positive-int' | 'seconds' | 'repeatable' | 'flag';
+  /** an environment variable the CLI reads when the option is not given */
+  env?: string;
+  /** choices the value must be one of */
+  choices?: readonly string[];
+}
+
+/** Parsed command-line values of an adapter's options, by commander's camel-case names. */
+export type AdapterOptionValues = Readonly<Record<string, unknown>>;
+
+export interface AdapterContext {
+  signal: AbortSignal;
+  progress: Progress;
+  /** --debug: client library logs may be shown */
+  debug: boolean;
+}
+
+export interface BrokerAdapter {
+  /** Stored as the manifest's source.broker: 'kafka', 'rabbitmq', 'nats'. */
+  readonly name: string;
+  /** For people: 'Kafka', 'RabbitMQ', 'NATS JetStream'. */
+  readonly title: string;
+  /** URL schemes without '://': ['kafka'], ['amqp', 'amqps']. */
+  readonly schemes: readonly string[];
+  /** One example URL for help texts and errors: 'kafka://host:port'. */
+  readonly urlExample: string;
+  /** What one stream is called in help texts: 'topic', 'queue', 'stream'. */
+  readonly streamNoun: string;
+  readonly backupOptions: readonly AdapterOption[];
+  readonly restoreOptions: readonly AdapterOption[];
+  /**
+   * Checks a URL and the option values without connecting: everything that can be known before
+   * any work (ports, vhost syntax, option combinations) fails here with MqbakError 'usage'.
+   */
+  checkBackup(url: string, options: AdapterOptionValues): void;
+  checkRestore(url: string, options: AdapterOptionValues): void;
+  /** The URL fit to print and store: the password never appears. */
+  redactUrl(url: string): string;
+  /** A stream address for people: 'orders[0]', 'queue jobs', 'stream ORDERS'. */
+  describe(address: StreamAddress): string;
+  /**
+   * The name a user selects and renames a stream by (restore --streams, --map old=new): the
+   * topic, the queue, the JetStream stream. Several streams may share it (partitions).
+   */
+  selectorOf(address: StreamAddress): string;
+  /** The address `address` is restored to when its selector is renamed to `newName`. */
+  renamed(address: StreamAddress, newName: string): StreamAddress;
+  openSource(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<BrokerSource>;
+  openSink(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<BrokerSink>;
+  /**
+   * What a restore would do beyond publishing, for --dry-run and the result (topics to create,
+   * groups to move...), without connecting. Lines for people and a JSON value.
+   */
+  restorePlanNotes(plan: SinkPlan, options: AdapterOptionValues): { lines: string[]; json: Record<string, unknown> };
+}
+
+// ---------------------------------------------------------------------------------- backup
+
+/**
+ * How a stream is read:
+ * - 'log': read by position without changing anything; an incremental continues at the parent's
+ *   `to` (Kafka partitions, RabbitMQ stream queues, JetStream limits/interest streams);
+ * - 'snapshot': everything it holds now, without removing it; never an incremental (a RabbitMQ
+ *   mirror of a classic or quorum queue);
+ * - 'drain': destructive; read in checkpoints, each committed as a backup of its own before
+ *   `settle` acknowledges (removes) what it holds (RabbitMQ drain, JetStream work queues).
+ */
+export type ReadMode = 'log' | 'snapshot' | 'drain';
+
+export interface SourceStream {
+  /** Unique in a backup and stable across a chain: 'kafka/orders/0'. */
+  name: string;
+  address: StreamAddress;
+  mode: ReadMode;
+  /**
+   * The first position the source still holds (log streams), or null where positions are
+   * the backup's own delivery sequence (queues). A log read starts at the parent's `to`, or here
+   * for a full backup; positions between the two were deleted before they were backed up and
+   * become a gap in the manifest.
+   */
+  start: bigint | null;
+  /** The cut: positions before it are read; noted before anything is read. null: unknown (queues). */
+  end: bigint | null;
+  /** Adapter facts stored in the manifest's stream entry (e.g. {depthAtStart}). */
+  extra: Record<string, unknown>;
+}
+
+export interface SourceSelection {
+  /** Backups with equal chain keys form one chain: same cluster, same streams, same mode. */
+  chainKey: string;
+  /** Stored as the manifest's source.options: how the data was read. */
+  options: Record<string, unknown>;
+  streams: SourceStream[];
+  /** Warnings known before reading (skipped exclusive queues...). */
+  warnings: string[];
+}
+
+/** Where a source puts what it reads: the backup writer's stream, seen from the adapter. */
+export interface RecordSink {
+  append(record: ArchiveRecord): Promise<void>;
+  appendMany(records: readonly ArchiveRecord[]): Promise<void>;
+  /** For adapters that parse their own wire format: no object per record. */
+  appendColumns(columns: RecordColumns): Promise<void>;
+  /** Positions [from, to) the source no longer had when read. */
+  addGap(from: bigint, to: bigint, reason: string): void;
+  /** A fact about the stream, stored in its manifest entry's `extra`. */
+  setExtra(key: string, value: unknown): void;
+  /** A warning stored in the manifest and shown to the user. */
+  warn(message: string): void;
+}
+
+export interface ReadRequest {
+  stream: SourceStream;
+  /** First position to read (log: the parent's `to` or `start`; others: the next sequence number). */
+  from: bigint;
+  out: RecordSink;
+}
+
+export interface ReadOutcome {
+  /** Exclusive end of what was read, per stream name: the manifest's `to`. */
+  to: Map<string, bigint>;
+  /**
+   * Drain only: acknowledges (removes at the source) what this read delivered. The core calls it
+   * once, after the manifest holding those records is committed, and never otherwise: a crash
+   * before it leaves the messages on the broker, to be read again.
+   */
+  settle?: () => Promise<void>;
+  /** Drain only: the stream may hold more; the core reads another checkpoint. */
+  more?: boolean;
+}
+
+export interface BrokerSource {
+  /** Which streams, the cut and the chain key; reads and changes nothing, refuses what it must. */
+  select(): Promise<SourceSelection>;
+  /** Broker metadata for the manifest (configs, consumer positions, definitions), as of the cut. */
+  metadata(selection: SourceSelection): Promise<Record<string, unknown>>;
+  /**
+   * Reads the requested streams up to their cut into their sinks. Log and snapshot streams may
+   * be read together (Kafka fetches a leader's partitions at once); a drain request is always
+   * alone, and stops after `limit` records (a checkpoint).
+   */
+  read(requests: ReadRequest[], options: { signal: AbortSignal; limit?: number }): Promise<ReadOutcome>;
+  /** Releases everything; unsettled drain deliveries go back to the broker. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------- restore
+
+/** One stream of a restore: what the archive holds for it and where it goes. */
+export interface PlannedTarget {
+  /** The archive's stream name. */
+  name: string;
+  source: StreamAddress;
+  target: StreamAddress;
+  /** Records stored for it in the chain (before --until). */
+  records: number;
+  from: bigint;
+  to: bigint;
+}
+
+export interface SinkPlan {
+  backupId: string;
+  /** The newest manifest's metadata (topic configs, groups, definitions, stream configs). */
+  metadata: Record<string, unknown>;
+  /** Selector renames from --map. */
+  renames: Record<string, string>;
+  targets: PlannedTarget[];
+}
+
+/** Adapter-owned resume state of one target stream, kept in the restore journal as JSON. */
+export type JournalEntry = Record<string, unknown>;
+
+/** What a write came to. */
+export interface WriteAck {
+  /** Records the broker acknowledged. */
+  written: number;
+  /** Records the broker refused or never confirmed (exit status 3), with the reason. */
+  failed: Array<{ position: bigint; reason: string }>;
+}
+
+/** One run of consecutive source positions restored to consecutive target positions. */
+export interface OffsetRun {
+  stream: string;
+  source: StreamAddress;
+  target: StreamAddress;
+  /** inclusive */
+  sourceStart: bigint;
+  /** inclusive */
+  sourceEnd: bigint;
+  targetStart: bigint;
+}
+
+export interface StreamWriter {
+  /**
+   * Where an interrupted earlier run of the same restore stopped, from the journal entry it
+   * left: the first `records` planned records are on the target already (Kafka counts them on
+   * the broker), or every record through position `through` except those in `retry`.
+   */
+  readonly resume: { records?: number; through?: bigint; retry?: ReadonlySet<bigint> } | null;
+  /**
+   * Publishes records in order. Writes are applied in call order and the core may call again
+   * before the previous promise settled (the adapter encodes the next batch meanwhile); nothing
+   * of a write goes out before the previous one was acknowledged.
+   */
+  write(batch: readonly RecordSlice[], signal: AbortSignal): Promise<WriteAck>;
+  /** The journal entry for what was acknowledged so far (saved periodically and at the end). */
+  journal(): JournalEntry;
+  /** Waits for everything in flight; the offset runs of what this run restored. */
+  close(): Promise<OffsetRun[]>;
+}
+
+export interface BrokerSink {
+  /**
+   * Before any record is written: checks and creates the targets from the saved metadata
+   * (topics with their partition counts, queue definitions, stream configs), refuses targets that
+   * already hold data unless allowed, and refuses what cannot be done (active consumer groups...).
+   * `journal` holds the entries an interrupted run of the same restore left, by stream name.
+   */
+  prepare(plan: SinkPlan, journal: ReadonlyMap<string, JournalEntry> | null, signal: AbortSignal): Promise<void>;
+  /** At most `parallelism` streams are written at once (Kafka pipelines partitions on one connection). */
+  readonly parallelism: number;
+  openStream(target: PlannedTarget, saved: JournalEntry | null, signal: AbortSignal): Promise<StreamWriter>;
+  /**
+   * After every stream: applies what depends on the offset map (Kafka consumer groups, JetStream
+   * durable consumers). Lines for people and a JSON value for the result.
+   */
+  finish(runs: readonly OffsetRun[], signal: AbortSignal): Promise<{ lines: string[]; json: Record<string, unknown> }>;
+  /** Warnings gathered while writing (renamed headers, dropped properties...). */
+  warnings(): string[];
+  close(): Promise<void>;
+}
