@@ -38,6 +38,14 @@ export interface AdapterContext {
   progress: Progress;
   /** --debug: client library logs may be shown */
   debug: boolean;
+  /** The environment the CLI runs in (adapter switches such as MQBAK_KAFKA_PRODUCER). */
+  env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Loads a zstd decompressor (one frame in, its bytes out), for brokers whose wire format may be
+   * zstd-compressed (Kafka record batches). Handed over by the core so that adapters need not
+   * import the archive layer.
+   */
+  zstd: () => Promise<(frame: Uint8Array) => Uint8Array>;
 }
 
 export interface BrokerAdapter {
@@ -51,6 +59,11 @@ export interface BrokerAdapter {
   readonly urlExample: string;
   /** What one stream is called in help texts: 'topic', 'queue', 'stream'. */
   readonly streamNoun: string;
+  /**
+   * The key `mqbak cat` prints a record's attributes under ('amqp'), or null when this adapter
+   * stores none (Kafka: everything is in key, value and headers).
+   */
+  readonly attributesKey: string | null;
   readonly backupOptions: readonly AdapterOption[];
   readonly restoreOptions: readonly AdapterOption[];
   /**
@@ -157,14 +170,23 @@ export interface ReadOutcome {
 export interface BrokerSource {
   /** Which streams, the cut and the chain key; reads and changes nothing, refuses what it must. */
   select(): Promise<SourceSelection>;
-  /** Broker metadata for the manifest (configs, consumer positions, definitions), as of the cut. */
-  metadata(selection: SourceSelection): Promise<Record<string, unknown>>;
+  /**
+   * Broker metadata for the manifest (configs, consumer positions, definitions), as of the cut,
+   * by key (manifest.metadata[key]), and warnings about what could not be read.
+   */
+  metadata(selection: SourceSelection): Promise<{ metadata: Record<string, unknown>; warnings: string[] }>;
   /**
    * Reads the requested streams up to their cut into their sinks. Log and snapshot streams may
    * be read together (Kafka fetches a leader's partitions at once); a drain request is always
-   * alone, and stops after `limit` records (a checkpoint).
+   * alone, and stops after `limit` records (a checkpoint), or after the adapter's own checkpoint
+   * size when `limit` is absent.
    */
   read(requests: ReadRequest[], options: { signal: AbortSignal; limit?: number }): Promise<ReadOutcome>;
+  /**
+   * After the last read: what to tell the user. Lines for people (after the generic summary) and,
+   * per stream name, facts merged into that stream's --json entry (depthAtStart, acked...).
+   */
+  report(): { lines: string[]; streams: Record<string, Record<string, unknown>> };
   /** Releases everything; unsettled drain deliveries go back to the broker. */
   close(): Promise<void>;
 }
