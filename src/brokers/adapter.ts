@@ -57,8 +57,10 @@ export interface BrokerAdapter {
   readonly schemes: readonly string[];
   /** One example URL for help texts and errors: 'kafka://host:port'. */
   readonly urlExample: string;
-  /** What one stream is called in help texts: 'topic', 'queue', 'stream'. */
+  /** What one stream is called in messages: 'partition', 'queue', 'stream'. */
   readonly streamNoun: string;
+  /** What a selector (selectorOf) names in messages: 'topic', 'queue', 'stream'. */
+  readonly selectorNoun: string;
   /**
    * The key `mqbak cat` prints a record's attributes under ('amqp'), or null when this adapter
    * stores none (Kafka: everything is in key, value and headers).
@@ -70,8 +72,8 @@ export interface BrokerAdapter {
    * Checks a URL and the option values without connecting: everything that can be known before
    * any work (ports, vhost syntax, option combinations) fails here with MqbakError 'usage'.
    */
-  checkBackup(url: string, options: AdapterOptionValues): void;
-  checkRestore(url: string, options: AdapterOptionValues): void;
+  checkBackup(url: string, options: AdapterOptionValues, env: AdapterContext['env']): void;
+  checkRestore(url: string, options: AdapterOptionValues, env: AdapterContext['env']): void;
   /** The URL fit to print and store: the password never appears. */
   redactUrl(url: string): string;
   /** A stream address for people: 'orders[0]', 'queue jobs', 'stream ORDERS'. */
@@ -87,7 +89,8 @@ export interface BrokerAdapter {
   openSink(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<BrokerSink>;
   /**
    * What a restore would do beyond publishing, for --dry-run and the result (topics to create,
-   * groups to move...), without connecting. Lines for people and a JSON value.
+   * groups to move...), without connecting; may refuse ('usage', 'not-found'). Lines for people
+   * (unindented: the CLI indents them) and keys merged into the top level of restore --json.
    */
   restorePlanNotes(plan: SinkPlan, options: AdapterOptionValues): { lines: string[]; json: Record<string, unknown> };
 }
@@ -183,7 +186,8 @@ export interface BrokerSource {
    */
   read(requests: ReadRequest[], options: { signal: AbortSignal; limit?: number }): Promise<ReadOutcome>;
   /**
-   * After the last read: what to tell the user. Lines for people (after the generic summary) and,
+   * After the last read: what to tell the user. Lines for people (unindented, printed after the
+   * generic summary) and,
    * per stream name, facts merged into that stream's --json entry (depthAtStart, acked...).
    */
   report(): { lines: string[]; streams: Record<string, Record<string, unknown>> };
@@ -240,14 +244,20 @@ export interface OffsetRun {
 export interface StreamWriter {
   /**
    * Where an interrupted earlier run of the same restore stopped, from the journal entry it
-   * left: the first `records` planned records are on the target already (Kafka counts them on
-   * the broker), or every record through position `through` except those in `retry`.
+   * left, or null:
+   * - `records`: the first `records` planned records are on the target already (Kafka counts
+   *   them on the broker). The core still passes every planned record to write(): the writer
+   *   leaves those out itself (it maps them in its offset runs) and does not count them as written;
+   * - `through`: every record through position `through` except those in `retry` was settled; the
+   *   core leaves them out and passes only the others.
    */
   readonly resume: { records?: number; through?: bigint; retry?: ReadonlySet<bigint> } | null;
   /**
-   * Publishes records in order. Writes are applied in call order and the core may call again
-   * before the previous promise settled (the adapter encodes the next batch meanwhile); nothing
-   * of a write goes out before the previous one was acknowledged.
+   * Publishes records in order; the batch is about one archive block, which the adapter cuts into
+   * requests as its broker needs. Writes are applied in call order and the core calls again
+   * before the previous promise settled (at most two outstanding: the adapter encodes the next
+   * batch meanwhile); nothing of a write goes out before the previous one was acknowledged.
+   * Errors are thrown as they are: the core adds no context to them.
    */
   write(batch: readonly RecordSlice[], signal: AbortSignal): Promise<WriteAck>;
   /** The journal entry for what was acknowledged so far (saved periodically and at the end). */
@@ -264,12 +274,16 @@ export interface BrokerSink {
    * `journal` holds the entries an interrupted run of the same restore left, by stream name.
    */
   prepare(plan: SinkPlan, journal: ReadonlyMap<string, JournalEntry> | null, signal: AbortSignal): Promise<void>;
-  /** At most `parallelism` streams are written at once (Kafka pipelines partitions on one connection). */
+  /**
+   * At most `parallelism` streams are written at once (Kafka pipelines partitions on one
+   * connection). Read after prepare().
+   */
   readonly parallelism: number;
   openStream(target: PlannedTarget, saved: JournalEntry | null, signal: AbortSignal): Promise<StreamWriter>;
   /**
    * After every stream: applies what depends on the offset map (Kafka consumer groups, JetStream
-   * durable consumers). Lines for people and a JSON value for the result.
+   * durable consumers). Lines for people (unindented) and keys merged into the top level of
+   * restore --json (replacing restorePlanNotes' keys of the same name).
    */
   finish(runs: readonly OffsetRun[], signal: AbortSignal): Promise<{ lines: string[]; json: Record<string, unknown> }>;
   /** Warnings gathered while writing (renamed headers, dropped properties...). */

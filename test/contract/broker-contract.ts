@@ -161,7 +161,7 @@ function allRecords(read: Read): ArchiveRecord[] {
 }
 
 async function withSource<T>(f: BrokerFixture, s: SourceFixture, use: (source: BrokerSource) => Promise<T>): Promise<T> {
-  f.adapter.checkBackup(s.url, s.options);
+  f.adapter.checkBackup(s.url, s.options, {});
   const source = await f.adapter.openSource(s.url, s.options, context());
   try {
     return await use(source);
@@ -346,7 +346,7 @@ export function brokerContract(name: string, make: () => Promise<BrokerFixture>)
     }
 
     async function withSink<T>(t: SinkFixture, p: SinkPlan, journal: ReadonlyMap<string, JournalEntry> | null, use: (sink: BrokerSink) => Promise<T>): Promise<T> {
-      f.adapter.checkRestore(t.url, t.options);
+      f.adapter.checkRestore(t.url, t.options, {});
       const sink = await f.adapter.openSink(t.url, t.options, context());
       try {
         await sink.prepare(p, journal, new AbortController().signal);
@@ -426,14 +426,14 @@ export function brokerContract(name: string, make: () => Promise<BrokerFixture>)
           const recs = read.sinks.get(target.name)!.records;
           const done = Math.min(K, recs.length);
           expect(w.resume, target.name).not.toBeNull();
-          const rest = recs.filter((r, i) => {
-            const res = w.resume!;
-            if (res.records !== undefined) return i >= res.records;
-            if (res.through !== undefined) return r.position > res.through || (res.retry?.has(r.position) ?? false);
-            return true;
-          });
-          expect(rest, `${target.name}: left to write after the resume`).toHaveLength(recs.length - done);
-          if (rest.length > 0) await w.write(slicesOf(rest), new AbortController().signal);
+          const res = w.resume!;
+          // resume.records: the writer is given everything and leaves the first ones out itself;
+          // resume.through: the core leaves out what was settled
+          const given = res.records !== undefined ? recs : recs.filter((r) => res.through === undefined || r.position > res.through || (res.retry?.has(r.position) ?? false));
+          if (res.records !== undefined) expect(res.records, target.name).toBe(done);
+          else expect(given, `${target.name}: left to write after the resume`).toHaveLength(recs.length - done);
+          const ack = given.length > 0 ? await w.write(slicesOf(given), new AbortController().signal) : { written: 0, failed: [] };
+          expect(ack.written, `${target.name}: written by the second run`).toBe(recs.length - done);
           await w.close();
         }
       });
