@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
+import { messageOf } from '../../common/errors.js';
 
 export interface KjsRequest {
   apiKey: number;
@@ -232,5 +233,5 @@ export function isBrokerGone(e: unknown): boolean {
 }
 
 export function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return messageOf(e);
 }

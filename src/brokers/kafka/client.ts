@@ -1,0 +1,43 @@
+/**
+ * The kafkajs client mqbak connects with: its connection settings and the factory. kafkajs is
+ * imported here only when a client is made, so that loading the adapter (mqbak --help) stays fast.
+ */
+import type { Kafka, SASLOptions } from 'kafkajs';
+import { withContext, type MqbakError } from '../../common/errors.js';
+import type { Progress } from '../../common/progress.js';
+
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+export interface KafkaConnection {
+  brokers: string[];
+  clientId: string;
+  sasl?: { mechanism: SaslMechanism; username: string; password: string };
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  progress: Progress;
+  debug: boolean;
+}
+
+/** kafkajs logs JSON to the console by default: everything goes through Progress instead. */
+export async function createKafka(c: KafkaConnection): Promise<Kafka> {
+  const { default: kafkajs } = await import('kafkajs');
+  const { logLevel } = kafkajs;
+  // kafkajs' own messages (retries, rebalances) are noise for users: shown only with --debug;
+  // what matters reaches the user as the error kafkajs finally throws
+  const logCreator = () => (entry: { level: number; namespace: string; log: { message: string } }) => {
+    if (c.debug) c.progress.info(`kafka ${entry.namespace}: ${entry.log.message}`);
+  };
+  return new kafkajs.Kafka({
+    brokers: c.brokers,
+    clientId: c.clientId,
+    ssl: c.tls ? { ca: c.tls.ca, cert: c.tls.cert, key: c.tls.key, rejectUnauthorized: c.tls.rejectUnauthorized } : undefined,
+    sasl: c.sasl ? ({ mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } as SASLOptions) : undefined,
+    logLevel: c.debug ? logLevel.DEBUG : logLevel.WARN,
+    logCreator,
+    retry: { retries: 5 },
+  });
+}
+
+/** A failure to reach the brokers, with what was being done ('connect to Kafka host:9092: ...'). */
+export function unreachable(e: unknown, what: string): MqbakError {
+  return withContext(e, what, 'unreachable');
+}

@@ -1,0 +1,171 @@
+/**
+ * Kafka's command-line options and environment variables, and every check that can be made of
+ * them and of the kafka:// URL before connecting (a bad one is a 'usage' error, exit 2).
+ * Secrets are better given by environment: the SASL password only comes from there.
+ */
+import { readFile } from 'node:fs/promises';
+import type { AdapterContext, AdapterOption, AdapterOptionValues } from '../adapter.js';
+import { MqbakError, messageOf } from '../../common/errors.js';
+import type { KafkaConnection, SaslMechanism } from './client.js';
+
+export type Env = AdapterContext['env'];
+
+const connectionOptions: readonly AdapterOption[] = [
+  { flags: '--client-id <id>', description: 'Kafka client id (env MQBAK_KAFKA_CLIENT_ID; default mqbak)', env: 'MQBAK_KAFKA_CLIENT_ID' },
+  { flags: '--sasl-mechanism <m>', description: 'Kafka SASL: plain, scram-sha-256 or scram-sha-512 (env MQBAK_KAFKA_SASL_MECHANISM)', env: 'MQBAK_KAFKA_SASL_MECHANISM' },
+  { flags: '--sasl-username <user>', description: 'Kafka SASL user name (env MQBAK_KAFKA_SASL_USERNAME)', env: 'MQBAK_KAFKA_SASL_USERNAME' },
+  { flags: '--sasl-password-env <var>', description: 'read the Kafka SASL password from this environment variable (default MQBAK_KAFKA_SASL_PASSWORD)' },
+  { flags: '--tls', description: 'connect to Kafka with TLS (env MQBAK_KAFKA_TLS=1)', kind: 'flag' },
+  { flags: '--tls-ca <file>', description: 'PEM file of CA certificates to trust (env MQBAK_KAFKA_TLS_CA)', env: 'MQBAK_KAFKA_TLS_CA' },
+  { flags: '--tls-cert <file>', description: 'PEM client certificate (env MQBAK_KAFKA_TLS_CERT)', env: 'MQBAK_KAFKA_TLS_CERT' },
+  { flags: '--tls-key <file>', description: 'PEM client key (env MQBAK_KAFKA_TLS_KEY)', env: 'MQBAK_KAFKA_TLS_KEY' },
+  { flags: '--tls-insecure', description: 'do not verify the broker certificate (testing only)', kind: 'flag' },
+];
+
+export const backupOptions: readonly AdapterOption[] = [
+  ...connectionOptions,
+  { flags: '--topics <a,b>', description: 'Kafka: topics to back up (all partitions)', kind: 'list' },
+  { flags: '--topic-regex <re>', description: 'Kafka: back up every topic whose name matches this regular expression' },
+  { flags: '--groups <g1,g2>', description: 'Kafka: consumer groups whose committed offsets are saved (default: all groups on those topics)', kind: 'list' },
+  { flags: '--isolation <level>', description: 'Kafka: read_committed (default) or read_uncommitted', choices: ['read_committed', 'read_uncommitted'] },
+];
+
+export const restoreOptions: readonly AdapterOption[] = [
+  ...connectionOptions,
+  { flags: '--groups <g1,g2>', description: 'Kafka: consumer groups whose offsets are translated and committed on the target', kind: 'list' },
+  { flags: '--all-groups', description: 'Kafka: translate every consumer group saved in the backup', kind: 'flag' },
+  { flags: '--allow-nonempty', description: 'Kafka: restore into target partitions that already hold data', kind: 'flag' },
+];
+
+/** A URL fit to print and store: the password replaced by ***, the user kept. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, '$1$2:***@');
+}
+
+/** The bootstrap brokers of kafka://host:port[,host:port]; each needs a port from 1 to 65535. */
+export function parseBrokers(url: string): string[] {
+  const m = /^kafka:\/\/(?:[^@/]*@)?([^/?#]+)\/?$/i.exec(url);
+  if (!m) throw new MqbakError('usage', 'expected kafka://host:port[,host:port]', { hint: 'credentials go in --sasl-username and MQBAK_KAFKA_SASL_PASSWORD, not in the URL' });
+  const brokers = m[1]!.split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new MqbakError('usage', `${redactUrl(url)}: expected kafka://host:port[,host:port]`);
+  for (const b of brokers) {
+    // host:port, or [v6 address]:port
+    const hp = /^(\[[0-9a-f:.]+\]|[^:[\]]+):([^:]*)$/i.exec(b);
+    if (!hp) throw new MqbakError('usage', `kafka broker "${b}": expected host:port`, { hint: 'Kafka has no default port here: write it, e.g. kafka://localhost:9092' });
+    const port = hp[2]!;
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      throw new MqbakError('usage', `kafka broker "${b}": port ${port === '' ? '(empty)' : port} is not a number from 1 to 65535`);
+    }
+  }
+  return brokers;
+}
+
+/** One string option: the command line first, then the environment variable. */
+function stringOption(options: AdapterOptionValues, key: string, env: Env, variable?: string): string | undefined {
+  const v = options[key];
+  if (v !== undefined && v !== null && v !== false) return String(v);
+  return variable === undefined ? undefined : env[variable];
+}
+
+/** Connection settings without reading any file: every mistake a usage error before connecting. */
+function connectionSettings(url: string, options: AdapterOptionValues, env: Env) {
+  const brokers = parseBrokers(url);
+  const clientId = stringOption(options, 'clientId', env, 'MQBAK_KAFKA_CLIENT_ID') ?? 'mqbak';
+  const mech = stringOption(options, 'saslMechanism', env, 'MQBAK_KAFKA_SASL_MECHANISM')?.toLowerCase();
+  let sasl: KafkaConnection['sasl'];
+  if (mech) {
+    if (mech !== 'plain' && mech !== 'scram-sha-256' && mech !== 'scram-sha-512') throw new MqbakError('usage', `--sasl-mechanism ${mech}: expected plain, scram-sha-256 or scram-sha-512`);
+    const username = stringOption(options, 'saslUsername', env, 'MQBAK_KAFKA_SASL_USERNAME');
+    const passwordVariable = stringOption(options, 'saslPasswordEnv', env) ?? 'MQBAK_KAFKA_SASL_PASSWORD';
+    const password = env[passwordVariable];
+    if (!username) throw new MqbakError('usage', 'SASL needs a user name (--sasl-username or MQBAK_KAFKA_SASL_USERNAME)');
+    if (password === undefined) throw new MqbakError('usage', `SASL needs a password in the environment variable ${passwordVariable}`);
+    sasl = { mechanism: mech as SaslMechanism, username, password };
+  }
+  const ca = stringOption(options, 'tlsCa', env, 'MQBAK_KAFKA_TLS_CA');
+  const tlsOn = Boolean(options.tls) || env.MQBAK_KAFKA_TLS === '1' || ca !== undefined || options.tlsCert !== undefined;
+  const tls = tlsOn
+    ? { ca, cert: stringOption(options, 'tlsCert', env, 'MQBAK_KAFKA_TLS_CERT'), key: stringOption(options, 'tlsKey', env, 'MQBAK_KAFKA_TLS_KEY'), rejectUnauthorized: !options.tlsInsecure }
+    : undefined;
+  return { brokers, clientId, sasl, tls };
+}
+
+/** The connection: the settings checked again and the TLS files read. */
+export async function connectionFrom(url: string, options: AdapterOptionValues, env: Env, ctx: { progress: KafkaConnection['progress']; debug: boolean }): Promise<KafkaConnection> {
+  const s = connectionSettings(url, options, env);
+  const file = async (path: string | undefined, what: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return await readFile(path, 'utf8');
+    } catch (e) {
+      throw new MqbakError('usage', `${what} ${path}: ${messageOf(e)}`);
+    }
+  };
+  const tls = s.tls && { ca: await file(s.tls.ca, '--tls-ca'), cert: await file(s.tls.cert, '--tls-cert'), key: await file(s.tls.key, '--tls-key'), rejectUnauthorized: s.tls.rejectUnauthorized };
+  return { brokers: s.brokers, clientId: s.clientId, sasl: s.sasl, tls, progress: ctx.progress, debug: ctx.debug };
+}
+
+export type Isolation = 'read_committed' | 'read_uncommitted';
+export type KafkaReaderKind = 'fetch' | 'kafkajs';
+export type KafkaProducerKind = 'batch' | 'kafkajs';
+
+export function isolationOf(options: AdapterOptionValues): Isolation {
+  const isolation = (options.isolation as string | undefined) ?? 'read_committed';
+  if (isolation !== 'read_committed' && isolation !== 'read_uncommitted') throw new MqbakError('usage', `--isolation ${isolation}: expected read_committed or read_uncommitted`);
+  return isolation;
+}
+
+/** MQBAK_KAFKA_CONSUMER=kafkajs reads through kafkajs' consumer instead of mqbak's own Fetch reader. */
+export function readerKind(env: Env): KafkaReaderKind {
+  const v = env.MQBAK_KAFKA_CONSUMER;
+  if (v === undefined || v === '' || v === 'fetch') return 'fetch';
+  if (v === 'kafkajs') return 'kafkajs';
+  throw new MqbakError('usage', `MQBAK_KAFKA_CONSUMER=${v}: expected fetch or kafkajs`);
+}
+
+/** MQBAK_KAFKA_PRODUCER=kafkajs restores through kafkajs' producer instead of mqbak's own. */
+export function producerKind(env: Env): KafkaProducerKind {
+  const v = env.MQBAK_KAFKA_PRODUCER;
+  if (v === undefined || v === '' || v === 'batch') return 'batch';
+  if (v === 'kafkajs') return 'kafkajs';
+  throw new MqbakError('usage', `MQBAK_KAFKA_PRODUCER=${v}: expected batch or kafkajs`);
+}
+
+/** A comma list option as the CLI hands it (already split, or one string). */
+export function listOption(options: AdapterOptionValues, key: string): string[] | undefined {
+  const v = options[key];
+  if (v === undefined || v === null) return undefined;
+  const items = Array.isArray(v) ? v.map(String) : String(v).split(',');
+  return items.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** The topics named on the command line (--streams, or its alias --topics). */
+export function namedTopics(options: AdapterOptionValues): string[] | undefined {
+  return listOption(options, 'streams') ?? listOption(options, 'topics');
+}
+
+export function topicRegexOf(options: AdapterOptionValues): RegExp | null {
+  const source = options.topicRegex;
+  if (source === undefined || source === null) return null;
+  try {
+    return new RegExp(String(source));
+  } catch {
+    throw new MqbakError('usage', `--topic-regex ${String(source)}: not a valid regular expression`);
+  }
+}
+
+export function checkBackup(url: string, options: AdapterOptionValues, env: Env): void {
+  const topics = namedTopics(options);
+  if ((!topics || topics.length === 0) && options.topicRegex === undefined) throw new MqbakError('usage', 'no topics given', { hint: 'name them with --topics a,b or --topic-regex' });
+  isolationOf(options);
+  topicRegexOf(options);
+  connectionSettings(url, options, env);
+  readerKind(env);
+}
+
+export function checkRestore(url: string, options: AdapterOptionValues, env: Env): void {
+  if (listOption(options, 'groups') && options.allGroups) throw new MqbakError('usage', '--groups and --all-groups exclude each other');
+  connectionSettings(url, options, env);
+  producerKind(env);
+}
+

@@ -1,0 +1,124 @@
+/**
+ * The restore's producer for one target cluster, behind one prepare/transmit pair: mqbak's own
+ * record-batch producer (batch-producer.ts), or kafkajs' producer where that cannot run.
+ */
+import type { Producer } from 'kafkajs';
+import { MqbakError } from '../../common/errors.js';
+import { columnRecord, type ArchiveRecord, type RecordSlice } from '../../common/record.js';
+import type { KafkaAdmin } from './admin.js';
+import { BatchProducer, type PreparedBatch } from './batch-producer.js';
+import { unreachable } from './client.js';
+import type { KafkaProducerKind } from './options.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** A Buffer over the same bytes (no copy: the archive block stays alive while it is sent). */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** A batch on its way to one partition (see KafkaProducer.prepare). */
+export type PreparedSend = { batch: PreparedBatch } | { records: { topic: string; partition: number; records: ArchiveRecord[] } };
+
+/**
+ * Idempotent producer (acks -1, one request per partition in flight): acknowledged offsets of a
+ * partition are in send order. 'batch' (the default) is mqbak's own record-batch encoder over
+ * kafkajs' connections (batch-producer.ts); 'kafkajs' is kafkajs' producer, used as well when the
+ * former cannot run with this kafkajs or broker.
+ */
+export class KafkaProducer {
+  private constructor(
+    private readonly producer: Producer | null,
+    private readonly batch: BatchProducer | null,
+  ) {}
+
+  get kind(): KafkaProducerKind {
+    return this.batch ? 'batch' : 'kafkajs';
+  }
+
+  static async connect(admin: KafkaAdmin, kind: KafkaProducerKind = 'batch'): Promise<KafkaProducer> {
+    if (kind === 'batch') {
+      let batch: BatchProducer | null;
+      try {
+        batch = await BatchProducer.open(admin.kafka);
+      } catch (e) {
+        throw unreachable(e, 'connect the Kafka producer');
+      }
+      if (batch) return new KafkaProducer(null, batch);
+    }
+    const producer = admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    try {
+      await producer.connect();
+    } catch (e) {
+      throw unreachable(e, 'connect the Kafka producer');
+    }
+    return new KafkaProducer(producer, null);
+  }
+
+  /**
+   * Starts encoding the partition's next batch, to be sent with transmit: the restore encodes a
+   * partition's next batch while the one before it is on the wire. Transmit a partition's batches
+   * in the order they were prepared, each after the one before it was acknowledged. With the
+   * 'batch' producer, batches of different partitions may be in flight at once.
+   */
+  prepare(topic: string, partition: number, records: readonly RecordSlice[]): PreparedSend {
+    if (this.batch) return { batch: this.batch.prepare(topic, partition, records) };
+    const objects: ArchiveRecord[] = [];
+    for (const s of records) for (let i = s.from; i < s.to; i++) objects.push(columnRecord(s.cols, i));
+    return { records: { topic, partition, records: objects } };
+  }
+
+  /** Sends a prepared batch; returns the acknowledged base offset. */
+  async transmit(p: PreparedSend, signal?: AbortSignal): Promise<bigint> {
+    if ('batch' in p) {
+      if (!this.batch) throw new MqbakError('internal', 'a batch prepared for another producer');
+      return this.batch.transmit(p.batch, signal);
+    }
+    return this.sendWithKafkajs(p.records.topic, p.records.partition, p.records.records);
+  }
+
+  private async sendWithKafkajs(topic: string, partition: number, records: ArchiveRecord[]): Promise<bigint> {
+    if (!this.producer) throw new MqbakError('internal', 'Kafka producer is closed');
+    const { default: kafkajs } = await import('kafkajs');
+    // kafkajs sends nothing and returns [] (no error) to a partition its cached metadata does not
+    // know yet (just after createTopics/createPartitions, seen on the mock): nothing was written,
+    // so sending again once metadata caught up is safe (and the producer is idempotent anyway).
+    const producer = this.producer;
+    const sendOnce = () => producer.send({
+      topic,
+      acks: -1,
+      compression: kafkajs.CompressionTypes.None,
+      messages: records.map((rec) => {
+        // no prototype: a header named __proto__ stays a header
+        const headers = Object.create(null) as Record<string, Buffer | Buffer[]>;
+        for (const h of rec.headers) {
+          const v = h.value === null ? EMPTY : asBuffer(h.value);
+          const had = headers[h.name];
+          if (had === undefined) headers[h.name] = v;
+          else if (Array.isArray(had)) had.push(v);
+          else headers[h.name] = [had, v];
+        }
+        return {
+          partition,
+          key: rec.key === null ? null : asBuffer(rec.key),
+          value: rec.value === null ? null : asBuffer(rec.value),
+          headers,
+          timestamp: rec.timestamp === null ? undefined : String(rec.timestamp),
+        };
+      }),
+    });
+    let r = await sendOnce();
+    for (let attempt = 1; attempt <= 10 && !r.some((x) => x.topicName === topic && x.partition === partition); attempt++) {
+      await new Promise((res) => setTimeout(res, 200 * attempt));
+      r = await sendOnce();
+    }
+    const meta = r.find((x) => x.topicName === topic && x.partition === partition);
+    if (!meta || meta.baseOffset === undefined) throw new MqbakError('partial', `produce to ${topic}[${partition}]: no acknowledgement from the broker`);
+    return BigInt(meta.baseOffset);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.batch?.close();
+    await this.producer?.disconnect().catch(() => {});
+  }
+}
