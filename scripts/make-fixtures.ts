@@ -3,18 +3,23 @@
  *
  *   npx tsx scripts/make-fixtures.ts
  *
- * fixtures/store-v1/ holds three backups written by the real writer with fixed ids and clocks:
+ * fixtures/store-v2/ holds three backups written by the real writer with fixed ids and clocks:
  * a Kafka full backup, a Kafka incremental on top of it, and a RabbitMQ full backup.
- * fixtures/store-v1.expected.jsonl holds what `mqbak cat` must print for each of them, made from
+ * fixtures/store-v2.expected.jsonl holds what `mqbak cat` must print for each of them, made from
  * the input records here (not by decoding the archive), one JSON line per record with a
  * "backup" field. Tests check that the fixtures still decode to exactly that and that the
  * writer still produces the same bytes. Only regenerate on purpose: a format change needs a new
  * format version and new fixtures NEXT to the old ones, which must keep decoding.
+ *
+ * fixtures/store-v1/ is the same three backups as format version 1 wrote them (by this script
+ * before version 2): the same segments, manifests with version 1 stream entries. It is never
+ * rewritten; tests check that it still decodes, verifies and prints the same JSON lines.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArchiveRecord } from '../src/common/record.js';
+import { amqpToAttributes } from '../src/brokers/rabbitmq/amqp-json.js';
 import type { SourceDescription } from '../src/archive/manifest.js';
 import { LocalStore } from '../src/stores/local.js';
 import { openBackupWriter, type StreamSpec } from '../src/core/backup-writer.js';
@@ -48,7 +53,10 @@ export interface FixtureBackup {
   streams: Array<{ spec: StreamSpec; records: ArchiveRecord[]; to: bigint; gaps?: Array<[bigint, bigint, string]> }>;
 }
 
-export const FIXTURE_STORE = 'store-v1';
+/** The store this script writes: the current format version's. */
+export const FIXTURE_STORE = 'store-v2';
+/** Older format versions' stores, kept as they were written. */
+export const OLD_FIXTURE_STORES = ['store-v1'];
 export const FIXTURE_OPTIONS = { blockSize: 1024, segmentSize: 2048, level: 3, toolVersion: '0.1.0' };
 
 const kafkaSource: SourceDescription = {
@@ -59,7 +67,7 @@ const kafkaSource: SourceDescription = {
 };
 
 function kafkaSpec(topic: string, partition: number, from: bigint): StreamSpec {
-  return { name: `kafka/${topic}/${partition}`, broker: 'kafka', kafka: { topic, partition }, from };
+  return { name: `kafka/${topic}/${partition}`, address: { topic, partition }, from };
 }
 
 function orders(from: bigint, n: number, t0: number): ArchiveRecord[] {
@@ -85,7 +93,7 @@ function orders(from: bigint, n: number, t0: number): ArchiveRecord[] {
           : k === 5
             ? [{ name: 'bin', value: bytes(0xc3, 0x28) }] // invalid UTF-8
             : [],
-      amqp: null,
+      attributes: null,
     });
   }
   return out;
@@ -102,7 +110,7 @@ function payments(from: bigint, n: number, t0: number): ArchiveRecord[] {
       // one value larger than several 1 KiB blocks
       value: i === 2 ? noise(5000, 42) : i === 4 ? null : enc(`paid ${i}`),
       headers: [],
-      amqp: null,
+      attributes: null,
     });
   }
   return out;
@@ -125,7 +133,7 @@ function jobs(n: number): ArchiveRecord[] {
       key: null,
       value: i === 2 ? new Uint8Array(0) : i === 3 ? noise(40, 7) : enc(`{"job":${i}}`),
       headers: [],
-      amqp: {
+      attributes: amqpToAttributes({
         exchange: i % 2 ? 'jobs-exchange' : '',
         routingKey: i % 2 ? 'jobs.high' : 'jobs',
         redelivered: i === 4,
@@ -172,7 +180,7 @@ function jobs(n: number): ArchiveRecord[] {
                   { name: 'x-retries', value: { type: 'uint8', value: 200 } },
                 ],
               },
-      },
+      }),
     });
   }
   return out;
@@ -227,7 +235,7 @@ export function fixtureBackups(): FixtureBackup[] {
       warnings: [],
       streams: [
         {
-          spec: { name: 'rabbitmq/prod/jobs', broker: 'rabbitmq', rabbitmq: { vhost: 'prod', queue: 'jobs', queueType: 'classic' }, from: 0n, extra: { mode: 'mirror', depthAtStart: 6 } },
+          spec: { name: 'rabbitmq/prod/jobs', address: { vhost: 'prod', queue: 'jobs', queueType: 'classic' }, from: 0n, extra: { mode: 'mirror', depthAtStart: 6 } },
           records: jobs(6),
           to: 6n,
         },

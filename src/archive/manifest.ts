@@ -1,15 +1,22 @@
 import { createHash } from 'node:crypto';
-import { MqbakError } from '../common/errors.js';
+import { MqbakError, messageOf } from '../common/errors.js';
 import { canonicalJson } from './canonical-json.js';
 import { isBackupId } from './keys.js';
 /**
  * The manifest: the JSON object that commits a backup (docs/FORMAT.md, "Manifest").
- * Written last; a backup without one does not exist.
+ * Written last; a backup without one does not exist. The archive knows no broker: a stream's
+ * address and the metadata are plain JSON owned by the adapter named in source.broker.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export type BackupKind = 'full' | 'incremental';
-export type BrokerKind = 'kafka' | 'rabbitmq';
+
+/**
+ * Where a stream lives on its broker, as its adapter describes it (Kafka {topic, partition},
+ * RabbitMQ {vhost, queue, queueType}): the same shape as src/brokers/adapter.ts's StreamAddress,
+ * declared here because the archive imports nothing from the brokers.
+ */
+export type StreamAddress = Readonly<Record<string, string | number | boolean | null>>;
 
 export interface Manifest {
   format: 'mqbak';
@@ -31,7 +38,8 @@ export interface Manifest {
 }
 
 export interface SourceDescription {
-  broker: BrokerKind;
+  /** The adapter that wrote the backup: 'kafka', 'rabbitmq'. */
+  broker: string;
   /** The source URL with credentials removed (user kept, password never). */
   url: string;
   /**
@@ -45,11 +53,10 @@ export interface SourceDescription {
 }
 
 export interface StreamEntry {
-  /** Unique within a backup: "kafka/<topic>/<partition>" or "rabbitmq/<vhost>/<queue>". */
+  /** Unique within a backup and stable across a chain: "kafka/<topic>/<partition>". */
   name: string;
-  broker: BrokerKind;
-  kafka?: { topic: string; partition: number };
-  rabbitmq?: { vhost: string; queue: string; queueType: 'classic' | 'quorum' | 'stream' };
+  /** Where the stream lives on the source broker, owned by the adapter (source.broker). */
+  address: StreamAddress;
   /** Position range covered: from (inclusive) to (exclusive), decimal strings. */
   from: string;
   to: string;
@@ -100,7 +107,7 @@ export function serializeManifest(manifest: Manifest): Uint8Array {
   try {
     body = canonicalText(manifest);
   } catch (e) {
-    throw new MqbakError('internal', `manifest ${manifest.id}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new MqbakError('internal', `manifest ${manifest.id}: ${messageOf(e)}`);
   }
   const checksum = `sha256:${sha256Hex(utf8.encode(body))}`;
   return utf8.encode(canonicalText({ ...manifest, checksum }));
@@ -108,7 +115,9 @@ export function serializeManifest(manifest: Manifest): Uint8Array {
 
 /**
  * Parses and validates stored manifest bytes. Throws MqbakError 'unsupported' for a newer format
- * version and 'integrity' for anything else wrong (`context` starts the message).
+ * version and 'integrity' for anything else wrong (`context` starts the message). A version 1
+ * manifest is checked by the version 1 rules on its stored bytes, then upgraded in memory
+ * (upgradeV1): the result keeps `version: 1`, so it cannot be serialized again by mistake.
  */
 export function parseManifest(bytes: Uint8Array, context = 'manifest'): Manifest {
   let text: string;
@@ -121,7 +130,7 @@ export function parseManifest(bytes: Uint8Array, context = 'manifest'): Manifest
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new MqbakError('integrity', `${context}: not JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new MqbakError('integrity', `${context}: not JSON (${messageOf(e)})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MqbakError('integrity', `${context}: not a JSON object`);
   const obj = parsed as Record<string, unknown>;
@@ -141,14 +150,27 @@ export function parseManifest(bytes: Uint8Array, context = 'manifest'): Manifest
   try {
     canonical = canonicalText(parsed);
   } catch (e) {
-    throw new MqbakError('integrity', `${context}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new MqbakError('integrity', `${context}: ${messageOf(e)}`);
   }
   if (canonical !== text) throw new MqbakError('integrity', `${context}: not in canonical form (edited or damaged)`);
   const expected = `sha256:${sha256Hex(utf8.encode(canonicalText(rest)))}`;
   if (checksum !== expected) throw new MqbakError('integrity', `${context}: checksum mismatch (edited or damaged)`);
-  const problems = manifestProblems(rest);
+  const problems = manifestProblems(rest, obj.version);
   if (problems.length > 0) throw new MqbakError('integrity', `${context}: ${problems.slice(0, 5).join('; ')}`);
-  return rest as unknown as Manifest;
+  return obj.version === 1 ? upgradeV1(rest) : (rest as unknown as Manifest);
+}
+
+/**
+ * A version 1 manifest in the version 2 shape. Version 1 stream entries carried `broker` and one
+ * of `kafka: {topic, partition}` or `rabbitmq: {vhost, queue, queueType}`; that object, as it is,
+ * is the stream's address in version 2 (the adapters' addresses have the same fields).
+ */
+function upgradeV1(v1: Record<string, unknown>): Manifest {
+  const streams = (v1.streams as Array<Record<string, unknown>>).map(({ broker: _broker, kafka, rabbitmq, ...entry }) => ({
+    ...entry,
+    address: (kafka ?? rabbitmq ?? {}) as StreamAddress,
+  }));
+  return { ...v1, streams } as unknown as Manifest;
 }
 
 const DEC = /^(0|-?[1-9][0-9]*)$/;
@@ -174,12 +196,19 @@ function isIso(v: unknown): boolean {
   return typeof v === 'string' && !Number.isNaN(Date.parse(v));
 }
 
-/** Every structural problem of a manifest object (empty when valid). */
-export function manifestProblems(m: unknown): string[] {
+function isAddress(v: unknown): boolean {
+  return isObj(v) && Object.values(v).every((x) => x === null || typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)));
+}
+
+/**
+ * Every structural problem of a manifest object (empty when valid), by the rules of format
+ * `version` (the current one unless reading an old manifest's stored form).
+ */
+export function manifestProblems(m: unknown, version: number = FORMAT_VERSION): string[] {
   const p: string[] = [];
   if (!isObj(m)) return ['not an object'];
   if (m.format !== 'mqbak') p.push('format is not "mqbak"');
-  if (m.version !== FORMAT_VERSION) p.push(`version ${String(m.version)} is not ${FORMAT_VERSION}`);
+  if (m.version !== version) p.push(`version ${String(m.version)} is not ${version}`);
   if (typeof m.id !== 'string' || !isBackupId(m.id)) p.push(`bad id ${JSON.stringify(m.id)}`);
   if (m.kind !== 'full' && m.kind !== 'incremental') p.push(`bad kind ${JSON.stringify(m.kind)}`);
   if (m.kind === 'full' && m.parent !== null) p.push('a full backup has a parent');
@@ -191,7 +220,8 @@ export function manifestProblems(m: unknown): string[] {
     }
   }
   const s = m.source;
-  if (!isObj(s) || (s.broker !== 'kafka' && s.broker !== 'rabbitmq') || typeof s.url !== 'string' || typeof s.chainKey !== 'string' || !isObj(s.options)) {
+  const brokerOk = isObj(s) && (version === 1 ? s.broker === 'kafka' || s.broker === 'rabbitmq' : typeof s.broker === 'string' && s.broker.length > 0);
+  if (!isObj(s) || !brokerOk || typeof s.url !== 'string' || typeof s.chainKey !== 'string' || !isObj(s.options)) {
     p.push('bad source');
   }
   if (!isObj(m.metadata)) p.push('metadata is not an object');
@@ -214,9 +244,14 @@ export function manifestProblems(m: unknown): string[] {
     if (typeof st.name !== 'string' || st.name.length === 0) p.push(`${at}: bad name`);
     else if (names.has(st.name)) p.push(`${at}: duplicate stream ${st.name}`);
     else names.add(st.name);
-    if (st.broker !== 'kafka' && st.broker !== 'rabbitmq') p.push(`${at}: bad broker`);
-    if (st.kafka !== undefined && (!isObj(st.kafka) || typeof st.kafka.topic !== 'string' || !isCount(st.kafka.partition))) p.push(`${at}: bad kafka`);
-    if (st.rabbitmq !== undefined && (!isObj(st.rabbitmq) || typeof st.rabbitmq.vhost !== 'string' || typeof st.rabbitmq.queue !== 'string')) p.push(`${at}: bad rabbitmq`);
+    if (version === 1) {
+      if (st.broker !== 'kafka' && st.broker !== 'rabbitmq') p.push(`${at}: bad broker`);
+      if (st.kafka !== undefined && (!isObj(st.kafka) || typeof st.kafka.topic !== 'string' || !isCount(st.kafka.partition))) p.push(`${at}: bad kafka`);
+      if (st.rabbitmq !== undefined && (!isObj(st.rabbitmq) || typeof st.rabbitmq.vhost !== 'string' || typeof st.rabbitmq.queue !== 'string')) p.push(`${at}: bad rabbitmq`);
+    } else {
+      if (!isAddress(st.address)) p.push(`${at}: bad address (a JSON object of strings, numbers, booleans and nulls)`);
+      for (const old of ['broker', 'kafka', 'rabbitmq']) if (st[old] !== undefined) p.push(`${at}: has the version 1 field ${old}`);
+    }
     if (!isDec(st.from) || !isDec(st.to) || BigInt(st.to as string) < BigInt(st.from as string)) p.push(`${at}: bad range from ${String(st.from)} to ${String(st.to)}`);
     if (!isCount(st.records)) p.push(`${at}: bad records`);
     if (!Array.isArray(st.gaps) || !st.gaps.every((g) => isObj(g) && isDec(g.from) && isDec(g.to) && typeof g.reason === 'string')) p.push(`${at}: bad gaps`);

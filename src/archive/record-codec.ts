@@ -9,10 +9,10 @@
  *   u8   timestamp type (0 unknown, 1 create, 2 log-append)
  *   u32+ key      u32+ value
  *   u32  header count, then per header: u32+ name (UTF-8, never null), u32+ value
- *   u32+ amqp: canonical JSON of AmqpMessageMeta (UTF-8), or null
+ *   u32+ attributes: canonical compact JSON of ArchiveRecord.attributes (UTF-8), or null
  */
-import { MqbakError } from '../common/errors.js';
-import type { AmqpField, AmqpMessageMeta, AmqpValue, ArchiveRecord, ColumnsBuilder, RecordColumns, RecordHeader, TimestampType } from '../common/record.js';
+import { MqbakError, messageOf } from '../common/errors.js';
+import type { ArchiveRecord, ColumnsBuilder, JsonValue, RecordColumns, RecordHeader, TimestampType } from '../common/record.js';
 import { canonicalJson } from './canonical-json.js';
 import { utf8Name, type NameCheck } from '../common/utf8-names.js';
 
@@ -31,7 +31,7 @@ export interface PreparedRecord {
   size: number;
   tsType: number;
   names: Uint8Array[];
-  amqp: Uint8Array | null;
+  attributes: Uint8Array | null;
 }
 
 export function prepareRecord(r: ArchiveRecord): PreparedRecord {
@@ -44,11 +44,19 @@ export function prepareRecord(r: ArchiveRecord): PreparedRecord {
   const tsType = TS_TYPES.indexOf(r.timestampType);
   if (tsType < 0) throw new MqbakError('internal', `record ${r.position}: unknown timestamp type ${String(r.timestampType)}`);
   const names = r.headers.length === 0 ? NO_NAMES : r.headers.map((h) => utf8Name(h.name));
-  const amqp = r.amqp === null ? null : utf8.encode(amqpToJson(r.amqp));
-  let size = FIXED + 4 + (r.key?.length ?? 0) + 4 + (r.value?.length ?? 0) + 4 + 4 + (amqp?.length ?? 0);
+  const attributes = r.attributes === null ? null : utf8.encode(attributesJson(r));
+  let size = FIXED + 4 + (r.key?.length ?? 0) + 4 + (r.value?.length ?? 0) + 4 + 4 + (attributes?.length ?? 0);
   for (let i = 0; i < names.length; i++) size += 4 + names[i]!.length + 4 + (r.headers[i]!.value?.length ?? 0);
   if (size - 4 >= NULL_LENGTH) throw new MqbakError('internal', `record ${r.position}: ${size} bytes is too large`);
-  return { record: r, size, tsType, names, amqp };
+  return { record: r, size, tsType, names, attributes };
+}
+
+function attributesJson(r: ArchiveRecord): string {
+  try {
+    return canonicalJson(r.attributes);
+  } catch (e) {
+    throw new MqbakError('internal', `record ${r.position}: attributes: ${messageOf(e)}`);
+  }
 }
 
 /**
@@ -72,7 +80,7 @@ export function writeRecord(p: PreparedRecord, out: Uint8Array, dv: DataView, of
     o = writeBytes(out, dv, o, p.names[i]!);
     o = writeBytes(out, dv, o, r.headers[i]!.value);
   }
-  o = writeBytes(out, dv, o, p.amqp);
+  o = writeBytes(out, dv, o, p.attributes);
   if (o - offset !== p.size) throw new MqbakError('internal', `record ${r.position}: encoded ${o - offset} of ${p.size} bytes`);
   return o;
 }
@@ -144,7 +152,7 @@ export function writeColumnRecord(c: RecordColumns, i: number, size: number, out
     o = writeSpan(out, dv, o, src, c.headerNameStart[h]!, c.headerNameLength[h]!);
     o = writeSpan(out, dv, o, src, c.headerValueStart[h]!, c.headerValueLength[h]!);
   }
-  dv.setUint32(o, NULL_LENGTH, true); // no AMQP part
+  dv.setUint32(o, NULL_LENGTH, true); // no attributes part
   o += 4;
   if (o - offset !== size) throw new MqbakError('internal', `record ${c.position[i]}: encoded ${o - offset} of ${size} bytes`);
   return o;
@@ -195,18 +203,23 @@ export function decodeRecordAt(
     if (name === null) throw new MqbakError('integrity', `record ${position}: header ${i} has a null name`);
     headers.push({ name: headerNameText(name, i, position), value: readBytes(buf, dv, cur, 'header value') });
   }
-  const amqpBytes = readBytes(buf, dv, cur, 'amqp');
+  const attributeBytes = readBytes(buf, dv, cur, 'attributes');
   if (cur.o !== end) throw new MqbakError('integrity', `record ${position}: ${end - cur.o} bytes left over`);
-  let amqp: AmqpMessageMeta | null = null;
-  if (amqpBytes !== null) {
-    try {
-      amqp = amqpFromJson(utf8Strict.decode(amqpBytes));
-    } catch (e) {
-      throw new MqbakError('integrity', `record ${position}: AMQP properties: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
+  const attributes = attributeBytes === null ? null : parseAttributes(attributeBytes, position);
   const timestamp = tsFlag === 1 ? Number(tsRaw) : null;
-  return { record: { position, timestamp, timestampType, key, value, headers, amqp }, next: end };
+  return { record: { position, timestamp, timestampType, key, value, headers, attributes }, next: end };
+}
+
+/**
+ * The attributes part's JSON (docs/FORMAT.md, "Attributes part"). Only its being JSON is checked
+ * here: what it holds is the adapter's to check when it uses it.
+ */
+function parseAttributes(bytes: Uint8Array, position: number | bigint): JsonValue {
+  try {
+    return JSON.parse(utf8Strict.decode(bytes)) as JsonValue;
+  } catch (e) {
+    throw new MqbakError('integrity', `record ${position}: attributes: ${messageOf(e)}`);
+  }
 }
 
 // where the last field readSpanAt read starts (its length is what it returns)
@@ -278,17 +291,11 @@ export function decodeRecordColumns(buf: Uint8Array, offset: number, dv: DataVie
       out.headerValueLength[x] = n;
       o = spanEnd(n);
     }
-    n = readSpanAt(dv, o, end, position, 'amqp');
+    n = readSpanAt(dv, o, end, position, 'attributes');
     o = spanEnd(n);
     if (o !== end) throw new MqbakError('integrity', `record ${position}: ${end - o} bytes left over`);
-    if (n >= 0) {
-      // not carried by the columns (a Kafka restore does not use it), but checked as the record's
-      try {
-        amqpFromJson(utf8Strict.decode(buf.subarray(spanStart, spanStart + n)));
-      } catch (e) {
-        throw new MqbakError('integrity', `record ${position}: AMQP properties: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+    // not carried by the columns (a Kafka restore does not use them), but checked as the record's
+    if (n >= 0) parseAttributes(buf.subarray(spanStart, spanStart + n), position);
     out.count++;
     offset = end;
   }
@@ -335,71 +342,4 @@ function readBytes(buf: Uint8Array, dv: DataView, cur: Cursor, what: string): Ui
   const b = buf.subarray(cur.o, cur.o + n);
   cur.o += n;
   return b;
-}
-
-/**
- * AMQP meta as canonical JSON. float/double values that JSON cannot hold (NaN, ±Infinity, -0)
- * are written as the strings "NaN", "Infinity", "-Infinity", "-0".
- */
-export function amqpToJson(meta: AmqpMessageMeta): string {
-  return canonicalJson(mapFloats(meta, encodeFloat));
-}
-
-export function amqpFromJson(text: string): AmqpMessageMeta {
-  const parsed = JSON.parse(text) as unknown;
-  if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-  const m = parsed as Record<string, unknown>;
-  if (typeof m.exchange !== 'string' || typeof m.routingKey !== 'string' || typeof m.redelivered !== 'boolean' || typeof m.properties !== 'object' || m.properties === null) {
-    throw new Error('exchange, routingKey, redelivered or properties missing');
-  }
-  return mapFloats(parsed as AmqpMessageMeta, decodeFloat);
-}
-
-function encodeFloat(v: unknown): unknown {
-  if (typeof v !== 'number') return v;
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return 'Infinity';
-  if (v === -Infinity) return '-Infinity';
-  if (Object.is(v, -0)) return '-0';
-  return v;
-}
-
-function decodeFloat(v: unknown): unknown {
-  if (typeof v !== 'string') return v;
-  switch (v) {
-    case 'NaN':
-      return NaN;
-    case 'Infinity':
-      return Infinity;
-    case '-Infinity':
-      return -Infinity;
-    case '-0':
-      return -0;
-    default:
-      throw new Error(`bad float ${JSON.stringify(v)}`);
-  }
-}
-
-function mapFloats(meta: AmqpMessageMeta, f: (v: unknown) => unknown): AmqpMessageMeta {
-  const headers = meta.properties.headers;
-  if (headers === undefined) return meta;
-  return { ...meta, properties: { ...meta.properties, headers: mapFields(headers, f) } };
-}
-
-function mapFields(fields: AmqpField[], f: (v: unknown) => unknown): AmqpField[] {
-  return fields.map((x) => ({ name: x.name, value: mapValue(x.value, f) }));
-}
-
-function mapValue(v: AmqpValue, f: (v: unknown) => unknown): AmqpValue {
-  switch (v.type) {
-    case 'float':
-    case 'double':
-      return { type: v.type, value: f(v.value) as number };
-    case 'table':
-      return { type: 'table', value: mapFields(v.value, f) };
-    case 'array':
-      return { type: 'array', value: v.value.map((x) => mapValue(x, f)) };
-    default:
-      return v;
-  }
 }

@@ -18,9 +18,16 @@ export interface ArchiveRecord {
   value: Uint8Array | null;
   /** Kafka record headers, in order; names may repeat; a value may be null. */
   headers: RecordHeader[];
-  /** RabbitMQ only: where the message came from and its basic properties. */
-  amqp: AmqpMessageMeta | null;
+  /**
+   * What else the adapter keeps of the record, as a JSON value it owns (RabbitMQ: the exchange,
+   * routing key, redelivered flag and basic properties); null when there is nothing. The archive
+   * stores it as canonical JSON without looking inside (docs/FORMAT.md, "Attributes part").
+   */
+  attributes: JsonValue | null;
 }
+
+/** A value JSON can hold (numbers finite). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export type TimestampType = 'create' | 'log-append';
 
@@ -28,55 +35,6 @@ export interface RecordHeader {
   name: string;
   value: Uint8Array | null;
 }
-
-export interface AmqpMessageMeta {
-  exchange: string;
-  routingKey: string;
-  redelivered: boolean;
-  properties: AmqpProperties;
-}
-
-/** AMQP 0-9-1 basic properties; an absent property is left out (not null). */
-export interface AmqpProperties {
-  contentType?: string;
-  contentEncoding?: string;
-  headers?: AmqpField[];
-  deliveryMode?: number;
-  priority?: number;
-  correlationId?: string;
-  replyTo?: string;
-  expiration?: string;
-  messageId?: string;
-  /** Seconds since the epoch, as AMQP carries it. */
-  timestamp?: number;
-  type?: string;
-  userId?: string;
-  appId?: string;
-  clusterId?: string;
-}
-
-/** One entry of an AMQP field table, in wire order. */
-export interface AmqpField {
-  name: string;
-  value: AmqpValue;
-}
-
-/**
- * A field-table value with its AMQP type kept, so that restore encodes it with the same type.
- * Byte arrays travel as base64 in the archive's JSON (see docs/FORMAT.md).
- */
-export type AmqpValue =
-  | { type: 'string'; value: string } // S (long string)
-  | { type: 'bytes'; value: string } // x (byte array), base64
-  | { type: 'bool'; value: boolean } // t
-  | { type: 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32'; value: number }
-  | { type: 'int64'; value: string } // l, decimal string: int64 does not fit a JS number
-  | { type: 'float' | 'double'; value: number } // f, d
-  | { type: 'decimal'; places: number; digits: number } // D
-  | { type: 'timestamp'; value: number } // T, seconds since the epoch
-  | { type: 'table'; value: AmqpField[] } // F
-  | { type: 'array'; value: AmqpValue[] } // A
-  | { type: 'void' }; // V
 
 /**
  * Records laid out as columns over one buffer, for a broker adapter that parses its own wire
@@ -212,7 +170,7 @@ export function columnRecord(cols: RecordColumns, i: number): ArchiveRecord {
     key: span(cols.keyStart[i]!, cols.keyLength[i]!),
     value: span(cols.valueStart[i]!, cols.valueLength[i]!),
     headers,
-    amqp: null,
+    attributes: null,
   };
 }
 

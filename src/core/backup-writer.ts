@@ -9,10 +9,10 @@ import {
   serializeManifest,
   sha256Hex,
   type BackupKind,
-  type BrokerKind,
   type Manifest,
   type SegmentEntry,
   type SourceDescription,
+  type StreamAddress,
   type StreamEntry,
 } from '../archive/manifest.js';
 import type { Store } from '../stores/store.js';
@@ -53,9 +53,8 @@ export interface BackupWriterOptions {
 
 export interface StreamSpec {
   name: string;
-  broker: BrokerKind;
-  kafka?: { topic: string; partition: number };
-  rabbitmq?: { vhost: string; queue: string; queueType: 'classic' | 'quorum' | 'stream' };
+  /** Where the stream lives on the source broker (the adapter's StreamAddress). */
+  address: StreamAddress;
   /** First position this backup covers (inclusive). */
   from: bigint;
   extra?: Record<string, unknown>;
@@ -375,9 +374,7 @@ class StreamWriterImpl implements StreamWriter {
       const s = this.spec;
       const entry: StreamEntry = {
         name: s.name,
-        broker: s.broker,
-        ...(s.kafka ? { kafka: { topic: s.kafka.topic, partition: s.kafka.partition } } : {}),
-        ...(s.rabbitmq ? { rabbitmq: { vhost: s.rabbitmq.vhost, queue: s.rabbitmq.queue, queueType: s.rabbitmq.queueType } } : {}),
+        address: { ...s.address },
         from: s.from.toString(),
         to: to.toString(),
         records: this.records,

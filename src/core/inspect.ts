@@ -5,8 +5,8 @@
 import { MqbakError, withContext } from '../common/errors.js';
 import type { ArchiveRecord } from '../common/record.js';
 import type { Manifest, StreamEntry } from '../archive/manifest.js';
-import { amqpToJson } from '../archive/record-codec.js';
 import { backupIdTime } from '../archive/keys.js';
+import { canonicalJson } from '../archive/canonical-json.js';
 import type { Store } from '../stores/store.js';
 import { listBackupIds, loadManifest, readStream, type LoadedManifest } from './backup-reader.js';
 
@@ -145,8 +145,9 @@ export function recordToJson(stream: string, r: ArchiveRecord): RecordJson {
     value: bytesToJson(r.value),
     headers: r.headers.map((h) => ({ name: h.name, value: bytesToJson(h.value) })),
   };
-  // through the archive's own JSON form: NaN and ±Infinity float headers stay visible
-  if (r.amqp !== null) out.amqp = JSON.parse(amqpToJson(r.amqp));
+  // through the archive's own JSON form (keys sorted): NaN and ±Infinity float headers stay
+  // visible. Only RabbitMQ records have attributes, printed under the key they always had
+  if (r.attributes !== null) out.amqp = JSON.parse(canonicalJson(r.attributes));
   return out;
 }
 

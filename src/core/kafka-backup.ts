@@ -139,7 +139,7 @@ export async function backupKafka(o: KafkaBackupOptions): Promise<KafkaBackupRes
         for (const [p, m] of [...l.marks].sort((a, b) => a[0] - b[0])) {
           const name = `kafka/${t}/${p}`;
           let from = parent ? (parentTo.get(name) ?? m.low) : m.low;
-          const w = writer.openStream({ name, broker: 'kafka', kafka: { topic: t, partition: p }, from });
+          const w = writer.openStream({ name, address: { topic: t, partition: p }, from });
           if (from < m.low) {
             w.addGap(from, m.low, 'retention');
             writer.warn(`${t}[${p}]: offsets ${from}..${m.low - 1n} were deleted by retention before they were backed up`);

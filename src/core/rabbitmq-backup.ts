@@ -25,6 +25,7 @@ import {
   type QueueInfo,
   type RabbitConnection,
 } from '../brokers/rabbitmq/index.js';
+import { amqpMetaOf, amqpToAttributes } from '../brokers/rabbitmq/amqp-json.js';
 
 export type RabbitMode = 'mirror' | 'drain';
 
@@ -270,8 +271,7 @@ function parentStream(parent: LoadedManifest | null, name: string): StreamEntry 
 function spec(ctx: Ctx, q: QueueInfo, from: bigint, extra: Record<string, unknown>) {
   return {
     name: streamName(ctx.vhost, q.name),
-    broker: 'rabbitmq' as const,
-    rabbitmq: { vhost: ctx.vhost, queue: q.name, queueType: q.type },
+    address: { vhost: ctx.vhost, queue: q.name, queueType: q.type },
     from,
     extra,
   };
@@ -375,9 +375,9 @@ async function mirrorQueue(ctx: Ctx, writer: BackupWriter, q: QueueInfo): Promis
         break;
       }
       const record = toArchiveRecord(msg, position, ctx.notes);
-      if (record.amqp!.redelivered) result.redelivered++;
+      if (msg.fields.redelivered) result.redelivered++;
       if (limit !== null) {
-        const dc = record.amqp!.properties.headers?.find((h) => h.name === 'x-delivery-count')?.value;
+        const dc = amqpMetaOf(record).properties.headers?.find((h) => h.name === 'x-delivery-count')?.value;
         const n = dc && 'value' in dc ? Number(dc.value) : 0;
         if (n + 1 >= limit) nearLimit++;
       }
@@ -447,14 +447,16 @@ async function readStreamQueue(ctx: Ctx, writer: BackupWriter, q: QueueInfo, par
         sinceAck = 0;
       }
       const record = toArchiveRecord(msg, 0n, ctx.notes, { dropStreamOffset: false });
-      const offset = streamOffsetOf(record.amqp!.properties);
+      const meta = amqpMetaOf(record);
+      const offset = streamOffsetOf(meta.properties);
       if (offset === null) throw new MqbakError('internal', `stream ${q.name}: a delivery without x-stream-offset`);
       if (offset < from) continue; // a chunk starts before the offset asked for
       if (offset >= end) break;
       if (last === null && offset > from) stream.addGap(from, offset, 'not in the stream any more (retention) when read');
       if (last !== null && offset > last + 1n) stream.addGap(last + 1n, offset, 'offsets absent from the stream when read');
       record.position = offset;
-      record.amqp!.properties.headers = record.amqp!.properties.headers?.filter((h) => h.name !== 'x-stream-offset');
+      meta.properties.headers = meta.properties.headers?.filter((h) => h.name !== 'x-stream-offset');
+      record.attributes = amqpToAttributes(meta);
       await stream.append(record);
       last = offset;
       result.records++;
@@ -572,7 +574,7 @@ async function drainQueue(
             break;
           }
           const record: ArchiveRecord = toArchiveRecord(msg, position, ctx.notes);
-          if (record.amqp!.redelivered) batchRedelivered++;
+          if (msg.fields.redelivered) batchRedelivered++;
           await stream.append(record);
           lastTag = msg.fields.deliveryTag;
           position++;

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { silentProgress, type Progress } from '../common/progress.js';
-import type { AmqpProperties, AmqpValue } from '../common/record.js';
+import type { AmqpProperties, AmqpValue } from '../brokers/rabbitmq/amqp-types.js';
+import { amqpMetaOf } from '../brokers/rabbitmq/amqp-json.js';
 import type { StreamEntry } from '../archive/manifest.js';
 import type { Store } from '../stores/store.js';
 import { readStream, resolveChain, type LoadedManifest } from './backup-reader.js';
@@ -112,11 +113,13 @@ export function planRabbitRestore(chain: LoadedManifest[], options: { queues?: s
   const plans = new Map<string, QueuePlan>();
   for (const { manifest } of chain) {
     for (const s of manifest.streams) {
-      if (s.broker !== 'rabbitmq' || !s.rabbitmq) continue;
-      const q = s.rabbitmq.queue;
+      // a RabbitMQ stream's address is {vhost, queue, queueType}
+      const a = s.address as { queue?: unknown; queueType?: unknown };
+      if (manifest.source.broker !== 'rabbitmq' || typeof a.queue !== 'string') continue;
+      const q = a.queue;
       let p = plans.get(q);
       if (!p) {
-        p = { source: q, target: options.map?.[q] ?? q, type: s.rabbitmq.queueType, entries: [], records: 0 };
+        p = { source: q, target: options.map?.[q] ?? q, type: a.queueType as QueuePlan['type'], entries: [], records: 0 };
         plans.set(q, p);
       }
       p.entries.push(s);
@@ -328,8 +331,12 @@ async function restoreQueue(
           qr.alreadyRestored++;
           continue;
         }
-        const meta = rec.amqp;
-        if (!meta) throw new MqbakError('integrity', `stream ${entry.name}: record ${rec.position} has no AMQP properties`);
+        let meta;
+        try {
+          meta = amqpMetaOf(rec);
+        } catch (e) {
+          throw withContext(e, `stream ${entry.name}`);
+        }
         const props: AmqpProperties = { ...meta.properties };
         if (props.headers) {
           const r = renameBrokerHeaders(props.headers);

@@ -33,13 +33,16 @@ export function planKafkaRestore(chain: Manifest[], options: { topics?: string[]
   const present = new Set<string>();
   for (const m of chain) {
     for (const s of m.streams) {
-      if (!s.kafka) continue;
-      present.add(s.kafka.topic);
-      if (options.topics && !options.topics.includes(s.kafka.topic)) continue;
+      // a Kafka stream's address is {topic, partition}
+      const a = s.address as { topic?: unknown; partition?: unknown };
+      if (m.source.broker !== 'kafka' || typeof a.topic !== 'string' || typeof a.partition !== 'number') continue;
+      const kafka = { topic: a.topic, partition: a.partition };
+      present.add(kafka.topic);
+      if (options.topics && !options.topics.includes(kafka.topic)) continue;
       let p = byName.get(s.name);
       if (!p) {
-        const target = options.map?.[s.kafka.topic] ?? s.kafka.topic;
-        p = { topic: s.kafka.topic, partition: s.kafka.partition, targetTopic: target, targetPartition: s.kafka.partition, parts: [], records: 0, from: BigInt(s.from), to: BigInt(s.from) };
+        const target = options.map?.[kafka.topic] ?? kafka.topic;
+        p = { topic: kafka.topic, partition: kafka.partition, targetTopic: target, targetPartition: kafka.partition, parts: [], records: 0, from: BigInt(s.from), to: BigInt(s.from) };
         byName.set(s.name, p);
       } else if (BigInt(s.from) !== p.to) {
         // a later backup restarted the partition (new full); keep only what follows consistently

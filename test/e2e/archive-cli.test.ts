@@ -159,8 +159,8 @@ describe('mqbak restore of Kafka offsets past 2^53', () => {
       source: { broker: 'kafka', url: 'kafka://localhost:9092', chainKey: 'kafka:test:huge', options: {} },
       toolVersion: '0.0.0-test',
     });
-    const s = w.openStream({ name: 'kafka/huge/0', broker: 'kafka', kafka: { topic: 'huge', partition: 0 }, from });
-    await s.append({ position: from, timestamp: 1, timestampType: 'create', key: null, value: new TextEncoder().encode('x'), headers: [], amqp: null });
+    const s = w.openStream({ name: 'kafka/huge/0', address: { topic: 'huge', partition: 0 }, from });
+    await s.append({ position: from, timestamp: 1, timestampType: 'create', key: null, value: new TextEncoder().encode('x'), headers: [], attributes: null });
     await s.close(from + 1n);
     await w.commit();
     // nothing listens on port 1: a restore that got as far as connecting would exit 5

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumeMessage } from 'amqplib';
+import { amqpMetaOf } from '../../src/brokers/rabbitmq/amqp-json.js';
 import { createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, uniqueName } from '../helpers/brokers.js';
 import {
   ConfirmPublisher,
@@ -89,7 +90,7 @@ describe('RabbitMQ adapter', () => {
     await publishRaw(q, [{ body: Buffer.from('x'), options: { headers: TYPED_HEADERS, contentType: 'text/plain', priority: 4, timestamp: 1700000002 } }]);
     const [m] = await takeAll(q);
     const rec = toArchiveRecord(m!, 0n, { invalidUtf8: [] });
-    const h = Object.fromEntries(rec.amqp!.properties.headers!.map((f) => [f.name, f.value]));
+    const h = Object.fromEntries(amqpMetaOf(rec).properties.headers!.map((f) => [f.name, f.value]));
     expect(h.byte).toEqual({ type: 'int8', value: -3 });
     expect(h.ubyte).toEqual({ type: 'uint8', value: 200 });
     expect(h.short).toEqual({ type: 'int16', value: -300 });
@@ -107,7 +108,7 @@ describe('RabbitMQ adapter', () => {
     expect(h.nothing).toEqual({ type: 'void' });
     expect(h.list).toEqual({ type: 'array', value: [{ type: 'int8', value: 1 }, { type: 'string', value: 'two' }, { type: 'float', value: 3.25 }] });
     expect(h.nested).toEqual({ type: 'table', value: [{ name: 'inner', value: { type: 'int64', value: '5' } }] });
-    expect(rec.amqp!.properties.priority).toBe(4);
+    expect(amqpMetaOf(rec).properties.priority).toBe(4);
     expect(rec.timestamp).toBe(1700000002000);
   });
 
@@ -142,7 +143,7 @@ describe('RabbitMQ adapter', () => {
     for (const m of original) {
       const rec = toArchiveRecord(m, 0n, { invalidUtf8: [] });
       const problems: string[] = [];
-      const { outcome } = await pub.publish('', dst, Buffer.from(rec.value!), publishOptions(rec.amqp!.properties, problems));
+      const { outcome } = await pub.publish('', dst, Buffer.from(rec.value!), publishOptions(amqpMetaOf(rec).properties, problems));
       expect(problems).toEqual([]);
       outcomes.push(outcome);
     }
@@ -172,7 +173,7 @@ describe('RabbitMQ adapter', () => {
     }
     const original = await takeAll(src);
     expect(original).toHaveLength(3);
-    const props = original.map((m) => toArchiveRecord(m, 0n, { invalidUtf8: [] }).amqp!.properties);
+    const props = original.map((m) => amqpMetaOf(toArchiveRecord(m, 0n, { invalidUtf8: [] })).properties);
     expect(props.map((p) => p.headers)).toEqual([undefined, undefined, undefined]);
     expect(props[1]!.clusterId).toBe('c-1');
     const pub = await ConfirmPublisher.open(conn);

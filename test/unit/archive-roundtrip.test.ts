@@ -8,6 +8,7 @@ import { LocalStore } from '../../src/stores/local.js';
 import { openBackupWriter, type BackupWriterOptions } from '../../src/core/backup-writer.js';
 import { findLatest, listBackups, loadManifest, readSegment, readStream, readStreamColumns, resolveChain, streamFitsColumns } from '../../src/core/backup-reader.js';
 import { encodeRecord } from '../../src/archive/record-codec.js';
+import { amqpToAttributes } from '../../src/brokers/rabbitmq/amqp-json.js';
 import type { SourceDescription } from '../../src/archive/manifest.js';
 import { pseudoRandomBytes } from '../helpers/random.js';
 
@@ -36,7 +37,7 @@ function kafkaRecords(from: bigint, n: number): ArchiveRecord[] {
               { name: 'ünïcode ☃', value: enc('x') },
             ]
           : [],
-      amqp: null,
+      attributes: null,
     });
   }
   return out;
@@ -50,7 +51,7 @@ function amqpRecords(n: number): ArchiveRecord[] {
     key: null,
     value: i === 3 ? new Uint8Array(0) : enc(JSON.stringify({ job: i })),
     headers: [],
-    amqp: {
+    attributes: amqpToAttributes({
       exchange: i % 2 ? 'orders' : '',
       routingKey: `jobs.${i}`,
       redelivered: i % 3 === 0,
@@ -92,7 +93,7 @@ function amqpRecords(n: number): ArchiveRecord[] {
                 },
               ],
             },
-    },
+    }),
   }));
 }
 
@@ -116,8 +117,8 @@ describe('archive round trip through the local store', () => {
       streams.map(async (s) => {
         const sw = w.openStream(
           s.rabbit
-            ? { name: s.name, broker: 'rabbitmq', rabbitmq: { vhost: '/', queue: s.name, queueType: 'classic' }, from: s.from }
-            : { name: s.name, broker: 'kafka', kafka: { topic: 'orders', partition: Number(s.name.split('/').pop()) }, from: s.from },
+            ? { name: s.name, address: { vhost: '/', queue: s.name, queueType: 'classic' }, from: s.from }
+            : { name: s.name, address: { topic: 'orders', partition: Number(s.name.split('/').pop()) }, from: s.from },
         );
         durable[s.name] = [];
         sw.onDurable((last, n) => {
@@ -137,7 +138,7 @@ describe('archive round trip through the local store', () => {
     const k1 = kafkaRecords(0n, 0);
     const q = amqpRecords(50);
     // a record larger than several blocks, between small ones
-    k0.splice(300, 0, { position: k0[299]!.position + 1n, timestamp: 5, timestampType: 'create', key: enc('big'), value: pseudoRandomBytes(10_000, 3), headers: [], amqp: null });
+    k0.splice(300, 0, { position: k0[299]!.position + 1n, timestamp: 5, timestampType: 'create', key: enc('big'), value: pseudoRandomBytes(10_000, 3), headers: [], attributes: null });
     const { committed, durable } = await writeBackup({ blockSize: 1024, segmentSize: 64 * 1024 }, [
       { name: 'kafka/orders/0', records: k0, from: 100n, to: 2000n },
       { name: 'kafka/orders/1', records: k1, from: 7n, to: 7n },
@@ -167,8 +168,8 @@ describe('archive round trip through the local store', () => {
     for (const [i, expected] of [k0, k1, q].entries()) {
       const got: ArchiveRecord[] = [];
       for await (const c of readStreamColumns(store, loaded.manifest.streams[i]!)) for (let j = 0; j < c.count; j++) got.push(columnRecord(c, j));
-      // columns do not carry the AMQP part (checked, not kept)
-      expect(got).toEqual(expected.map((r) => ({ ...r, amqp: null })));
+      // columns do not carry the attributes part (checked, not kept)
+      expect(got).toEqual(expected.map((r) => ({ ...r, attributes: null })));
     }
     // fromPosition skips earlier records and whole segments
     const tail: bigint[] = [];
@@ -189,9 +190,9 @@ describe('archive round trip through the local store', () => {
   it('stores records bigger than the default block size (split over blocks)', async () => {
     const big = pseudoRandomBytes(9 * 1024 * 1024 + 5, 11);
     const recs: ArchiveRecord[] = [
-      { position: 0n, timestamp: 1, timestampType: 'create', key: null, value: enc('small'), headers: [], amqp: null },
-      { position: 1n, timestamp: 2, timestampType: 'create', key: null, value: big, headers: [{ name: 'h', value: big.subarray(0, 100) }], amqp: null },
-      { position: 2n, timestamp: 3, timestampType: 'create', key: null, value: enc('after'), headers: [], amqp: null },
+      { position: 0n, timestamp: 1, timestampType: 'create', key: null, value: enc('small'), headers: [], attributes: null },
+      { position: 1n, timestamp: 2, timestampType: 'create', key: null, value: big, headers: [{ name: 'h', value: big.subarray(0, 100) }], attributes: null },
+      { position: 2n, timestamp: 3, timestampType: 'create', key: null, value: enc('after'), headers: [], attributes: null },
     ];
     const { committed } = await writeBackup({}, [{ name: 'kafka/orders/0', records: recs, from: 0n, to: 3n }]);
     const got: ArchiveRecord[] = [];
@@ -222,7 +223,7 @@ describe('archive round trip through the local store', () => {
     expect(streamFitsColumns(stream)).toBe(true);
     expect(streamFitsColumns({ ...stream, to: String(2n ** 53n + 1n) })).toBe(false);
 
-    const huge: ArchiveRecord[] = [{ position: 2n ** 60n, timestamp: 1, timestampType: 'create', key: null, value: enc('x'), headers: [], amqp: null }];
+    const huge: ArchiveRecord[] = [{ position: 2n ** 60n, timestamp: 1, timestampType: 'create', key: null, value: enc('x'), headers: [], attributes: null }];
     const h = await writeBackup({ id: '20261125T010000000Z-cccccc' }, [{ name: 'kafka/orders/0', records: huge, from: 2n ** 60n, to: 2n ** 60n + 1n }]);
     await expect(drain(readStreamColumns(store, h.committed.manifest.streams[0]!))).rejects.toMatchObject({ code: 'integrity', message: expect.stringContaining(String(2n ** 60n)) });
   });
@@ -260,8 +261,8 @@ describe('archive round trip through the local store', () => {
 
   it('refuses a manifest of a newer format version, with a hint to upgrade', async () => {
     const { committed } = await writeBackup({ id: '20261125T010000000Z-aaaaaa' }, [{ name: 'kafka/orders/0', records: kafkaRecords(0n, 3), from: 0n, to: 10n }]);
-    const other = new LocalStore(join(dir, 'v2'));
-    const text = (await readFile(join(dir, 'manifests', `${committed.manifest.id}.json`), 'utf8')).replace('"version": 1', '"version": 2');
+    const other = new LocalStore(join(dir, 'v3'));
+    const text = (await readFile(join(dir, 'manifests', `${committed.manifest.id}.json`), 'utf8')).replace('"version": 2', '"version": 3');
     await other.put(`manifests/${committed.manifest.id}.json`, enc(text));
     const e = await loadManifest(other, committed.manifest.id).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'unsupported' });
@@ -270,7 +271,7 @@ describe('archive round trip through the local store', () => {
 
   it('abort leaves stored segments unreferenced and no manifest', async () => {
     const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't', blockSize: 1024, segmentSize: 2048 });
-    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    const s = w.openStream({ name: 'kafka/orders/0', address: { topic: 'orders', partition: 0 }, from: 0n });
     for (const r of kafkaRecords(0n, 50)) await s.append(r);
     await s.flush();
     await w.abort();
@@ -284,7 +285,7 @@ describe('archive round trip through the local store', () => {
 
   it('flush stores a segment and resolves after its onDurable listeners ran; a failing listener fails the stream', async () => {
     const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't' });
-    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    const s = w.openStream({ name: 'kafka/orders/0', address: { topic: 'orders', partition: 0 }, from: 0n });
     const seen: string[] = [];
     s.onDurable(async (last, n) => {
       await new Promise((r) => setTimeout(r, 5));
@@ -316,7 +317,7 @@ describe('archive round trip through the local store', () => {
       throw new Error(`disk full writing ${key}`);
     };
     const w = await openBackupWriter({ store: failing, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't', blockSize: 1024, segmentSize: 1024 });
-    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    const s = w.openStream({ name: 'kafka/orders/0', address: { topic: 'orders', partition: 0 }, from: 0n });
     const err = await (async () => {
       for (const r of kafkaRecords(0n, 100)) await s.append(r);
       await s.close(1000n);
@@ -330,13 +331,13 @@ describe('archive round trip through the local store', () => {
     // incompressible values: compressed segments are as large as raw ones (the worst case)
     const opts = { blockSize: 4096, segmentSize: 256 * 1024, memoryBudget: 64 * 1024 };
     const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't', ...opts });
-    const streams = [0, 1, 2, 3].map((p) => w.openStream({ name: `kafka/orders/${p}`, broker: 'kafka', kafka: { topic: 'orders', partition: p }, from: 0n }));
+    const streams = [0, 1, 2, 3].map((p) => w.openStream({ name: `kafka/orders/${p}`, address: { topic: 'orders', partition: p }, from: 0n }));
     const written: ArchiveRecord[][] = [[], [], [], []];
     let maxHeld = 0;
     const held = () => (w as unknown as { held: number }).held;
     for (let i = 0; i < 400; i++) {
       for (const [p, sw] of streams.entries()) {
-        const r: ArchiveRecord = { position: BigInt(i), timestamp: i, timestampType: null, key: null, value: pseudoRandomBytes(1000, i * 4 + p + 1), headers: [], amqp: null };
+        const r: ArchiveRecord = { position: BigInt(i), timestamp: i, timestampType: null, key: null, value: pseudoRandomBytes(1000, i * 4 + p + 1), headers: [], attributes: null };
         written[p]!.push(r);
         await sw.appendMany([r]);
         maxHeld = Math.max(maxHeld, held());
@@ -360,7 +361,7 @@ describe('archive round trip through the local store', () => {
 
   it('refuses positions that do not increase, and a close that does not cover them', async () => {
     const w = await openBackupWriter({ store, kind: 'full', parent: null, source: kafkaSource, toolVersion: 't' });
-    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 5n });
+    const s = w.openStream({ name: 'kafka/orders/0', address: { topic: 'orders', partition: 0 }, from: 5n });
     await expect(s.append(kafkaRecords(4n, 1)[0]!)).rejects.toThrow(/before the stream's from/);
     await s.append(kafkaRecords(5n, 1)[0]!);
     await expect(s.append(kafkaRecords(5n, 1)[0]!)).rejects.toThrow(/does not follow/);
@@ -375,7 +376,7 @@ describe('archive round trip through the local store', () => {
     const dir2 = await mkdtemp(join(tmpdir(), 'mqbak-rt-'));
     const store2 = new LocalStore(dir2);
     const w = await openBackupWriter({ store: store2, kind: 'full', parent: null, source: kafkaSource, toolVersion: '0.0.0-test', ...opts });
-    const s = w.openStream({ name: 'kafka/orders/0', broker: 'kafka', kafka: { topic: 'orders', partition: 0 }, from: 0n });
+    const s = w.openStream({ name: 'kafka/orders/0', address: { topic: 'orders', partition: 0 }, from: 0n });
     for (const r of kafkaRecords(0n, 300)) await s.append(r);
     await s.close(600n);
     w.setMetadata('kafka', { topics: [{ name: 'orders', partitions: 2 }] });

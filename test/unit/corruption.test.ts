@@ -10,7 +10,7 @@ import { loadManifest, readStream, resolveChain } from '../../src/core/backup-re
 import { parseManifest, serializeManifest } from '../../src/archive/manifest.js';
 import { isMqbakError } from '../../src/common/errors.js';
 
-const FIXTURE = fileURLToPath(new URL('../../fixtures/store-v1/', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../fixtures/store-v2/', import.meta.url));
 const FULL = '20261125T010000000Z-a1b2c3';
 const INC = '20261125T020000000Z-d4e5f6';
 const RABBIT = '20261125T030000000Z-0a0b0c';
@@ -152,7 +152,7 @@ describe('corruption: each damage gives its own finding', () => {
 
   it('a newer format version: unsupported-version, and the reader says to upgrade', async () => {
     const key = `manifests/${RABBIT}.json`;
-    await writeFile(file(key), (await readFile(file(key), 'utf8')).replace('"version": 1', '"version": 2'));
+    await writeFile(file(key), (await readFile(file(key), 'utf8')).replace('"version": 2', '"version": 3'));
     const r = await verifyStore(store);
     expect(kinds(r.findings)).toEqual([`unsupported-version ${key}`]);
     await expect(loadManifest(store, RABBIT)).rejects.toMatchObject({ code: 'unsupported', hint: expect.stringMatching(/upgrade mqbak/) });

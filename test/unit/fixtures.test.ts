@@ -9,7 +9,8 @@ import { catRecords, listSummaries } from '../../src/core/inspect.js';
 import { listBackups, readStream, resolveChain } from '../../src/core/backup-reader.js';
 import { verifyStore } from '../../src/core/verify.js';
 import { encodeRecord } from '../../src/archive/record-codec.js';
-import { expectedLines, fixtureBackups, FIXTURE_STORE, writeFixtureStore } from '../../scripts/make-fixtures.js';
+import { expectedLines, fixtureBackups, FIXTURE_STORE, OLD_FIXTURE_STORES, writeFixtureStore } from '../../scripts/make-fixtures.js';
+import { parseManifest } from '../../src/archive/manifest.js';
 import { nativeZstdPath, wasmZstdCodec, zstdCodec } from '../../src/archive/codec.js';
 
 const haveNative = nativeZstdPath() !== null;
@@ -29,7 +30,10 @@ async function files(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-describe('golden fixtures of format v1', () => {
+// every format version's store must keep reading the same: the current one and the older ones
+describe.each([FIXTURE_STORE, ...OLD_FIXTURE_STORES])('golden fixtures %s', (name) => {
+  const STORE = join(FIXTURES, name);
+
   it('hold the backups the script describes, with a valid chain', async () => {
     const store = new LocalStore(STORE);
     const list = await listBackups(store);
@@ -63,7 +67,7 @@ describe('golden fixtures of format v1', () => {
 
   it('cat gives the checked-in expected JSON lines', async () => {
     const store = new LocalStore(STORE);
-    const expected = (await readFile(join(FIXTURES, `${FIXTURE_STORE}.expected.jsonl`), 'utf8')).trimEnd().split('\n');
+    const expected = (await readFile(join(FIXTURES, `${name}.expected.jsonl`), 'utf8')).trimEnd().split('\n');
     const got: string[] = [];
     for (const b of fixtureBackups()) for await (const r of catRecords(store, b.id)) got.push(JSON.stringify({ backup: b.id, ...r }));
     expect(got).toEqual(expected);
@@ -92,6 +96,9 @@ describe('golden fixtures of format v1', () => {
     expect(r.ok).toBe(true);
     expect(r.checked).toMatchObject({ backups: 3, records: 69 });
   });
+});
+
+describe(`golden fixtures ${FIXTURE_STORE}, written by this version`, () => {
 
   it('the writer reproduces the same bytes for the same input', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mqbak-fixture-'));
@@ -134,6 +141,21 @@ describe('golden fixtures of format v1', () => {
       expect((await verifyStore(store, { codec: wasmZstdCodec })).ok).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a version 1 manifest reads as the version 2 one, the v1 stream object as the address', async () => {
+    for (const old of OLD_FIXTURE_STORES) {
+      for (const b of fixtureBackups()) {
+        const key = join('manifests', `${b.id}.json`);
+        const v1 = parseManifest(await readFile(join(FIXTURES, old, key)));
+        const v2 = parseManifest(await readFile(join(STORE, key)));
+        expect(v1.version).toBe(1);
+        expect(v1.streams.map((s) => s.address)).toEqual(b.streams.map((s) => s.spec.address));
+        // the parent's SHA-256 is of its stored bytes, which differ between versions
+        expect(v1.parent?.id).toBe(v2.parent?.id);
+        expect({ ...v1, version: 2, parent: v2.parent }).toEqual(v2);
+      }
     }
   });
 });

@@ -60,7 +60,7 @@ describe('CRC-32C in a worker thread', () => {
 describe('record batch encoding', () => {
   const t0 = 1_700_000_000_000;
   const records: ArchiveRecord[] = [
-    { position: 10n, timestamp: t0, timestampType: null, key: te.encode('k0'), value: te.encode('v0'), headers: [], amqp: null },
+    { position: 10n, timestamp: t0, timestampType: null, key: te.encode('k0'), value: te.encode('v0'), headers: [], attributes: null },
     // null key, empty value, timestamp before the first (negative delta), repeated and null headers
     {
       position: 11n,
@@ -73,11 +73,11 @@ describe('record batch encoding', () => {
         { name: 'a', value: te.encode('2') },
         { name: 'ü-name', value: null },
       ],
-      amqp: null,
+      attributes: null,
     },
     // tombstone, a value longer than one varint byte of length, timestamp far later
-    { position: 12n, timestamp: t0 + 2 ** 40, timestampType: null, key: te.encode('k2'), value: null, headers: [{ name: 'e', value: new Uint8Array(0) }], amqp: null },
-    { position: 13n, timestamp: t0 + 1, timestampType: null, key: randomBytes(300), value: randomBytes(70_000), headers: [], amqp: null },
+    { position: 12n, timestamp: t0 + 2 ** 40, timestampType: null, key: te.encode('k2'), value: null, headers: [{ name: 'e', value: new Uint8Array(0) }], attributes: null },
+    { position: 13n, timestamp: t0 + 1, timestampType: null, key: randomBytes(300), value: randomBytes(70_000), headers: [], attributes: null },
   ];
 
   it('kafkajs decodes what it encodes: offsets, timestamps, keys, values, headers, producer fields, CRC', async () => {

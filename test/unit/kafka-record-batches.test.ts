@@ -33,7 +33,7 @@ function rec(position: number, over: Partial<ArchiveRecord> = {}): ArchiveRecord
       { name: 'content-type', value: te.encode('application/json') },
       { name: 'trace', value: position % 3 === 0 ? null : te.encode(`t${position}`) },
     ],
-    amqp: null,
+    attributes: null,
     ...over,
   };
 }
@@ -58,7 +58,7 @@ function marker(offset: number, producerId: bigint, abort: boolean): Buffer {
   const key = Buffer.alloc(4);
   key.writeInt16BE(0, 0);
   key.writeInt16BE(abort ? 0 : 1, 2);
-  return batch(offset, [{ position: BigInt(offset), timestamp: 1, timestampType: 'create', key, value: Buffer.alloc(6), headers: [], amqp: null }], { attributes: 0x30, producerId });
+  return batch(offset, [{ position: BigInt(offset), timestamp: 1, timestampType: 'create', key, value: Buffer.alloc(6), headers: [], attributes: null }], { attributes: 0x30, producerId });
 }
 
 const all: DecodeOptions = { from: 0n, to: 1n << 40n, readCommitted: false, aborted: [] };
@@ -292,7 +292,7 @@ describe('the archive written from columns', () => {
         blockSize: 2048,
         segmentSize: 16 * 1024,
       });
-      const s = w.openStream({ name: 'kafka/t/0', broker: 'kafka', kafka: { topic: 't', partition: 0 }, from: 0n });
+      const s = w.openStream({ name: 'kafka/t/0', address: { topic: 't', partition: 0 }, from: 0n });
       await add(w, s);
       await s.close(400n);
       await w.commit();
@@ -314,7 +314,7 @@ describe('the archive written from columns', () => {
   it('refuses columns whose positions do not increase or go back before the last record', async () => {
     const store = new LocalStore(dir);
     const w = await openBackupWriter({ store, kind: 'full', parent: null, source: { broker: 'kafka', url: 'kafka://x', chainKey: 'kafka:x:t', options: {} }, toolVersion: '0' });
-    const s = w.openStream({ name: 'kafka/t/0', broker: 'kafka', kafka: { topic: 't', partition: 0 }, from: 5n });
+    const s = w.openStream({ name: 'kafka/t/0', address: { topic: 't', partition: 0 }, from: 5n });
     const early = decodeAll(batch(3, [rec(3), rec(4), rec(5)])).columns[0]!;
     await expect(s.appendColumns(early)).rejects.toThrow(/before the stream's from 5/);
     const ok = decodeAll(batch(5, [rec(5), rec(6)])).columns[0]!;

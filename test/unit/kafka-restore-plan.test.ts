@@ -3,7 +3,7 @@ import type { Manifest, StreamEntry } from '../../src/archive/manifest.js';
 import { planKafkaRestore } from '../../src/core/restore-plan.js';
 
 function stream(topic: string, partition: number, from: number, to: number, records: number): StreamEntry {
-  return { name: `kafka/${topic}/${partition}`, broker: 'kafka', kafka: { topic, partition }, from: String(from), to: String(to), records, segments: [], gaps: [], extra: {} };
+  return { name: `kafka/${topic}/${partition}`, address: { topic, partition }, from: String(from), to: String(to), records, segments: [], gaps: [], extra: {} };
 }
 function manifest(id: string, streams: StreamEntry[], metadata: Record<string, unknown> = {}): Manifest {
   return {

@@ -12,7 +12,7 @@ import {
 import { publishOptions, renameBrokerHeaders } from '../../src/brokers/rabbitmq/sink.js';
 import { matchingPolicy, type Policy } from '../../src/brokers/rabbitmq/management.js';
 import { quorumDeliveryLimit, rabbitChainKey, streamName } from '../../src/core/rabbitmq-backup.js';
-import type { AmqpField, AmqpValue } from '../../src/common/record.js';
+import type { AmqpField, AmqpValue } from '../../src/brokers/rabbitmq/amqp-types.js';
 
 // amqplib's own codec, to check that what we hand it encodes to exactly the bytes we decoded
 const require = createRequire(import.meta.url);

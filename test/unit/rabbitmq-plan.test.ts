@@ -10,8 +10,7 @@ import type { StreamEntry } from '../../src/archive/manifest.js';
 function stream(queue: string, from: number, to: number, type: 'classic' | 'quorum' | 'stream' = 'classic'): StreamEntry {
   return {
     name: `rabbitmq/v/${queue}`,
-    broker: 'rabbitmq',
-    rabbitmq: { vhost: 'v', queue, queueType: type },
+    address: { vhost: 'v', queue, queueType: type },
     from: String(from),
     to: String(to),
     records: to - from,

@@ -9,10 +9,10 @@ import { OffsetMapBuilder } from '../../src/core/offset-map.js';
 const enc = (s: string) => new TextEncoder().encode(s);
 
 const records: ArchiveRecord[] = [
-  { position: 0n, timestamp: 1_700_000_000_000, timestampType: 'create', key: enc('k'), value: enc('v'), headers: [{ name: 'a', value: enc('1') }, { name: 'a', value: null }], amqp: null },
-  { position: 5n, timestamp: null, timestampType: null, key: null, value: null, headers: [], amqp: null },
-  { position: 6n, timestamp: -5, timestampType: 'log-append', key: new Uint8Array(0), value: new Uint8Array(0), headers: [{ name: 'ünï ☃', value: new Uint8Array(0) }], amqp: null },
-  { position: 2n ** 53n - 1n, timestamp: 2 ** 52, timestampType: 'create', key: enc('x'.repeat(300)), value: enc('y'.repeat(5000)), headers: [], amqp: null },
+  { position: 0n, timestamp: 1_700_000_000_000, timestampType: 'create', key: enc('k'), value: enc('v'), headers: [{ name: 'a', value: enc('1') }, { name: 'a', value: null }], attributes: null },
+  { position: 5n, timestamp: null, timestampType: null, key: null, value: null, headers: [], attributes: null },
+  { position: 6n, timestamp: -5, timestampType: 'log-append', key: new Uint8Array(0), value: new Uint8Array(0), headers: [{ name: 'ünï ☃', value: new Uint8Array(0) }], attributes: null },
+  { position: 2n ** 53n - 1n, timestamp: 2 ** 52, timestampType: 'create', key: enc('x'.repeat(300)), value: enc('y'.repeat(5000)), headers: [], attributes: null },
 ];
 
 function columns(buf: Uint8Array) {

@@ -104,7 +104,7 @@ describe.each([
     const build = async (codec: typeof zstdCodec, concurrency: number) => {
       const b = new SegmentBuilder(codec, 1, 64 * 1024, concurrency);
       for (const [i, v] of values.entries()) {
-        b.addNow({ position: BigInt(i), timestamp: 1_700_000_000_000 + i, timestampType: null, key: null, value: v, headers: [], amqp: null });
+        b.addNow({ position: BigInt(i), timestamp: 1_700_000_000_000 + i, timestampType: null, key: null, value: v, headers: [], attributes: null });
         const wait = b.backpressure();
         if (wait) await wait;
       }
@@ -134,7 +134,7 @@ describe.each([
       // every 500th record is longer than a block: split over several blocks
       value: new TextEncoder().encode(`{"n":${i},"pad":"${'x'.repeat(i % 500 === 0 ? 70_000 : i % 300)}"}`),
       headers: [{ name: 'content-type', value: new TextEncoder().encode('application/json') }, { name: 'trace', value: null }],
-      amqp: null,
+      attributes: null,
     }));
     const build = async (codec: typeof zstdCodec, concurrency: number) => {
       const b = new SegmentBuilder(codec, 1, 16 * 1024, concurrency);

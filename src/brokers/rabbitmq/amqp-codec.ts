@@ -6,7 +6,7 @@
  * Type tags are RabbitMQ's (https://www.rabbitmq.com/amqp-0-9-1-errata.html), which amqplib also
  * uses: t b B s u I i l f d D S x A T F V.
  */
-import type { AmqpField, AmqpProperties, AmqpValue } from '../../common/record.js';
+import type { AmqpField, AmqpProperties, AmqpValue } from './amqp-types.js';
 
 export class AmqpDecodeError extends Error {}
 

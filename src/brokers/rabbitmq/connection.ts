@@ -4,7 +4,7 @@
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { MqbakError } from '../../common/errors.js';
-import type { AmqpProperties } from '../../common/record.js';
+import type { AmqpProperties } from './amqp-types.js';
 import { decodeBasicProperties, type DecodeNotes } from './amqp-codec.js';
 
 /** Where the captured property bytes ride on amqplib's `message.properties` object. */

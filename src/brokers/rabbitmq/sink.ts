@@ -5,7 +5,7 @@
  */
 import type { ConfirmChannel, Options } from 'amqplib';
 import { MqbakError } from '../../common/errors.js';
-import type { AmqpField, AmqpProperties } from '../../common/record.js';
+import type { AmqpField, AmqpProperties } from './amqp-types.js';
 import { toAmqplibTable } from './amqp-codec.js';
 import { PUBLISH_EXTRAS, type PublishExtras, type RabbitConnection } from './connection.js';
 

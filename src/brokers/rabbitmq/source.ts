@@ -5,7 +5,9 @@
  */
 import type { Channel, ConsumeMessage, Replies } from 'amqplib';
 import { MqbakError } from '../../common/errors.js';
-import type { AmqpProperties, ArchiveRecord } from '../../common/record.js';
+import type { ArchiveRecord } from '../../common/record.js';
+import { amqpToAttributes } from './amqp-json.js';
+import type { AmqpProperties } from './amqp-types.js';
 import type { DecodeNotes } from './amqp-codec.js';
 import { propertiesOf, type RabbitConnection } from './connection.js';
 
@@ -214,12 +216,12 @@ export function toArchiveRecord(
     // a copy: amqplib's content may be a view into a larger socket buffer
     value: new Uint8Array(msg.content),
     headers: [],
-    amqp: {
+    attributes: amqpToAttributes({
       exchange: msg.fields.exchange,
       routingKey: msg.fields.routingKey,
       redelivered: msg.fields.redelivered,
       properties,
-    },
+    }),
   };
 }
 

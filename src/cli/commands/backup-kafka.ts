@@ -40,7 +40,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
           kind: m.kind,
           parent: m.parent?.id ?? null,
           records: r.records,
-          streams: m.streams.map((s) => ({ name: s.name, topic: s.kafka?.topic, partition: s.kafka?.partition, from: s.from, to: s.to, records: s.records, gaps: s.gaps })),
+          streams: m.streams.map((s) => ({ name: s.name, topic: s.address.topic, partition: s.address.partition, from: s.from, to: s.to, records: s.records, gaps: s.gaps })),
           warnings: m.warnings,
         },
         null,
@@ -49,7 +49,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     );
   } else {
     ctx.out(`backup ${m.id}: ${m.kind}${m.parent ? ` after ${m.parent.id}` : ''}, ${r.records} records in ${m.streams.length} partitions\n`);
-    for (const s of m.streams) ctx.out(`  ${s.kafka?.topic}[${s.kafka?.partition}] offsets ${s.from}..${s.to}: ${s.records} records${s.gaps.length ? `, ${s.gaps.length} gap(s)` : ''}\n`);
+    for (const s of m.streams) ctx.out(`  ${s.address.topic}[${s.address.partition}] offsets ${s.from}..${s.to}: ${s.records} records${s.gaps.length ? `, ${s.gaps.length} gap(s)` : ''}\n`);
   }
   return 0;
 }
