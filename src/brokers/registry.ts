@@ -29,11 +29,6 @@ export function schemeOf(url: string): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
-/** 'kafka://..., amqp://..., amqps://...': for errors and help texts. */
-export function knownSchemes(): string {
-  return ADAPTERS.flatMap((a) => a.schemes.map((s) => `${s}://...`)).join(', ');
-}
-
 export function registrationForUrl(url: string): AdapterRegistration | null {
   const scheme = schemeOf(url);
   return scheme === null ? null : (ADAPTERS.find((a) => a.schemes.includes(scheme)) ?? null);
@@ -41,14 +36,14 @@ export function registrationForUrl(url: string): AdapterRegistration | null {
 
 /**
  * The adapter for a source or target URL. `what` names the argument in the error
- * ('backup source', 'restore target'); an unknown scheme lists the known ones.
+ * ('backup source', 'restore target'); an unknown scheme lists every adapter's example URL.
  */
 export async function adapterForUrl(url: string, what: string): Promise<BrokerAdapter> {
   const r = registrationForUrl(url);
   if (r === null) {
-    const scheme = schemeOf(url);
-    const shown = scheme === null ? JSON.stringify(url.length > 60 ? `${url.slice(0, 60)}...` : url) : `${scheme}://`;
-    throw new MqbakError('usage', `${what} ${shown}: expected ${knownSchemes()}`);
+    const shown = JSON.stringify(url.length > 60 ? `${url.slice(0, 60)}...` : url);
+    const examples = (await allAdapters()).map((a) => a.urlExample);
+    throw new MqbakError('usage', `${what} ${shown}: expected ${examples.join(' or ')}`);
   }
   return await loadChecked(r);
 }

@@ -1,0 +1,118 @@
+/**
+ * Broker adapters' own command-line options (AdapterOption): every adapter's are registered on
+ * `backup` and `restore` (a flag two adapters share, once), and when a command runs, the URL's
+ * adapter gets its values; an option of another adapter given on the command line is refused
+ * (exit 2) rather than silently ignored.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { AdapterOption, AdapterOptionValues, BrokerAdapter } from '../brokers/adapter.js';
+import { MqbakError, messageOf } from '../common/errors.js';
+import { collect, commaList, positiveInt } from './options/common.js';
+
+export type AdapterRole = 'backup' | 'restore';
+
+function optionsOf(a: BrokerAdapter, role: AdapterRole): readonly AdapterOption[] {
+  return role === 'backup' ? a.backupOptions : a.restoreOptions;
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+function parserOf(kind: AdapterOption['kind']): ((value: string, previous: unknown) => unknown) | null {
+  switch (kind) {
+    case 'list':
+      return (v) => commaList(v);
+    case 'positive-int':
+      return (v) => positiveInt(v);
+    case 'seconds':
+      return (v) => positiveSeconds(v);
+    case 'repeatable':
+      return (v, prev) => collect(v, prev as string[] | undefined);
+    default:
+      return null;
+  }
+}
+
+/** commander's attribute name of an option: '--topic-regex <re>' -> 'topicRegex'. */
+function keyOf(o: AdapterOption): string {
+  return new Option(o.flags).attributeName();
+}
+
+function longOf(o: AdapterOption): string {
+  return new Option(o.flags).long ?? o.flags;
+}
+
+/**
+ * Adds every adapter's options for `role` to `cmd`; a flag already on the command (a generic
+ * option) or declared by an earlier adapter is not added again.
+ */
+export function addAdapterOptions(cmd: Command, adapters: readonly BrokerAdapter[], role: AdapterRole): void {
+  const seen = new Set(cmd.options.map((o) => o.long));
+  for (const a of adapters) {
+    for (const o of optionsOf(a, role)) {
+      const opt = new Option(o.flags, o.env ? `${o.description} (env ${o.env})` : o.description);
+      if (seen.has(opt.long)) continue;
+      seen.add(opt.long);
+      const parse = parserOf(o.kind);
+      if (parse) opt.argParser(parse);
+      cmd.addOption(opt);
+    }
+  }
+}
+
+/**
+ * The values of `adapter`'s options out of everything commander parsed: given ones checked
+ * against their choices, missing ones read from their environment variable. Refuses, with
+ * MqbakError 'usage', an option only other adapters declare.
+ */
+export function adapterOptionValues(
+  adapter: BrokerAdapter,
+  adapters: readonly BrokerAdapter[],
+  role: AdapterRole,
+  opts: Readonly<Record<string, unknown>>,
+  env: Readonly<Record<string, string | undefined>>,
+): AdapterOptionValues {
+  const mine = optionsOf(adapter, role);
+  const mineKeys = new Set(mine.map(keyOf));
+  for (const other of adapters) {
+    if (other === adapter) continue;
+    for (const o of optionsOf(other, role)) {
+      const key = keyOf(o);
+      if (mineKeys.has(key) || opts[key] === undefined) continue;
+      const owners = adapters.filter((a) => optionsOf(a, role).some((x) => keyOf(x) === key)).map((a) => a.title);
+      throw new MqbakError('usage', `${longOf(o)} is an option of ${owners.join(' and ')}, not of ${adapter.title} ${role === 'backup' ? 'sources' : 'targets'}`, {
+        hint: `see mqbak ${role} --help`,
+      });
+    }
+  }
+  const values: Record<string, unknown> = {};
+  for (const o of mine) {
+    const key = keyOf(o);
+    let v = opts[key];
+    if (v === undefined && o.env !== undefined && env[o.env] !== undefined && env[o.env] !== '') v = fromEnv(o, env[o.env]!);
+    if (v === undefined) continue;
+    if (o.choices && !(Array.isArray(v) ? v : [v]).every((x) => o.choices!.includes(String(x)))) {
+      throw new MqbakError('usage', `${longOf(o)} ${String(v)}: expected ${or(o.choices)}`);
+    }
+    values[key] = v;
+  }
+  return values;
+}
+
+function fromEnv(o: AdapterOption, raw: string): unknown {
+  if (o.kind === 'flag') return raw === '1' || raw.toLowerCase() === 'true';
+  const parse = parserOf(o.kind);
+  if (!parse) return raw;
+  try {
+    return parse(raw, undefined);
+  } catch (e) {
+    throw new MqbakError('usage', `${o.env}=${raw}: ${messageOf(e)}`);
+  }
+}
+
+function or(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
