@@ -91,8 +91,8 @@ export function planNotes(plan: SinkPlan, options: AdapterOptionValues): { lines
   const topics = targetTopics(plan);
   const groups = planGroups(plan, options);
   const lines: string[] = [];
-  for (const [t, i] of Object.entries(topics)) lines.push(`  target topic ${t}: ${i.partitions} partitions (created if missing)`);
-  for (const g of groups) lines.push(`  group ${g.group}: ${g.topic}[${g.partition}] committed ${g.committed} -> translated on ${g.targetTopic} after the restore`);
+  for (const [t, i] of Object.entries(topics)) lines.push(`target topic ${t}: ${i.partitions} partitions (created if missing)`);
+  for (const g of groups) lines.push(`group ${g.group}: ${g.topic}[${g.partition}] committed ${g.committed} -> translated on ${g.targetTopic} after the restore`);
   return { lines, json: { createTopics: topics, groups } };
 }
 

@@ -132,7 +132,7 @@ export class KafkaSink implements BrokerSink {
       await this.admin.setGroupOffsets(first.group, first.targetTopic, list.map((g) => ({ partition: g.partition, offset: BigInt(g.target!) })));
     }
     return {
-      lines: this.groups.map((g) => `  group ${g.group}: ${g.targetTopic}[${g.partition}] committed ${g.committed} -> ${g.target}`),
+      lines: this.groups.map((g) => `group ${g.group}: ${g.targetTopic}[${g.partition}] committed ${g.committed} -> ${g.target}`),
       json: { topics: perTopic, groups: this.groups },
     };
   }

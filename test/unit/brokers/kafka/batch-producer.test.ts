@@ -5,10 +5,10 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { encodeProduceBody, encodeRecordBatch, encodeSlicesBatch } from '../../src/brokers/kafka/batch-producer.js';
-import { crc32c } from '../../src/brokers/kafka/crc32c.js';
-import { Crc32cWorker } from '../../src/brokers/kafka/crc32c-worker.js';
-import { columnsOf, type ArchiveRecord } from '../../src/common/record.js';
+import { encodeProduceBody, encodeRecordBatch, encodeSlicesBatch } from '../../../../src/brokers/kafka/batch-producer.js';
+import { crc32c } from '../../../../src/brokers/kafka/crc32c.js';
+import { Crc32cWorker } from '../../../../src/brokers/kafka/crc32c-worker.js';
+import { columnsOf, type ArchiveRecord } from '../../../../src/common/record.js';
 
 const require = createRequire(import.meta.url);
 const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { readInt16(): number; readInt32(): number; readString(): string; readBytes(): Buffer };

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { lz4FrameDecompress, snappyDecompress, xxh32 } from '../../src/brokers/kafka/codecs.js';
+import { lz4FrameDecompress, snappyDecompress, xxh32 } from '../../../../src/brokers/kafka/codecs.js';
 
 const haveLz4 = spawnSync('lz4', ['--version']).status === 0;
 const MAX = 64 << 20;
