@@ -1,0 +1,113 @@
+/**
+ * A drain of a classic or quorum queue ('drain'), one checkpoint per read: up to a checkpoint of
+ * messages is delivered and archived, and acknowledged (removed) with one multiple-ack only when
+ * the core has committed the backup holding them (`settle`). Acknowledging before the manifest
+ * is stored could lose messages to a crash: a segment no manifest references is invisible to
+ * restore. Deliveries never settled go back to the queue when the consumer closes.
+ */
+import { throwIfAborted } from '../../common/errors.js';
+import type { ReadOutcome, RecordSink } from '../adapter.js';
+import { deliveryMeta, deliveryRecord } from './delivery.js';
+import type { QueueInfo } from './management.js';
+import { MAX_CHECKPOINT, type BackupSettings } from './options.js';
+import { holdLimit } from './queue-selection.js';
+import type { QueueReport, ReadContext } from './read-context.js';
+import { QueueConsumer } from './source.js';
+
+export class QueueDrain {
+  private consumer: QueueConsumer | null = null;
+  /** Messages delivered by the checkpoints so far. */
+  private drained = 0;
+  private exhausted = false;
+  /** The position the first checkpoint of this run started at: > 0 when an earlier drain of the chain committed some. */
+  private firstFrom: bigint | null = null;
+  /** Messages to drain in this run: the depth at the cut, or less with --max-messages. */
+  readonly target: number;
+  private readonly checkpoint: number;
+
+  constructor(
+    settings: BackupSettings,
+    private readonly q: QueueInfo,
+    private readonly cut: { depth: number; consumers: number },
+    private readonly report: QueueReport,
+  ) {
+    this.target = Math.min(cut.depth, settings.maxMessages ?? Number.POSITIVE_INFINITY);
+    this.checkpoint = Math.max(1, Math.min(settings.checkpoint, MAX_CHECKPOINT, Math.max(1, this.target)));
+  }
+
+  /** Reads one checkpoint into `out` from position `from`; `limit` may lower the checkpoint size. */
+  async read(ctx: ReadContext, from: bigint, out: RecordSink, limit: number | undefined): Promise<ReadOutcome> {
+    const { q, report } = this;
+    const to = new Map<string, bigint>();
+    if (this.firstFrom === null) {
+      this.firstFrom = from;
+      ctx.progress.phase(`draining ${q.type} queue ${q.name}: ${this.target} of ${this.cut.depth} messages`);
+      if (this.cut.consumers > 0) out.warn(`queue ${q.name} has ${this.cut.consumers} other consumer(s): they take some messages while draining`);
+    }
+    if (this.target === 0 || this.exhausted || this.drained >= this.target) {
+      to.set(report.stream, from);
+      return { to, more: false };
+    }
+    const size = Math.max(1, Math.min(this.checkpoint, limit ?? Number.POSITIVE_INFINITY));
+    // prefetch = checkpoint size so the broker never waits on us mid-checkpoint
+    this.consumer ??= await QueueConsumer.open(ctx.conn, q.name, { prefetch: this.checkpoint, signal: ctx.signal });
+    const consumer = this.consumer;
+    const deadline = Date.now() + holdLimit(q, ctx.settings.holdMs);
+    let position = from;
+    let inBatch = 0;
+    let redelivered = 0;
+    let lastTag = -1;
+    while (inBatch < size && this.drained + inBatch < this.target && Date.now() < deadline) {
+      throwIfAborted(ctx.signal);
+      const msg = await consumer.next(Math.min(ctx.settings.idleMs, Math.max(1, deadline - Date.now())), ctx.signal);
+      if (!msg) {
+        if (Date.now() >= deadline) break;
+        this.exhausted = true;
+        break;
+      }
+      const meta = deliveryMeta(msg, ctx.notes);
+      if (meta.redelivered) redelivered++;
+      await out.append(deliveryRecord(msg, meta, position));
+      lastTag = msg.fields.deliveryTag;
+      position++;
+      inBatch++;
+      if ((this.drained + inBatch) % 1000 === 0) ctx.progress.update({ stream: report.stream, records: this.drained + inBatch, total: this.target });
+    }
+    if (redelivered > 0) out.setExtra('redelivered', redelivered);
+    // a message RabbitMQ redelivers may be one an earlier drain of this chain committed and then
+    // crashed before acknowledging: the chain may hold it twice. (Without an earlier drain in the
+    // chain there is nothing to duplicate: uncommitted segments are not backups.)
+    const mayDuplicate = redelivered > 0 && this.firstFrom > 0n;
+    if (mayDuplicate) {
+      out.setExtra('mayDuplicatePrevious', true);
+      out.warn(`queue ${q.name}: ${redelivered} message(s) came marked redelivered; any that an interrupted earlier drain had committed are in the chain twice`);
+    }
+    this.drained += inBatch;
+    report.records += inBatch;
+    report.redelivered += redelivered;
+    if (mayDuplicate) report.mayDuplicatePrevious = true;
+    ctx.progress.update({ stream: report.stream, records: this.drained, total: this.target });
+    if (this.exhausted && this.drained < this.target) {
+      out.warn(`queue ${q.name}: ${this.target} messages to drain at start, ${this.drained} delivered (others consumed, expired or dead-lettered meanwhile)`);
+    }
+    to.set(report.stream, position);
+    const more = inBatch > 0 && !this.exhausted && this.drained < this.target;
+    if (inBatch === 0) return { to, more };
+    return {
+      to,
+      more,
+      settle: async () => {
+        // one multiple-ack for the whole checkpoint, after its backup was committed
+        consumer.ack(lastTag, true);
+        report.acked += inBatch;
+      },
+    };
+  }
+
+  /** Cancels the read; deliveries not settled (prefetched or uncommitted) go back to the queue. */
+  async close(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = null;
+    if (c) await c.close();
+  }
+}

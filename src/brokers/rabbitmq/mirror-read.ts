@@ -1,0 +1,74 @@
+/**
+ * A mirror of a classic or quorum queue ('snapshot'): every message it held at the cut is
+ * delivered, archived, and returned to the queue by closing the channel without acknowledging
+ * (classic queues put them back in their place; RabbitMQ marks them redelivered). Nothing is
+ * removed; the deliveries are held for the whole read, within the hold limit.
+ */
+import { MqbakError, throwIfAborted } from '../../common/errors.js';
+import type { RecordSink } from '../adapter.js';
+import { deliveryCountOf, deliveryMeta, deliveryRecord } from './delivery.js';
+import type { QueueInfo } from './management.js';
+import { holdLimit } from './queue-selection.js';
+import type { QueueReport, ReadContext } from './read-context.js';
+import { QueueConsumer } from './source.js';
+
+/** Reads `depth` messages of `q` (its depth at the cut) into `out` from position `from`; returns the end. */
+export async function readMirror(
+  ctx: ReadContext,
+  q: QueueInfo,
+  cut: { depth: number; consumers: number; deliveryLimit: number | null },
+  from: bigint,
+  out: RecordSink,
+  report: QueueReport,
+): Promise<bigint> {
+  const { depth, consumers, deliveryLimit: limit } = cut;
+  ctx.progress.phase(`mirroring ${q.type} queue ${q.name}: ${depth} messages`);
+  if (consumers > 0) {
+    out.warn(
+      `queue ${q.name} has ${consumers} consumer(s): they compete for messages while mirroring, so some may be missed, and they may receive returned messages marked redelivered`,
+    );
+  }
+  report.returnedToQueue = depth > 0;
+  if (depth === 0) return from;
+  let nearLimit = 0;
+  // prefetch = depth: with less, the broker stops sending once that many are unacked and the read
+  // would wait forever (docs/RABBITMQ.md); above 65535 several consumers share the channel
+  const consumer = await QueueConsumer.open(ctx.conn, q.name, { prefetch: depth, maxPrefetchPerConsumer: ctx.settings.maxPrefetchPerConsumer, signal: ctx.signal });
+  const holdMs = holdLimit(q, ctx.settings.holdMs);
+  const deadline = Date.now() + holdMs;
+  let position = from;
+  let records = 0;
+  try {
+    while (records < depth) {
+      throwIfAborted(ctx.signal);
+      if (Date.now() > deadline) {
+        throw new MqbakError(
+          'partial',
+          `mirror of ${q.name} read ${records} of ${depth} messages within the hold limit of ${Math.round(holdMs / 1000)} s; every message went back to the queue and no backup was written`,
+          { hint: 'RabbitMQ closes consumers holding deliveries longer than consumer_timeout; store to a faster target, or use --mode drain' },
+        );
+      }
+      const msg = await consumer.next(Math.min(ctx.settings.idleMs, Math.max(1, deadline - Date.now())), ctx.signal);
+      if (!msg) {
+        if (Date.now() > deadline) continue;
+        out.warn(`queue ${q.name}: ${depth} messages at start, only ${records} delivered (others consumed, expired or dead-lettered meanwhile)`);
+        break;
+      }
+      const meta = deliveryMeta(msg, ctx.notes);
+      if (meta.redelivered) report.redelivered++;
+      if (limit !== null && deliveryCountOf(meta.properties) + 1 >= limit) nearLimit++;
+      await out.append(deliveryRecord(msg, meta, position));
+      position++;
+      records++;
+      if (records % 1000 === 0) ctx.progress.update({ stream: report.stream, records, total: depth });
+    }
+  } finally {
+    // the return: closing the channel without acknowledging puts every delivery back, in order
+    await consumer.close();
+  }
+  report.records += records;
+  ctx.progress.update({ stream: report.stream, records, total: depth });
+  if (nearLimit > 0) out.warn(`queue ${q.name}: ${nearLimit} message(s) were returned at or next to the delivery limit ${limit}: RabbitMQ may dead-letter or drop them`);
+  ctx.progress.info(`queue ${q.name}: ${records} messages copied and returned to the queue; RabbitMQ now marks them redelivered`);
+  return position;
+}

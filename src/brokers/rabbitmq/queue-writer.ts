@@ -1,0 +1,134 @@
+/**
+ * Restoring one archived stream into one target queue: each record republished in order with
+ * publisher confirms and mandatory routing (sink.ts, ConfirmPublisher). A record counts as
+ * written only when confirmed and not returned; everything else is a counted failure with its
+ * reason. Writes publish one after the other on one channel, which keeps the order; a write may
+ * start while the confirms of the one before are still coming (the window bounds what is
+ * unconfirmed).
+ */
+import { MqbakError, throwIfAborted } from '../../common/errors.js';
+import { columnRecord, type RecordSlice } from '../../common/record.js';
+import type { JournalEntry, OffsetRun, PlannedTarget, StreamWriter, WriteAck } from '../adapter.js';
+import { amqpMetaOf } from './amqp-json.js';
+import type { RabbitConnection } from './connection.js';
+import { queueWarnings, republish, type QueueNotes, type RepublishCounts, type RepublishRules } from './republish.js';
+import { settledEntryOf, SettledTracker } from './settled-tracker.js';
+import { ConfirmPublisher, type PublishOutcome } from './sink.js';
+import type { StreamTargetOffsets } from './stream-target-offsets.js';
+
+export interface QueueWriterSetup {
+  conn: RabbitConnection;
+  target: PlannedTarget;
+  rules: RepublishRules;
+  window: number;
+  /** Stream-queue targets: where the messages land, for the offset runs. */
+  offsets: StreamTargetOffsets | null;
+  counts: RepublishCounts;
+  /** Where the writer's warnings go when it closes. */
+  warn: (m: string) => void;
+  /** The restore's: reading a stream target back stops with it. */
+  signal: AbortSignal;
+}
+
+type Outcome = { position: bigint; ok: boolean; reason?: string };
+
+export class QueueWriter implements StreamWriter {
+  readonly resume: StreamWriter['resume'];
+  private readonly tracker: SettledTracker;
+  private readonly notes: QueueNotes = { problems: new Set(), clusterIdDropped: 0, droppedByStream: 0 };
+  /** The publishing of the writes so far, one after the other. */
+  private publishing: Promise<unknown> = Promise.resolve();
+  private readonly outcomes = new Set<Promise<unknown>>();
+
+  private constructor(
+    private readonly setup: QueueWriterSetup,
+    private readonly publisher: ConfirmPublisher,
+    saved: JournalEntry | null,
+  ) {
+    const entry = settledEntryOf(saved);
+    this.tracker = new SettledTracker(entry);
+    this.resume =
+      entry === null || entry.settledThrough === null
+        ? null
+        : { through: BigInt(entry.settledThrough), retry: new Set(entry.failed.map((f) => BigInt(f))) };
+  }
+
+  static async open(setup: QueueWriterSetup, saved: JournalEntry | null): Promise<QueueWriter> {
+    const publisher = await ConfirmPublisher.open(setup.conn, { window: setup.window });
+    return new QueueWriter(setup, publisher, saved);
+  }
+
+  write(batch: readonly RecordSlice[], signal: AbortSignal): Promise<WriteAck> {
+    const published = this.publishing.then(() => this.publishAll(batch, signal));
+    this.publishing = published.catch(() => {});
+    return published.then(async (outcomes) => {
+      const ack: WriteAck = { written: 0, failed: [] };
+      for (const o of await Promise.all(outcomes)) {
+        if (o.ok) ack.written++;
+        else ack.failed.push({ position: o.position, reason: o.reason ?? 'failed' });
+      }
+      return ack;
+    });
+  }
+
+  private async publishAll(batch: readonly RecordSlice[], signal: AbortSignal): Promise<Array<Promise<Outcome> | Outcome>> {
+    const { rules, counts, offsets } = this.setup;
+    const out: Array<Promise<Outcome> | Outcome> = [];
+    for (const slice of batch) {
+      for (let i = slice.from; i < slice.to; i++) {
+        throwIfAborted(signal);
+        const rec = columnRecord(slice.cols, i);
+        const position = rec.position;
+        const how = republish(amqpMetaOf(rec), rules, counts, this.notes);
+        const settle = this.tracker.sent(position);
+        if ('refused' in how) {
+          settle(false);
+          out.push({ position, ok: false, reason: how.refused });
+          continue;
+        }
+        const value = rec.value ?? new Uint8Array(0);
+        const body = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        const { outcome } = await this.publisher.publish(how.exchange, how.routingKey, body, how.options, signal);
+        const landed = offsets?.published(position, body) ?? null;
+        const done = outcome.then((o: PublishOutcome): Outcome => {
+          settle(o.ok);
+          if (landed) landed.ok = o.ok;
+          return { position, ok: o.ok, reason: o.reason };
+        });
+        this.outcomes.add(done);
+        void done.then(() => this.outcomes.delete(done));
+        out.push(done);
+      }
+    }
+    return out;
+  }
+
+  journal(): JournalEntry {
+    return { ...this.tracker.entry() };
+  }
+
+  async close(): Promise<OffsetRun[]> {
+    const { conn, target, offsets, warn, signal } = this.setup;
+    try {
+      await this.publishing;
+      await Promise.all(this.outcomes);
+    } finally {
+      await this.publisher.close().catch(() => {});
+    }
+    for (const w of queueWarnings(sourceQueue(target), this.setup.rules.targetQueue, this.notes)) warn(w);
+    if (!offsets) return [];
+    const { runs, warning } = await offsets.runs(
+      conn,
+      { stream: target.name, source: target.source, target: target.target, sourceQueue: sourceQueue(target) },
+      signal,
+    );
+    if (warning) warn(warning);
+    return runs;
+  }
+}
+
+function sourceQueue(t: PlannedTarget): string {
+  const q = t.source.queue;
+  if (typeof q !== 'string') throw new MqbakError('integrity', `${t.name}: not a RabbitMQ queue address`);
+  return q;
+}
