@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MqbakError, messageOf } from '../common/errors.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../common/canonical-json.js';
 import { isBackupId } from './keys.js';
 /**
  * The manifest: the JSON object that commits a backup (docs/FORMAT.md, "Manifest").

@@ -13,7 +13,7 @@
  */
 import { MqbakError, messageOf } from '../common/errors.js';
 import type { ArchiveRecord, ColumnsBuilder, JsonValue, RecordColumns, RecordHeader, TimestampType } from '../common/record.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../common/canonical-json.js';
 import { utf8Name, type NameCheck } from '../common/utf8-names.js';
 
 export const NULL_LENGTH = 0xffffffff;
@@ -98,7 +98,7 @@ function writeBytes(out: Uint8Array, dv: DataView, o: number, b: Uint8Array | nu
 
 /** Encoded size of record i of the columns (see RecordColumns), the length prefix included. */
 export function columnRecordSize(c: RecordColumns, i: number): number {
-  let size = FIXED + 4 + Math.max(c.keyLength[i]!, 0) + 4 + Math.max(c.valueLength[i]!, 0) + 4 + 4;
+  let size = FIXED + 4 + Math.max(c.keyLength[i]!, 0) + 4 + Math.max(c.valueLength[i]!, 0) + 4 + 4 + Math.max(c.attributeLength[i]!, 0);
   for (let h = c.headerStart[i]!, e = c.headerStart[i + 1]!; h < e; h++) size += 8 + c.headerNameLength[h]! + Math.max(c.headerValueLength[h]!, 0);
   return size;
 }
@@ -152,8 +152,7 @@ export function writeColumnRecord(c: RecordColumns, i: number, size: number, out
     o = writeSpan(out, dv, o, src, c.headerNameStart[h]!, c.headerNameLength[h]!);
     o = writeSpan(out, dv, o, src, c.headerValueStart[h]!, c.headerValueLength[h]!);
   }
-  dv.setUint32(o, NULL_LENGTH, true); // no attributes part
-  o += 4;
+  o = writeSpan(out, dv, o, src, c.attributeStart[i]!, c.attributeLength[i]!);
   if (o - offset !== size) throw new MqbakError('internal', `record ${c.position[i]}: encoded ${o - offset} of ${size} bytes`);
   return o;
 }
@@ -294,8 +293,10 @@ export function decodeRecordColumns(buf: Uint8Array, offset: number, dv: DataVie
     n = readSpanAt(dv, o, end, position, 'attributes');
     o = spanEnd(n);
     if (o !== end) throw new MqbakError('integrity', `record ${position}: ${end - o} bytes left over`);
-    // not carried by the columns (a Kafka restore does not use them), but checked as the record's
+    // carried as their bytes (columnRecord parses them), checked here as the record decoder does
     if (n >= 0) parseAttributes(buf.subarray(spanStart, spanStart + n), position);
+    out.attributeStart[i] = spanStart;
+    out.attributeLength[i] = n;
     out.count++;
     offset = end;
   }

@@ -2,13 +2,13 @@
  * Canonical JSON: object keys sorted by UTF-16 code units (JavaScript's default sort, which for
  * the ASCII keys mqbak writes is byte order), no whitespace unless `indent` is given, numbers as
  * JavaScript prints them (shortest round-trip form). The same value always gives the same bytes,
- * which is what makes hashes of manifests and AMQP properties reproducible.
+ * which is what makes hashes of manifests and the bytes of record attributes reproducible.
  */
 export function canonicalJson(value: unknown, indent = 0): string {
   return indent > 0 ? write(value, indent, '') : compact(value);
 }
 
-/** JSON.stringify of object keys, which repeat from value to value (AMQP properties of every message). */
+/** JSON.stringify of object keys, which repeat from value to value (the attributes of every drained RabbitMQ message). */
 const quotedKeys = new Map<string, string>();
 
 function quoted(k: string): string {
@@ -22,7 +22,7 @@ function quoted(k: string): string {
 
 /**
  * write() without indentation, built by appending to one string (no array of parts per object or
- * array): the AMQP properties of every drained message go through it.
+ * array): the attributes of every drained RabbitMQ message go through it.
  */
 function compact(value: unknown): string {
   const s = scalar(value);

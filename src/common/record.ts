@@ -1,3 +1,5 @@
+import { canonicalJson } from './canonical-json.js';
+
 /**
  * The record as the archive keeps it: everything needed to republish it faithfully.
  * Brokers produce these, the archive encodes them (docs/FORMAT.md), restore republishes them.
@@ -41,7 +43,8 @@ export interface RecordHeader {
  * format: the writer encodes them straight from the wire bytes, without an ArchiveRecord (and
  * its key, value and header objects) per record. Record i's key is
  * bytes[keyStart[i], keyStart[i] + keyLength[i]); a length of -1 is null. The same holds for
- * values and for header names and values. Record i's headers are numbers
+ * values, for header names and values, and for the attributes (their canonical JSON, UTF-8, as
+ * the archive stores it; columnRecord parses it). Record i's headers are numbers
  * headerStart[i] .. headerStart[i + 1] - 1 of the header columns, in their original order.
  *
  * Whoever fills them guarantees: positions strictly increase, and are integers below 2^53
@@ -59,6 +62,9 @@ export interface RecordColumns {
   readonly keyLength: Int32Array;
   readonly valueStart: Int32Array;
   readonly valueLength: Int32Array;
+  /** The record's attributes as canonical JSON; length -1 when it has none. */
+  readonly attributeStart: Int32Array;
+  readonly attributeLength: Int32Array;
   /** count + 1 entries. */
   readonly headerStart: Int32Array;
   readonly headerNameStart: Int32Array;
@@ -67,7 +73,10 @@ export interface RecordColumns {
   readonly headerValueLength: Int32Array;
 }
 
-/** Growable columns; finish() hands out views of the filled part. */
+/**
+ * Growable columns; finish() hands out views of the filled part. Attribute lengths start at -1
+ * (none), so a filler that knows no attributes (a Kafka fetch) leaves them alone.
+ */
 export class ColumnsBuilder {
   count = 0;
   headers = 0;
@@ -78,6 +87,8 @@ export class ColumnsBuilder {
   keyLength: Int32Array;
   valueStart: Int32Array;
   valueLength: Int32Array;
+  attributeStart: Int32Array;
+  attributeLength: Int32Array;
   headerStart: Int32Array;
   headerNameStart: Int32Array;
   headerNameLength: Int32Array;
@@ -94,6 +105,8 @@ export class ColumnsBuilder {
     this.keyLength = new Int32Array(records);
     this.valueStart = new Int32Array(records);
     this.valueLength = new Int32Array(records);
+    this.attributeStart = new Int32Array(records);
+    this.attributeLength = new Int32Array(records).fill(-1);
     this.headerStart = new Int32Array(records + 1);
     this.headerNameStart = new Int32Array(headers);
     this.headerNameLength = new Int32Array(headers);
@@ -110,6 +123,10 @@ export class ColumnsBuilder {
     this.keyLength = grow(this.keyLength, n);
     this.valueStart = grow(this.valueStart, n);
     this.valueLength = grow(this.valueLength, n);
+    this.attributeStart = grow(this.attributeStart, n);
+    const old = this.attributeLength.length;
+    this.attributeLength = grow(this.attributeLength, n);
+    this.attributeLength.fill(-1, old);
     this.headerStart = grow(this.headerStart, n + 1);
   }
 
@@ -135,6 +152,8 @@ export class ColumnsBuilder {
       keyLength: this.keyLength.subarray(0, n),
       valueStart: this.valueStart.subarray(0, n),
       valueLength: this.valueLength.subarray(0, n),
+      attributeStart: this.attributeStart.subarray(0, n),
+      attributeLength: this.attributeLength.subarray(0, n),
       headerStart: this.headerStart.subarray(0, n + 1),
       headerNameStart: this.headerNameStart.subarray(0, h),
       headerNameLength: this.headerNameLength.subarray(0, h),
@@ -155,7 +174,10 @@ export const TIMESTAMP_TYPES: ReadonlyArray<TimestampType | null> = [null, 'crea
 
 const headerNameText = new TextDecoder();
 
-/** Record i of the columns as an ArchiveRecord (views into cols.bytes, no copies). */
+/**
+ * Record i of the columns as an ArchiveRecord (views into cols.bytes, no copies; the attributes
+ * parsed from their JSON).
+ */
 export function columnRecord(cols: RecordColumns, i: number): ArchiveRecord {
   const span = (start: number, length: number) => (length < 0 ? null : cols.bytes.subarray(start, start + length));
   const headers: RecordHeader[] = [];
@@ -170,21 +192,23 @@ export function columnRecord(cols: RecordColumns, i: number): ArchiveRecord {
     key: span(cols.keyStart[i]!, cols.keyLength[i]!),
     value: span(cols.valueStart[i]!, cols.valueLength[i]!),
     headers,
-    attributes: null,
+    attributes: cols.attributeLength[i]! < 0 ? null : (JSON.parse(headerNameText.decode(span(cols.attributeStart[i]!, cols.attributeLength[i]!)!)) as JsonValue),
   };
 }
 
 /**
- * ArchiveRecords as columns over one new buffer holding copies of their keys, values and header
- * names and values. Positions must be exact as numbers (|p| < 2^53).
+ * ArchiveRecords as columns over one new buffer holding copies of their keys, values, header
+ * names and values, and attributes (canonical JSON). Positions must be exact as numbers
+ * (|p| < 2^53).
  */
 export function columnsOf(records: readonly ArchiveRecord[]): RecordColumns {
   const utf8 = new TextEncoder();
   const names = records.map((r) => r.headers.map((h) => utf8.encode(h.name)));
+  const attributes = records.map((r) => (r.attributes === null ? null : utf8.encode(canonicalJson(r.attributes))));
   let size = 0;
   let headers = 0;
   records.forEach((r, i) => {
-    size += (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    size += (r.key?.length ?? 0) + (r.value?.length ?? 0) + (attributes[i]?.length ?? 0);
     r.headers.forEach((h, j) => (size += names[i]![j]!.length + (h.value?.length ?? 0)));
     headers += r.headers.length;
   });
@@ -203,6 +227,7 @@ export function columnsOf(records: readonly ArchiveRecord[]): RecordColumns {
     out.timestampType[i] = Math.max(TIMESTAMP_TYPES.indexOf(r.timestampType), 0);
     [out.keyStart[i], out.keyLength[i]] = put(r.key);
     [out.valueStart[i], out.valueLength[i]] = put(r.value);
+    [out.attributeStart[i], out.attributeLength[i]] = put(attributes[i]!);
     out.headerStart[i] = out.headers;
     r.headers.forEach((h, j) => {
       const x = out.headers++;

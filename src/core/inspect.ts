@@ -6,7 +6,7 @@ import { MqbakError, withContext } from '../common/errors.js';
 import type { ArchiveRecord } from '../common/record.js';
 import type { Manifest, StreamEntry } from '../archive/manifest.js';
 import { backupIdTime } from '../archive/keys.js';
-import { canonicalJson } from '../archive/canonical-json.js';
+import { canonicalJson } from '../common/canonical-json.js';
 import type { Store } from '../stores/store.js';
 import { listBackupIds, loadManifest, readStream, type LoadedManifest } from './backup-reader.js';
 

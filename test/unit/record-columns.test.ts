@@ -1,8 +1,8 @@
 // The column decoder of archive records (what a Kafka restore reads with) against the record
 // decoder: the same records, and the same refusals, for well-formed and for damaged records.
 import { describe, expect, it } from 'vitest';
-import { decodeRecordAt, decodeRecordColumns, encodeRecord } from '../../src/archive/record-codec.js';
-import { ColumnsBuilder, columnRecord, type ArchiveRecord } from '../../src/common/record.js';
+import { columnRecordSize, decodeRecordAt, decodeRecordColumns, encodeRecord, writeColumnRecord } from '../../src/archive/record-codec.js';
+import { ColumnsBuilder, columnRecord, columnsOf, type ArchiveRecord } from '../../src/common/record.js';
 import { utf8NameChecker } from '../../src/common/utf8-names.js';
 import { OffsetMapBuilder } from '../../src/core/offset-map.js';
 
@@ -12,6 +12,8 @@ const records: ArchiveRecord[] = [
   { position: 0n, timestamp: 1_700_000_000_000, timestampType: 'create', key: enc('k'), value: enc('v'), headers: [{ name: 'a', value: enc('1') }, { name: 'a', value: null }], attributes: null },
   { position: 5n, timestamp: null, timestampType: null, key: null, value: null, headers: [], attributes: null },
   { position: 6n, timestamp: -5, timestampType: 'log-append', key: new Uint8Array(0), value: new Uint8Array(0), headers: [{ name: 'ünï ☃', value: new Uint8Array(0) }], attributes: null },
+  { position: 7n, timestamp: 3, timestampType: null, key: null, value: enc('m'), headers: [], attributes: { routingKey: 'jobs', exchange: '', list: [1, 'two', null, true, { b: -0.5 }] } },
+  { position: 8n, timestamp: null, timestampType: null, key: null, value: null, headers: [], attributes: 'just a string' },
   { position: 2n ** 53n - 1n, timestamp: 2 ** 52, timestampType: 'create', key: enc('x'.repeat(300)), value: enc('y'.repeat(5000)), headers: [], attributes: null },
 ];
 
@@ -33,8 +35,26 @@ describe('decodeRecordColumns', () => {
     expect(Array.from({ length: whole.cols.count }, (_, i) => columnRecord(whole.cols, i))).toEqual(records);
     // cut inside the last record: three records, and the offset where the fourth starts
     const cut = columns(bytes.subarray(0, bytes.length - 10));
-    expect(cut.cols.count).toBe(3);
-    expect(cut.next).toBe(bytes.length - encodeRecord(records[3]!).length);
+    expect(cut.cols.count).toBe(records.length - 1);
+    expect(cut.next).toBe(bytes.length - encodeRecord(records[records.length - 1]!).length);
+  });
+
+  it('carries the attributes part: columnsOf and writeColumnRecord give the bytes encodeRecord gives', () => {
+    const cols = columnsOf(records);
+    expect(Array.from(cols.attributeLength, (n) => n >= 0)).toEqual(records.map((r) => r.attributes !== null));
+    for (let i = 0; i < cols.count; i++) {
+      const size = columnRecordSize(cols, i);
+      const out = new Uint8Array(size);
+      expect(writeColumnRecord(cols, i, size, out, new DataView(out.buffer), 0)).toBe(size);
+      expect(Buffer.from(out).equals(Buffer.from(encodeRecord(records[i]!))), `record ${i}`).toBe(true);
+    }
+    // a builder grown past its first size still says "no attributes" for records nobody filled
+    const b = new ColumnsBuilder(1, 1);
+    for (let i = 0; i < 20; i++) {
+      if (b.count === b.position.length) b.growRecords();
+      b.count++;
+    }
+    expect(Array.from(b.finish(new Uint8Array(0)).attributeLength).every((n) => n === -1)).toBe(true);
   });
 
   const base = encodeRecord(records[0]!);
