@@ -53,7 +53,7 @@ export function addAdapterOptions(cmd: Command, adapters: readonly BrokerAdapter
   const seen = new Set(cmd.options.map((o) => o.long));
   for (const a of adapters) {
     for (const o of optionsOf(a, role)) {
-      const opt = new Option(o.flags, o.env ? `${o.description} (env ${o.env})` : o.description);
+      const opt = new Option(o.flags, o.description);
       if (seen.has(opt.long)) continue;
       seen.add(opt.long);
       const parse = parserOf(o.kind);

@@ -7,9 +7,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
 import { createProgress, type CliContext } from './context.js';
-import { collect, jsonOption, storeOptions, positiveInt, byteSize } from './options/common.js';
-import { kafkaBackupOptions, kafkaConnectionOptions, kafkaRestoreOptions } from './options/kafka.js';
-import { rabbitmqBackupOptions, rabbitmqConnectionOptions, rabbitmqRestoreOptions } from './options/rabbitmq.js';
+import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize } from './options/common.js';
+import { addAdapterOptions } from './adapter-options.js';
+import type { BrokerAdapter } from '../brokers/adapter.js';
+import { allAdapters } from '../brokers/registry.js';
 import { TOOL_VERSION } from './version.js';
 import { setZstdImplementation, type ZstdImplementation } from '../archive/codec.js';
 
@@ -24,7 +25,14 @@ function help(examples: string, extra = ''): string {
   return `${extra}\n\nEXAMPLES\n${examples}\n${EXIT_STATUS_HELP}\n`;
 }
 
-export function buildProgram(run: (name: string, load: () => Promise<CommandRunner>, args: string[], opts: Record<string, unknown>) => Promise<void>): Command {
+/**
+ * The command tree. `adapters` (src/brokers/registry.ts) contribute their own options to backup
+ * and restore; loading them loads no client library.
+ */
+export function buildProgram(
+  run: (name: string, load: () => Promise<CommandRunner>, args: string[], opts: Record<string, unknown>) => Promise<void>,
+  adapters: readonly BrokerAdapter[],
+): Command {
   const program = new Command('mqbak')
     .description('Back up and restore the messages held in RabbitMQ queues and Kafka topics.')
     .version(TOOL_VERSION, '-V, --version')
@@ -66,10 +74,7 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .option('--full', 'write a full backup even if a parent exists')
     .addOption(new Option('--segment-size <bytes>', 'raw bytes per segment before it is stored').argParser(byteSize))
     .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(positiveInt));
-  kafkaBackupOptions(backup);
-  kafkaConnectionOptions(backup);
-  rabbitmqBackupOptions(backup);
-  rabbitmqConnectionOptions(backup);
+  addAdapterOptions(backup, adapters, 'backup');
   storeOptions(backup);
   jsonOption(backup, 'the result (id, kind, parent, records, streams)');
   backup
@@ -99,14 +104,17 @@ same arguments after an interruption: restore continues where it stopped.`,
     .argument('<target>', 'kafka://... or amqp(s)://...')
     .option('--backup <id>', 'backup to restore (default: the latest)')
     .option('--until <time>', 'restore only records with timestamps up to this ISO 8601 time')
-    .option('--topics <a,b>', 'streams to restore: Kafka topics or RabbitMQ queues (default: all)')
-    .option('--queues <a,b>', 'alias of --topics for RabbitMQ')
+    .option('--streams <a,b>', 'what to restore, by name: Kafka topics, RabbitMQ queues (default: all)', commaList)
+    .option('--topics <a,b>', 'alias of --streams', commaList)
+    .option('--queues <a,b>', 'alias of --streams', commaList)
     .option('--map <src=dst>', 'restore topic or queue src under the name dst (repeatable)', collect, [])
-    .option('--dry-run', 'print the plan and write nothing');
-  kafkaRestoreOptions(restore);
-  kafkaConnectionOptions(restore);
-  rabbitmqRestoreOptions(restore);
-  rabbitmqConnectionOptions(restore);
+    .option('--dry-run', 'print the plan and write nothing')
+    .option('--offset-map <file>', 'write where each source position landed as JSON lines to this file (docs/OFFSET-MAP.md)')
+    .option(
+      '--journal <file>',
+      'restore journal, to resume an interrupted restore (env MQBAK_RESTORE_JOURNAL; default under $XDG_STATE_HOME/mqbak/restores/)',
+    );
+  addAdapterOptions(restore, adapters, 'restore');
   storeOptions(restore);
   jsonOption(restore, 'the result (records, per-stream counts)');
   restore
@@ -259,7 +267,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return;
     }
     progress.stop();
-  });
+  }, await allAdapters());
   program.exitOverride();
   program.configureOutput({
     writeOut: (s) => process.stdout.write(s),

@@ -1,80 +1,44 @@
 /**
- * Source position -> target position mapping, broker-neutral (Kafka partitions, RabbitMQ
- * streams): one entry per run of consecutive source positions written to consecutive targets.
+ * The offset map a restore writes with --offset-map: one format for every broker
+ * (docs/OFFSET-MAP.md). JSON lines, one per run of consecutive source positions restored to
+ * consecutive target positions:
+ *   {"stream": "kafka/orders/0", "source": {...}, "target": {...},
+ *    "sourceStart": "5", "sourceEnd": "7", "targetStart": "100"}
+ * Addresses are the adapter's, positions decimal strings (they may pass 2^53), ends inclusive.
  */
-export interface OffsetRun {
-  topic: string;
-  partition: number;
-  targetTopic: string;
-  targetPartition: number;
-  /** inclusive */
-  sourceStart: bigint;
-  /** inclusive */
-  sourceEnd: bigint;
-  targetStart: bigint;
-}
-
-/** Builds runs from acknowledged (source, target) pairs given in order. */
-export class OffsetMapBuilder {
-  private cur: OffsetRun | null = null;
-  readonly runs: OffsetRun[] = [];
-  constructor(
-    private readonly topic: string,
-    private readonly partition: number,
-    private readonly targetTopic: string,
-    private readonly targetPartition: number,
-  ) {}
-
-  add(source: bigint, target: bigint): void {
-    const c = this.cur;
-    if (c && source === c.sourceEnd + 1n && target === c.targetStart + (c.sourceEnd - c.sourceStart) + 1n) {
-      c.sourceEnd = source;
-      return;
-    }
-    this.cur = { topic: this.topic, partition: this.partition, targetTopic: this.targetTopic, targetPartition: this.targetPartition, sourceStart: source, sourceEnd: source, targetStart: target };
-    this.runs.push(this.cur);
-  }
-
-  /**
-   * add() for records from .. to - 1 of a column of positions (exact integers), restored at
-   * target, target + 1, ...: BigInts only where a run starts or ends.
-   */
-  addPositions(positions: ArrayLike<number>, from: number, to: number, target: bigint): void {
-    let i = from;
-    while (i < to) {
-      let j = i + 1;
-      while (j < to && positions[j] === positions[j - 1]! + 1) j++;
-      this.add(BigInt(positions[i]!), target + BigInt(i - from));
-      // positions i .. j - 1 and their targets both follow each other: one run
-      this.cur!.sourceEnd = BigInt(positions[j - 1]!);
-      i = j;
-    }
-  }
-}
+import { writeFile } from 'node:fs/promises';
+import type { OffsetRun } from '../brokers/adapter.js';
+import { MqbakError, messageOf } from '../common/errors.js';
 
 export function offsetRunToJson(r: OffsetRun): string {
   return JSON.stringify({
-    topic: r.topic,
-    partition: r.partition,
-    targetTopic: r.targetTopic,
-    targetPartition: r.targetPartition,
-    sourceStart: Number(r.sourceStart),
-    sourceEnd: Number(r.sourceEnd),
-    targetStart: Number(r.targetStart),
+    stream: r.stream,
+    source: r.source,
+    target: r.target,
+    sourceStart: r.sourceStart.toString(),
+    sourceEnd: r.sourceEnd.toString(),
+    targetStart: r.targetStart.toString(),
   });
 }
 
-/**
- * Where a consumer committed at source position `committed` resumes on the target: the target
- * position of the first restored record whose source position is >= committed, or `targetEnd`
- * (the log end) when there is none. Never skips a record the consumer had not read.
- * `runs` are the runs of one partition, in order.
- */
-export function translateCommitted(runs: OffsetRun[], committed: bigint, targetEnd: bigint): bigint {
-  for (const r of runs) {
-    if (r.sourceEnd < committed) continue;
-    if (committed <= r.sourceStart) return r.targetStart;
-    return r.targetStart + (committed - r.sourceStart);
+/** Parses one line of an offset map (for tools and tests). */
+export function offsetRunFromJson(line: string): OffsetRun {
+  const o = JSON.parse(line) as Record<string, unknown>;
+  const big = (k: string): bigint => {
+    const v = o[k];
+    if (typeof v !== 'string' || !/^-?\d+$/.test(v)) throw new MqbakError('integrity', `offset map line: ${k} is not a decimal string`);
+    return BigInt(v);
+  };
+  if (typeof o.stream !== 'string' || typeof o.source !== 'object' || typeof o.target !== 'object' || o.source === null || o.target === null) {
+    throw new MqbakError('integrity', 'offset map line: stream, source and target expected');
   }
-  return targetEnd;
+  return { stream: o.stream, source: o.source as OffsetRun['source'], target: o.target as OffsetRun['target'], sourceStart: big('sourceStart'), sourceEnd: big('sourceEnd'), targetStart: big('targetStart') };
+}
+
+export async function writeOffsetMap(path: string, runs: readonly OffsetRun[]): Promise<void> {
+  try {
+    await writeFile(path, runs.map((r) => `${offsetRunToJson(r)}\n`).join(''));
+  } catch (e) {
+    throw new MqbakError('usage', `--offset-map ${path}: ${messageOf(e)}`);
+  }
 }

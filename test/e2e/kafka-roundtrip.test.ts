@@ -178,7 +178,7 @@ describe('Kafka backup and restore through the mqbak binary', () => {
     }
     const lines = (await readFile(mapFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     // a fresh target: each partition's 30 source offsets map one to one, as one run
-    expect(lines.map((l) => `${l.topic}/${l.partition}->${l.targetTopic}/${l.targetPartition}`).sort()).toEqual([0, 1, 2].map((p) => `${src}/${p}->${dst}/${p}`));
+    expect(lines.map((l) => `${l.source.topic}/${l.source.partition}->${l.target.topic}/${l.target.partition}`).sort()).toEqual([0, 1, 2].map((p) => `${src}/${p}->${dst}/${p}`));
     for (const l of lines) {
       expect(String(l.sourceStart)).toBe('0');
       expect(String(l.sourceEnd)).toBe('29');

@@ -109,7 +109,9 @@ describe('kafka backup and restore through the binary', () => {
     const dst = await readAll(target);
     expect(dst).toEqual(src); // offsets included: an empty target starts at 0 like the source
     const lines = (await readFile(mapFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines).toEqual([0, 1, 2].map((p) => ({ topic, partition: p, targetTopic: target, targetPartition: p, sourceStart: 0, sourceEnd: 19, targetStart: 0 })));
+    expect(lines).toEqual(
+      [0, 1, 2].map((p) => ({ stream: `kafka/${topic}/${p}`, source: { topic, partition: p }, target: { topic: target, partition: p }, sourceStart: '0', sourceEnd: '19', targetStart: '0' })),
+    );
   });
 
   it('full, then incremental after producing more, then the chain restored equals the source; dry-run writes nothing', async () => {

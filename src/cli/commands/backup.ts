@@ -1,16 +1,74 @@
-import { MqbakError } from '../../common/errors.js';
+import { adapterForUrl, allAdapters } from '../../brokers/registry.js';
 import type { CliContext } from '../context.js';
-import { schemeOf } from '../urls.js';
+import { adapterOptionValues } from '../adapter-options.js';
+import { openStoreFromCli } from '../store.js';
+import { TOOL_VERSION } from '../version.js';
 
-/** Sends `mqbak backup` to the Kafka or RabbitMQ implementation by the source URL's scheme. */
+/** mqbak backup <source> <store>: the source URL's adapter (src/brokers/registry.ts) through core's one backup pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
-  const [source = ''] = args;
-  switch (schemeOf(source)) {
-    case 'kafka':
-      return (await import('./backup-kafka.js')).run(ctx, args, opts);
-    case 'amqp':
-      return (await import('./backup-rabbitmq.js')).run(ctx, args, opts);
-    default:
-      throw new MqbakError('usage', `backup source ${JSON.stringify(source)}: expected kafka://host:port or amqp://user:pass@host:port/vhost`);
+  const [source = '', storeUrl = ''] = args;
+  const adapter = await adapterForUrl(source, 'backup source');
+  const adapterOptions = adapterOptionValues(adapter, await allAdapters(), 'backup', opts, ctx.env);
+  adapter.checkBackup(source, adapterOptions, ctx.env);
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  const { backup } = await import('../../core/backup.js');
+  try {
+    const r = await backup({
+      adapter,
+      url: source,
+      adapterOptions,
+      store,
+      full: Boolean(opts.full),
+      toolVersion: TOOL_VERSION,
+      segmentSize: opts.segmentSize as number | undefined,
+      level: opts.level as number | undefined,
+      signal: ctx.signal,
+      progress: ctx.progress,
+      debug: ctx.debug,
+      env: ctx.env,
+    });
+    const first = r.backups[0]!.manifest;
+    const last = r.backups[r.backups.length - 1]!.manifest;
+    const mode = r.selection.options.mode;
+    if (opts.json) {
+      ctx.out(
+        `${JSON.stringify(
+          {
+            id: last.id,
+            kind: first.kind,
+            parent: first.parent?.id ?? null,
+            records: r.records,
+            backups: r.backups.map((b) => b.manifest.id),
+            ...(mode === undefined ? {} : { mode }),
+            streams: r.streams.map((s) => ({
+              name: s.name,
+              ...s.address,
+              from: s.from,
+              to: s.to,
+              records: s.records,
+              gaps: s.gaps,
+              acked: s.acked,
+              ...(r.report.streams[s.name] ?? {}),
+            })),
+            warnings: r.warnings,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return 0;
+    }
+    const ids = r.backups.length === 1 ? last.id : `${first.id} .. ${last.id} (${r.backups.length} checkpoints)`;
+    ctx.out(`backup ${ids}: ${first.kind}${first.parent ? ` after ${first.parent.id}` : ''}, ${r.records} records in ${r.streams.length} ${adapter.streamNoun}(s)\n`);
+    if (r.report.lines.length > 0) for (const l of r.report.lines) ctx.out(`  ${l}\n`);
+    else {
+      for (const s of r.streams) {
+        ctx.out(`  ${adapter.describe(s.address)} positions ${s.from}..${s.to}: ${s.records} records${s.gaps.length ? `, ${s.gaps.length} gap(s)` : ''}\n`);
+      }
+    }
+    if (r.warnings.length > 0) ctx.out(`  ${r.warnings.length} warning(s): see mqbak show ${last.id}\n`);
+    return 0;
+  } finally {
+    await store.close();
   }
 }

@@ -1,16 +1,115 @@
+import { adapterForUrl, allAdapters } from '../../brokers/registry.js';
 import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
-import { schemeOf } from '../urls.js';
+import { adapterOptionValues } from '../adapter-options.js';
+import { commaList, parseMap } from '../options/common.js';
+import { openStoreFromCli } from '../store.js';
 
-/** Sends `mqbak restore` to the Kafka or RabbitMQ implementation by the target URL's scheme. */
+/** mqbak restore <store> <target>: the target URL's adapter (src/brokers/registry.ts) through core's one restore pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
-  const [, target = ''] = args;
-  switch (schemeOf(target)) {
-    case 'kafka':
-      return (await import('./restore-kafka.js')).run(ctx, args, opts);
-    case 'amqp':
-      return (await import('./restore-rabbitmq.js')).run(ctx, args, opts);
-    default:
-      throw new MqbakError('usage', `restore target ${JSON.stringify(target)}: expected kafka://host:port or amqp://user:pass@host:port/vhost`);
+  const [storeUrl = '', target = ''] = args;
+  const adapter = await adapterForUrl(target, 'restore target');
+  const adapterOptions = adapterOptionValues(adapter, await allAdapters(), 'restore', opts, ctx.env);
+  adapter.checkRestore(target, adapterOptions, ctx.env);
+  // --streams, and its aliases --topics and --queues
+  const streams = [...new Set(['streams', 'topics', 'queues'].flatMap((k) => listOf(opts[k])))];
+  const renames = parseMap((opts.map as string[] | undefined) ?? []);
+  let until: number | null = null;
+  if (opts.until !== undefined) {
+    until = Date.parse(String(opts.until));
+    if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
   }
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  const { restore } = await import('../../core/restore.js');
+  const { journalPathFor } = await import('../../core/restore-journal.js');
+  const journalOpt = (opts.journal as string | undefined) ?? ctx.env.MQBAK_RESTORE_JOURNAL;
+  try {
+    const r = await restore({
+      adapter,
+      store,
+      url: target,
+      adapterOptions,
+      backupId: (opts.backup as string | undefined) ?? 'latest',
+      streams,
+      renames,
+      until,
+      dryRun: Boolean(opts.dryRun),
+      offsetMapPath: opts.offsetMap as string | undefined,
+      journalPath: (backupId) =>
+        journalOpt || journalPathFor(ctx.env, { store: store.description, backupId, target: adapter.redactUrl(target), streams, renames, until }),
+      signal: ctx.signal,
+      progress: ctx.progress,
+      debug: ctx.debug,
+      env: ctx.env,
+    });
+    const plan = r.plan;
+    const untilText = until === null ? null : new Date(until).toISOString();
+    if (opts.json) {
+      ctx.out(
+        `${JSON.stringify(
+          {
+            backup: plan.backupId,
+            chain: plan.chain,
+            dryRun: r.dryRun,
+            resumed: r.resumed,
+            records: r.restored,
+            restored: r.restored,
+            failed: r.failed,
+            skipped: r.skipped,
+            alreadyRestored: r.alreadyRestored,
+            until: untilText,
+            journal: r.journalPath,
+            streams: r.streams.map((s) => ({
+              name: s.name,
+              source: adapter.selectorOf(s.plan.source),
+              target: adapter.selectorOf(s.plan.target),
+              sourceAddress: s.plan.source,
+              targetAddress: s.plan.target,
+              from: s.plan.from.toString(),
+              to: s.plan.to.toString(),
+              records: s.plan.records,
+              backups: s.plan.parts.map((p) => p.backupId),
+              restored: s.restored,
+              failed: s.failed,
+              skipped: s.skipped,
+              alreadyRestored: s.alreadyRestored,
+              failures: s.failures,
+            })),
+            offsetMap: { runs: r.runs.length, file: (opts.offsetMap as string | undefined) ?? null },
+            warnings: r.warnings,
+            ...r.notes.json,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    } else if (r.dryRun) {
+      ctx.out(`plan for backup ${plan.backupId}${untilText !== null ? ` up to ${untilText}` : ''} (nothing written):\n`);
+      for (const s of r.streams) {
+        const p = s.plan;
+        ctx.out(`  ${adapter.describe(p.source)} positions ${p.from}..${p.to} (${p.records} records stored, ${p.parts.length} backup(s)) -> ${adapter.describe(p.target)}\n`);
+      }
+      for (const l of r.notes.lines) ctx.out(`  ${l}\n`);
+    } else {
+      const chain = plan.chain.length > 1 ? ` (chain of ${plan.chain.length})` : '';
+      ctx.out(`restored ${r.restored} records from backup ${plan.backupId}${chain}${r.resumed ? ` (resumed: ${r.alreadyRestored} already restored)` : ''}\n`);
+      for (const s of r.streams) {
+        const src = adapter.describe(s.plan.source);
+        const dst = adapter.describe(s.plan.target);
+        const name = src === dst ? src : `${src} -> ${dst}`;
+        const extra = `${s.skipped ? `, ${s.skipped} skipped by --until` : ''}${s.alreadyRestored ? `, ${s.alreadyRestored} already restored by the interrupted earlier run` : ''}`;
+        ctx.out(`  ${name}: ${s.restored} restored, ${s.failed} failed${extra}\n`);
+        for (const f of s.failures) ctx.out(`    failure: ${f}\n`);
+      }
+      for (const l of r.notes.lines) ctx.out(`  ${l}\n`);
+    }
+    return r.failed > 0 ? 3 : 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function listOf(v: unknown): string[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : commaList(String(v))).map((s) => String(s).trim()).filter(Boolean);
 }
