@@ -88,7 +88,7 @@ async function restore(p: SinkPlan, options: AdapterOptionValues, env: Record<st
 
 describe('kafka sink', () => {
   it("creates the target topic from the metadata and writes through mqbak's producer and kafkajs'", async () => {
-    for (const env of [{}, { MQBAK_KAFKA_PRODUCER: 'kafkajs' }]) {
+    for (const env of [{}, { MQBAK_KAFKA_PRODUCER: 'kafkajs' }] as Array<Record<string, string>>) {
       const source = uniqueName('sink-src');
       const target = uniqueName('sink-dst');
       const data = [records(0, 30), records(5, 3)];

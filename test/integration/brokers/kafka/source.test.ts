@@ -52,7 +52,7 @@ describe('kafka source', () => {
   it("reads the same records through mqbak's Fetch reader and kafkajs' consumer", async () => {
     const values: string[][] = [];
     const types: unknown[][] = [];
-    for (const env of [{}, { MQBAK_KAFKA_CONSUMER: 'kafkajs' }]) {
+    for (const env of [{}, { MQBAK_KAFKA_CONSUMER: 'kafkajs' }] as Array<Record<string, string>>) {
       await withSource({ topics: [topic] }, env, async (s) => {
         const sel = await s.select();
         expect(sel.streams.map((x) => [x.name, x.address, x.start, x.end])).toEqual([
