@@ -1,27 +1,48 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OffsetMapBuilder, offsetRunToJson, translateCommitted } from '../../src/core/offset-map.js';
+import type { OffsetRun } from '../../src/brokers/adapter.js';
+import { offsetRunFromJson, offsetRunToJson, writeOffsetMap } from '../../src/core/offset-map.js';
 
-describe('offset map', () => {
-  it('groups consecutive source offsets into runs and splits at gaps', () => {
-    const b = new OffsetMapBuilder('a', 1, 'b', 1);
-    let t = 100n;
-    for (const s of [5n, 6n, 7n, 10n, 11n, 20n]) b.add(s, t++);
-    expect(b.runs.map(offsetRunToJson).map((l) => JSON.parse(l))).toEqual([
-      { topic: 'a', partition: 1, targetTopic: 'b', targetPartition: 1, sourceStart: 5, sourceEnd: 7, targetStart: 100 },
-      { topic: 'a', partition: 1, targetTopic: 'b', targetPartition: 1, sourceStart: 10, sourceEnd: 11, targetStart: 103 },
-      { topic: 'a', partition: 1, targetTopic: 'b', targetPartition: 1, sourceStart: 20, sourceEnd: 20, targetStart: 105 },
-    ]);
+const run: OffsetRun = {
+  stream: 'kafka/a/1',
+  source: { topic: 'a', partition: 1 },
+  target: { topic: 'b', partition: 1 },
+  sourceStart: 2n ** 60n,
+  sourceEnd: 2n ** 60n + 7n,
+  targetStart: 100n,
+};
+
+describe('offset map (docs/OFFSET-MAP.md)', () => {
+  it('writes one JSON line per run: stream, addresses, positions as decimal strings', () => {
+    expect(JSON.parse(offsetRunToJson(run))).toEqual({
+      stream: 'kafka/a/1',
+      source: { topic: 'a', partition: 1 },
+      target: { topic: 'b', partition: 1 },
+      sourceStart: '1152921504606846976',
+      sourceEnd: '1152921504606846983',
+      targetStart: '100',
+    });
   });
 
-  it('translates a committed offset to the first restored record at or after it', () => {
-    const b = new OffsetMapBuilder('a', 0, 'a', 0);
-    let t = 0n;
-    for (const s of [5n, 6n, 7n, 10n, 11n]) b.add(s, t++);
-    expect(translateCommitted(b.runs, 0n, 99n)).toBe(0n); // before everything
-    expect(translateCommitted(b.runs, 6n, 99n)).toBe(1n); // inside a run
-    expect(translateCommitted(b.runs, 8n, 99n)).toBe(3n); // in a gap: the next restored record
-    expect(translateCommitted(b.runs, 11n, 99n)).toBe(4n);
-    expect(translateCommitted(b.runs, 12n, 99n)).toBe(99n); // past the end: log end
-    expect(translateCommitted([], 3n, 7n)).toBe(7n);
+  it('reads back exactly what it wrote, positions past 2^53 included', () => {
+    expect(offsetRunFromJson(offsetRunToJson(run))).toEqual(run);
+    expect(() => offsetRunFromJson('{"stream":"s","source":{},"target":{},"sourceStart":5,"sourceEnd":"5","targetStart":"0"}')).toThrow(/sourceStart is not a decimal string/);
+  });
+
+  it('writes the file as JSON lines, one per run, in the order given', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mqbak-map-'));
+    try {
+      const second = { ...run, stream: 'kafka/a/2', sourceStart: 0n, sourceEnd: 0n, targetStart: 0n };
+      await writeOffsetMap(join(dir, 'm.jsonl'), [run, second]);
+      const lines = (await readFile(join(dir, 'm.jsonl'), 'utf8')).split('\n');
+      expect(lines).toHaveLength(3);
+      expect(lines[2]).toBe('');
+      expect(lines.slice(0, 2).map(offsetRunFromJson)).toEqual([run, second]);
+      await expect(writeOffsetMap(join(dir, 'missing', 'm.jsonl'), [run])).rejects.toThrow(/--offset-map/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
