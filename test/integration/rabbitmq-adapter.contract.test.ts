@@ -10,7 +10,7 @@ import { createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, uniqueName } 
 import type { ReadMode, StreamAddress } from '../../src/brokers/adapter.js';
 import { adapter } from '../../src/brokers/rabbitmq/index.js';
 import { connectRabbit, type RabbitConnection } from '../../src/brokers/rabbitmq/connection.js';
-import { QueueConsumer } from '../../src/brokers/rabbitmq/source.js';
+import { QueueConsumer } from '../../src/brokers/rabbitmq/consumer.js';
 
 async function publish(conn: RabbitConnection, queue: string, from: number, count: number): Promise<void> {
   const ch = await conn.model.createConfirmChannel();

@@ -6,16 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumeMessage } from 'amqplib';
 import { amqpMetaOf } from '../../src/brokers/rabbitmq/amqp-json.js';
 import { createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, uniqueName } from '../helpers/brokers.js';
-import {
-  ConfirmPublisher,
-  connectRabbit,
-  publishOptions,
-  QueueConsumer,
-  queueDepth,
-  rawPropertiesOf,
-  toArchiveRecord,
-  type RabbitConnection,
-} from '../../src/brokers/rabbitmq/index.js';
+import { connectRabbit, rawPropertiesOf, type RabbitConnection } from '../../src/brokers/rabbitmq/connection.js';
+import { QueueConsumer, queueDepth } from '../../src/brokers/rabbitmq/consumer.js';
+import { toArchiveRecord } from '../../src/brokers/rabbitmq/delivery.js';
+import { ConfirmPublisher, publishOptions } from '../../src/brokers/rabbitmq/publisher.js';
 
 let vhost: string;
 let conn: RabbitConnection;

@@ -9,7 +9,7 @@ import {
   plainValue,
   toAmqplibTable,
 } from '../../src/brokers/rabbitmq/amqp-codec.js';
-import { publishOptions, renameBrokerHeaders } from '../../src/brokers/rabbitmq/sink.js';
+import { publishOptions, renameBrokerHeaders } from '../../src/brokers/rabbitmq/publisher.js';
 import { matchingPolicy, type Policy } from '../../src/brokers/rabbitmq/management.js';
 import { quorumDeliveryLimit, rabbitChainKey, streamName } from '../../src/core/rabbitmq-backup.js';
 import type { AmqpField, AmqpValue } from '../../src/brokers/rabbitmq/amqp-types.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planRabbitRestore } from '../../src/core/rabbitmq-restore.js';
 import { parseMap } from '../../src/cli/options/common.js';
 import { managementFrom } from '../../src/cli/commands/backup-rabbitmq.js';
-import { parseAmqpUrl } from '../../src/brokers/rabbitmq/connection.js';
+import { parseAmqpUrl } from '../../src/brokers/rabbitmq/amqp-url.js';
 import { journalId, SettledTracker } from '../../src/core/rabbitmq-restore-journal.js';
 import type { LoadedManifest } from '../../src/core/backup-reader.js';
 import type { StreamEntry } from '../../src/archive/manifest.js';

@@ -6,7 +6,8 @@
  */
 import { MqbakError, withContext } from '../../common/errors.js';
 import type { AdapterContext, BrokerSource, ReadOutcome, ReadRequest, SourceSelection, SourceStream } from '../adapter.js';
-import { connectRabbit, parseAmqpUrl, type AmqpTarget, type RabbitConnection } from './connection.js';
+import { parseAmqpUrl, type AmqpTarget } from './amqp-url.js';
+import { connectRabbit, type RabbitConnection } from './connection.js';
 import { exportDefinitions } from './definitions.js';
 import { reportInvalidUtf8 } from './delivery.js';
 import { QueueDrain } from './drain-read.js';
@@ -15,7 +16,8 @@ import { readMirror } from './mirror-read.js';
 import type { BackupSettings } from './options.js';
 import { deliveryLimits, queueAddress, rabbitChainKey, refuseRiskyMirror, selectQueues, streamName } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { queueDepth, streamNextOffset } from './source.js';
+import { queueDepth } from './consumer.js';
+import { streamNextOffset } from './stream-probe.js';
 import { readStreamQueue } from './stream-read.js';
 
 /** One selected queue: what select saw, and what reading it has done so far. */

@@ -3,61 +3,15 @@
  * header, so headers keep their AMQP types (see amqp-codec.ts). amqplib is loaded lazily.
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
-import { MqbakError } from '../../common/errors.js';
+import { MqbakError, messageOf } from '../../common/errors.js';
 import type { AmqpProperties } from './amqp-types.js';
 import { decodeBasicProperties, type DecodeNotes } from './amqp-codec.js';
+import { parseAmqpUrl, redactAmqpUrl, type AmqpTarget } from './amqp-url.js';
 
 /** Where the captured property bytes ride on amqplib's `message.properties` object. */
 const RAW_PROPERTIES = Symbol('mqbak.rawProperties');
 
 const FRAME_HEADER = 2;
-
-export interface AmqpTarget {
-  /** amqp(s)://user:pass@host:port/vhost as the user gave it. */
-  url: string;
-  user: string;
-  host: string;
-  port: number;
-  vhost: string;
-  tls: boolean;
-}
-
-/** Parses an AMQP URL the way RabbitMQ does: vhost is the path, URL-decoded; empty path = "/". */
-export function parseAmqpUrl(url: string): AmqpTarget {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new MqbakError('usage', `not a valid AMQP URL: ${redactAmqpUrl(url)}`, {
-      hint: 'expected amqp://user:pass@host:port/vhost (vhost "/" is %2F)',
-    });
-  }
-  const tls = u.protocol === 'amqps:';
-  if (u.protocol !== 'amqp:' && !tls) throw new MqbakError('usage', `not an AMQP URL: ${redactAmqpUrl(url)}`);
-  const path = u.pathname.replace(/^\//, '');
-  if (path.includes('/')) {
-    throw new MqbakError('usage', `AMQP URL ${redactAmqpUrl(url)}: a vhost with "/" must be URL-encoded`, {
-      hint: 'the vhost "/" is written %2F, e.g. amqp://guest:guest@localhost:5672/%2F',
-    });
-  }
-  return {
-    url,
-    user: u.username ? decodeURIComponent(u.username) : 'guest',
-    host: u.hostname,
-    port: u.port ? Number(u.port) : tls ? 5671 : 5672,
-    vhost: path === '' ? '/' : decodeURIComponent(path),
-    tls,
-  };
-}
-
-export function passwordOf(url: string): string {
-  const u = new URL(url);
-  return u.username ? decodeURIComponent(u.password) : 'guest';
-}
-
-export function redactAmqpUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, '$1$2@');
-}
 
 export interface RabbitConnection {
   model: ChannelModel;
@@ -86,7 +40,7 @@ export async function connectRabbit(url: string, options: { signal?: AbortSignal
     if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(options.heartbeat ?? 30));
     model = await amqp.connect(u.toString(), { noDelay: true, timeout: 15_000 });
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = messageOf(e);
     const refused = /ACCESS_REFUSED|403|not_allowed|NOT_ALLOWED|vhost/i.test(msg);
     throw new MqbakError('unreachable', `connect to ${redactAmqpUrl(url)}: ${msg}`, {
       cause: e,

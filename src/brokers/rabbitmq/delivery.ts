@@ -57,3 +57,13 @@ export function reportInvalidUtf8(notes: DecodeNotes, warn: (m: string) => void)
   warn(`${notes.invalidUtf8.length} property or header string(s) were not valid UTF-8 (${where}); they are kept with U+FFFD replacement characters`);
   notes.invalidUtf8 = [];
 }
+
+/**
+ * A delivery as a record in one step, for callers that need not look at its meta first. Stream
+ * queues: dropStreamOffset leaves the broker's x-stream-offset header out.
+ */
+export function toArchiveRecord(msg: ConsumeMessage, position: bigint, notes: DecodeNotes, options: { dropStreamOffset?: boolean } = {}): ArchiveRecord {
+  const meta = deliveryMeta(msg, notes);
+  if (options.dropStreamOffset && meta.properties.headers) meta.properties.headers = meta.properties.headers.filter((f) => f.name !== 'x-stream-offset');
+  return deliveryRecord(msg, meta, position);
+}

@@ -12,7 +12,7 @@ import type { QueueInfo } from './management.js';
 import { MAX_CHECKPOINT, type BackupSettings } from './options.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { QueueConsumer } from './source.js';
+import { QueueConsumer } from './consumer.js';
 
 export class QueueDrain {
   private consumer: QueueConsumer | null = null;

@@ -3,7 +3,7 @@
  * definitions export and import. Credentials travel in the Authorization header, never in URLs
  * that could be printed.
  */
-import { MqbakError } from '../../common/errors.js';
+import { MqbakError, messageOf } from '../../common/errors.js';
 
 export interface ManagementOptions {
   /** e.g. http://host:15672 (a path prefix is kept). */
@@ -78,7 +78,7 @@ export class ManagementClient {
     } catch (e) {
       if (this.options.signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
-      throw new MqbakError('unreachable', `RabbitMQ management API ${this.base}: ${e instanceof Error ? e.message : String(e)}${cause}`, {
+      throw new MqbakError('unreachable', `RabbitMQ management API ${this.base}: ${messageOf(e)}${cause}`, {
         cause: e,
         retriable: true,
         hint: 'the management plugin must be enabled (rabbitmq-plugins enable rabbitmq_management); set --management-url or MQBAK_RABBITMQ_MANAGEMENT_URL if it is elsewhere',

@@ -10,7 +10,7 @@ import { deliveryCountOf, deliveryMeta, deliveryRecord } from './delivery.js';
 import type { QueueInfo } from './management.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { QueueConsumer } from './source.js';
+import { QueueConsumer } from './consumer.js';
 
 /** Reads `depth` messages of `q` (its depth at the cut) into `out` from position `from`; returns the end. */
 export async function readMirror(

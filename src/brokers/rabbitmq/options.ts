@@ -5,7 +5,7 @@
  */
 import type { AdapterOption, AdapterOptionValues } from '../adapter.js';
 import { MqbakError } from '../../common/errors.js';
-import { parseAmqpUrl, redactAmqpUrl } from './connection.js';
+import { parseAmqpUrl, redactAmqpUrl } from './amqp-url.js';
 
 export type RabbitMode = 'mirror' | 'drain';
 

@@ -1,6 +1,6 @@
 /**
  * Restoring one archived stream into one target queue: each record republished in order with
- * publisher confirms and mandatory routing (sink.ts, ConfirmPublisher). A record counts as
+ * publisher confirms and mandatory routing (publisher.ts, ConfirmPublisher). A record counts as
  * written only when confirmed and not returned; everything else is a counted failure with its
  * reason. Writes publish one after the other on one channel, which keeps the order; a write may
  * start while the confirms of the one before are still coming (the window bounds what is
@@ -13,7 +13,7 @@ import { amqpMetaOf } from './amqp-json.js';
 import type { RabbitConnection } from './connection.js';
 import { queueWarnings, republish, type QueueNotes, type RepublishCounts, type RepublishRules } from './republish.js';
 import { settledEntryOf, SettledTracker } from './settled-tracker.js';
-import { ConfirmPublisher, type PublishOutcome } from './sink.js';
+import { ConfirmPublisher, type PublishOutcome } from './publisher.js';
 import type { StreamTargetOffsets } from './stream-target-offsets.js';
 
 export interface QueueWriterSetup {

@@ -7,7 +7,7 @@
  */
 import type { Options } from 'amqplib';
 import type { AmqpMessageMeta, AmqpProperties, AmqpValue } from './amqp-types.js';
-import { publishOptions, renameBrokerHeaders } from './sink.js';
+import { publishOptions, renameBrokerHeaders } from './publisher.js';
 
 /** Per restore: what was changed in how many messages. */
 export interface RepublishCounts {

@@ -6,14 +6,15 @@
  */
 import { MqbakError, messageOf } from '../../common/errors.js';
 import type { AdapterContext, BrokerSink, JournalEntry, OffsetRun, PlannedTarget, SinkPlan, StreamWriter } from '../adapter.js';
-import { connectRabbit, parseAmqpUrl, publishExtrasSupported, type AmqpTarget, type RabbitConnection } from './connection.js';
+import { parseAmqpUrl, type AmqpTarget } from './amqp-url.js';
+import { connectRabbit, publishExtrasSupported, type RabbitConnection } from './connection.js';
 import { applyDefinitions, type ApplyReport, type SavedDefinitions } from './definitions.js';
 import { ManagementClient } from './management.js';
 import type { RestoreSettings } from './options.js';
 import { addressOf } from './queue-selection.js';
 import { QueueWriter } from './queue-writer.js';
 import type { RepublishCounts } from './republish.js';
-import { queueDepth } from './source.js';
+import { queueDepth } from './consumer.js';
 import { StreamTargetOffsets } from './stream-target-offsets.js';
 
 export class RabbitSink implements BrokerSink {

@@ -7,12 +7,8 @@ import { MqbakError, throwIfAborted } from '../../common/errors.js';
 import type { RecordSink } from '../adapter.js';
 import { deliveryMeta, deliveryRecord, streamOffsetOf } from './delivery.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { QueueConsumer } from './source.js';
-
-/** The x-stream-offset argument that starts a stream consumer at `from`. */
-export function offsetArgument(from: bigint): unknown {
-  return from === 0n ? 'first' : { '!': 'long', value: from.toString() };
-}
+import { QueueConsumer } from './consumer.js';
+import { offsetArgument } from './stream-probe.js';
 
 /** Reads offsets [from, end) of stream queue `queue` into `out`; returns the end of what was read. */
 export async function readStreamQueue(ctx: ReadContext, queue: string, from: bigint, end: bigint | null, out: RecordSink, report: QueueReport): Promise<bigint> {

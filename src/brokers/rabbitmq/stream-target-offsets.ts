@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { OffsetRun, StreamAddress } from '../adapter.js';
 import type { RabbitConnection } from './connection.js';
-import { scanStream, streamNextOffset } from './source.js';
+import { scanStream, streamNextOffset } from './stream-probe.js';
 
 export class StreamTargetOffsets {
   private readonly sent: Array<{ position: bigint; hash: string; ok: boolean }> = [];

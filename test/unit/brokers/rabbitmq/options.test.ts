@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backupSettings, DEFAULT_CHECKPOINT, DEFAULT_HOLD_MS, managementFrom, restoreSettings } from '../../../../src/brokers/rabbitmq/options.js';
-import { parseAmqpUrl } from '../../../../src/brokers/rabbitmq/connection.js';
+import { parseAmqpUrl } from '../../../../src/brokers/rabbitmq/amqp-url.js';
 import { adapter } from '../../../../src/brokers/rabbitmq/index.js';
 
 const URL = 'amqp://u:p@rabbit:5672/v';

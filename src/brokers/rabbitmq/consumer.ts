@@ -1,15 +1,10 @@
 /**
  * Reading a queue: a consumer with manual acknowledgements whose deliveries are taken one at a
- * time (in channel order, which is queue order), and the conversion of a delivery into an
- * ArchiveRecord with typed properties.
+ * time (in channel order, which is queue order), and the queue's depth by passive declare.
  */
 import type { Channel, ConsumeMessage, Replies } from 'amqplib';
-import { MqbakError } from '../../common/errors.js';
-import type { ArchiveRecord } from '../../common/record.js';
-import { amqpToAttributes } from './amqp-json.js';
-import type { AmqpProperties } from './amqp-types.js';
-import type { DecodeNotes } from './amqp-codec.js';
-import { propertiesOf, type RabbitConnection } from './connection.js';
+import { MqbakError, messageOf } from '../../common/errors.js';
+import type { RabbitConnection } from './connection.js';
 
 /** AMQP 0-9-1 prefetch-count is an unsigned 16-bit field. */
 export const MAX_PREFETCH = 65535;
@@ -152,7 +147,7 @@ export class QueueConsumer {
 
 function consumeError(queue: string, e: unknown): MqbakError {
   if (e instanceof MqbakError) return e;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = messageOf(e);
   if (/PRECONDITION_FAILED.*(timeout|delivery acknowledgement)/i.test(msg) || /consumer_timeout|delivery acknowledgement on channel/i.test(msg)) {
     return new MqbakError('partial', `queue ${queue}: RabbitMQ closed the channel because deliveries were held too long (consumer_timeout): ${msg}`, {
       cause: e,
@@ -175,111 +170,5 @@ export async function queueDepth(conn: RabbitConnection, queue: string): Promise
     throw consumeError(queue, e);
   } finally {
     await ch.close().catch(() => {});
-  }
-}
-
-/** The stream offset RabbitMQ puts on every delivery from a stream queue (x-stream-offset, a long). */
-export function streamOffsetOf(props: AmqpProperties): bigint | null {
-  const h = props.headers?.find((f) => f.name === 'x-stream-offset');
-  if (!h) return null;
-  const v = h.value;
-  if (v.type === 'int64') return BigInt(v.value);
-  if (v.type === 'int8' || v.type === 'int16' || v.type === 'int32' || v.type === 'uint8' || v.type === 'uint16' || v.type === 'uint32') return BigInt(v.value);
-  return null;
-}
-
-export interface DeliveryRecord {
-  record: ArchiveRecord;
-  deliveryTag: number;
-  redelivered: boolean;
-}
-
-/**
- * A delivery as the archive keeps it. Stream queues: the broker's x-stream-offset header is
- * delivery metadata (the position already says it exactly), so it is left out of the headers.
- */
-export function toArchiveRecord(
-  msg: ConsumeMessage,
-  position: bigint,
-  notes: DecodeNotes,
-  options: { dropStreamOffset?: boolean } = {},
-): ArchiveRecord {
-  const properties = propertiesOf(msg, notes);
-  if (options.dropStreamOffset && properties.headers) {
-    properties.headers = properties.headers.filter((f) => f.name !== 'x-stream-offset');
-  }
-  return {
-    position,
-    timestamp: properties.timestamp !== undefined ? properties.timestamp * 1000 : null,
-    timestampType: null,
-    key: null,
-    // a copy: amqplib's content may be a view into a larger socket buffer
-    value: new Uint8Array(msg.content),
-    headers: [],
-    attributes: amqpToAttributes({
-      exchange: msg.fields.exchange,
-      routingKey: msg.fields.routingKey,
-      redelivered: msg.fields.redelivered,
-      properties,
-    }),
-  };
-}
-
-/**
- * The offset the next message of a stream queue will get, or null for an empty stream. There is
- * no AMQP call for it: read from 'last' (the first message of the last chunk) and take the
- * highest offset seen once deliveries pause.
- */
-export async function streamNextOffset(conn: RabbitConnection, queue: string, signal?: AbortSignal): Promise<bigint | null> {
-  const probe = await QueueConsumer.open(conn, queue, { prefetch: 1000, arguments: { 'x-stream-offset': 'last' } });
-  let max: bigint | null = null;
-  const stopAt = Date.now() + 5000;
-  let n = 0;
-  try {
-    for (;;) {
-      const msg = await probe.next(max === null ? 1000 : 300, signal);
-      if (!msg) break;
-      n++;
-      const off = streamOffsetOf(propertiesOf(msg, { invalidUtf8: [] }));
-      if (off !== null && (max === null || off > max)) max = off;
-      if (n % 500 === 0) probe.ack(msg.fields.deliveryTag, true);
-      if (Date.now() > stopAt) break;
-    }
-  } finally {
-    await probe.close();
-  }
-  return max === null ? null : max + 1n;
-}
-
-/**
- * Reads a stream from `from` and calls `each` with every delivery's offset and body until `each`
- * returns false or nothing comes for `idleMs`.
- */
-export async function scanStream(
-  conn: RabbitConnection,
-  queue: string,
-  from: bigint,
-  each: (offset: bigint, body: Buffer) => boolean,
-  options: { idleMs?: number; signal?: AbortSignal } = {},
-): Promise<void> {
-  const c = await QueueConsumer.open(conn, queue, {
-    prefetch: 1000,
-    arguments: { 'x-stream-offset': from === 0n ? 'first' : { '!': 'long', value: from.toString() } },
-  });
-  let sinceAck = 0;
-  try {
-    for (;;) {
-      const msg = await c.next(options.idleMs ?? 3000, options.signal);
-      if (!msg) return;
-      if (++sinceAck >= 200) {
-        c.ack(msg.fields.deliveryTag, true);
-        sinceAck = 0;
-      }
-      const off = streamOffsetOf(propertiesOf(msg, { invalidUtf8: [] }));
-      if (off === null || off < from) continue;
-      if (!each(off, msg.content)) return;
-    }
-  } finally {
-    await c.close();
   }
 }

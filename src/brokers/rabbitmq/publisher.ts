@@ -4,7 +4,7 @@
  * a nack, a return or a channel failure is a counted failure, never a silent drop.
  */
 import type { ConfirmChannel, Options } from 'amqplib';
-import { MqbakError } from '../../common/errors.js';
+import { MqbakError, messageOf } from '../../common/errors.js';
 import type { AmqpField, AmqpProperties } from './amqp-types.js';
 import { toAmqplibTable } from './amqp-codec.js';
 import { PUBLISH_EXTRAS, type PublishExtras, type RabbitConnection } from './connection.js';
@@ -149,7 +149,7 @@ export class ConfirmPublisher {
       try {
         await this.openChannel();
       } catch (e) {
-        throw new MqbakError('unreachable', `open a publishing channel: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new MqbakError('unreachable', `open a publishing channel: ${messageOf(e)}`, { cause: e });
       }
     }
     const ch = this.channel!;
@@ -176,7 +176,7 @@ export class ConfirmPublisher {
       });
     } catch (e) {
       // amqplib refuses before sending (a property of the wrong type, headers over its 64 KiB buffer)
-      entry.resolve({ ok: false, reason: `not sent: ${e instanceof Error ? e.message : String(e)}` });
+      entry.resolve({ ok: false, reason: `not sent: ${messageOf(e)}` });
       return { outcome: done };
     }
     if (!writable) await new Promise<void>((r) => this.drainWaiters.push(r));
