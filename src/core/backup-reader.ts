@@ -8,7 +8,7 @@ import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { idOfManifestKey, isBackupId, manifestKey, MANIFESTS_PREFIX } from '../archive/keys.js';
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { decodeSegmentColumns, decodeSegmentObjects, type DecodedBlock } from '../archive/segment.js';
+import { decodeSegmentColumns, decodeSegmentObjects, type DecodedBlock } from '../archive/segment-reader.js';
 
 export interface LoadedManifest {
   manifest: Manifest;

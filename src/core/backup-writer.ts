@@ -18,7 +18,7 @@ import {
 import type { Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { checkLevelAndBlockSize, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { SegmentBuilder, type SegmentBytes } from '../archive/segment.js';
+import { SegmentBuilder, type SegmentBytes } from '../archive/segment-builder.js';
 import { backupIdTime, isBackupId, manifestKey, newBackupId, segmentKey } from '../archive/keys.js';
 
 export interface BackupWriterOptions {

@@ -7,7 +7,7 @@ import { silentProgress, type Progress } from '../common/progress.js';
 import { parseManifest, sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
 import { idOfManifestKey, idOfSegmentKey, manifestKey, MANIFESTS_PREFIX, SEGMENTS_PREFIX, segmentsPrefix } from '../archive/keys.js';
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { decodeSegment } from '../archive/segment.js';
+import { decodeSegment } from '../archive/segment-reader.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { listBackupIds } from './backup-reader.js';
 

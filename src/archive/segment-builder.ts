@@ -1,0 +1,234 @@
+/**
+ * Writing segments (docs/FORMAT.md, "Segment layout"; the framing is segment-framing.ts): records
+ * are encoded into block buffers, each block is compressed (possibly on another thread) and
+ * copied into the segment in order behind its block header.
+ */
+import { crc32 } from 'node:zlib';
+import type { ArchiveRecord, RecordColumns } from '../common/record.js';
+import { ChunkedBytes, giveBlock, takeBlock, type SegmentBytes } from './buffer-pools.js';
+import type { BlockCodec } from './codec.js';
+import { columnRecordSize, prepareRecord, writeColumnRecord, writeRecord, type PreparedRecord } from './record-codec.js';
+import { CODEC_ZSTD, encodeBlockPrefix, encodeSegmentHeader, FLAG_CONTINUES, SEGMENT_VERSION } from './segment-framing.js';
+
+export type { SegmentBytes } from './buffer-pools.js';
+
+/**
+ * Builds one segment from records. Records are encoded straight into the current block's buffer;
+ * blocks are cut at record boundaries, except that a record longer than a block is split over as
+ * many blocks as it needs.
+ */
+export class SegmentBuilder {
+  /** the blocks' compressions, in order (awaited for backpressure) */
+  private readonly parts: Array<Promise<unknown>> = [];
+  /** done[i]: parts[i] compressed successfully (a failed one is awaited, so its error shows) */
+  private readonly done: boolean[] = [true];
+  /** the segment's bytes so far: each block is copied in, in order, once compressed */
+  private readonly output = new ChunkedBytes();
+  /** settles once every sealed block is in `output`; rejects with the first failure */
+  private appended: Promise<void> = Promise.resolve();
+  private block: Uint8Array | null = null;
+  private blockView: DataView | null = null;
+  private used = 0;
+  /** whether the current block starts inside a record */
+  private continues = false;
+  private blockRecords = 0;
+  private blockFirst: bigint | null = null;
+  private blockLast: bigint | null = null;
+  private sealedRaw = 0;
+  records = 0;
+  firstPosition: bigint | null = null;
+  lastPosition: bigint | null = null;
+  firstTimestamp: number | null = null;
+  lastTimestamp: number | null = null;
+
+  constructor(
+    private readonly codec: BlockCodec,
+    private readonly level: number,
+    private readonly blockSize: number,
+    /** how many compressions may run at once (a worker pool can use more than 1) */
+    private readonly concurrency = 1,
+  ) {
+    this.output.append(encodeSegmentHeader());
+    this.parts.push(Promise.resolve());
+  }
+
+  get rawBytes(): number {
+    return this.sealedRaw + this.used;
+  }
+
+  get empty(): boolean {
+    return this.records === 0;
+  }
+
+  private ensureBlock(): void {
+    if (this.block === null) {
+      this.block = takeBlock(this.blockSize);
+      this.blockView = new DataView(this.block.buffer, this.block.byteOffset, this.block.byteLength);
+    }
+  }
+
+  /** Appends a record (positions must increase; the caller checks); returns its encoded size. */
+  async add(record: ArchiveRecord): Promise<number> {
+    const size = this.addNow(record);
+    const wait = this.backpressure();
+    if (wait) await wait;
+    return size;
+  }
+
+  /**
+   * Encodes a record into the current block without waiting: a full block is sealed (its
+   * compression starts) on the spot. Returns the record's encoded size. The caller must await
+   * backpressure() before the next record when it is not null, or compressions pile up.
+   */
+  addNow(record: ArchiveRecord): number {
+    const p = prepareRecord(record);
+    return this.put(p.size, p, null, 0, record.position, record.timestamp);
+  }
+
+  /** addNow() for record i of the columns, encoded from them directly. */
+  addColumnNow(c: RecordColumns, i: number): number {
+    const ts = c.timestamp[i]!;
+    return this.put(columnRecordSize(c, i), null, c, i, BigInt(c.position[i]!), Number.isNaN(ts) ? null : ts);
+  }
+
+  /** Writes one record of `size` bytes: a prepared one, or record i of the columns. */
+  private put(size: number, p: PreparedRecord | null, c: RecordColumns | null, i: number, position: bigint, timestamp: number | null): number {
+    if (this.used > 0 && this.used + size > this.blockSize) this.seal();
+    if (size <= this.blockSize - this.used) {
+      this.ensureBlock();
+      this.used = p ? writeRecord(p, this.block!, this.blockView!, this.used) : writeColumnRecord(c!, i, size, this.block!, this.blockView!, this.used);
+    } else {
+      // longer than a block (and the block is empty): split it
+      const whole = Buffer.allocUnsafe(size);
+      const dv = new DataView(whole.buffer, whole.byteOffset, whole.byteLength);
+      if (p) writeRecord(p, whole, dv, 0);
+      else writeColumnRecord(c!, i, size, whole, dv, 0);
+      let off = 0;
+      while (size - off > this.blockSize) {
+        this.ensureBlock();
+        this.block!.set(whole.subarray(off, off + this.blockSize), 0);
+        this.used = this.blockSize;
+        off += this.blockSize;
+        this.seal();
+        this.continues = true;
+      }
+      this.ensureBlock();
+      this.block!.set(whole.subarray(off), 0);
+      this.used = size - off;
+    }
+    this.blockRecords++;
+    this.blockFirst ??= position;
+    this.blockLast = position;
+    this.records++;
+    this.firstPosition ??= position;
+    if (this.records === 1) this.firstTimestamp = timestamp;
+    this.lastPosition = position;
+    this.lastTimestamp = timestamp;
+    if (this.used >= this.blockSize) this.seal();
+    return size;
+  }
+
+  /**
+   * What to await before adding more: the oldest compression still running once `concurrency`
+   * of them are in flight (this bounds the memory they hold), else null.
+   */
+  backpressure(): Promise<unknown> | null {
+    const i = this.parts.length - this.concurrency;
+    // parts[0] is the segment header, always done
+    if (i < 1 || this.done[i]) return null;
+    return this.parts[i]!;
+  }
+
+  private seal(): void {
+    if (this.used === 0) return;
+    const buffer = this.block!;
+    const raw = buffer.subarray(0, this.used);
+    const flags = this.continues ? FLAG_CONTINUES : 0;
+    const records = this.blockRecords;
+    const first = this.blockFirst ?? 0n;
+    const last = this.blockLast ?? 0n;
+    this.sealedRaw += raw.length;
+    // raw may be moved to a worker (and emptied here) before the block header is written
+    const rawLength = raw.length;
+    this.block = null;
+    this.blockView = null;
+    this.used = 0;
+    this.continues = false;
+    this.blockRecords = 0;
+    this.blockFirst = null;
+    this.blockLast = null;
+    const level = this.level;
+    const codec = this.codec;
+    const block = (async () => {
+      let frame: Uint8Array;
+      let rawCrc: number;
+      let frameCrc: number;
+      let release: (() => void) | undefined;
+      if (codec.compressBlock) {
+        // the block's memory goes to the codec's thread and comes back (no copy either way)
+        const c = await codec.compressBlock(raw, level, { transfer: true });
+        ({ frame, rawCrc, frameCrc, release } = c);
+        if (c.returned) giveBlock(c.returned);
+        else if (buffer.byteLength > 0) giveBlock(buffer);
+      } else {
+        rawCrc = crc32(raw);
+        frame = await codec.compress(raw, level);
+        // the codec is done with the raw bytes (copied into its heap)
+        giveBlock(buffer);
+        frameCrc = crc32(frame);
+      }
+      const prefix = encodeBlockPrefix({
+        version: SEGMENT_VERSION,
+        codec: CODEC_ZSTD,
+        flags,
+        rawLength,
+        compressedLength: frame.length,
+        rawCrc,
+        compressedCrc: frameCrc,
+        records,
+        firstPosition: first,
+        lastPosition: last,
+      });
+      return { prefix, frame, release };
+    })();
+    const index = this.parts.length;
+    block.then(
+      () => {
+        this.done[index] = true;
+      },
+      () => {},
+    );
+    this.parts.push(block);
+    // copied into the segment in block order, and the frame's memory handed back at once
+    this.appended = this.appended.then(async () => {
+      const b = await block;
+      this.output.append(b.prefix);
+      this.output.append(b.frame);
+      b.release?.();
+    });
+    this.appended.catch(() => {}); // awaited by finish
+  }
+
+  /**
+   * Seals the last block and returns the segment's bytes as parts. The caller calls release()
+   * once it is done with them (after storing); the builder is not used again.
+   */
+  async finishParts(): Promise<SegmentBytes> {
+    this.seal();
+    try {
+      await this.appended;
+    } catch (e) {
+      this.output.take().release();
+      throw e;
+    }
+    return this.output.take();
+  }
+
+  /** Seals the last block and returns the segment's bytes in one buffer. */
+  async finish(): Promise<Uint8Array> {
+    const s = await this.finishParts();
+    const out = Buffer.concat(s.parts); // a copy: the parts go back for reuse
+    s.release();
+    return out;
+  }
+}

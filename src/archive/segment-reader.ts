@@ -1,0 +1,216 @@
+/**
+ * Reading segments (docs/FORMAT.md, "Segment layout"; the framing is segment-framing.ts): every
+ * block header, length, CRC-32, record count and position is checked before a block's records
+ * are handed out, as objects (decodeSegmentObjects) or as columns (decodeSegmentColumns).
+ */
+import { crc32 } from 'node:zlib';
+import { MqbakError, messageOf } from '../common/errors.js';
+import { ColumnsBuilder, type ArchiveRecord, type RecordColumns } from '../common/record.js';
+import { utf8NameChecker } from '../common/utf8-names.js';
+import type { BlockCodec } from './codec.js';
+import { decodeRecordAt, decodeRecordColumns } from './record-codec.js';
+import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader, FLAG_CONTINUES, integrity, type BlockHeader } from './segment-framing.js';
+
+export interface DecodedSegmentSummary {
+  blocks: number;
+  records: number;
+  rawBytes: number;
+}
+
+/**
+ * Decodes a whole segment, checking every block header, length, CRC-32, record count and
+ * position before it yields that block's records. Errors are MqbakError('integrity') starting
+ * with `context` (e.g. "segment <key>"). `summary` is filled as it goes.
+ */
+export async function* decodeSegment(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+): AsyncGenerator<ArchiveRecord> {
+  for await (const records of decodeSegmentBlocks(bytes, codec, context, summary)) yield* records;
+}
+
+interface PendingBlock {
+  h: BlockHeader;
+  where: string;
+  raw: Promise<Uint8Array>;
+}
+
+/** What a block's records came to, in either shape (objects or columns). */
+export interface DecodedBlock<T> {
+  records: T;
+  count: number;
+  /** Positions and timestamps of the block's first and last record (0n and null when count is 0). */
+  firstPosition: bigint;
+  lastPosition: bigint;
+  firstTimestamp: number | null;
+  lastTimestamp: number | null;
+}
+
+/**
+ * Decodes the whole records of buf (a block's raw bytes, after those carried over from the
+ * block before): checks each and that positions strictly increase from `lastPosition` (null
+ * at the segment's start); returns them and the offset after the last whole one. Throws
+ * 'integrity' messages without context.
+ */
+type RecordsDecoder<T> = (buf: Uint8Array, lastPosition: bigint | null) => { block: DecodedBlock<T>; next: number };
+
+/**
+ * decodeSegment, one array of records per block (cheaper for readers of many records than one
+ * await per record). Each block's header and frame checksum are checked before the previous
+ * block's records are handed out; a finding is still reported in block order.
+ */
+export async function* decodeSegmentBlocks(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+): AsyncGenerator<ArchiveRecord[]> {
+  for await (const b of decodeSegmentObjects(bytes, codec, context, summary)) yield b.records;
+}
+
+/** decodeSegmentBlocks, with each block's first and last positions and timestamps. */
+export function decodeSegmentObjects(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+): AsyncGenerator<DecodedBlock<ArchiveRecord[]>> {
+  return walkSegment(bytes, codec, context, summary, decodeObjects);
+}
+
+/**
+ * decodeSegmentBlocks, each block's records as columns over its raw bytes (no object per
+ * record), with the same checks. Positions must be below 2^53 in magnitude (see
+ * decodeRecordColumns).
+ */
+export function decodeSegmentColumns(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+): AsyncGenerator<DecodedBlock<RecordColumns>> {
+  const checkName = utf8NameChecker();
+  const decode: RecordsDecoder<RecordColumns> = (buf, lastPosition) => {
+    const out = new ColumnsBuilder(256, 768);
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const next = decodeRecordColumns(buf, 0, dv, out, checkName);
+    const c = out.finish(buf);
+    let last = lastPosition === null ? -Infinity : Number(lastPosition);
+    for (let i = 0; i < c.count; i++) {
+      const p = c.position[i]!;
+      if (p <= last) throw new MqbakError('integrity', `position ${p} does not follow ${last}`);
+      last = p;
+    }
+    const n = c.count;
+    const ts = (i: number) => (Number.isNaN(c.timestamp[i]!) ? null : c.timestamp[i]!);
+    const block: DecodedBlock<RecordColumns> = n === 0
+      ? { records: c, count: 0, firstPosition: 0n, lastPosition: 0n, firstTimestamp: null, lastTimestamp: null }
+      : { records: c, count: n, firstPosition: BigInt(c.position[0]!), lastPosition: BigInt(c.position[n - 1]!), firstTimestamp: ts(0), lastTimestamp: ts(n - 1) };
+    return { block, next };
+  };
+  return walkSegment(bytes, codec, context, summary, decode);
+}
+
+const decodeObjects: RecordsDecoder<ArchiveRecord[]> = (buf, lastPosition) => {
+  const records: ArchiveRecord[] = [];
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  for (;;) {
+    const decoded = decodeRecordAt(buf, off, dv);
+    if (decoded === null) break;
+    const p = decoded.record.position;
+    if (lastPosition !== null && p <= lastPosition) throw new MqbakError('integrity', `position ${p} does not follow ${lastPosition}`);
+    lastPosition = p;
+    records.push(decoded.record);
+    off = decoded.next;
+  }
+  const n = records.length;
+  const block: DecodedBlock<ArchiveRecord[]> = n === 0
+    ? { records, count: 0, firstPosition: 0n, lastPosition: 0n, firstTimestamp: null, lastTimestamp: null }
+    : { records, count: n, firstPosition: records[0]!.position, lastPosition: records[n - 1]!.position, firstTimestamp: records[0]!.timestamp, lastTimestamp: records[n - 1]!.timestamp };
+  return { block, next: off };
+};
+
+async function* walkSegment<T>(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary,
+  decode: RecordsDecoder<T>,
+): AsyncGenerator<DecodedBlock<T>> {
+  let at = checkSegmentHeader(bytes, context);
+  let carry: Uint8Array = new Uint8Array(0);
+  let lastPosition: bigint | null = null;
+  let index = 0;
+  const queue: Array<PendingBlock | { error: unknown }> = [];
+  let broken = false;
+  // reads the next block's header and frame and starts its decompression
+  const startNext = (): void => {
+    if (broken || at >= bytes.length) return;
+    try {
+      const h = decodeBlockHeader(bytes, at, context, index);
+      const where = `block ${index} at byte ${at}`;
+      const frameStart = at + BLOCK_PREFIX_SIZE;
+      const frameEnd = frameStart + h.compressedLength;
+      if (frameEnd > bytes.length) throw integrity(context, `${where}: compressed length ${h.compressedLength} runs past the end of the segment (truncated?)`);
+      const frame = bytes.subarray(frameStart, frameEnd);
+      if (crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
+      const raw = codec.decompress(frame, h.rawLength).catch((e: unknown) => {
+        throw integrity(context, `${where}: ${messageOf(e)}`);
+      });
+      raw.catch(() => {}); // surfaces when its turn comes (or never, if an earlier block fails)
+      queue.push({ h, where, raw });
+      at = frameEnd;
+      index++;
+    } catch (e) {
+      // reported in order, after the blocks before it
+      broken = true;
+      queue.push({ error: e });
+    }
+  };
+  startNext();
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    if ('error' in next) throw next.error;
+    startNext();
+    const { h, where } = next;
+    if (((h.flags & FLAG_CONTINUES) !== 0) !== carry.length > 0) {
+      throw integrity(context, `${where}: continuation flag ${h.flags & FLAG_CONTINUES} but ${carry.length} bytes of an unfinished record`);
+    }
+    const raw = await next.raw;
+    if (raw.length !== h.rawLength) throw integrity(context, `${where}: decompressed to ${raw.length} bytes, header says ${h.rawLength}`);
+    if (crc32(raw) !== h.rawCrc) throw integrity(context, `${where}: raw data checksum mismatch`);
+    let buf: Uint8Array;
+    if (carry.length > 0) {
+      buf = new Uint8Array(carry.length + raw.length);
+      buf.set(carry, 0);
+      buf.set(raw, carry.length);
+    } else {
+      buf = raw;
+    }
+    let decoded: ReturnType<RecordsDecoder<T>>;
+    try {
+      decoded = decode(buf, lastPosition);
+    } catch (e) {
+      throw integrity(context, `${where}: ${messageOf(e)}`);
+    }
+    const { block, next: off } = decoded;
+    carry = off === buf.length ? new Uint8Array(0) : buf.slice(off);
+    if (block.count !== h.records) throw integrity(context, `${where}: ${block.count} records, header says ${h.records}`);
+    if (block.count > 0) {
+      if (block.firstPosition !== h.firstPosition || block.lastPosition !== h.lastPosition) {
+        throw integrity(context, `${where}: positions ${block.firstPosition}..${block.lastPosition}, header says ${h.firstPosition}..${h.lastPosition}`);
+      }
+      lastPosition = block.lastPosition;
+    } else if (h.firstPosition !== 0n || h.lastPosition !== 0n) {
+      throw integrity(context, `${where}: no record ends here but header positions are ${h.firstPosition}..${h.lastPosition}`);
+    }
+    summary.blocks++;
+    summary.records += block.count;
+    summary.rawBytes += raw.length;
+    yield block;
+  }
+  if (carry.length > 0) throw integrity(context, `the last record is cut off (${carry.length} bytes of it)`);
+}
