@@ -16,6 +16,14 @@ import type { KafkaProducer } from './producer.js';
 // per-record framing); a record larger than that goes alone and the broker decides.
 const BATCH_RECORDS = 10_000;
 const BATCH_BYTES = 1_000_000;
+/**
+ * Whether the records at the end of a write that do not fill a request wait for the next write
+ * (or an empty write, or close) to fill it, as one stream of batches across archive blocks; else
+ * every write goes out whole, its end as a smaller request.
+ */
+const HOLD_TAIL = false;
+
+type Cut = Array<{ cols: RecordColumns; from: number; to: number }>;
 
 /** Bytes record i takes in a Kafka record batch, framing estimated generously. */
 function recordSize(c: RecordColumns, i: number): number {
@@ -79,6 +87,8 @@ export class KafkaStreamWriter implements StreamWriter {
   private acknowledged: Promise<void> = Promise.resolve();
   /** One write at a time cuts and encodes; the next starts once this one's last batch is queued. */
   private gate: Promise<void> = Promise.resolve();
+  /** Records cut but not sent yet (HOLD_TAIL): the start of the next request. */
+  private held: { cut: Cut; count: number; bytes: number } = { cut: [], count: 0, bytes: 0 };
 
   /**
    * `initialEnd`: the partition's end before this restore first wrote to it (from the journal, or
@@ -111,7 +121,9 @@ export class KafkaStreamWriter implements StreamWriter {
 
   /**
    * The first `resume.records` records ever given are not sent (an interrupted run of the same
-   * restore wrote them, acknowledged, in this order): they only go into the offset runs.
+   * restore wrote them, acknowledged, in this order): they only go into the offset runs. With
+   * HOLD_TAIL, `written` counts the requests this write sent, records of earlier writes included,
+   * and an empty write sends what is held.
    */
   async write(batch: readonly RecordSlice[], signal: AbortSignal): Promise<WriteAck> {
     const before = this.gate;
@@ -122,9 +134,8 @@ export class KafkaStreamWriter implements StreamWriter {
     try {
       await before;
       const slices = this.toSkip > 0n ? this.skip(batch) : batch;
-      let cut: Array<{ cols: RecordColumns; from: number; to: number }> = [];
-      let count = 0;
-      let bytes = 0;
+      let { cut, count, bytes } = this.held;
+      this.held = { cut: [], count: 0, bytes: 0 };
       for (const s of slices) {
         const cols = s.cols;
         for (let i = s.from; i < s.to; i++) {
@@ -143,7 +154,8 @@ export class KafkaStreamWriter implements StreamWriter {
           bytes += size;
         }
       }
-      if (count > 0) {
+      if (count > 0 && HOLD_TAIL && batch.length > 0) this.held = { cut, count, bytes };
+      else if (count > 0) {
         last = (await this.send(cut, signal)).acked;
         written += count;
       }
@@ -175,7 +187,7 @@ export class KafkaStreamWriter implements StreamWriter {
    * acknowledged (so that at most one more is encoded meanwhile), with this batch's own
    * acknowledgement. Nothing goes out after a failure.
    */
-  private async send(slices: RecordSlice[], signal: AbortSignal): Promise<{ acked: Promise<void> }> {
+  private async send(slices: RecordSlice[], signal?: AbortSignal): Promise<{ acked: Promise<void> }> {
     const prepared = this.producer.prepare(this.topic, this.partition, slices);
     const previous = this.acknowledged;
     const mine = previous.then(async () => {
@@ -197,6 +209,11 @@ export class KafkaStreamWriter implements StreamWriter {
   /** Waits for every write; the offset runs of this partition (already restored records included). */
   async close(): Promise<OffsetRun[]> {
     await this.gate;
+    if (this.held.count > 0) {
+      const { cut } = this.held;
+      this.held = { cut: [], count: 0, bytes: 0 };
+      await (await this.send(cut)).acked;
+    }
     await this.acknowledged;
     if (this.toSkip > 0n) throw new MqbakError('integrity', `${this.key}: holds ${this.toSkip} more records than this backup plans (not a resume of the same restore?)`);
     return this.runs.runs;
