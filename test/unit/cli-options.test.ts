@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { byteSize, commaList, positiveInt } from '../../src/cli/options/common.js';
 import { parseStoreUrl } from '../../src/stores/open.js';
-import { redactUrl, schemeOf } from '../../src/cli/urls.js';
+import { Command } from 'commander';
+import { ADAPTERS, adapterForUrl, allAdapters, registrationForUrl, schemeOf } from '../../src/brokers/registry.js';
+import type { AdapterOption, BrokerAdapter } from '../../src/brokers/adapter.js';
+import { addAdapterOptions, adapterOptionValues } from '../../src/cli/adapter-options.js';
 import { s3ConfigFrom } from '../../src/cli/store.js';
 import { exitCodeFor, EXIT } from '../../src/cli/exit-codes.js';
 import { MqbakError, withContext } from '../../src/common/errors.js';
@@ -57,15 +60,60 @@ describe('S3 settings', () => {
   });
 });
 
-describe('URLs', () => {
-  it('redacts passwords and keeps the user', () => {
-    expect(redactUrl('amqp://admin:s3cret@rabbit:5672/prod')).toBe('amqp://admin:***@rabbit:5672/prod');
-    expect(redactUrl('kafka://b1:9092')).toBe('kafka://b1:9092');
-  });
-  it('knows kafka:// and amqp(s)://', () => {
+describe('broker registry', () => {
+  it('finds the adapter by the URL scheme, case-insensitively', () => {
     expect(schemeOf('kafka://a:1')).toBe('kafka');
-    expect(schemeOf('amqps://a')).toBe('amqp');
-    expect(schemeOf('http://a')).toBeNull();
+    expect(schemeOf('AMQPS://a')).toBe('amqps');
+    expect(schemeOf('localhost:9092')).toBeNull();
+    expect(registrationForUrl('kafka://a:1')?.name).toBe('kafka');
+    expect(registrationForUrl('amqps://u@h/v')?.name).toBe('rabbitmq');
+    expect(registrationForUrl('http://a')).toBeNull();
+  });
+  it('an unknown scheme is a usage error listing every adapter\'s example URL', async () => {
+    const e = await adapterForUrl('mqtt://localhost', 'backup source').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(MqbakError);
+    expect((e as MqbakError).code).toBe('usage');
+    expect((e as MqbakError).message).toBe('backup source "mqtt://localhost": expected kafka://host:port or amqp://user:pass@host:port/vhost');
+  });
+  it('every registry line loads the adapter it names, and adapters redact passwords', async () => {
+    for (const a of await allAdapters()) {
+      expect(ADAPTERS.find((r) => r.name === a.name)?.schemes).toEqual(a.schemes);
+      expect(a.redactUrl(`${a.schemes[0]}://admin:s3cret@host:1/x`)).not.toContain('s3cret');
+    }
+  });
+});
+
+describe('adapter options', () => {
+  const adapter = (name: string, title: string, backupOptions: AdapterOption[]): BrokerAdapter => ({ name, title, backupOptions, restoreOptions: [] }) as unknown as BrokerAdapter;
+  const a = adapter('a', 'Alpha', [
+    { flags: '--topics <a,b>', description: 'x', kind: 'list' },
+    { flags: '--isolation <level>', description: 'x', choices: ['read_committed', 'read_uncommitted'] },
+    { flags: '--hold <s>', description: 'x', kind: 'seconds', env: 'A_HOLD' },
+  ]);
+  const b = adapter('b', 'Beta', [
+    { flags: '--queues <a,b>', description: 'x', kind: 'list' },
+    { flags: '--all-queues', description: 'x', kind: 'flag' },
+  ]);
+  it('registers each flag once, parsed by its kind', () => {
+    const cmd = new Command('backup').exitOverride();
+    addAdapterOptions(cmd, [a, b, a], 'backup');
+    expect(cmd.options.map((o) => o.long)).toEqual(['--topics', '--isolation', '--hold', '--queues', '--all-queues']);
+    cmd.parse(['--topics', 'x, y', '--hold', '1.5'], { from: 'user' });
+    expect(cmd.opts()).toEqual({ topics: ['x', 'y'], hold: 1.5 });
+  });
+  it('gives the URL\'s adapter its values, from the environment when absent; checks choices', () => {
+    expect(adapterOptionValues(a, [a, b], 'backup', { topics: ['t'], json: true }, { A_HOLD: '30' })).toEqual({ topics: ['t'], hold: 30 });
+    expect(() => adapterOptionValues(a, [a, b], 'backup', { isolation: 'dirty' }, {})).toThrow('--isolation dirty: expected read_committed or read_uncommitted');
+    expect(() => adapterOptionValues(a, [a, b], 'backup', {}, { A_HOLD: 'soon' })).toThrow(/A_HOLD=soon/);
+  });
+  it('refuses an option of another adapter (usage: exit 2) instead of ignoring it', () => {
+    try {
+      adapterOptionValues(a, [a, b], 'backup', { allQueues: true }, {});
+      expect.unreachable();
+    } catch (e) {
+      expect((e as MqbakError).code).toBe('usage');
+      expect((e as MqbakError).message).toBe('--all-queues is an option of Beta, not of Alpha sources');
+    }
   });
 });
 
