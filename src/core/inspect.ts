@@ -2,6 +2,7 @@
  * What list, show and cat need: summaries of backups and records as plain JSON-ready values.
  * Never prints; the CLI renders.
  */
+import { adapterNamed } from '../brokers/registry.js';
 import { MqbakError, withContext } from '../common/errors.js';
 import type { ArchiveRecord } from '../common/record.js';
 import type { Manifest, StreamEntry } from '../archive/manifest.js';
@@ -132,10 +133,12 @@ export interface RecordJson {
   key: JsonBytes;
   value: JsonBytes;
   headers: Array<{ name: string; value: JsonBytes }>;
-  amqp?: unknown;
+  /** The record's attributes, under the key its adapter names (RabbitMQ: amqp). */
+  [attributesKey: string]: unknown;
 }
 
-export function recordToJson(stream: string, r: ArchiveRecord): RecordJson {
+/** `attributesKey`: where the record's adapter-owned attributes go (BrokerAdapter.attributesKey). */
+export function recordToJson(stream: string, r: ArchiveRecord, attributesKey = 'attributes'): RecordJson {
   const out: RecordJson = {
     stream,
     position: r.position.toString(),
@@ -145,9 +148,8 @@ export function recordToJson(stream: string, r: ArchiveRecord): RecordJson {
     value: bytesToJson(r.value),
     headers: r.headers.map((h) => ({ name: h.name, value: bytesToJson(h.value) })),
   };
-  // through the archive's own JSON form (keys sorted): NaN and ±Infinity float headers stay
-  // visible. Only RabbitMQ records have attributes, printed under the key they always had
-  if (r.attributes !== null) out.amqp = JSON.parse(canonicalJson(r.attributes));
+  // through the archive's own JSON form (keys sorted): NaN and ±Infinity float headers stay visible
+  if (r.attributes !== null) out[attributesKey] = JSON.parse(canonicalJson(r.attributes));
   return out;
 }
 
@@ -158,13 +160,15 @@ export async function* catRecords(
   options: { stream?: string; limit?: number; signal?: AbortSignal } = {},
 ): AsyncGenerator<RecordJson> {
   const { manifest } = await loadManifest(store, id, options);
+  // the key the backup's adapter shows its records' attributes under (RabbitMQ: amqp)
+  const attributesKey = (await adapterNamed(manifest.source.broker))?.attributesKey ?? 'attributes';
   const streams = selectStreams(manifest, options.stream);
   let n = 0;
   if (options.limit !== undefined && options.limit <= 0) return;
   for (const s of streams) {
     try {
       for await (const r of readStream(store, s, { signal: options.signal })) {
-        yield recordToJson(s.name, r);
+        yield recordToJson(s.name, r, attributesKey);
         if (options.limit !== undefined && ++n >= options.limit) return;
       }
     } catch (e) {
