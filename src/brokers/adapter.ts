@@ -254,9 +254,11 @@ export interface StreamWriter {
   readonly resume: { records?: number; through?: bigint; retry?: ReadonlySet<bigint> } | null;
   /**
    * Publishes records in order; the batch is about one archive block, which the adapter cuts into
-   * requests as its broker needs. Writes are applied in call order and the core calls again
-   * before the previous promise settled (at most two outstanding: the adapter encodes the next
-   * batch meanwhile); nothing of a write goes out before the previous one was acknowledged.
+   * requests as its broker needs. Writes are applied in call order, and the core calls again
+   * before the previous promise settled (at most two outstanding: the adapter encodes or publishes
+   * the next batch meanwhile). An adapter may hold back the end of a write to fill its next
+   * request: `written` then counts records of earlier writes. The core ends every stream with an
+   * empty write([]), which sends whatever is held back and resolves once it is acknowledged.
    * Errors are thrown as they are: the core adds no context to them.
    */
   write(batch: readonly RecordSlice[], signal: AbortSignal): Promise<WriteAck>;

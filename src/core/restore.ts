@@ -209,6 +209,8 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
         if (batch.length > 0) await send(batch);
       }
     }
+    // the end: whatever the writer held back to fill a request goes out now
+    await send([]);
     if (inFlight) count(await inFlight);
     inFlight = null;
   } finally {
