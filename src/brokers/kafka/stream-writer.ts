@@ -17,11 +17,12 @@ import type { KafkaProducer } from './producer.js';
 const BATCH_RECORDS = 10_000;
 const BATCH_BYTES = 1_000_000;
 /**
- * Whether the records at the end of a write that do not fill a request wait for the next write
- * (or an empty write, or close) to fill it, as one stream of batches across archive blocks; else
- * every write goes out whole, its end as a smaller request.
+ * The records at the end of a write that do not fill a request wait for the next write to fill
+ * it, so that requests stay about BATCH_BYTES across archive blocks (a 1 MiB block is a little
+ * more than one request: sent whole, each block would also make a small second request). The
+ * core ends every stream with an empty write, which sends them; close() sends them too.
  */
-const HOLD_TAIL = false;
+const HOLD_TAIL = true;
 
 type Cut = Array<{ cols: RecordColumns; from: number; to: number }>;
 

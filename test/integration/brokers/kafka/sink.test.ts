@@ -2,7 +2,8 @@
  * The Kafka sink (src/brokers/kafka/sink.ts, stream-writer.ts) against the test broker, beyond the
  * contract suites: target topics created from the saved metadata, the non-empty refusal and
  * --allow-nonempty, kafkajs' producer (MQBAK_KAFKA_PRODUCER=kafkajs), a write larger than one
- * request, and consumer group offsets translated and committed by finish().
+ * request, small writes gathered into one request, and consumer group offsets translated and
+ * committed by finish().
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +79,8 @@ async function restore(p: SinkPlan, options: AdapterOptionValues, env: Record<st
       const w = await sink.openStream(t, null, signal());
       const recs = data[(t.target as { partition: number }).partition]!;
       written += (await w.write([{ cols: columnsOf(recs), from: 0, to: recs.length }], signal())).written;
+      // the end of the stream: what the writer held back to fill a request goes out
+      written += (await w.write([], signal())).written;
       runs.push(...(await w.close()));
     }
     return { parallelism: sink.parallelism, written, runs, finish: await sink.finish(runs, signal()) };
@@ -120,6 +123,28 @@ describe('kafka sink', () => {
     const back = await readBack(target, 0);
     expect(back).toHaveLength(3000);
     expect(back[2999]).toBe('2999:3099');
+  });
+
+  it('small writes are gathered into one request, sent by the empty write that ends the stream', async () => {
+    const source = uniqueName('sink-hold');
+    const target = uniqueName('sink-hold-dst');
+    const p = plan(source, target, 1);
+    const sink = await adapter.openSink(url(), {}, ctx());
+    try {
+      await sink.prepare(p, null, signal());
+      const w = await sink.openStream(p.targets[0]!, null, signal());
+      const writes = [0, 10, 20].map((first) => {
+        const recs = records(first, 10);
+        return w.write([{ cols: columnsOf(recs), from: 0, to: recs.length }], signal());
+      });
+      const acks = await Promise.all([...writes, w.write([], signal())]);
+      // nothing filled a request before the end: the last write sent all 30 at once
+      expect(acks.map((a) => a.written)).toEqual([0, 0, 0, 30]);
+      expect((await w.close()).map((x) => [x.sourceStart, x.sourceEnd, x.targetStart])).toEqual([[0n, 29n, 0n]]);
+    } finally {
+      await sink.close();
+    }
+    expect(await readBack(target, 0)).toHaveLength(30);
   });
 
   it('refuses a non-empty target unless allowed; translates and commits a saved group offset', async () => {
