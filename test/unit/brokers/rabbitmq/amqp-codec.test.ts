@@ -8,11 +8,11 @@ import {
   encodeFieldTable,
   plainValue,
   toAmqplibTable,
-} from '../../src/brokers/rabbitmq/amqp-codec.js';
-import { publishOptions, renameBrokerHeaders } from '../../src/brokers/rabbitmq/publisher.js';
-import { matchingPolicy, type Policy } from '../../src/brokers/rabbitmq/management.js';
-import { quorumDeliveryLimit, rabbitChainKey, streamName } from '../../src/core/rabbitmq-backup.js';
-import type { AmqpField, AmqpValue } from '../../src/brokers/rabbitmq/amqp-types.js';
+} from '../../../../src/brokers/rabbitmq/amqp-codec.js';
+import { publishOptions, renameBrokerHeaders } from '../../../../src/brokers/rabbitmq/publisher.js';
+import { matchingPolicy, type Policy } from '../../../../src/brokers/rabbitmq/management.js';
+import { quorumDeliveryLimit, rabbitChainKey, streamName } from '../../../../src/brokers/rabbitmq/queue-selection.js';
+import type { AmqpField, AmqpValue } from '../../../../src/brokers/rabbitmq/amqp-types.js';
 
 // amqplib's own codec, to check that what we hand it encodes to exactly the bytes we decoded
 const require = createRequire(import.meta.url);
