@@ -8,7 +8,7 @@
  * fast (docs/PERFORMANCE.md). The CLI may pin one (MQBAK_ZSTD=wasm|native).
  */
 import { createRequire } from 'node:module';
-import { MqbakError } from '../common/errors.js';
+import { MqbakError, messageOf } from '../common/errors.js';
 
 export type ZstdImplementation = 'auto' | 'native' | 'wasm';
 
@@ -36,7 +36,7 @@ function loadNative(): { path: string; zstd: NativeZstd } | null {
     native = { path, zstd: require(path) as NativeZstd };
   } catch (e) {
     if (preference === 'native') {
-      throw new MqbakError('usage', `MQBAK_ZSTD=native: the native zstd binding (zstd-napi) does not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, {
+      throw new MqbakError('usage', `MQBAK_ZSTD=native: the native zstd binding (zstd-napi) does not load: ${messageOf(e).split('\n')[0]}`, {
         hint: 'npm install zstd-napi (it builds with node-gyp), or unset MQBAK_ZSTD to use zstd-codec',
       });
     }
@@ -178,7 +178,7 @@ export const zstdCodec: BlockCodec = {
     try {
       out = n.zstd.decompress(frame);
     } catch (e) {
-      throw new MqbakError('integrity', `zstd: ${e instanceof Error ? e.message : String(e)}`);
+      throw new MqbakError('integrity', `zstd: ${messageOf(e)}`);
     }
     if (out.length !== rawLength) throw new MqbakError('integrity', `zstd frame decompressed to ${out.length} bytes, block header says ${rawLength}`);
     // a plain view, as zstd-codec gives: records read from it are Uint8Arrays either way
@@ -204,7 +204,7 @@ export async function loadZstdDecompressor(maxLength = 256 * 1024 * 1024): Promi
     try {
       return bounded(streaming.decompress(data));
     } catch (e) {
-      throw new Error(`zstd: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Error(`zstd: ${messageOf(e)}`);
     }
   };
 }

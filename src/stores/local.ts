@@ -103,7 +103,7 @@ export class LocalStore implements Store {
       throw fsError(e, `${this.where()}: write ${key}`);
     }
     void linked;
-    return { key, size };
+    return { key, size, modified: await mtimeOf(file) };
   }
 
   async get(key: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Uint8Array> {
@@ -155,7 +155,7 @@ export class LocalStore implements Store {
     throwIfAborted(options.signal);
     try {
       const st = await fs.stat(file);
-      return st.isFile() ? { key, size: st.size } : null;
+      return st.isFile() ? { key, size: st.size, modified: st.mtimeMs } : null;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -196,14 +196,14 @@ export class LocalStore implements Store {
       if (d.isDirectory()) {
         yield* this.walk(full, `${key}/`, '', signal);
       } else {
-        let size: number;
+        let st: import('node:fs').Stats;
         try {
-          size = (await fs.stat(full)).size;
+          st = await fs.stat(full);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile
           throw fsError(e, `${this.where()}: list ${key}`);
         }
-        yield { key, size };
+        yield { key, size: st.size, modified: st.mtimeMs };
       }
     }
   }
@@ -222,6 +222,15 @@ export class LocalStore implements Store {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A just-written file's mtime, or null when it cannot be read (the write itself succeeded). */
+async function mtimeOf(file: string): Promise<number | null> {
+  try {
+    return (await fs.stat(file)).mtimeMs;
+  } catch {
+    return null;
+  }
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,16 +1,12 @@
+/**
+ * Opening a store from its location: a folder, file:///path or s3://bucket/prefix. The S3 code
+ * (and the AWS SDK) is loaded only for an s3:// store.
+ */
 import { MqbakError } from '../common/errors.js';
+import type { S3Config } from './s3-config.js';
 import type { Store } from './store.js';
 
-/** How to reach S3 or an S3-compatible server; the CLI fills it from options and environment. */
-export interface S3Config {
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
-  /** 'when-required' for servers that reject the SDK's default flexible checksums. */
-  checksum?: 'when-required' | 'when-supported';
-  /** Attempts per request, retries of transient errors included (default 6, see s3.ts). */
-  maxAttempts?: number;
-}
+export type { S3Config } from './s3-config.js';
 
 export interface StoreLocation {
   kind: 'local' | 's3';

@@ -36,6 +36,8 @@ export function wholeBody(body: Uint8Array | readonly Uint8Array[]): Uint8Array 
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** When the object was written, in ms since the epoch (file mtime, S3 LastModified); null when the store cannot tell. */
+  modified: number | null;
 }
 
 /** Half-open byte range: `end` is exclusive. */

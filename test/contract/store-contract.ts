@@ -63,8 +63,18 @@ export function storeContract(
 
     it('puts and gets an object, and put returns its key and size', async () => {
       const info = await store.put('a/b/c.bin', enc('hello world'));
-      expect(info).toEqual({ key: 'a/b/c.bin', size: 11 });
+      expect(info).toMatchObject({ key: 'a/b/c.bin', size: 11 });
       expect(Buffer.from(await store.get('a/b/c.bin')).toString()).toBe('hello world');
+    });
+
+    it('says when an object was written: put, stat and list give a modified time within a minute of now', async () => {
+      const near = (t: number | null) => t !== null && Math.abs(t - Date.now()) < 60_000;
+      const put = await store.put('m/x', enc('x'));
+      expect(near(put.modified), `put: ${put.modified}`).toBe(true);
+      const st = await store.stat('m/x');
+      expect(near(st!.modified), `stat: ${st!.modified}`).toBe(true);
+      const [listed] = await collect(store.list('m/'));
+      expect(near(listed!.modified), `list: ${listed!.modified}`).toBe(true);
     });
 
     it('is write-once: a second put of the same key fails with code exists and keeps the first body', async () => {
@@ -73,7 +83,7 @@ export function storeContract(
       expect(isMqbakError(e)).toBe(true);
       expect((e as { code: string }).code).toBe('exists');
       expect(Buffer.from(await store.get('once/x')).toString()).toBe('first');
-      expect(await store.stat('once/x')).toEqual({ key: 'once/x', size: 5 });
+      expect(await store.stat('once/x')).toMatchObject({ key: 'once/x', size: 5 });
     });
 
     it('keeps binary bodies byte for byte, including a large one', async () => {
@@ -92,16 +102,16 @@ export function storeContract(
       // as a backup hands over a segment: chunks of 1 MiB, the last one shorter, from one buffer
       const whole = pseudoRandomBytes(2 * 1024 * 1024 + 4099, 11);
       const parts = [whole.subarray(0, 1 << 20), whole.subarray(1 << 20, 2 << 20), new Uint8Array(0), whole.subarray(2 << 20)];
-      expect(await store.put('parts/seg', parts)).toEqual({ key: 'parts/seg', size: whole.length });
+      expect(await store.put('parts/seg', parts)).toMatchObject({ key: 'parts/seg', size: whole.length });
       const back = await store.get('parts/seg');
       expect(back.length).toBe(whole.length);
       expect(Buffer.from(back).equals(Buffer.from(whole))).toBe(true);
-      expect(await store.stat('parts/seg')).toEqual({ key: 'parts/seg', size: whole.length });
+      expect(await store.stat('parts/seg')).toMatchObject({ key: 'parts/seg', size: whole.length });
       expect(Buffer.from(await store.get('parts/seg', { range: { start: (1 << 20) - 3, end: (1 << 20) + 3 } })).equals(Buffer.from(whole.subarray((1 << 20) - 3, (1 << 20) + 3)))).toBe(true);
       // a small one, and no parts at all
-      expect(await store.put('parts/small', [enc('ab'), enc('c')])).toEqual({ key: 'parts/small', size: 3 });
+      expect(await store.put('parts/small', [enc('ab'), enc('c')])).toMatchObject({ key: 'parts/small', size: 3 });
       expect(new TextDecoder().decode(await store.get('parts/small'))).toBe('abc');
-      expect(await store.put('parts/none', [])).toEqual({ key: 'parts/none', size: 0 });
+      expect(await store.put('parts/none', [])).toMatchObject({ key: 'parts/none', size: 0 });
       expect((await store.get('parts/none')).length).toBe(0);
       // write-once holds for parts as well
       expect(await errorOf(store.put('parts/small', [enc('x')]))).toMatchObject({ code: 'exists' });
@@ -109,10 +119,10 @@ export function storeContract(
     });
 
     it('stores an empty body', async () => {
-      expect(await store.put('empty', new Uint8Array(0))).toEqual({ key: 'empty', size: 0 });
+      expect(await store.put('empty', new Uint8Array(0))).toMatchObject({ key: 'empty', size: 0 });
       expect((await store.get('empty')).length).toBe(0);
-      expect(await store.stat('empty')).toEqual({ key: 'empty', size: 0 });
-      expect(await collect(store.list('empty'))).toEqual([{ key: 'empty', size: 0 }]);
+      expect(await store.stat('empty')).toMatchObject({ key: 'empty', size: 0 });
+      expect(await collect(store.list('empty'))).toMatchObject([{ key: 'empty', size: 0 }]);
     });
 
     it('gets byte ranges, including empty ranges and ranges at the edges', async () => {
@@ -146,7 +156,7 @@ export function storeContract(
 
     it('stat returns the size, or null when missing', async () => {
       await store.put('s/one', enc('abc'));
-      expect(await store.stat('s/one')).toEqual({ key: 's/one', size: 3 });
+      expect(await store.stat('s/one')).toMatchObject({ key: 's/one', size: 3 });
       expect(await store.stat('s/none')).toBeNull();
       // a "folder" that only exists as a prefix is not an object
       expect(await store.stat('s')).toBeNull();

@@ -67,7 +67,7 @@ describe('S3 store specifics', () => {
     const store = await openS3Store(bucket, prefix, config());
     const body = new Uint8Array(20 * 1024 * 1024);
     for (let i = 0; i < body.length; i++) body[i] = (i * 2654435761) >>> 24;
-    expect(await store.put('seg/big', body)).toEqual({ key: 'seg/big', size: body.length });
+    expect(await store.put('seg/big', body)).toMatchObject({ key: 'seg/big', size: body.length });
     const raw = rawClient();
     const out = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/seg/big` }));
     const stored = await out.Body!.transformToByteArray();

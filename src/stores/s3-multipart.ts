@@ -1,0 +1,146 @@
+/**
+ * A multipart upload of a body already in memory: parts are views of it (no copies), sent
+ * QUEUE_SIZE at a time, each with Content-MD5 (checked by the server) and each retried on its
+ * own like any request. Any failure aborts the upload, so no invisible parts are left to pay
+ * for, and the error reported is the one that failed the upload, not the abort's.
+ * (Not lib-storage's Upload: it reports the abort's error instead of the part's when the abort
+ * fails too, which turned a retriable 500 into a permanent 405 on s3rver, and it sends no
+ * Content-MD5 per part.)
+ */
+import { createHash } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type CreateMultipartUploadCommandOutput,
+  type S3Client,
+  type UploadPartCommandOutput,
+} from '@aws-sdk/client-s3';
+import { MqbakError, throwIfAborted } from '../common/errors.js';
+import { isNotImplemented, nameOf } from './s3-errors.js';
+
+/** Parts in flight at once (parts are views of the body in memory: no copies). */
+const QUEUE_SIZE = 4;
+
+/** What an upload needs of its store. */
+export interface MultipartTarget {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly description: string;
+  readonly partSize: number;
+  /** A request with the store's retries. */
+  send<T>(command: object, signal: AbortSignal | undefined, onRetry?: () => void): Promise<T>;
+  /** Whether to ask for write-once with If-None-Match; the upload clears it when the server answers 501. */
+  writeOnce: { conditional: boolean };
+  /** Whether the object `Key` (full object key) holds exactly `body`. */
+  holds(Key: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<boolean>;
+}
+
+// Errors of uploads whose abort failed as well: their parts stay on the server, which the
+// message should say
+const unaborted = new WeakSet<object>();
+
+/** Whether `e` failed an upload that could not be aborted afterwards. */
+export function leftParts(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && unaborted.has(e);
+}
+
+export async function multipartUpload(t: MultipartTarget, Key: string, body: Uint8Array, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
+  // With flexible checksums on, the SDK adds a CRC32 to every part; S3 then wants the upload
+  // created with that algorithm and each part's checksum listed on completion.
+  const flexible = (await t.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+  const create = await t.send<CreateMultipartUploadCommandOutput>(
+    new CreateMultipartUploadCommand({ Bucket: t.bucket, Key, ChecksumAlgorithm: flexible ? 'CRC32' : undefined }),
+    signal,
+    onRetry,
+  );
+  const UploadId = create.UploadId;
+  if (!UploadId) throw new MqbakError('unreachable', `${t.description}: the server started a multipart upload without an upload id`);
+  try {
+    const parts = await uploadParts(t, Key, UploadId, body, flexible, signal, onRetry);
+    throwIfAborted(signal);
+    const complete = (conditional: boolean) =>
+      t.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: t.bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+          IfNoneMatch: conditional ? '*' : undefined,
+        }),
+        signal,
+        onRetry,
+      );
+    try {
+      await complete(t.writeOnce.conditional);
+    } catch (e) {
+      if (t.writeOnce.conditional && isNotImplemented(e)) {
+        t.writeOnce.conditional = false;
+        await complete(false);
+      } else if (nameOf(e) === 'NoSuchUpload') {
+        // a completion whose answer was lost and was retried: the upload is gone because it is done
+        if (!(await t.holds(Key, body, signal))) throw e;
+      } else {
+        throw e;
+      }
+    }
+  } catch (e) {
+    // even when interrupted: one attempt, bounded, so that Ctrl-C does not wait for retries
+    await t.client
+      .send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(10_000) })
+      .catch(() => {
+        if (typeof e === 'object' && e !== null) unaborted.add(e);
+      });
+    throw e;
+  }
+}
+
+/** Sends every part, QUEUE_SIZE at a time; the first failure stops the others and is thrown. */
+async function uploadParts(
+  t: MultipartTarget,
+  Key: string,
+  UploadId: string,
+  body: Uint8Array,
+  flexible: boolean,
+  signal: AbortSignal | undefined,
+  onRetry: () => void,
+): Promise<CompletedPart[]> {
+  const count = Math.ceil(body.length / t.partSize);
+  const parts: CompletedPart[] = new Array<CompletedPart>(count);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (next < count && !failed) {
+      const i = next++;
+      const part = body.subarray(i * t.partSize, Math.min(body.length, (i + 1) * t.partSize));
+      try {
+        const out = await t.send<UploadPartCommandOutput>(
+          new UploadPartCommand({
+            Bucket: t.bucket,
+            Key,
+            UploadId,
+            PartNumber: i + 1,
+            Body: part,
+            ContentLength: part.length,
+            ContentMD5: createHash('md5').update(part).digest('base64'),
+            ChecksumAlgorithm: flexible ? 'CRC32' : undefined,
+          }),
+          signal,
+          onRetry,
+        );
+        if (!out.ETag) throw new MqbakError('unreachable', `${t.description}: the server answered part ${i + 1} of ${Key} without an ETag`);
+        parts[i] = { PartNumber: i + 1, ETag: out.ETag, ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}) };
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  // every worker settles before the caller aborts the upload, so no part lands after the abort
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(QUEUE_SIZE, count) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return parts;
+}
