@@ -5,11 +5,19 @@
  *
  *   manifests/<backup-id>.json                                  the commit point of a backup
  *   segments/<backup-id>/<stream-index:4>/<segment-seq:10>.seg  the data, written before it
+ *   locks/<name>.json                                           advisory locks (docs/RETENTION.md)
+ *
+ * Nothing else: a restore's journal is a local file (docs/ARCHITECTURE.md), and the `restores/`
+ * objects older versions wrote for RabbitMQ restores are ignored.
  */
 import { randomBytes } from 'node:crypto';
+import { MqbakError } from '../common/errors.js';
 
 export const MANIFESTS_PREFIX = 'manifests/';
 export const SEGMENTS_PREFIX = 'segments/';
+export const LOCKS_PREFIX = 'locks/';
+/** Where versions before format 2 kept RabbitMQ restore journals; nothing reads or writes it now. */
+export const RETIRED_RESTORES_PREFIX = 'restores/';
 
 /** yyyymmddThhmmssSSSZ-xxxxxx */
 export const BACKUP_ID_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-([0-9a-f]{6})$/;
@@ -61,4 +69,10 @@ export function idOfSegmentKey(key: string): string | null {
   if (slash < 0) return null;
   const id = rest.slice(0, slash);
   return isBackupId(id) ? id : null;
+}
+
+/** The key of the advisory lock `name` (backup, restore, forget and prune take them). */
+export function lockKey(name: string): string {
+  if (name.length === 0 || name.includes('/')) throw new MqbakError('internal', `lock name ${JSON.stringify(name)}: expected a non-empty name without '/'`);
+  return `${LOCKS_PREFIX}${name}.json`;
 }
