@@ -28,8 +28,9 @@ async function loadAmqplib(): Promise<AmqplibModule> {
 }
 
 /**
- * Connects with { noDelay: true } (without it a get/ack loop crawls at ~23 msg/s, FINDINGS) and
- * installs the content-header capture. Errors become 'unreachable' with the reason.
+ * Connects with { noDelay: true } (without it Nagle's algorithm holds back small frames: a
+ * get/ack loop measured ~23 msg/s) and installs the content-header capture. Errors become
+ * 'unreachable' with the reason.
  */
 export async function connectRabbit(url: string, options: { signal?: AbortSignal; heartbeat?: number } = {}): Promise<RabbitConnection> {
   const target = parseAmqpUrl(url);
