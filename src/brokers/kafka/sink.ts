@@ -111,7 +111,10 @@ export class KafkaSink implements BrokerSink {
     for (const r of runs) {
       const t = asKafkaAddress(r.target);
       const k = keyOf(t.topic, t.partition);
-      byPartition.set(k, [...(byPartition.get(k) ?? []), r]);
+      // a compacted partition may have a run per record: appended, never copied
+      const list = byPartition.get(k);
+      if (list) list.push(r);
+      else byPartition.set(k, [r]);
       perTopic[t.topic] = (perTopic[t.topic] ?? 0) + Number(r.sourceEnd - r.sourceStart + 1n);
     }
     if (this.groups.length === 0) return { lines: [], json: { topics: perTopic, groups: [] } };

@@ -160,7 +160,9 @@ export class KafkaSource implements BrokerSource {
     const byTopic = new Map<string, ReadRequest[]>();
     for (const r of requests) {
       const t = asKafkaAddress(r.stream.address).topic;
-      byTopic.set(t, [...(byTopic.get(t) ?? []), r]);
+      const list = byTopic.get(t);
+      if (list) list.push(r);
+      else byTopic.set(t, [r]);
     }
     for (const [topic, list] of byTopic) {
       const ranges: ReadRange[] = [];
