@@ -23,7 +23,6 @@ async function produce(producer: Producer, topic: string, from: number, count: n
 function readBack(address: StreamAddress): Array<{ key: Uint8Array | null; value: Uint8Array | null }> {
   const c = spawnSync('kcat', ['-C', '-b', kafkaBrokers().join(','), '-t', String(address.topic), '-p', String(address.partition), '-o', 'beginning', '-e', '-q', '-f', '%K|%k|%S|%s\n'], { encoding: 'utf8' });
   if (c.status !== 0) throw new Error(`kcat: ${c.stderr}`);
-  // Buffers, as the records the source read (the suite compares them with toEqual)
   const field = (length: string, text: string) => (Number(length) < 0 ? null : Buffer.from(text, 'utf8'));
   return c.stdout
     .split('\n')
