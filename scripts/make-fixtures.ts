@@ -24,6 +24,7 @@ import type { SourceDescription } from '../src/archive/manifest.js';
 import { LocalStore } from '../src/stores/local.js';
 import { openBackupWriter, type StreamSpec } from '../src/core/backup-writer.js';
 import { recordToJson } from '../src/core/inspect.js';
+import { adapterNamed } from '../src/brokers/registry.js';
 import { wasmZstdCodec, type BlockCodec } from '../src/archive/codec.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -278,11 +279,15 @@ export async function writeFixtureStore(dir: string, codec: BlockCodec = wasmZst
   return shas;
 }
 
-/** The JSON lines `mqbak cat` prints for each fixture backup, from the input records. */
-export function expectedLines(): string[] {
+/**
+ * The JSON lines `mqbak cat` prints for each fixture backup, from the input records (attributes
+ * under the name the backup's adapter gives them, as cat does: RabbitMQ's under "amqp").
+ */
+export async function expectedLines(): Promise<string[]> {
   const lines: string[] = [];
   for (const b of fixtureBackups()) {
-    for (const s of b.streams) for (const r of s.records) lines.push(JSON.stringify({ backup: b.id, ...recordToJson(s.spec.name, r) }));
+    const key = (await adapterNamed(b.source.broker))?.attributesKey ?? undefined;
+    for (const s of b.streams) for (const r of s.records) lines.push(JSON.stringify({ backup: b.id, ...recordToJson(s.spec.name, r, key) }));
   }
   return lines;
 }
@@ -293,7 +298,7 @@ async function main(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
   const shas = await writeFixtureStore(dir);
-  await writeFile(join(root, `${FIXTURE_STORE}.expected.jsonl`), `${expectedLines().join('\n')}\n`);
+  await writeFile(join(root, `${FIXTURE_STORE}.expected.jsonl`), `${(await expectedLines()).join('\n')}\n`);
   process.stdout.write(`wrote ${dir}\n${Object.entries(shas).map(([id, sha]) => `  ${id} ${sha}`).join('\n')}\n`);
 }
 

@@ -7,7 +7,7 @@ import { crc32 } from 'node:zlib';
 import type { ArchiveRecord, RecordColumns } from '../common/record.js';
 import { ChunkedBytes, giveBlock, takeBlock, type SegmentBytes } from './buffer-pools.js';
 import type { BlockCodec } from './codec.js';
-import { columnRecordSize, prepareRecord, writeColumnRecord, writeRecord, type PreparedRecord } from './record-codec.js';
+import { columnRecordSize, prepareRecord, writeColumnRecord, writeRecord, type PreparedRecord } from './record-encoder.js';
 import { CODEC_ZSTD, encodeBlockPrefix, encodeSegmentHeader, FLAG_CONTINUES, SEGMENT_VERSION } from './segment-framing.js';
 
 export type { SegmentBytes } from './buffer-pools.js';

@@ -8,7 +8,7 @@ import { MqbakError, messageOf } from '../common/errors.js';
 import { ColumnsBuilder, type ArchiveRecord, type RecordColumns } from '../common/record.js';
 import { utf8NameChecker } from '../common/utf8-names.js';
 import type { BlockCodec } from './codec.js';
-import { decodeRecordAt, decodeRecordColumns } from './record-codec.js';
+import { decodeRecordAt, decodeRecordColumns } from './record-decoder.js';
 import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader, FLAG_CONTINUES, integrity, type BlockHeader } from './segment-framing.js';
 
 export interface DecodedSegmentSummary {

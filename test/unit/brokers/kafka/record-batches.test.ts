@@ -14,7 +14,7 @@ import { encodeRecordBatch } from '../../../../src/brokers/kafka/batch-producer.
 import { decodeRecordBatches, nextFetchOffset, UnsupportedCompression, type DecodeOptions } from '../../../../src/brokers/kafka/record-batches.js';
 import { decodeFetchV4 } from '../../../../src/brokers/kafka/fetcher.js';
 import { columnRecord, type ArchiveRecord, type RecordColumns } from '../../../../src/common/record.js';
-import { encodeRecord } from '../../../../src/archive/record-codec.js';
+import { encodeRecord } from '../../../../src/archive/record-encoder.js';
 import { loadZstdDecompressor, setZstdImplementation } from '../../../../src/archive/codec.js';
 import { openBackupWriter } from '../../../../src/core/backup-writer.js';
 import { LocalStore } from '../../../../src/stores/local.js';

@@ -1,168 +1,14 @@
 /**
- * The binary encoding of one ArchiveRecord (docs/FORMAT.md, "Record encoding"). All integers
- * little-endian; every variable field is length-prefixed; the length 0xFFFFFFFF means null, so
- * null stays distinct from empty.
- *
- *   u32  length of the rest of the record
- *   i64  position
- *   u8   timestamp flag (0 none, 1 present)      i64 timestamp (ms since epoch, 0 when none)
- *   u8   timestamp type (0 unknown, 1 create, 2 log-append)
- *   u32+ key      u32+ value
- *   u32  header count, then per header: u32+ name (UTF-8, never null), u32+ value
- *   u32+ attributes: canonical compact JSON of ArchiveRecord.attributes (UTF-8), or null
+ * Reading the record encoding (record-layout.ts; docs/FORMAT.md, "Record encoding") with every
+ * check of docs/FORMAT.md section 7: into an ArchiveRecord (decodeRecordAt) or into columns over
+ * the block's bytes (decodeRecordColumns), which accept and refuse the same records.
  */
 import { MqbakError, messageOf } from '../common/errors.js';
-import type { ArchiveRecord, ColumnsBuilder, JsonValue, RecordColumns, RecordHeader, TimestampType } from '../common/record.js';
-import { canonicalJson } from '../common/canonical-json.js';
-import { utf8Name, type NameCheck } from '../common/utf8-names.js';
+import type { ArchiveRecord, ColumnsBuilder, JsonValue, RecordHeader } from '../common/record.js';
+import type { NameCheck } from '../common/utf8-names.js';
+import { FIXED_SIZE, NULL_LENGTH, TS_TYPES, TWO_32 } from './record-layout.js';
 
-export const NULL_LENGTH = 0xffffffff;
-const FIXED = 4 + 8 + 1 + 8 + 1;
-const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
-
-const TS_TYPES: Array<TimestampType | null> = [null, 'create', 'log-append'];
-const NO_NAMES: Uint8Array[] = [];
-
-/** A record checked and measured, ready to be written with writeRecord. */
-export interface PreparedRecord {
-  record: ArchiveRecord;
-  /** Encoded size in bytes, the length prefix included. */
-  size: number;
-  tsType: number;
-  names: Uint8Array[];
-  attributes: Uint8Array | null;
-}
-
-export function prepareRecord(r: ArchiveRecord): PreparedRecord {
-  if (typeof r.position !== 'bigint' || r.position < -(2n ** 63n) || r.position >= 2n ** 63n) {
-    throw new MqbakError('internal', `record position ${String(r.position)} is not an int64`);
-  }
-  if (r.timestamp !== null && !Number.isSafeInteger(r.timestamp)) {
-    throw new MqbakError('internal', `record ${r.position}: timestamp ${r.timestamp} is not an integer`);
-  }
-  const tsType = TS_TYPES.indexOf(r.timestampType);
-  if (tsType < 0) throw new MqbakError('internal', `record ${r.position}: unknown timestamp type ${String(r.timestampType)}`);
-  const names = r.headers.length === 0 ? NO_NAMES : r.headers.map((h) => utf8Name(h.name));
-  const attributes = r.attributes === null ? null : utf8.encode(attributesJson(r));
-  let size = FIXED + 4 + (r.key?.length ?? 0) + 4 + (r.value?.length ?? 0) + 4 + 4 + (attributes?.length ?? 0);
-  for (let i = 0; i < names.length; i++) size += 4 + names[i]!.length + 4 + (r.headers[i]!.value?.length ?? 0);
-  if (size - 4 >= NULL_LENGTH) throw new MqbakError('internal', `record ${r.position}: ${size} bytes is too large`);
-  return { record: r, size, tsType, names, attributes };
-}
-
-function attributesJson(r: ArchiveRecord): string {
-  try {
-    return canonicalJson(r.attributes);
-  } catch (e) {
-    throw new MqbakError('internal', `record ${r.position}: attributes: ${messageOf(e)}`);
-  }
-}
-
-/**
- * Writes a prepared record at `offset` of `out` (which must have room for p.size bytes) and
- * returns the offset after it. Writing into one block buffer instead of allocating a buffer per
- * record is what makes the writer fast (small typed-array allocations cost microseconds each).
- */
-export function writeRecord(p: PreparedRecord, out: Uint8Array, dv: DataView, offset: number): number {
-  const r = p.record;
-  let o = offset;
-  dv.setUint32(o, p.size - 4, true);
-  dv.setBigInt64(o + 4, r.position, true);
-  out[o + 12] = r.timestamp === null ? 0 : 1;
-  dv.setBigInt64(o + 13, BigInt(r.timestamp ?? 0), true);
-  out[o + 21] = p.tsType;
-  o = writeBytes(out, dv, o + 22, r.key);
-  o = writeBytes(out, dv, o, r.value);
-  dv.setUint32(o, r.headers.length, true);
-  o += 4;
-  for (let i = 0; i < p.names.length; i++) {
-    o = writeBytes(out, dv, o, p.names[i]!);
-    o = writeBytes(out, dv, o, r.headers[i]!.value);
-  }
-  o = writeBytes(out, dv, o, p.attributes);
-  if (o - offset !== p.size) throw new MqbakError('internal', `record ${r.position}: encoded ${o - offset} of ${p.size} bytes`);
-  return o;
-}
-
-// module-level rather than a closure per record: this runs for every field of every record
-function writeBytes(out: Uint8Array, dv: DataView, o: number, b: Uint8Array | null): number {
-  if (b === null) {
-    dv.setUint32(o, NULL_LENGTH, true);
-    return o + 4;
-  }
-  dv.setUint32(o, b.length, true);
-  out.set(b, o + 4);
-  return o + 4 + b.length;
-}
-
-/** Encoded size of record i of the columns (see RecordColumns), the length prefix included. */
-export function columnRecordSize(c: RecordColumns, i: number): number {
-  let size = FIXED + 4 + Math.max(c.keyLength[i]!, 0) + 4 + Math.max(c.valueLength[i]!, 0) + 4 + 4 + Math.max(c.attributeLength[i]!, 0);
-  for (let h = c.headerStart[i]!, e = c.headerStart[i + 1]!; h < e; h++) size += 8 + c.headerNameLength[h]! + Math.max(c.headerValueLength[h]!, 0);
-  return size;
-}
-
-const TWO_32 = 2 ** 32;
-
-/** An integer number (|v| < 2^53) as a little-endian int64, without a BigInt. */
-function setInt64(dv: DataView, o: number, v: number): void {
-  const lo = v >>> 0;
-  dv.setUint32(o, lo, true);
-  dv.setInt32(o + 4, (v - lo) / TWO_32, true);
-}
-
-function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, start: number, length: number): number {
-  if (length < 0) {
-    dv.setUint32(o, NULL_LENGTH, true);
-    return o + 4;
-  }
-  dv.setUint32(o, length, true);
-  o += 4;
-  // short fields (header names and values, keys) byte by byte: cheaper than a subarray each
-  if (length < 48) for (let k = 0; k < length; k++) out[o + k] = src[start + k]!;
-  else out.set(src.subarray(start, start + length), o);
-  return o + length;
-}
-
-/**
- * Writes record i of the columns, `size` bytes (columnRecordSize), at `offset` of `out`: the
- * same bytes writeRecord writes for columnRecord(c, i). Returns the offset after it.
- */
-export function writeColumnRecord(c: RecordColumns, i: number, size: number, out: Uint8Array, dv: DataView, offset: number): number {
-  const src = c.bytes;
-  const ts = c.timestamp[i]!;
-  dv.setUint32(offset, size - 4, true);
-  setInt64(dv, offset + 4, c.position[i]!);
-  if (Number.isNaN(ts)) {
-    out[offset + 12] = 0;
-    setInt64(dv, offset + 13, 0);
-  } else {
-    out[offset + 12] = 1;
-    setInt64(dv, offset + 13, ts);
-  }
-  out[offset + 21] = c.timestampType[i]!;
-  let o = writeSpan(out, dv, offset + 22, src, c.keyStart[i]!, c.keyLength[i]!);
-  o = writeSpan(out, dv, o, src, c.valueStart[i]!, c.valueLength[i]!);
-  const h0 = c.headerStart[i]!;
-  const h1 = c.headerStart[i + 1]!;
-  dv.setUint32(o, h1 - h0, true);
-  o += 4;
-  for (let h = h0; h < h1; h++) {
-    o = writeSpan(out, dv, o, src, c.headerNameStart[h]!, c.headerNameLength[h]!);
-    o = writeSpan(out, dv, o, src, c.headerValueStart[h]!, c.headerValueLength[h]!);
-  }
-  o = writeSpan(out, dv, o, src, c.attributeStart[i]!, c.attributeLength[i]!);
-  if (o - offset !== size) throw new MqbakError('internal', `record ${c.position[i]}: encoded ${o - offset} of ${size} bytes`);
-  return o;
-}
-
-export function encodeRecord(r: ArchiveRecord): Uint8Array {
-  const p = prepareRecord(r);
-  const out = new Uint8Array(p.size);
-  writeRecord(p, out, new DataView(out.buffer), 0);
-  return out;
-}
 
 /**
  * Decodes the record starting at `offset` of `buf`. Returns null when `buf` does not yet hold the
@@ -175,7 +21,7 @@ export function decodeRecordAt(
 ): { record: ArchiveRecord; next: number } | null {
   if (buf.length - offset < 4) return null;
   const len = dv.getUint32(offset, true);
-  if (len < FIXED - 4 + 16) throw new MqbakError('integrity', `record at raw offset ${offset}: length ${len} is too small`);
+  if (len < FIXED_SIZE - 4 + 16) throw new MqbakError('integrity', `record at raw offset ${offset}: length ${len} is too small`);
   const end = offset + 4 + len;
   if (end > buf.length) return null;
   let o = offset + 4;
@@ -248,7 +94,7 @@ export function decodeRecordColumns(buf: Uint8Array, offset: number, dv: DataVie
   for (;;) {
     if (buf.length - offset < 4) return offset;
     const len = dv.getUint32(offset, true);
-    if (len < FIXED - 4 + 16) throw new MqbakError('integrity', `record at raw offset ${offset}: length ${len} is too small`);
+    if (len < FIXED_SIZE - 4 + 16) throw new MqbakError('integrity', `record at raw offset ${offset}: length ${len} is too small`);
     const end = offset + 4 + len;
     if (end > buf.length) return offset;
     const position = dv.getInt32(offset + 8, true) * TWO_32 + dv.getUint32(offset + 4, true);
