@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compositeChecksum, crc32c, crc64nvme, fullObjectChecksum } from '../../src/stores/s3-checksums.js';
+import { compositeChecksum, crc32c, crc64nvme, fullObjectChecksum } from '../../../src/stores/s3-checksums.js';
 
 const check = new TextEncoder().encode('123456789');
 

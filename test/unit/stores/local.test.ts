@@ -2,9 +2,9 @@ import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalStore } from '../../src/stores/local.js';
-import { openStore } from '../../src/stores/open.js';
-import { storeContract } from '../contract/store-contract.js';
+import { LocalStore } from '../../../src/stores/local.js';
+import { openStore } from '../../../src/stores/open.js';
+import { storeContract } from '../../contract/store-contract.js';
 
 storeContract('local', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mqbak-local-'));

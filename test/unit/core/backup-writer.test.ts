@@ -3,14 +3,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { columnRecord, type ArchiveRecord } from '../../src/common/record.js';
-import { LocalStore } from '../../src/stores/local.js';
-import { openBackupWriter, type BackupWriterOptions } from '../../src/core/backup-writer.js';
-import { findLatest, listBackups, loadManifest, readSegment, readStream, readStreamColumns, resolveChain, streamFitsColumns } from '../../src/core/backup-reader.js';
-import { encodeRecord } from '../../src/archive/record-codec.js';
-import { amqpToAttributes } from '../../src/brokers/rabbitmq/amqp-json.js';
-import type { SourceDescription } from '../../src/archive/manifest.js';
-import { pseudoRandomBytes } from '../helpers/random.js';
+import { columnRecord, type ArchiveRecord } from '../../../src/common/record.js';
+import { LocalStore } from '../../../src/stores/local.js';
+import { openBackupWriter, type BackupWriterOptions } from '../../../src/core/backup-writer.js';
+import { findLatest, listBackups, loadManifest, readSegment, readStream, readStreamColumns, resolveChain, streamFitsColumns } from '../../../src/core/backup-reader.js';
+import { encodeRecord } from '../../../src/archive/record-encoder.js';
+import { amqpToAttributes } from '../../../src/brokers/rabbitmq/amqp-json.js';
+import type { SourceDescription } from '../../../src/archive/manifest.js';
+import { pseudoRandomBytes } from '../../helpers/random.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

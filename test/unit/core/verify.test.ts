@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LocalStore } from '../../src/stores/local.js';
-import { verifyStore, type Finding } from '../../src/core/verify.js';
-import { loadManifest, readStream, resolveChain } from '../../src/core/backup-reader.js';
-import { parseManifest, serializeManifest } from '../../src/archive/manifest.js';
-import { isMqbakError } from '../../src/common/errors.js';
+import { LocalStore } from '../../../src/stores/local.js';
+import { verifyStore, type Finding } from '../../../src/core/verify.js';
+import { loadManifest, readStream, resolveChain } from '../../../src/core/backup-reader.js';
+import { parseManifest, serializeManifest } from '../../../src/archive/manifest.js';
+import { isMqbakError } from '../../../src/common/errors.js';
 
-const FIXTURE = fileURLToPath(new URL('../../fixtures/store-v2/', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../../fixtures/store-v2/', import.meta.url));
 const FULL = '20261125T010000000Z-a1b2c3';
 const INC = '20261125T020000000Z-d4e5f6';
 const RABBIT = '20261125T030000000Z-0a0b0c';
@@ -235,7 +235,7 @@ describe('property: any flipped byte anywhere in the fixture fails verify', () =
 
 describe('list with a damaged manifest', () => {
   it('lists it with its error, the others normally', async () => {
-    const { listSummaries } = await import('../../src/core/inspect.js');
+    const { listSummaries } = await import('../../../src/core/inspect.js');
     const dir = await mkdtemp(join(tmpdir(), 'mqbak-list-'));
     try {
       await cp(FIXTURE, dir, { recursive: true });

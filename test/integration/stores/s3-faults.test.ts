@@ -8,11 +8,11 @@ import http from 'node:http';
 import net from 'node:net';
 import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isMqbakError, type MqbakError } from '../../src/common/errors.js';
-import { openS3Store, type S3StoreTuning } from '../../src/stores/s3.js';
-import type { S3Config } from '../../src/stores/open.js';
-import type { Store } from '../../src/stores/store.js';
-import { createBucket, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { isMqbakError, type MqbakError } from '../../../src/common/errors.js';
+import { openS3Store, type S3StoreTuning } from '../../../src/stores/s3.js';
+import type { S3Config } from '../../../src/stores/open.js';
+import type { Store } from '../../../src/stores/store.js';
+import { createBucket, s3Credentials, s3Endpoint, uniqueName } from '../../helpers/brokers.js';
 
 const creds = s3Credentials();
 process.env.AWS_ACCESS_KEY_ID = creds.accessKeyId;

@@ -1,10 +1,10 @@
 // The column decoder of archive records (what a Kafka restore reads with) against the record
 // decoder: the same records, and the same refusals, for well-formed and for damaged records.
 import { describe, expect, it } from 'vitest';
-import { columnRecordSize, decodeRecordAt, decodeRecordColumns, encodeRecord, writeColumnRecord } from '../../src/archive/record-codec.js';
-import { ColumnsBuilder, columnRecord, columnsOf, type ArchiveRecord } from '../../src/common/record.js';
-import { utf8NameChecker } from '../../src/common/utf8-names.js';
-import { OffsetMapBuilder } from '../../src/core/offset-map.js';
+import { columnRecordSize, encodeRecord, writeColumnRecord } from '../../../src/archive/record-encoder.js';
+import { decodeRecordAt, decodeRecordColumns } from '../../../src/archive/record-decoder.js';
+import { ColumnsBuilder, columnRecord, columnsOf, type ArchiveRecord } from '../../../src/common/record.js';
+import { utf8NameChecker } from '../../../src/common/utf8-names.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -92,24 +92,5 @@ describe('decodeRecordColumns', () => {
   it('refuses a position of 2^53 or more (not exact as a number)', () => {
     const b = encodeRecord({ ...records[0]!, position: 2n ** 53n });
     expect(() => columns(b)).toThrow(/outside the stream's range/);
-  });
-});
-
-describe('OffsetMapBuilder.addPositions', () => {
-  it('makes the runs add() makes, one record at a time', () => {
-    const positions = [3, 4, 5, 9, 10, 12, 13, 14, 15, 40];
-    const a = new OffsetMapBuilder('t', 0, 't2', 1);
-    const b = new OffsetMapBuilder('t', 0, 't2', 1);
-    positions.forEach((p, i) => a.add(BigInt(p), 100n + BigInt(i)));
-    // in two calls, the second continuing the first's run
-    b.addPositions(Float64Array.from(positions), 0, 4, 100n);
-    b.addPositions(Float64Array.from(positions), 4, positions.length, 104n);
-    expect(b.runs).toEqual(a.runs);
-    expect(b.runs.map((r) => [r.sourceStart, r.sourceEnd, r.targetStart])).toEqual([
-      [3n, 5n, 100n],
-      [9n, 10n, 103n],
-      [12n, 15n, 105n],
-      [40n, 40n, 109n],
-    ]);
   });
 });

@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it as itBase } from 'vitest';
 import { crc32 } from 'node:zlib';
-import { nativeZstdPath, setZstdImplementation, zstdCodec, zstdImplementation } from '../../src/archive/codec.js';
-import { decodeSegment } from '../../src/archive/segment-reader.js';
-import { SegmentBuilder } from '../../src/archive/segment-builder.js';
-import { SEGMENT_CHUNK_SIZE } from '../../src/archive/buffer-pools.js';
-import { createZstdPool, type ZstdPool } from '../../src/archive/zstd-pool.js';
-import type { ArchiveRecord } from '../../src/common/record.js';
+import { nativeZstdPath, setZstdImplementation, zstdCodec, zstdImplementation } from '../../../src/archive/codec.js';
+import { decodeSegment } from '../../../src/archive/segment-reader.js';
+import { SegmentBuilder } from '../../../src/archive/segment-builder.js';
+import { SEGMENT_CHUNK_SIZE } from '../../../src/archive/buffer-pools.js';
+import { createZstdPool, type ZstdPool } from '../../../src/archive/zstd-pool.js';
+import type { ArchiveRecord } from '../../../src/common/record.js';
 
 const haveNative = nativeZstdPath() !== null;
 

@@ -4,18 +4,18 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LocalStore } from '../../src/stores/local.js';
-import { catRecords, listSummaries } from '../../src/core/inspect.js';
-import { listBackups, readStream, resolveChain } from '../../src/core/backup-reader.js';
-import { verifyStore } from '../../src/core/verify.js';
-import { encodeRecord } from '../../src/archive/record-codec.js';
-import { expectedLines, fixtureBackups, FIXTURE_STORE, OLD_FIXTURE_STORES, writeFixtureStore } from '../../scripts/make-fixtures.js';
-import { parseManifest } from '../../src/archive/manifest.js';
-import { nativeZstdPath, wasmZstdCodec, zstdCodec } from '../../src/archive/codec.js';
+import { LocalStore } from '../../../src/stores/local.js';
+import { catRecords, listSummaries } from '../../../src/core/inspect.js';
+import { listBackups, readStream, resolveChain } from '../../../src/core/backup-reader.js';
+import { verifyStore } from '../../../src/core/verify.js';
+import { encodeRecord } from '../../../src/archive/record-encoder.js';
+import { expectedLines, fixtureBackups, FIXTURE_STORE, OLD_FIXTURE_STORES, writeFixtureStore } from '../../../scripts/make-fixtures.js';
+import { parseManifest } from '../../../src/archive/manifest.js';
+import { nativeZstdPath, wasmZstdCodec, zstdCodec } from '../../../src/archive/codec.js';
 
 const haveNative = nativeZstdPath() !== null;
 
-const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const STORE = join(FIXTURES, FIXTURE_STORE);
 
 async function files(dir: string): Promise<string[]> {
@@ -71,7 +71,7 @@ describe.each([FIXTURE_STORE, ...OLD_FIXTURE_STORES])('golden fixtures %s', (nam
     const got: string[] = [];
     for (const b of fixtureBackups()) for await (const r of catRecords(store, b.id)) got.push(JSON.stringify({ backup: b.id, ...r }));
     expect(got).toEqual(expected);
-    expect(expectedLines()).toEqual(expected);
+    expect(await expectedLines()).toEqual(expected);
   });
 
   it('zstd -dc of every fixture segment prints its records\' encodings', async () => {

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { isMqbakError, type MqbakError } from '../../src/common/errors.js';
-import { openS3Store } from '../../src/stores/s3.js';
-import type { Store } from '../../src/stores/store.js';
-import { storeContract } from '../contract/store-contract.js';
-import { createBucket, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { isMqbakError, type MqbakError } from '../../../src/common/errors.js';
+import { openS3Store } from '../../../src/stores/s3.js';
+import type { Store } from '../../../src/stores/store.js';
+import { storeContract } from '../../contract/store-contract.js';
+import { createBucket, s3Credentials, s3Endpoint, uniqueName } from '../../helpers/brokers.js';
 
 // The store takes credentials from the standard AWS chain, as in production.
 const creds = s3Credentials();

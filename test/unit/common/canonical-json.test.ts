@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/common/canonical-json.js';
-import { xorshift32 } from '../helpers/random.js';
+import { canonicalJson } from '../../../src/common/canonical-json.js';
+import { xorshift32 } from '../../helpers/random.js';
 
 /** An independent reference: sort every object's keys into a new object and let JSON.stringify write it. */
 function sortedCopy(v: unknown): unknown {
