@@ -82,7 +82,7 @@ export function zstdBound(n: number): number {
   return n + (n >>> 8) + (n < 128 * 1024 ? (128 * 1024 - n) >>> 11 : 0);
 }
 
-/** zstd-codec has a fixed 16 MiB heap (FINDINGS): no call may exceed this much raw data. */
+/** zstd-codec has a fixed 16 MiB heap (docs/FORMAT.md, 4.3): no call may exceed this much raw data. */
 export const MAX_BLOCK_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
 export const DEFAULT_LEVEL = 1;
