@@ -1,25 +1,17 @@
 /**
  * Writes one backup: segments first, each once, and the manifest last (the commit point).
- * API contract shared by the Kafka and RabbitMQ pipelines (docs/FORMAT.md, "Write order").
+ * API contract of core's backup pipeline (docs/FORMAT.md, "Write order"); each stream is a
+ * BackupStream (backup-stream.ts).
  */
-import type { ArchiveRecord, RecordColumns } from '../common/record.js';
 import { silentProgress, type Progress } from '../common/progress.js';
-import {
-  FORMAT_VERSION,
-  serializeManifest,
-  sha256Hex,
-  type BackupKind,
-  type Manifest,
-  type SegmentEntry,
-  type SourceDescription,
-  type StreamAddress,
-  type StreamEntry,
-} from '../archive/manifest.js';
+import { FORMAT_VERSION, serializeManifest, sha256Hex, type BackupKind, type Manifest, type SourceDescription } from '../archive/manifest.js';
 import type { Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { checkLevelAndBlockSize, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { SegmentBuilder, type SegmentBytes } from '../archive/segment-builder.js';
-import { backupIdTime, isBackupId, manifestKey, newBackupId, segmentKey } from '../archive/keys.js';
+import { backupIdTime, isBackupId, manifestKey, newBackupId } from '../archive/keys.js';
+import { BackupStream, type Settings, type StreamSpec, type StreamWriter } from './backup-stream.js';
+
+export type { StreamSpec, StreamWriter } from './backup-stream.js';
 
 export interface BackupWriterOptions {
   store: Store;
@@ -51,14 +43,6 @@ export interface BackupWriterOptions {
   compressConcurrency?: number;
 }
 
-export interface StreamSpec {
-  name: string;
-  /** Where the stream lives on the source broker (the adapter's StreamAddress). */
-  address: StreamAddress;
-  /** First position this backup covers (inclusive). */
-  from: bigint;
-  extra?: Record<string, unknown>;
-}
 
 export interface BackupWriter {
   readonly id: string;
@@ -77,31 +61,6 @@ export interface BackupWriter {
   abort(): Promise<void>;
 }
 
-export interface StreamWriter {
-  readonly name: string;
-  /**
-   * Appends a record; positions must increase. Resolves once the record is buffered; when a
-   * segment is full it waits for that segment to be stored (backpressure).
-   */
-  append(record: ArchiveRecord): Promise<void>;
-  /** append() for many records at once: one call per broker batch instead of one per record. */
-  appendMany(records: readonly ArchiveRecord[]): Promise<void>;
-  /** appendMany() for records laid out as columns (RecordColumns), encoded without an object per record. */
-  appendColumns(columns: RecordColumns): Promise<void>;
-  /**
-   * Called, in order, each time a segment is durable in the store, with the last position and
-   * the number of records that segment holds. RabbitMQ drain acknowledges from here.
-   */
-  onDurable(listener: (lastPosition: bigint, records: number) => void | Promise<void>): void;
-  /** Stores the buffered records as a segment now (if any); resolves when durable. */
-  flush(): Promise<void>;
-  /** Notes a range [from, to) the source no longer had (retention); kept in the manifest. */
-  addGap(from: bigint, to: bigint, reason: string): void;
-  /** Sets manifest stream.extra[key]. */
-  setExtra(key: string, value: unknown): void;
-  /** Flushes and closes the stream; `to` is the end position (exclusive) covered. */
-  close(to: bigint): Promise<StreamEntry>;
-}
 
 export const DEFAULT_SEGMENT_SIZE = 32 * 1024 * 1024;
 export const DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024;
@@ -137,17 +96,8 @@ export async function openBackupWriter(options: BackupWriterOptions): Promise<Ba
   return w;
 }
 
-interface Settings {
-  level: number;
-  blockSize: number;
-  segmentSize: number;
-  memoryBudget: number;
-  codec: BlockCodec;
-  concurrency: number;
-}
-
 class Writer implements BackupWriter {
-  private readonly streams: StreamWriterImpl[] = [];
+  private readonly streams: BackupStream[] = [];
   private readonly metadata: Record<string, unknown> = {};
   private readonly warnings: string[] = [];
   private state: 'open' | 'committed' | 'aborted' = 'open';
@@ -171,7 +121,7 @@ class Writer implements BackupWriter {
   openStream(spec: StreamSpec): StreamWriter {
     this.checkOpen();
     if (this.streams.some((s) => s.spec.name === spec.name)) throw new MqbakError('internal', `stream ${spec.name} opened twice`);
-    const s = new StreamWriterImpl(this, spec, this.streams.length);
+    const s = new BackupStream(this, spec, this.streams.length);
     this.streams.push(s);
     return s;
   }
@@ -230,233 +180,3 @@ function dropChecksum(this: unknown, key: string, value: unknown): unknown {
   return key === 'checksum' && this !== null && typeof this === 'object' && 'format' in this ? undefined : value;
 }
 
-class StreamWriterImpl implements StreamWriter {
-  private builder: SegmentBuilder;
-  private seq = 0;
-  private last: bigint | null = null;
-  private records = 0;
-  private readonly segments: SegmentEntry[] = [];
-  private readonly gaps: Array<{ from: string; to: string; reason: string }> = [];
-  private readonly extra: Record<string, unknown>;
-  private readonly listeners: Array<(lastPosition: bigint, records: number) => void | Promise<void>> = [];
-  /** The segment being stored (at most one per stream: keeps onDurable in order and bounds memory). */
-  private inFlight: Promise<void> | null = null;
-  private failure: MqbakError | null = null;
-  private busy = false;
-  private rawBytes = 0;
-  entry: StreamEntry | null = null;
-
-  constructor(
-    private readonly writer: Writer,
-    readonly spec: StreamSpec,
-    private readonly index: number,
-  ) {
-    this.extra = { ...(spec.extra ?? {}) };
-    this.builder = this.newBuilder();
-  }
-
-  get name(): string {
-    return this.spec.name;
-  }
-
-  private newBuilder(): SegmentBuilder {
-    const s = this.writer.settings;
-    return new SegmentBuilder(s.codec, s.level, s.blockSize, s.concurrency);
-  }
-
-  private check(): void {
-    if (this.failure) throw this.failure;
-    if (this.entry) throw new MqbakError('internal', `stream ${this.name} is closed`);
-    if (this.writer.aborted) throw new MqbakError('internal', `backup ${this.writer.id} was aborted`);
-    throwIfAborted(this.writer.options.signal);
-  }
-
-  /** One operation at a time: a pipeline that forgets to await append() is a bug, said plainly. */
-  private async exclusive<T>(f: () => Promise<T>): Promise<T> {
-    if (this.busy) throw new MqbakError('internal', `stream ${this.name}: append/flush/close called before the previous one resolved`);
-    this.busy = true;
-    try {
-      return await f();
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  append(record: ArchiveRecord): Promise<void> {
-    return this.appendMany([record]);
-  }
-
-  appendMany(records: readonly ArchiveRecord[]): Promise<void> {
-    return this.exclusive(async () => {
-      this.check();
-      for (const record of records) {
-        if (record.position < this.spec.from) {
-          throw new MqbakError('internal', `stream ${this.name}: position ${record.position} is before the stream's from ${this.spec.from}`);
-        }
-        if (this.last !== null && record.position <= this.last) {
-          throw new MqbakError('internal', `stream ${this.name}: position ${record.position} does not follow ${this.last}`);
-        }
-        this.last = record.position;
-      }
-      await this.addAll(records.length, (i) => this.builder.addNow(records[i]!));
-    });
-  }
-
-  appendColumns(columns: RecordColumns): Promise<void> {
-    return this.exclusive(async () => {
-      this.check();
-      const n = columns.count;
-      if (n === 0) return;
-      const pos = columns.position;
-      const first = BigInt(pos[0]!);
-      if (first < this.spec.from) throw new MqbakError('internal', `stream ${this.name}: position ${first} is before the stream's from ${this.spec.from}`);
-      if (this.last !== null && first <= this.last) throw new MqbakError('internal', `stream ${this.name}: position ${first} does not follow ${this.last}`);
-      for (let i = 1; i < n; i++) {
-        if (!(pos[i]! > pos[i - 1]!)) throw new MqbakError('internal', `stream ${this.name}: position ${pos[i]} does not follow ${pos[i - 1]}`);
-      }
-      if (!Number.isSafeInteger(pos[n - 1]!)) throw new MqbakError('internal', `stream ${this.name}: position ${pos[n - 1]} is not a safe integer`);
-      this.last = BigInt(pos[n - 1]!);
-      await this.addAll(n, (i) => this.builder.addColumnNow(columns, i));
-    });
-  }
-
-  /**
-   * Adds records 0..count-1 (checked already) with `add`: encoding is synchronous; only a full
-   * block (compression bound) or segment makes it wait.
-   */
-  private async addAll(count: number, add: (i: number) => number): Promise<void> {
-    const { segmentSize, memoryBudget, blockSize } = this.writer.settings;
-    for (let i = 0; i < count; i++) {
-      const size = add(i);
-      this.rawBytes += size;
-      this.writer.held += size;
-      this.records++;
-      const wait = this.builder.backpressure();
-      if (wait) {
-        await wait;
-        this.check();
-      }
-      if (this.builder.rawBytes >= segmentSize || (this.writer.held >= memoryBudget && this.builder.rawBytes >= blockSize)) {
-        await this.storeSegment();
-      }
-    }
-    this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
-  }
-
-  onDurable(listener: (lastPosition: bigint, records: number) => void | Promise<void>): void {
-    this.listeners.push(listener);
-  }
-
-  flush(): Promise<void> {
-    return this.exclusive(async () => {
-      this.check();
-      await this.storeSegment();
-      await this.waitInFlight();
-    });
-  }
-
-  addGap(from: bigint, to: bigint, reason: string): void {
-    if (to <= from) throw new MqbakError('internal', `stream ${this.name}: empty gap [${from}, ${to})`);
-    this.gaps.push({ from: from.toString(), to: to.toString(), reason });
-  }
-
-  setExtra(key: string, value: unknown): void {
-    this.extra[key] = value;
-  }
-
-  close(to: bigint): Promise<StreamEntry> {
-    return this.exclusive(async () => {
-      this.check();
-      if (to < this.spec.from) throw new MqbakError('internal', `stream ${this.name}: to ${to} is before from ${this.spec.from}`);
-      if (this.last !== null && to <= this.last) throw new MqbakError('internal', `stream ${this.name}: to ${to} does not cover position ${this.last}`);
-      await this.storeSegment();
-      await this.waitInFlight();
-      const s = this.spec;
-      const entry: StreamEntry = {
-        name: s.name,
-        address: { ...s.address },
-        from: s.from.toString(),
-        to: to.toString(),
-        records: this.records,
-        segments: [...this.segments],
-        gaps: [...this.gaps],
-        extra: { ...this.extra },
-      };
-      this.entry = entry;
-      return entry;
-    });
-  }
-
-  /** Waits for the segment in flight, if any, and rethrows its failure. */
-  private async waitInFlight(): Promise<void> {
-    if (this.inFlight) await this.inFlight;
-    if (this.failure) throw this.failure;
-  }
-
-  async settle(): Promise<void> {
-    if (this.inFlight) await this.inFlight.catch(() => {});
-  }
-
-  /**
-   * Stores the current segment (if it holds records). The previous segment must be durable
-   * first, so one waits here when the store is slower than the source (backpressure).
-   */
-  private async storeSegment(): Promise<void> {
-    if (this.builder.empty) return;
-    const b = this.builder;
-    this.builder = this.newBuilder();
-    let bytes: SegmentBytes;
-    try {
-      bytes = await b.finishParts();
-    } finally {
-      this.writer.held -= b.rawBytes;
-    }
-    try {
-      await this.waitInFlight();
-      this.check();
-    } catch (e) {
-      bytes.release();
-      throw e;
-    }
-    const key = segmentKey(this.writer.id, this.index, this.seq++);
-    const size = bytes.length;
-    const seg: SegmentEntry = {
-      key,
-      bytes: size,
-      sha256: sha256Hex(bytes.parts),
-      records: b.records,
-      firstPosition: b.firstPosition!.toString(),
-      lastPosition: b.lastPosition!.toString(),
-      firstTimestamp: b.firstTimestamp,
-      lastTimestamp: b.lastTimestamp,
-    };
-    const { store, signal } = this.writer.options;
-    this.writer.held += size;
-    const p = (async () => {
-      try {
-        // the segment's chunks are reused once the store is done with them
-        const info = await store.put(key, bytes.parts, { signal }).finally(() => bytes.release());
-        if (info.size !== size) throw new MqbakError('integrity', `stored ${info.size} of ${size} bytes`);
-      } catch (e) {
-        throw withContext(e, `store segment ${key}`, 'unreachable');
-      }
-      this.segments.push(seg);
-      for (const l of this.listeners) {
-        try {
-          await l(b.lastPosition!, b.records);
-        } catch (e) {
-          throw withContext(e, `stream ${this.name}: after segment ${key} was stored`);
-        }
-      }
-    })();
-    this.inFlight = p.then(
-      () => {
-        this.writer.held -= size;
-      },
-      (e: unknown) => {
-        this.writer.held -= size;
-        this.failure ??= e instanceof MqbakError ? e : withContext(e, `stream ${this.name}`);
-      },
-    );
-  }
-}
