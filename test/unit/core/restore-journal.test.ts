@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { journalPathFor, readJournal, writeJournal, type RestoreJournal } from '../../src/core/restore-journal.js';
+import { journalPathFor, readJournal, writeJournal, type RestoreJournal } from '../../../src/core/restore-journal.js';
 
 const identity = { store: '/b', backupId: '20261125T000000000Z-aaaaaa', target: 'kafka://h:1', streams: ['x', 'y'], renames: { x: 'x2' }, until: null };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Manifest, StreamEntry } from '../../src/archive/manifest.js';
-import type { StreamAddress } from '../../src/brokers/adapter.js';
-import { planRestore, type StreamNaming } from '../../src/core/restore-planner.js';
+import type { Manifest, StreamEntry } from '../../../src/archive/manifest.js';
+import type { StreamAddress } from '../../../src/brokers/adapter.js';
+import { planRestore, type StreamNaming } from '../../../src/core/restore-planner.js';
 
 // the naming of a broker with topics and partitions, as the planner sees an adapter
 const naming: StreamNaming = {

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { OffsetRun } from '../../src/brokers/adapter.js';
-import { offsetRunFromJson, offsetRunToJson, writeOffsetMap } from '../../src/core/offset-map.js';
+import type { OffsetRun } from '../../../src/brokers/adapter.js';
+import { offsetRunFromJson, offsetRunToJson, writeOffsetMap } from '../../../src/core/offset-map.js';
 
 const run: OffsetRun = {
   stream: 'kafka/a/1',

@@ -1,0 +1,39 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import type { AdapterOption, BrokerAdapter } from '../../../src/brokers/adapter.js';
+import { addAdapterOptions, adapterOptionValues } from '../../../src/cli/adapter-options.js';
+import { MqbakError } from '../../../src/common/errors.js';
+
+describe('adapter options', () => {
+  const adapter = (name: string, title: string, backupOptions: AdapterOption[]): BrokerAdapter => ({ name, title, backupOptions, restoreOptions: [] }) as unknown as BrokerAdapter;
+  const a = adapter('a', 'Alpha', [
+    { flags: '--topics <a,b>', description: 'x', kind: 'list' },
+    { flags: '--isolation <level>', description: 'x', choices: ['read_committed', 'read_uncommitted'] },
+    { flags: '--hold <s>', description: 'x', kind: 'seconds', env: 'A_HOLD' },
+  ]);
+  const b = adapter('b', 'Beta', [
+    { flags: '--queues <a,b>', description: 'x', kind: 'list' },
+    { flags: '--all-queues', description: 'x', kind: 'flag' },
+  ]);
+  it('registers each flag once, parsed by its kind', () => {
+    const cmd = new Command('backup').exitOverride();
+    addAdapterOptions(cmd, [a, b, a], 'backup');
+    expect(cmd.options.map((o) => o.long)).toEqual(['--topics', '--isolation', '--hold', '--queues', '--all-queues']);
+    cmd.parse(['--topics', 'x, y', '--hold', '1.5'], { from: 'user' });
+    expect(cmd.opts()).toEqual({ topics: ['x', 'y'], hold: 1.5 });
+  });
+  it('gives the URL\'s adapter its values, from the environment when absent; checks choices', () => {
+    expect(adapterOptionValues(a, [a, b], 'backup', { topics: ['t'], json: true }, { A_HOLD: '30' })).toEqual({ topics: ['t'], hold: 30 });
+    expect(() => adapterOptionValues(a, [a, b], 'backup', { isolation: 'dirty' }, {})).toThrow('--isolation dirty: expected read_committed or read_uncommitted');
+    expect(() => adapterOptionValues(a, [a, b], 'backup', {}, { A_HOLD: 'soon' })).toThrow(/A_HOLD=soon/);
+  });
+  it('refuses an option of another adapter (usage: exit 2) instead of ignoring it', () => {
+    try {
+      adapterOptionValues(a, [a, b], 'backup', { allQueues: true }, {});
+      expect.unreachable();
+    } catch (e) {
+      expect((e as MqbakError).code).toBe('usage');
+      expect((e as MqbakError).message).toBe('--all-queues is an option of Beta, not of Alpha sources');
+    }
+  });
+});
