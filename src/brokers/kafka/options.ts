@@ -17,7 +17,8 @@ const connectionOptions: readonly AdapterOption[] = [
   { flags: '--sasl-password-env <var>', description: 'read the Kafka SASL password from this environment variable (default MQBAK_KAFKA_SASL_PASSWORD)' },
   { flags: '--tls', description: 'connect to Kafka with TLS (env MQBAK_KAFKA_TLS=1)', kind: 'flag' },
   { flags: '--tls-ca <file>', description: 'PEM file of CA certificates to trust (env MQBAK_KAFKA_TLS_CA)', env: 'MQBAK_KAFKA_TLS_CA' },
-  { flags: '--tls-cert <file>', description: 'PEM client certificate (env MQBAK_KAFKA_TLS_CERT)', env: 'MQBAK_KAFKA_TLS_CERT' },
+  // no `env` for the CLI to fill: MQBAK_KAFKA_TLS_CERT alone does not turn TLS on, --tls-cert does
+  { flags: '--tls-cert <file>', description: 'PEM client certificate (env MQBAK_KAFKA_TLS_CERT)' },
   { flags: '--tls-key <file>', description: 'PEM client key (env MQBAK_KAFKA_TLS_KEY)', env: 'MQBAK_KAFKA_TLS_KEY' },
   { flags: '--tls-insecure', description: 'do not verify the broker certificate (testing only)', kind: 'flag' },
 ];

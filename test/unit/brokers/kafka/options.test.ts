@@ -2,9 +2,13 @@
  * The Kafka adapter's checks before connecting (src/brokers/kafka/options.ts): URL form and
  * ports, option combinations and environment switches are 'usage' errors (exit 2).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MqbakError } from '../../../../src/common/errors.js';
-import { checkBackup, checkRestore, parseBrokers, redactUrl } from '../../../../src/brokers/kafka/options.js';
+import { silentProgress } from '../../../../src/common/progress.js';
+import { checkBackup, checkRestore, connectionFrom, parseBrokers, redactUrl } from '../../../../src/brokers/kafka/options.js';
 import { adapter } from '../../../../src/brokers/kafka/index.js';
 
 function usage(f: () => unknown): string {
@@ -69,5 +73,30 @@ describe('kafka option checks', () => {
     expect(usage(() => checkRestore('kafka://h:1', { saslMechanism: 'plain', saslUsername: 'u' }, {}))).toMatch(/password in the environment variable MQBAK_KAFKA_SASL_PASSWORD/);
     expect(usage(() => checkRestore('kafka://h:1', { saslUsername: 'u', saslPasswordEnv: 'PW' }, { MQBAK_KAFKA_SASL_MECHANISM: 'scram-sha-256' }))).toMatch(/variable PW/);
     expect(() => checkRestore('kafka://h:1', { saslUsername: 'u', saslPasswordEnv: 'PW' }, { MQBAK_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256', PW: 'x' })).not.toThrow();
+  });
+});
+
+describe('kafka connection settings', () => {
+  const quiet = { progress: silentProgress, debug: false };
+
+  it('options first, then MQBAK_KAFKA_* variables; the SASL password only from the environment', async () => {
+    const c = await connectionFrom('kafka://a:1,b:2', { saslUsername: 'u' }, { MQBAK_KAFKA_CLIENT_ID: 'cid', MQBAK_KAFKA_SASL_MECHANISM: 'plain', MQBAK_KAFKA_SASL_USERNAME: 'ignored', MQBAK_KAFKA_SASL_PASSWORD: 'pw' }, quiet);
+    expect([c.brokers, c.clientId, c.sasl, c.tls]).toEqual([['a:1', 'b:2'], 'cid', { mechanism: 'plain', username: 'u', password: 'pw' }, undefined]);
+    expect((await connectionFrom('kafka://a:1', { clientId: 'opt' }, { MQBAK_KAFKA_CLIENT_ID: 'env' }, quiet)).clientId).toBe('opt');
+    expect((await connectionFrom('kafka://a:1', {}, {}, quiet)).clientId).toBe('mqbak');
+  });
+
+  it('TLS: on with --tls, MQBAK_KAFKA_TLS=1 or a CA; files read; a client certificate variable alone does not turn it on', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mqbak-kafka-tls-'));
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      await writeFile(ca, 'CA PEM');
+      expect((await connectionFrom('kafka://a:1', {}, { MQBAK_KAFKA_TLS_CA: ca }, quiet)).tls).toEqual({ ca: 'CA PEM', cert: undefined, key: undefined, rejectUnauthorized: true });
+      expect((await connectionFrom('kafka://a:1', { tlsInsecure: true }, { MQBAK_KAFKA_TLS: '1' }, quiet)).tls).toEqual({ ca: undefined, cert: undefined, key: undefined, rejectUnauthorized: false });
+      expect((await connectionFrom('kafka://a:1', {}, { MQBAK_KAFKA_TLS: '0', MQBAK_KAFKA_TLS_CERT: ca }, quiet)).tls).toBeUndefined();
+      await expect(connectionFrom('kafka://a:1', { tls: true, tlsKey: path.join(dir, 'missing.pem') }, {}, quiet)).rejects.toMatchObject({ code: 'usage', message: expect.stringMatching(/^--tls-key .*missing\.pem: /) });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
