@@ -5,11 +5,13 @@
  *
  *   manifests/<backup-id>.json                                  the commit point of a backup
  *   segments/<backup-id>/<stream-index:4>/<segment-seq:10>.seg  the data, written before it
+ *   locks/<name>.json                                           advisory locks (core/store-lock.ts)
  */
 import { randomBytes } from 'node:crypto';
 
 export const MANIFESTS_PREFIX = 'manifests/';
 export const SEGMENTS_PREFIX = 'segments/';
+export const LOCKS_PREFIX = 'locks/';
 
 /** yyyymmddThhmmssSSSZ-xxxxxx */
 export const BACKUP_ID_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-([0-9a-f]{6})$/;
@@ -61,4 +63,9 @@ export function idOfSegmentKey(key: string): string | null {
   if (slash < 0) return null;
   const id = rest.slice(0, slash);
   return isBackupId(id) ? id : null;
+}
+
+/** An advisory lock: `name` is unique per lock object (time, then random). */
+export function lockKey(name: string): string {
+  return `${LOCKS_PREFIX}${name}.json`;
 }
