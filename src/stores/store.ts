@@ -36,6 +36,8 @@ export function wholeBody(body: Uint8Array | readonly Uint8Array[]): Uint8Array 
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** When the store last wrote the object (ms since the epoch), where the store tells. */
+  modified?: number | null;
 }
 
 /** Half-open byte range: `end` is exclusive. */
