@@ -147,17 +147,17 @@ function dedupe(list: string[]): string[] {
   return [...new Set(list)];
 }
 
-const UNIT_MS: Record<string, number> = { y: 365 * 86_400_000, m: 30 * 86_400_000, w: 7 * 86_400_000, d: 86_400_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { y: 365 * 86_400_000, m: 30 * 86_400_000, w: 7 * 86_400_000, d: 86_400_000, h: 3_600_000, s: 1000 };
 
 /**
  * A duration like 30d, 12h, 2w, 1y6m (y years of 365 days, m months of 30 days, w weeks, d days,
- * h hours) in milliseconds.
+ * h hours, s seconds) in milliseconds.
  */
 export function parseDuration(text: string, option = 'duration'): number {
   const s = text.trim();
-  if (!/^(\d+[ymwdh])+$/.test(s)) throw new MqbakError('usage', `${option} ${JSON.stringify(text)}: expected a duration like 30d, 12h, 2w or 1y6m`);
+  if (!/^(\d+[ymwdhs])+$/.test(s)) throw new MqbakError('usage', `${option} ${JSON.stringify(text)}: expected a duration like 30d, 12h, 2w or 1y6m`);
   let ms = 0;
-  for (const m of s.matchAll(/(\d+)([ymwdh])/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
+  for (const m of s.matchAll(/(\d+)([ymwdhs])/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
   if (!Number.isSafeInteger(ms) || ms <= 0) throw new MqbakError('usage', `${option} ${JSON.stringify(text)}: expected a duration above zero`);
   return ms;
 }

@@ -3,7 +3,8 @@
  * restore take a shared lock, forget and prune an exclusive one. A lock is an object
  * locks/<name>.json written once; a holder refreshes it by writing a new one and deleting the old,
  * since objects are never modified. A lock not refreshed for `staleMs` belongs to a process that
- * died: it is ignored (and left for `mqbak unlock` or a later prune).
+ * died: it is ignored (and left for `mqbak unlock`), and so at once is the lock of a process of
+ * this host that no longer runs.
  *
  * Taking a lock: write it, then list every lock; if one that conflicts is live, delete ours and
  * refuse. Two processes racing both see each other and both refuse: safe, never both granted,
@@ -81,8 +82,24 @@ function parseLock(bytes: Uint8Array): LockInfo | null {
   return null;
 }
 
+/** Whether a process of this host with this pid runs (a lock of a dead process is stale at once). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A lock counts until it goes unrefreshed for staleMs; one of a process of this same host that no
+ * longer runs (killed, crashed) is stale at once, as restic does it.
+ */
 function isLive(info: LockInfo | null, now: number, staleMs: number): boolean {
-  return info === null || now - Date.parse(info.refreshedAt) < staleMs;
+  if (info === null) return true;
+  if (info.host === hostname() && info.pid !== process.pid && !processRuns(info.pid)) return false;
+  return now - Date.parse(info.refreshedAt) < staleMs;
 }
 
 function describeHolder(key: string, info: LockInfo | null): string {

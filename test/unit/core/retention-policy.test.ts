@@ -122,6 +122,7 @@ describe('durations', () => {
     expect(parseDuration('12h')).toBe(12 * H);
     expect(parseDuration('2w')).toBe(14 * D);
     expect(parseDuration('1y6m')).toBe(365 * D + 180 * D);
-    for (const bad of ['', '30', 'd', '1.5d', '-3d', '0d', '3 days', '10s']) expect(() => parseDuration(bad, '--keep-within')).toThrow(/--keep-within/);
+    expect(parseDuration('90s')).toBe(90_000);
+    for (const bad of ['', '30', 'd', '1.5d', '-3d', '0d', '3 days', '10x', '0s']) expect(() => parseDuration(bad, '--keep-within')).toThrow(/--keep-within/);
   });
 });

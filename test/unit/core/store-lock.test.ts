@@ -46,6 +46,22 @@ describe('store locks', () => {
     await live.release();
   });
 
+  it('the lock of a process of this host that no longer runs is stale at once', async () => {
+    const s = await store();
+    const { spawnSync } = await import('node:child_process');
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const pid = Number(gone.stdout);
+    const { hostname } = await import('node:os');
+    const at = new Date().toISOString();
+    await s.put(lockKey('dead'), new TextEncoder().encode(JSON.stringify({ kind: 'exclusive', command: 'prune', host: hostname(), pid, createdAt: at, refreshedAt: at })));
+    await s.put(lockKey('elsewhere'), new TextEncoder().encode(JSON.stringify({ kind: 'shared', command: 'backup', host: 'another-host', pid, createdAt: at, refreshedAt: at })));
+    const l = await acquireLock(s, 'shared', { command: 'backup' });
+    await l.release();
+    // the shared lock of another host still counts; the dead process's exclusive one does not
+    await expect(acquireLock(s, 'exclusive', { command: 'prune' })).rejects.toThrow(/a shared lock of mqbak backup on another-host/);
+    expect(await removeStaleLocks(s)).toEqual([lockKey('dead')]);
+  });
+
   it('an unreadable lock object counts as held until removed', async () => {
     const s = await store();
     await s.put(lockKey('garbage'), new TextEncoder().encode('not json'));
@@ -61,8 +77,12 @@ describe('store locks', () => {
     let t = Date.parse('2026-12-04T10:00:00Z');
     const l = await acquireLock(s, 'shared', { command: 'backup', refreshMs: 30, now: () => (t += 1000) });
     const first = l.key;
-    await new Promise((r) => setTimeout(r, 200));
-    const locks = await listLocks(s);
+    // between writing the new object and deleting the old, both exist for a moment
+    let locks = await listLocks(s);
+    for (let i = 0; i < 100 && (locks.length !== 1 || locks[0]!.key === first); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      locks = await listLocks(s);
+    }
     expect(locks).toHaveLength(1);
     expect(locks[0]!.key).not.toBe(first);
     expect(Date.parse(locks[0]!.info!.refreshedAt)).toBeGreaterThan(Date.parse(l.info.createdAt));
