@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
 import { createProgress, type CliContext } from './context.js';
-import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize } from './options/common.js';
+import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
 import { addAdapterOptions } from './adapter-options.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import { allAdapters } from '../brokers/registry.js';
@@ -195,6 +195,68 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
       help(`  mqbak cat ./backups 20261125T020000000Z-1a2b3c --stream kafka/orders/0 --limit 10\n  mqbak cat ./backups 20261125T020000000Z-1a2b3c | jq -c 'select(.key == "user-42")'`, STORE_HELP),
     )
     .action(action('cat', async () => (await import('./commands/cat.js')).run));
+
+  const forget = program
+    .command('forget')
+    .summary('remove the backups a retention policy does not keep')
+    .description(
+      'Apply a retention policy to each chain of backups in <store> (backups of the same source and streams) and remove the manifests of the backups it does not keep. A kept backup keeps every backup it needs to be restored (its incremental chain). Nothing is removed without a --keep-* option; --dry-run prints the plan and changes nothing; --prune also deletes the segments no remaining backup needs. Takes an exclusive lock on the store (see docs/RETENTION.md).',
+    )
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .addOption(new Option('--keep-last <n>', 'keep the n newest backups').argParser(wholeNumber))
+    .addOption(new Option('--keep-hourly <n>', 'keep the newest backup of each of the last n hours that have one (UTC)').argParser(wholeNumber))
+    .addOption(new Option('--keep-daily <n>', 'keep the newest backup of each of the last n days that have one (UTC)').argParser(wholeNumber))
+    .addOption(new Option('--keep-weekly <n>', 'the same for ISO weeks').argParser(wholeNumber))
+    .addOption(new Option('--keep-monthly <n>', 'the same for months').argParser(wholeNumber))
+    .addOption(new Option('--keep-yearly <n>', 'the same for years').argParser(wholeNumber))
+    .option('--keep-within <duration>', 'keep the backups made within this long before the newest of their chain (e.g. 30d, 12h, 2w, 1y6m)')
+    .option('--keep-id <id>', 'keep this backup (repeatable)', collect, [])
+    .option('--dry-run', 'print what would be kept and removed; change nothing')
+    .option('--prune', 'then delete the segments no remaining backup needs')
+    .option('--grace <duration>', 'with --prune: leave unreferenced segments younger than this (default 24h)');
+  storeOptions(forget);
+  jsonOption(forget, 'the plan and what was removed');
+  forget
+    .addHelpText(
+      'after',
+      help(
+        `  mqbak forget ./backups --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
+  mqbak forget s3://ops-backups/mq --keep-within 30d --prune
+  mqbak forget ./backups --keep-last 1 --keep-id 20261125T020000000Z-1a2b3c --json`,
+        STORE_HELP,
+      ),
+    )
+    .action(action('forget', async () => (await import('./commands/forget.js')).run));
+
+  const prune = program
+    .command('prune')
+    .summary('delete the segments no remaining backup needs')
+    .description(
+      'Delete the segments of <store> that no manifest refers to: those of forgotten backups, and those left by interrupted backups once they are older than the grace period, so that a backup still running is never harmed. Manifests are never deleted. Takes an exclusive lock on the store.',
+    )
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .option('--dry-run', 'print what would be deleted; delete nothing')
+    .option('--grace <duration>', 'leave unreferenced segments younger than this (default 24h)');
+  storeOptions(prune);
+  jsonOption(prune, 'what was (or would be) deleted');
+  prune
+    .addHelpText('after', help(`  mqbak prune ./backups --dry-run
+  mqbak prune s3://ops-backups/mq --grace 48h`, STORE_HELP))
+    .action(action('prune', async () => (await import('./commands/prune.js')).run));
+
+  const unlock = program
+    .command('unlock')
+    .summary('remove stale locks from a store')
+    .description(
+      'Remove the locks of <store> that were not refreshed for 30 minutes (their mqbak process died). With --all, remove every lock: only when no mqbak runs on the store.',
+    )
+    .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
+    .option('--all', 'remove every lock, also live ones');
+  storeOptions(unlock);
+  unlock
+    .addHelpText('after', help(`  mqbak unlock ./backups
+  mqbak unlock s3://ops-backups/mq --all`, STORE_HELP))
+    .action(action('unlock', async () => (await import('./commands/unlock.js')).run));
 
   return program;
 }

@@ -20,6 +20,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+export function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
 /** Sizes such as 1048576, 512k, 64m, 1g (powers of 1024). */
 export function byteSize(value: string): number {
   const m = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(value.trim());
