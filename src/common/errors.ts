@@ -50,8 +50,12 @@ export function withContext(e: unknown, context: string, fallback: ErrorCode = '
     });
     return wrapped;
   }
-  const message = e instanceof Error ? e.message : String(e);
-  return new MqbakError(fallback, `${context}: ${message}`, { cause: e });
+  return new MqbakError(fallback, `${context}: ${messageOf(e)}`, { cause: e });
+}
+
+/** The message of anything thrown: an Error's message, anything else as a string. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** Thrown by long operations when their AbortSignal fires. */
