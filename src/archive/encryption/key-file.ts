@@ -112,7 +112,6 @@ function serialize(c: KeyFileContent): Uint8Array {
 
 function checkDescription(d: string): string | null {
   if (d.length > MAX_DESCRIPTION) return `at most ${MAX_DESCRIPTION} characters`;
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(d)) return 'one line without control characters';
   return null;
 }
