@@ -24,7 +24,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { MqbakError } from '../../common/errors.js';
-import { canonicalJson } from '../canonical-json.js';
+import { canonicalJson } from '../../common/canonical-json.js';
 import { gcmOpen, gcmSeal, KEY_LENGTH, NONCE_LENGTH, TAG_LENGTH } from './aead.js';
 import { DEFAULT_SCRYPT, deriveScryptKey, SALT_LENGTH, scryptParamsProblem, type ScryptParams } from './kdf.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MqbakError } from '../../../../src/common/errors.js';
 import { createKeyFile, openKeyFile, readKeyFileInfo, rewrapKeyFile } from '../../../../src/archive/encryption/key-file.js';
-import { canonicalJson } from '../../../../src/archive/canonical-json.js';
+import { canonicalJson } from '../../../../src/common/canonical-json.js';
 import { createHash } from 'node:crypto';
 
 // the cheapest cost key files accept: these tests are about the format, not the cost
