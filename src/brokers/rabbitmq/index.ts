@@ -7,7 +7,7 @@
 import type { BrokerAdapter, SinkPlan, StreamAddress } from '../adapter.js';
 import { redactAmqpUrl } from './amqp-url.js';
 import { BACKUP_OPTIONS, backupSettings, RESTORE_OPTIONS, restoreSettings } from './options.js';
-import { addressOf } from './queue-selection.js';
+import { addressOf } from './address.js';
 
 export const adapter: BrokerAdapter = {
   name: 'rabbitmq',
