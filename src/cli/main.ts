@@ -140,7 +140,11 @@ counts and positions the manifest states. Every finding is reported, not only th
 no manifest refers to (left by an interrupted backup) are reported too; nothing is deleted.`,
     )
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
-    .argument('[backup-id]', 'one backup (with its chain)');
+    .argument('[backup-id]', 'one backup (with its chain)')
+    .option(
+      '--read-data-subset <n/t|P%>',
+      'read only part of the segments in full: slice n of t (by segment key: 1/t..t/t together read every segment once) or a random P%; manifests, the chain and every segment\'s presence and size are always checked',
+    );
   storeOptions(verify);
   jsonOption(verify, '{"ok": true|false, "findings": [...]}');
   verify
@@ -148,7 +152,9 @@ no manifest refers to (left by an interrupted backup) are reported too; nothing 
       'after',
       help(
         `  mqbak verify ./backups
-  mqbak verify s3://ops-backups/mq 20261125T020000000Z-1a2b3c --json | jq .findings`,
+  mqbak verify s3://ops-backups/mq 20261125T020000000Z-1a2b3c --json | jq .findings
+  mqbak verify s3://ops-backups/mq --read-data-subset "$(date +%u)/7"   # a seventh a day, all in a week
+  mqbak verify ./backups --read-data-subset 10%`,
         STORE_HELP,
       ),
     )

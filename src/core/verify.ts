@@ -10,6 +10,7 @@ import { zstdCodec, type BlockCodec } from '../archive/codec.js';
 import { decodeSegment } from '../archive/segment-reader.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { listBackupIds } from './backup-reader.js';
+import { describeSubset, readsSegment, type DataSubset } from './verify-subset.js';
 
 export type FindingKind =
   | 'invalid-manifest' // not JSON, not canonical, checksum mismatch, or structurally wrong
@@ -40,10 +41,23 @@ export interface Finding {
 export interface VerifyResult {
   ok: boolean;
   findings: Finding[];
-  checked: { backups: number; segments: number; records: number; bytes: number };
+  checked: {
+    backups: number;
+    /** Segments read in full (size, SHA-256, every block and record). */
+    segments: number;
+    records: number;
+    bytes: number;
+    /** --read-data-subset as given ('all' without it). */
+    subset: string;
+    /** Segments of the checked backups that the subset left unread: only their presence and listed size were checked. */
+    segmentsNotRead: number;
+    bytesNotRead: number;
+  };
 }
 
 export interface VerifyOptions {
+  /** Which segments are read in full (--read-data-subset); the others are checked by their listed size only. Default all. */
+  subset?: DataSubset;
   /** One backup and its chain; default every backup in the store. */
   id?: string;
   signal?: AbortSignal;
@@ -61,7 +75,8 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
   const progress = options.progress ?? silentProgress;
   const codec = options.codec ?? zstdCodec;
   const findings: Finding[] = [];
-  const checked = { backups: 0, segments: 0, records: 0, bytes: 0 };
+  const subset = options.subset ?? { kind: 'all' };
+  const checked = { backups: 0, segments: 0, records: 0, bytes: 0, subset: describeSubset(subset), segmentsNotRead: 0, bytesNotRead: 0 };
   const add = (f: Omit<Finding, 'severity'> & { severity?: Finding['severity'] }) => findings.push({ severity: 'error', ...f });
 
   const ids = await listBackupIds(store, { signal });
@@ -140,32 +155,15 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
     }
   }
 
-  // every segment of every target
+  // what the store holds: objects nothing refers to, and the sizes of the segments not read
   const referenced = new Set<string>();
   for (const l of loaded.values()) for (const s of l.manifest.streams) for (const g of s.segments) referenced.add(g.key);
-  for (const id of targets) {
-    const l = loaded.get(id);
-    if (!l) continue;
-    checked.backups++;
-    progress.phase(`verifying backup ${id}`);
-    for (const stream of l.manifest.streams) {
-      for (const seg of stream.segments) {
-        throwIfAborted(signal);
-        const f = await checkSegment(store, seg, codec, signal);
-        checked.segments++;
-        checked.bytes += f.bytes;
-        checked.records += f.records;
-        for (const x of f.findings) add({ ...x, backup: id, stream: stream.name, key: seg.key });
-        progress.update({ stream: stream.name, records: checked.records, bytes: checked.bytes });
-      }
-    }
-  }
-
-  // objects nothing refers to
+  const listed = new Map<string, number>();
   const scopes = options.id === undefined ? [SEGMENTS_PREFIX] : targets.map((id) => segmentsPrefix(id));
   for (const prefix of scopes) {
     try {
       for await (const o of store.list(prefix, { signal })) {
+        listed.set(o.key, o.size);
         if (referenced.has(o.key)) continue;
         const owner = idOfSegmentKey(o.key);
         if (owner === null) {
@@ -186,6 +184,34 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
       throw withContext(e, `list ${prefix} in ${store.description}`, 'unreachable');
     }
   }
+  // every segment of every target
+  for (const id of targets) {
+    const l = loaded.get(id);
+    if (!l) continue;
+    checked.backups++;
+    progress.phase(`verifying backup ${id}`);
+    for (const stream of l.manifest.streams) {
+      for (const seg of stream.segments) {
+        throwIfAborted(signal);
+        if (!readsSegment(subset, seg.key)) {
+          // left to another slice: present, and of the size the manifest states
+          checked.segmentsNotRead++;
+          checked.bytesNotRead += seg.bytes;
+          const size = listed.get(seg.key);
+          if (size === undefined) add({ kind: 'missing-segment', backup: id, stream: stream.name, key: seg.key, message: `segment ${seg.key}: missing` });
+          else if (size !== seg.bytes) add({ kind: 'size-mismatch', backup: id, stream: stream.name, key: seg.key, message: `segment ${seg.key}: ${size} bytes, manifest says ${seg.bytes}` });
+          continue;
+        }
+        const f = await checkSegment(store, seg, codec, signal);
+        checked.segments++;
+        checked.bytes += f.bytes;
+        checked.records += f.records;
+        for (const x of f.findings) add({ ...x, backup: id, stream: stream.name, key: seg.key });
+        progress.update({ stream: stream.name, records: checked.records, bytes: checked.bytes });
+      }
+    }
+  }
+
   if (options.id === undefined) {
     for await (const o of store.list(MANIFESTS_PREFIX, { signal })) {
       if (idOfManifestKey(o.key) === null) add({ kind: 'unknown-object', severity: 'warning', backup: null, key: o.key, message: `object ${o.key}: not a name mqbak writes` });

@@ -2,14 +2,16 @@ import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { formatBytes } from '../context.js';
 import { openStoreFromCli } from '../store.js';
+import { parseDataSubset } from '../../core/verify-subset.js';
 
 /** mqbak verify <store> [<backup-id>] [--json]: 0 all well, 4 any integrity finding, 10 no such backup. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
   const [storeUrl = '', id] = args;
+  const subset = opts.readDataSubset === undefined ? undefined : parseDataSubset(String(opts.readDataSubset));
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   const { verifyStore } = await import('../../core/verify.js');
   try {
-    const result = await verifyStore(store, { id, signal: ctx.signal, progress: ctx.progress });
+    const result = await verifyStore(store, { id, subset, signal: ctx.signal, progress: ctx.progress });
     if (opts.json) {
       ctx.out(`${JSON.stringify({ ok: result.ok, findings: result.findings, checked: result.checked }, null, 2)}\n`);
     } else {
@@ -19,7 +21,8 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       const warnings = result.findings.length - errors;
       const summary =
         `${c.backups} backup${c.backups === 1 ? '' : 's'}, ${c.segments} segment${c.segments === 1 ? '' : 's'}, ` +
-        `${c.records.toLocaleString('en-US')} records, ${formatBytes(c.bytes)} checked`;
+        `${c.records.toLocaleString('en-US')} records, ${formatBytes(c.bytes)} checked` +
+        (c.subset === 'all' ? '' : ` (subset ${c.subset}: ${c.segmentsNotRead} segment${c.segmentsNotRead === 1 ? '' : 's'}, ${formatBytes(c.bytesNotRead)} not read, only their presence and size)`);
       ctx.out(
         result.ok
           ? `ok: ${summary}${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : ''}\n`
