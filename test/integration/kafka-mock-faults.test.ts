@@ -390,4 +390,29 @@ describe('Kafka test broker: faults on command (3-broker mockd of its own)', () 
     expect(offsets).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
     expect(await latestOffsetV1(broker(1), topic, 0)).toEqual({ error: 0, offset: 8n });
   });
+
+  it.each([
+    [true, 1],
+    [false, 2],
+  ])('a batch whose answer was lost (broker down meanwhile) and is resent: idempotent %s, written %i time(s)', async (idempotent, copies) => {
+    const topic = await topicWith(1, [1]);
+    const producer = kafka('faults-resend', 10).producer({ idempotent, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      // written at once, answered after 1.5 s: the broker goes down before it answers
+      await mock.send('broker_errors 1 Produce 1 0 1500');
+      const sent = producer.send({ topic, messages: [{ partition: 0, value: 'once' }], acks: -1 });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await latestOffsetV1(broker(1), topic, 0)).toEqual({ error: 0, offset: 1n });
+      await mock.send('broker_down 1');
+      await new Promise((r) => setTimeout(r, 500));
+      await mock.send('broker_up 1');
+      const [result] = await sent;
+      // the idempotent resend is answered with the offset of the first write; the other is a second record
+      expect(result).toMatchObject({ errorCode: 0, baseOffset: String(copies - 1) });
+    } finally {
+      await producer.disconnect();
+    }
+    expect(await latestOffsetV1(broker(1), topic, 0)).toEqual({ error: 0, offset: BigInt(copies) });
+  });
 });
