@@ -8,9 +8,10 @@ import { createInterface } from 'node:readline';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kafkaBrokers, kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
+import { readTopic, strip, type Seen } from '../helpers/kafka-records.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
 const dirs: string[] = [];
@@ -25,47 +26,8 @@ async function tempDir(): Promise<string> {
 const url = (): string => `kafka://${kafkaBrokers().join(',')}`;
 const kafka = (): Kafka => new Kafka({ brokers: kafkaBrokers(), clientId: uniqueName('e2e'), logLevel: logLevel.NOTHING });
 
-interface Seen {
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: string | null;
-  timestamp: string;
-  headers: string;
-}
-
-function hdrs(h: IHeaders | undefined): string {
-  return JSON.stringify(Object.entries(h ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map((x) => (x === undefined ? null : Buffer.from(x as Buffer).toString('hex')))]));
-}
-
-/** Every record of the topic, per partition in offset order (a throwaway group reading to the end). */
-async function readAll(topic: string): Promise<Seen[]> {
-  const k = kafka();
-  const admin = k.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const want = new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
-  const out: Seen[] = [];
-  const c = k.consumer({ groupId: uniqueName('e2e-read'), maxWaitTimeInMs: 100 });
-  await c.connect();
-  await c.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve) => {
-    const done = () => [...want.values()].every((v) => v <= 0n);
-    if (done()) resolve();
-    void c.run({
-      eachMessage: async ({ partition, message: m }) => {
-        out.push({ partition, offset: m.offset, key: m.key ? m.key.toString('hex') : null, value: m.value === null ? null : m.value.toString('hex'), timestamp: m.timestamp, headers: hdrs(m.headers) });
-        if (BigInt(m.offset) + 1n >= want.get(partition)!) want.set(partition, 0n);
-        if (done()) resolve();
-      },
-    });
-  });
-  await c.disconnect();
-  return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
-}
-
-const strip = (s: Seen[]) => s.map(({ offset: _o, ...rest }) => rest);
+/** Every record of the topic on the shared test broker (readTopic). */
+const readAll = (topic: string): Promise<Seen[]> => readTopic(kafkaBrokers(), topic);
 
 async function produceVaried(topic: string, partitions: number, n: number, base = 0): Promise<void> {
   const p = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
