@@ -104,3 +104,79 @@ export function rawRequest(address: string, apiKey: number, apiVersion: number, 
     sock.on('error', reject);
   });
 }
+
+/** Metadata v1 from one broker: its brokers and, per partition of `topic`, the error and leader. */
+export async function metadataV1(address: string, topic: string): Promise<{ brokers: number[]; topicError: number; leaders: number[] }> {
+  const r = await rawRequest(address, 3, 1, new Writer().i32(1).str(topic).buf());
+  const brokers: number[] = [];
+  for (let n = r.i32(); n > 0; n--) {
+    brokers.push(r.i32());
+    r.str();
+    r.i32();
+    r.str();
+  }
+  r.i32(); // controller
+  if (r.i32() !== 1) throw new Error('Metadata: not one topic in the answer');
+  const topicError = r.i16();
+  if (r.str() !== topic) throw new Error(`Metadata: not ${topic} in the answer`);
+  r.i8(); // is_internal
+  const leaders: number[] = [];
+  for (let n = r.i32(); n > 0; n--) {
+    r.i16();
+    const p = r.i32();
+    leaders[p] = r.i32();
+    for (let k = r.i32(); k > 0; k--) r.i32(); // replicas
+    for (let k = r.i32(); k > 0; k--) r.i32(); // isr
+  }
+  return { brokers, topicError, leaders };
+}
+
+export interface FetchedPartition {
+  partition: number;
+  error: number;
+  highWatermark: bigint;
+  recordBytes: number;
+}
+
+/** Fetch v4 of `partitions` from offset `offset`, sent to one broker. */
+export async function fetchV4(address: string, topic: string, partitions: number[], offset = 0n): Promise<FetchedPartition[]> {
+  const w = new Writer().i32(-1).i32(0).i32(1).i32(1 << 20).i8(0).i32(1).str(topic).i32(partitions.length);
+  for (const p of partitions) w.i32(p).i64(offset).i32(1 << 20);
+  const r = await rawRequest(address, 1, 4, w.buf());
+  r.i32(); // throttle
+  const out: FetchedPartition[] = [];
+  for (let t = r.i32(); t > 0; t--) {
+    r.str();
+    for (let n = r.i32(); n > 0; n--) {
+      const partition = r.i32();
+      const error = r.i16();
+      const highWatermark = r.i64();
+      r.i64(); // last stable offset
+      for (let a = r.i32(); a > 0; a--) {
+        r.i64();
+        r.i64();
+      }
+      out.push({ partition, error, highWatermark, recordBytes: r.bytes()?.length ?? 0 });
+    }
+  }
+  return out;
+}
+
+/** ListOffsets v1 (latest) of one partition, sent to one broker: error and offset. */
+export async function latestOffsetV1(address: string, topic: string, partition: number): Promise<{ error: number; offset: bigint }> {
+  const r = await rawRequest(address, 2, 1, new Writer().i32(-1).i32(1).str(topic).i32(1).i32(partition).i64(-1n).buf());
+  r.i32();
+  r.str();
+  r.i32();
+  r.i32();
+  const error = r.i16();
+  r.i64(); // timestamp
+  return { error, offset: r.i64() };
+}
+
+/** InitProducerId v0 for an idempotent producer (no transactional id): the error code. */
+export async function initProducerIdV0(address: string): Promise<number> {
+  const r = await rawRequest(address, 22, 0, new Writer().str(null).i32(60_000).buf());
+  r.i32(); // throttle
+  return r.i16();
+}
