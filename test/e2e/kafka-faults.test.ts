@@ -270,17 +270,43 @@ describe('kafka with transient errors injected, through the binary', () => {
 });
 
 describe('kafka with a persistent error, through the binary', () => {
-  it('backup: Fetch always NOT_LEADER_OR_FOLLOWER ends with exit 5 naming the partition and the error, within 2 minutes', async () => {
+  const errorText: Record<string, RegExp> = {
+    NOT_LEADER_OR_FOLLOWER: /NOT_LEADER_OR_FOLLOWER|not the leader/i,
+    LEADER_NOT_AVAILABLE: /LEADER_NOT_AVAILABLE|no leader|leadership election/i,
+    NOT_ENOUGH_REPLICAS: /NOT_ENOUGH_REPLICAS|fewer in-sync replicas/i,
+    COORDINATOR_LOAD_IN_PROGRESS: /COORDINATOR_LOAD_IN_PROGRESS|coordinator is loading/i,
+  };
+  /** exit 5 within 2 minutes, one error line naming the error (and the partition where there is one) */
+  const expectGaveUp = (r: RunResult, ms: number, error: string, where: RegExp | undefined): void => {
+    expect(r.signal, `mqbak was still running after ${ms} ms; stderr: ${r.stderr}`).toBe(null);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/^mqbak: error: /m);
+    expect(r.stderr).toMatch(errorText[error]!);
+    if (where) expect(r.stderr).toMatch(where);
+  };
+
+  it.each([
+    ['Fetch', 'NOT_LEADER_OR_FOLLOWER', true],
+  ])('backup: %s always %s ends with exit 5 naming it, within 2 minutes', async (api, error, partition) => {
     const topic = await spreadTopic('stuck-b');
     await fill(topic, 2, 5, 50);
-    await mock.send('errors Fetch 100000 NOT_LEADER_OR_FOLLOWER');
+    await mock.send(`errors ${api} 100000 ${error}`);
     const dir = await tempDir();
     const t0 = Date.now();
     const b = await runMqbak(['backup', url(), dir, '--topics', topic], { timeoutMs: 120_000 });
-    expect(b.signal, `mqbak was still running after ${Date.now() - t0} ms; stderr: ${b.stderr}`).toBe(null);
-    expect(b.code, b.stderr).toBe(5);
-    expect(b.stderr).toMatch(/^mqbak: error: /m);
-    expect(b.stderr).toMatch(new RegExp(`${topic}.*(partition|\\[)`));
-    expect(b.stderr).toMatch(/NOT_LEADER_OR_FOLLOWER|not the leader/i);
+    expectGaveUp(b, Date.now() - t0, error, new RegExp(partition ? `${topic}.*(partition|\\[|/)` : topic));
+  }, 150_000);
+
+  it.each([
+    ['InitProducerId', 'COORDINATOR_LOAD_IN_PROGRESS', false],
+  ])('restore: %s always %s ends with exit 5 naming it, within 2 minutes', async (api, error, partition) => {
+    const topic = await spreadTopic('stuck-r');
+    const n = await fill(topic, 2, 5, 50);
+    const dir = await backupExact(topic, n);
+    await mock.send(`errors ${api} 100000 ${error}`);
+    const t0 = Date.now();
+    const r = await runMqbak(['restore', dir, url(), '--map', `${topic}=${topic}-r`], { env: { XDG_STATE_HOME: dir }, timeoutMs: 120_000 });
+    expectGaveUp(r, Date.now() - t0, error, partition ? new RegExp(`${topic}-r.*(partition|\\[|/)`) : undefined);
   }, 150_000);
 });
