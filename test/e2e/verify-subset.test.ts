@@ -64,7 +64,7 @@ describe('verify --read-data-subset', () => {
     const victim = keys[Math.floor(keys.length / 2)]!;
     const file = path.join(store, victim);
     const bytes = await readFile(file);
-    bytes[bytes.length - 3] ^= 0xff; // same size: only a full read can see it
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0xff; // same size: only a full read can see it
     await writeFile(file, bytes);
     for (let n = 1; n <= 3; n++) {
       const { code, json } = await verify(store, `${n}/3`);
