@@ -134,6 +134,9 @@ mon_warn_on_pool_no_redundancy = false
 mon_data_avail_warn = 1
 mon_data_avail_crit = 0
 crash_dir = $DIR/crash
+# each pool the gateway creates is one map change: commit them at once, not once a second
+paxos_propose_interval = 0.05
+paxos_min_wait = 0.01
 
 [mon]
 mon_data = $DIR/mon
@@ -167,6 +170,7 @@ EOF
     fail_start "ceph-mon --mkfs failed"
   start_daemon mon ceph-mon -c "$CONF" -f -i a
   wait_until 60 "the Ceph monitor" ceph_cmd mon stat >/dev/null 2>&1 || fail_start "the monitor did not answer"
+  local t_mon=$((SECONDS - t0))
 
   # the OSD: registered under the uuid given to its mkfs; the mon creates its PGs
   osd_id=$(ceph_cmd osd new "$osd_uuid") || fail_start "ceph osd new failed"
@@ -175,6 +179,7 @@ EOF
   start_daemon osd ceph-osd -c "$CONF" -f -i 0
   osd_up() { [[ $(ceph_cmd osd stat -f json 2>/dev/null) == *'"num_up_osds":1'* ]]; }
   wait_until 120 "the OSD to come up" osd_up || fail_start "the OSD did not come up"
+  local t_osd=$((SECONDS - t0))
 
   start_daemon rgw radosgw -c "$CONF" -f -n client.rgw
   wait_until 180 "the RADOS Gateway on 127.0.0.1:$rgw_port" http_ok "http://127.0.0.1:$rgw_port" ||
@@ -194,7 +199,7 @@ EOF
     printf 'MQBAK_TEST_RGW_SECRET_ACCESS_KEY=%s\n' "$secret"
   } >"$ENVFILE"
   chmod 600 "$ENVFILE"
-  printf 'ceph-rgw: started in %ss\n' "$((SECONDS - t0))" >&2
+  printf 'ceph-rgw: started in %ss (monitor up after %ss, OSD after %ss)\n' "$((SECONDS - t0))" "$t_mon" "$t_osd" >&2
   cat "$URLFILE"
 }
 
