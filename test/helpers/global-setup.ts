@@ -280,6 +280,8 @@ async function startCephRgw(): Promise<{ stop: Stop; error?: Error }> {
   if (started.code !== 0) {
     return { stop: stopAndForget, error: new Error(`test/brokers/ceph-rgw.sh start failed (exit ${started.code}):\n${started.stderr.trim()}`) };
   }
+  // its one line of timings: how long the set-up waited, in the test log
+  process.stderr.write(started.stderr);
   const vars = spawnSync('bash', [script, 'env', state], { encoding: 'utf8' });
   for (const line of vars.stdout.split('\n')) {
     const m = /^(MQBAK_TEST_RGW_[A-Z_]+)=(.*)$/.exec(line.trim());

@@ -41,6 +41,7 @@ let faults: Faults = {};
 const seen: Seen[] = [];
 let proxy: http.Server;
 let proxyEndpoint: string;
+let upstream: http.Agent;
 const stores: Store[] = [];
 
 function errorXml(code: string): string {
@@ -57,6 +58,9 @@ function useServer(s: S3TestServer): void {
     bucket = uniqueName('mqbak-faults');
     await createBucket(bucket, s);
     const target = new URL(s.endpoint);
+    // no idle connections kept to the server: the gateway holds them open long after the tests,
+    // and they kept the test worker from exiting
+    upstream = new http.Agent({ keepAlive: false });
     proxy = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -73,7 +77,7 @@ function useServer(s: S3TestServer): void {
         const headers = { ...req.headers };
         delete headers.expect;
         const up = http.request(
-          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
+          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: upstream },
           (upRes) => {
             const out: Buffer[] = [];
             upRes.on('data', (c: Buffer) => out.push(c));
@@ -106,6 +110,7 @@ function useServer(s: S3TestServer): void {
   afterAll(async () => {
     proxy.closeAllConnections();
     await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    upstream.destroy();
   });
 }
 
