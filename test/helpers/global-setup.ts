@@ -10,7 +10,7 @@
  * - S3: an s3rver on a free port with a temporary data directory (test/brokers/s3rver.sh).
  * - The Ceph RADOS Gateway (MQBAK_TEST_RGW_*), the second S3 server the S3 tests run against:
  *   a single-node Ceph of test/brokers/ceph-rgw.sh in a temporary state directory, started
- *   while the rest starts (it takes 15 s or so). Without Ceph's packages installed this is an
+ *   while the rest starts (10-20 s). Without Ceph's packages installed this is an
  *   error in CI; elsewhere a note, and the tests against the gateway are skipped. MQBAK_TEST_RGW=off
  *   skips them on purpose (a quicker run of the S3 tests on s3rver alone).
  * - RabbitMQ: the one on 127.0.0.1:5672; test/brokers/start-rabbitmq.sh when it or its
