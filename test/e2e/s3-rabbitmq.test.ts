@@ -6,6 +6,8 @@
  * backup.
  */
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import amqp from 'amqplib';
-import { createBucket, freePort, incompleteUploads, keysIn, startOwnS3rver, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Servers, uniqueName, type S3TestServer } from '../helpers/brokers.js';
+import { createBucket, freePort, incompleteUploads, keysIn, startOwnS3rver, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, rgwServer, s3Credentials, s3Servers, uniqueName, type S3TestServer } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
 /** The credentials of the s3rver the S3-stopped test starts for itself (s3rver's own). */
@@ -75,6 +77,25 @@ async function peekQueue(vhost: string, queue: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * 200 incompressible messages of 100 KiB in a new queue: the one segment (default size 32 MiB
+ * raw) stays over 16 MiB stored, so it goes up as a multipart upload.
+ */
+async function fillBlobs(vhost: string, queue: string): Promise<Buffer[]> {
+  const conn = await amqp.connect(rabbitUrl(vhost), { noDelay: true });
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue(queue, { durable: true });
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < 200; i++) {
+    const body = randomBytes(100 * 1024);
+    bodies.push(body);
+    ch.sendToQueue(queue, body, { persistent: true });
+  }
+  await ch.waitForConfirms();
+  await conn.close();
+  return bodies;
+}
+
 async function sizesIn(server: S3TestServer, bucket: string, prefix: string): Promise<Map<string, number>> {
   const c = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: server.credentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
   try {
@@ -128,18 +149,7 @@ describe.each(s3Servers())('S3 stores on $name through the mqbak binary', (serve
     const store = `s3://${bucket}/big`;
     const env = s3Env(server.endpoint, creds);
     const src = await newVhost('s3-big');
-    // incompressible bodies, so the one segment (default size 32 MiB raw) stays over 16 MiB stored
-    const conn = await amqp.connect(rabbitUrl(src), { noDelay: true });
-    const ch = await conn.createConfirmChannel();
-    await ch.assertQueue('blobs', { durable: true });
-    const bodies: Buffer[] = [];
-    for (let i = 0; i < 200; i++) {
-      const body = randomBytes(100 * 1024);
-      bodies.push(body);
-      ch.sendToQueue('blobs', body, { persistent: true });
-    }
-    await ch.waitForConfirms();
-    await conn.close();
+    const bodies = await fillBlobs(src, 'blobs');
 
     const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'blobs', '--json'], { env });
     expect(backup.stderr).not.toMatch(/\n\s+at /);
@@ -234,6 +244,68 @@ describe.each(s3Servers())('S3 stores on $name through the mqbak binary', (serve
     const keys = await keysIn(server.endpoint, bucket, 'int/', creds);
     expect(keys.filter((k) => k.startsWith('int/manifests/'))).toEqual([]);
     expect(await peekQueue(src, 'events')).toEqual(bodies);
+  }, 120_000);
+});
+
+const rgw = rgwServer();
+
+describe.skipIf(!rgw)('a multipart upload interrupted on the Ceph gateway', () => {
+  it('SIGINT while a segment goes up in parts: exit 130, the upload is aborted and none is left on the gateway', async () => {
+    const server = rgw as S3TestServer;
+    const bucket = uniqueName('mqbak-mpint');
+    await createBucket(bucket, server);
+    const src = await newVhost('s3-mpint');
+    await fillBlobs(src, 'blobs');
+    // in front of the gateway: part 1 goes through (so the gateway holds a part the abort must
+    // remove), the other parts are held and never answered, so the upload is surely in flight
+    const target = new URL(server.endpoint);
+    const agent = new http.Agent({ keepAlive: false });
+    const requests: string[] = [];
+    let partHeld!: () => void;
+    const held = new Promise<void>((resolve) => (partHeld = resolve));
+    const proxy = http.createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      if (req.method === 'PUT' && /[?&]partNumber=(?!1(&|$))/.test(req.url!)) {
+        req.resume();
+        partHeld();
+        return;
+      }
+      const headers = { ...req.headers };
+      delete headers.expect;
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      });
+      up.on('error', () => req.socket.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const child = spawn(process.execPath, [MQBAK_BIN, 'backup', rabbitUrl(src), `s3://${bucket}/mp`, '--queues', 'blobs'], {
+        env: { ...process.env, CI: 'true', ...s3Env(endpoint, server.credentials) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout!.resume();
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 60_000));
+      expect(await Promise.race([held.then(() => 'held' as const), exited.then(() => 'exited' as const), timeout])).toBe('held');
+      child.kill('SIGINT');
+      const code = await exited;
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(code).toBe(130);
+      expect(requests.some((r) => r.startsWith('PUT') && /[?&]partNumber=1(&|$)/.test(r))).toBe(true);
+      expect(requests.some((r) => r.startsWith('DELETE') && r.includes('uploadId='))).toBe(true);
+      // asked of the gateway itself: nothing of the upload is left, and no manifest was written
+      expect(await incompleteUploads(server, bucket)).toEqual([]);
+      expect((await keysIn(server.endpoint, bucket, 'mp/', server.credentials)).filter((k) => k.startsWith('mp/manifests/'))).toEqual([]);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      agent.destroy();
+    }
   }, 120_000);
 });
 
