@@ -57,7 +57,7 @@ gateway_running() {
     http_ok "$(<"$URLFILE")"
 }
 
-# start_daemon NAME LOGNAME COMMAND...: runs COMMAND in the foreground mode of Ceph's daemons
+# start_daemon NAME COMMAND...: runs COMMAND in the foreground mode of Ceph's daemons
 # (-f: no fork, logs to its log file) in its own session, and records its pid.
 start_daemon() {
   local name=$1; shift
@@ -83,7 +83,7 @@ cmd_install() {
   fi
   echo "installing ${PACKAGES[*]} (Debian's Ceph)" >&2
   run_as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive run_as_root apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 }
 
 cmd_start() {

@@ -215,13 +215,11 @@ export interface S3TestServer {
   conditionalWrites: boolean;
   /** AbortMultipartUpload is implemented, and ListMultipartUploads shows what is left */
   abortsMultipart: boolean;
-  /** V4 signatures are verified (s3rver checks the access key id only) */
-  checksSignatures: boolean;
 }
 
 /** The default test S3 server (MQBAK_TEST_S3_*: the set-up's s3rver, or what you set). */
 export function s3rverServer(): S3TestServer {
-  return { name: 's3rver', endpoint: s3Endpoint(), credentials: s3Credentials(), conditionalWrites: false, abortsMultipart: false, checksSignatures: false };
+  return { name: 's3rver', endpoint: s3Endpoint(), credentials: s3Credentials(), conditionalWrites: false, abortsMultipart: false };
 }
 
 /**
@@ -237,7 +235,6 @@ export function rgwServer(): S3TestServer | undefined {
     credentials: { accessKeyId: required('MQBAK_TEST_RGW_ACCESS_KEY_ID', 'the Ceph gateway'), secretAccessKey: required('MQBAK_TEST_RGW_SECRET_ACCESS_KEY', 'the Ceph gateway') },
     conditionalWrites: true,
     abortsMultipart: true,
-    checksSignatures: true,
   };
 }
 
