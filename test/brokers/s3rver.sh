@@ -47,8 +47,11 @@ cmd_start() {
   printf '%s\n' "$data" >"$DATAFILE"
   # --openssl-legacy-provider: without it ListObjectsV2 pagination answers 500 on Node 20.
   # s3rver prints "S3rver listening on ADDR:PORT" even with --silent: that gives us port 0's pick.
+  # created here, not by the background job's redirection: under load the loop below can read
+  # it first, and sed on a missing file exits 2, which set -e turns into a silent failure
+  : >"$LOGFILE"
   setsid node --openssl-legacy-provider "$BIN" -d "$data" -a 127.0.0.1 -p "${MQBAK_S3RVER_PORT:-0}" --silent \
-    </dev/null >"$LOGFILE" 2>&1 &
+    </dev/null >>"$LOGFILE" 2>&1 &
   pid=$!
   deadline=$((SECONDS + 30))
   while :; do

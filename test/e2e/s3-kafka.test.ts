@@ -1,8 +1,9 @@
 /**
  * Kafka archives in S3 through the mqbak binary (issue 6): a backup of a partitioned topic to
  * s3://, verified there and restored from there into another topic, record for record per
- * partition; and an S3 server that dies in the middle of a Kafka backup: exit 5, no manifest,
- * and a rerun once it is back gives a complete, verifiable backup.
+ * partition, on each test S3 server (s3rver, and the Ceph RADOS Gateway when the set-up runs
+ * one); and an S3 server that dies in the middle of a Kafka backup (an s3rver of the test's
+ * own): exit 5, no manifest, and a rerun once it is back gives a complete, verifiable backup.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,16 +12,17 @@ import path from 'node:path';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { createBucket, freePort, keysIn, startOwnS3rver, kafkaBrokers, kafkaCreateTopic, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { createBucket, freePort, keysIn, startOwnS3rver, kafkaBrokers, kafkaCreateTopic, s3Credentials, s3Servers, uniqueName, type S3TestServer } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
+/** The credentials of the s3rver the S3-stopped test starts for itself (s3rver's own). */
 const creds = s3Credentials();
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
-const credsEnv = (): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey });
+const credsEnv = (c = creds): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey });
 const s3Options = (endpoint: string): string[] => ['--s3-endpoint', endpoint, '--s3-path-style', '--s3-checksum', 'when-required'];
 const kafkaUrl = (): string => `kafka://${kafkaBrokers().join(',')}`;
 
@@ -105,38 +107,40 @@ const probe = spawnSync(process.execPath, [MQBAK_BIN, 'backup', 'kafka://127.0.0
 });
 const kafkaBackupMissing = /not available in this build yet/.test(probe.stderr ?? '');
 
-describe.skipIf(kafkaBackupMissing)('Kafka archives in S3 through the mqbak binary', () => {
+describe.skipIf(kafkaBackupMissing).each(s3Servers())('Kafka archives in S3 on $name through the mqbak binary', (server: S3TestServer) => {
   it('backs up a 3-partition topic to s3://, verifies it there and restores it from there record for record', async () => {
     const bucket = uniqueName('mqbak-kafka');
-    await createBucket(bucket);
+    await createBucket(bucket, server);
     const store = `s3://${bucket}/kafka/nightly`;
-    const s3 = s3Options(s3Endpoint());
+    const s3 = s3Options(server.endpoint);
     const topic = uniqueName('orders');
     await kafkaCreateTopic(topic, 3);
     const sent = await produce(topic, 3, 3000);
 
-    const backup = await runMqbak(['backup', kafkaUrl(), store, '--topics', topic, '--json', '--segment-size', '64k', ...s3], { env: credsEnv() });
+    const backup = await runMqbak(['backup', kafkaUrl(), store, '--topics', topic, '--json', '--segment-size', '64k', ...s3], { env: credsEnv(server.credentials) });
     expect(backup.stderr).not.toMatch(/\n\s+at /);
     expect(backup.code).toBe(0);
     const result = JSON.parse(backup.stdout) as { id: string; records: number };
     expect(result.records).toBe(3000);
-    const keys = await keysIn(s3Endpoint(), bucket, 'kafka/nightly/');
+    const keys = await keysIn(server.endpoint, bucket, 'kafka/nightly/', server.credentials);
     expect(keys).toContain(`kafka/nightly/manifests/${result.id}.json`);
     expect(keys.filter((k) => k.startsWith(`kafka/nightly/segments/${result.id}/`)).length).toBeGreaterThan(1);
 
-    const verify = await runMqbak(['verify', store, '--json', ...s3], { env: credsEnv() });
+    const verify = await runMqbak(['verify', store, '--json', ...s3], { env: credsEnv(server.credentials) });
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, findings: [] });
 
     const target = uniqueName('orders-restored');
     await kafkaCreateTopic(target, 3);
-    const restore = await runMqbak(['restore', store, kafkaUrl(), '--map', `${topic}=${target}`, '--json', ...s3], { env: credsEnv() });
+    const restore = await runMqbak(['restore', store, kafkaUrl(), '--map', `${topic}=${target}`, '--json', ...s3], { env: credsEnv(server.credentials) });
     expect(restore.stderr).not.toMatch(/\n\s+at /);
     expect(restore.code).toBe(0);
     const got = await consumeAll(target, 3000);
     for (const p of [0, 1, 2]) expect(got.get(p)).toEqual(sent.get(p));
   }, 180_000);
+});
 
+describe.skipIf(kafkaBackupMissing)('Kafka archives in S3 when the S3 server stops', () => {
   it('S3 stopped in the middle of a Kafka backup: exit 5, no manifest; rerun once it is up: complete and verifiable', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mqbak-s3rver-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

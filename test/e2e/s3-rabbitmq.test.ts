@@ -1,9 +1,13 @@
 /**
  * Archives in S3 through the mqbak binary (issue 6): a RabbitMQ backup to s3://, verified and
- * restored from there; and an S3 server that dies in the middle of a backup: exit 5, no
- * manifest, and a rerun once it is back gives a complete, verifiable backup.
+ * restored from there, on each test S3 server (s3rver, and the Ceph RADOS Gateway when the
+ * set-up runs one); and an S3 server that dies in the middle of a backup (an s3rver of the
+ * test's own): exit 5, no manifest, and a rerun once it is back gives a complete, verifiable
+ * backup.
  */
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,10 +15,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import amqp from 'amqplib';
-import { createBucket, freePort, keysIn, startOwnS3rver, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { createBucket, freePort, incompleteUploads, keysIn, startOwnS3rver, createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, rgwServer, s3Credentials, s3Servers, uniqueName, type S3TestServer } from '../helpers/brokers.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
-const creds = s3Credentials();
+/** The credentials of the s3rver the S3-stopped test starts for itself (s3rver's own). */
+const ownS3rverCreds = s3Credentials();
 const vhosts: string[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -22,7 +27,7 @@ afterAll(async () => {
   for (const v of vhosts) await deleteVhost(v).catch(() => {});
 });
 
-function s3Env(endpoint: string): NodeJS.ProcessEnv {
+function s3Env(endpoint: string, creds = ownS3rverCreds): NodeJS.ProcessEnv {
   return {
     AWS_ACCESS_KEY_ID: creds.accessKeyId,
     AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
@@ -72,8 +77,27 @@ async function peekQueue(vhost: string, queue: string): Promise<string[]> {
   return out;
 }
 
-async function sizesIn(endpoint: string, bucket: string, prefix: string): Promise<Map<string, number>> {
-  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED' });
+/**
+ * 200 incompressible messages of 100 KiB in a new queue: the one segment (default size 32 MiB
+ * raw) stays over 16 MiB stored, so it goes up as a multipart upload.
+ */
+async function fillBlobs(vhost: string, queue: string): Promise<Buffer[]> {
+  const conn = await amqp.connect(rabbitUrl(vhost), { noDelay: true });
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue(queue, { durable: true });
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < 200; i++) {
+    const body = randomBytes(100 * 1024);
+    bodies.push(body);
+    ch.sendToQueue(queue, body, { persistent: true });
+  }
+  await ch.waitForConfirms();
+  await conn.close();
+  return bodies;
+}
+
+async function sizesIn(server: S3TestServer, bucket: string, prefix: string): Promise<Map<string, number>> {
+  const c = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: server.credentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
   try {
     const page = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
     return new Map((page.Contents ?? []).map((o) => [o.Key!, o.Size ?? 0]));
@@ -82,14 +106,15 @@ async function sizesIn(endpoint: string, bucket: string, prefix: string): Promis
   }
 }
 
-describe('S3 stores through the mqbak binary', () => {
+describe.each(s3Servers())('S3 stores on $name through the mqbak binary', (server: S3TestServer) => {
+  const creds = server.credentials;
   it('backs up a RabbitMQ queue to s3://, verifies it there and restores it from there', async () => {
     const bucket = uniqueName('mqbak-e2e');
-    await createBucket(bucket);
+    await createBucket(bucket, server);
     const store = `s3://${bucket}/nightly/rabbit`;
     // the settings as options this time (the other test uses the MQBAK_S3_* variables)
     const env = { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, MQBAK_RABBITMQ_MANAGEMENT_URL: rabbitManagementUrl() };
-    const s3 = ['--s3-endpoint', s3Endpoint(), '--s3-path-style', '--s3-checksum', 'when-required'];
+    const s3 = ['--s3-endpoint', server.endpoint, '--s3-path-style', '--s3-checksum', 'when-required'];
     const src = await newVhost('s3-src');
     const bodies = await fillQueue(src, 'jobs', 300);
 
@@ -98,7 +123,7 @@ describe('S3 stores through the mqbak binary', () => {
     expect(backup.code).toBe(0);
     const result = JSON.parse(backup.stdout) as { id: string; records: number };
     expect(result.records).toBe(300);
-    const keys = await keysIn(s3Endpoint(), bucket, 'nightly/rabbit/');
+    const keys = await keysIn(server.endpoint, bucket, 'nightly/rabbit/', creds);
     expect(keys).toContain(`nightly/rabbit/manifests/${result.id}.json`);
     expect(keys.some((k) => k.startsWith(`nightly/rabbit/segments/${result.id}/`))).toBe(true);
 
@@ -120,28 +145,19 @@ describe('S3 stores through the mqbak binary', () => {
 
   it('a segment over 16 MiB goes up as a multipart upload and restores byte for byte', async () => {
     const bucket = uniqueName('mqbak-big');
-    await createBucket(bucket);
+    await createBucket(bucket, server);
     const store = `s3://${bucket}/big`;
-    const env = s3Env(s3Endpoint());
+    const env = s3Env(server.endpoint, creds);
     const src = await newVhost('s3-big');
-    // incompressible bodies, so the one segment (default size 32 MiB raw) stays over 16 MiB stored
-    const conn = await amqp.connect(rabbitUrl(src), { noDelay: true });
-    const ch = await conn.createConfirmChannel();
-    await ch.assertQueue('blobs', { durable: true });
-    const bodies: Buffer[] = [];
-    for (let i = 0; i < 200; i++) {
-      const body = randomBytes(100 * 1024);
-      bodies.push(body);
-      ch.sendToQueue('blobs', body, { persistent: true });
-    }
-    await ch.waitForConfirms();
-    await conn.close();
+    const bodies = await fillBlobs(src, 'blobs');
 
     const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'blobs', '--json'], { env });
     expect(backup.stderr).not.toMatch(/\n\s+at /);
     expect(backup.code).toBe(0);
-    const sizes = await sizesIn(s3Endpoint(), bucket, 'big/segments/');
+    const sizes = await sizesIn(server, bucket, 'big/segments/');
     expect(Math.max(...sizes.values())).toBeGreaterThan(16 * 1024 * 1024);
+    // the multipart upload was completed, so none is left (s3rver cannot list them)
+    if (server.abortsMultipart) expect(await incompleteUploads(server, bucket)).toEqual([]);
 
     const verify = await runMqbak(['verify', store, '--json'], { env });
     expect(verify.code).toBe(0);
@@ -163,16 +179,16 @@ describe('S3 stores through the mqbak binary', () => {
 
   it('a segment changed in the bucket after the backup: verify and restore from s3:// refuse it (exit 4)', async () => {
     const bucket = uniqueName('mqbak-rot');
-    await createBucket(bucket);
+    await createBucket(bucket, server);
     const store = `s3://${bucket}/rot`;
-    const env = s3Env(s3Endpoint());
+    const env = s3Env(server.endpoint, creds);
     const src = await newVhost('s3-rot');
     await fillQueue(src, 'q', 50);
     const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'q', '--json'], { env });
     expect(backup.code).toBe(0);
-    const segment = (await keysIn(s3Endpoint(), bucket, 'rot/segments/'))[0]!;
-    // one byte flipped in the middle of the stored segment, same size (s3rver lets it be overwritten)
-    const c = new S3Client({ endpoint: s3Endpoint(), region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const segment = (await keysIn(server.endpoint, bucket, 'rot/segments/', creds))[0]!;
+    // one byte flipped in the middle of the stored segment, same size (a plain put overwrites it)
+    const c = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
     const bytes = Buffer.from(await (await c.send(new GetObjectCommand({ Bucket: bucket, Key: segment }))).Body!.transformToByteArray());
     bytes[bytes.length >> 1]! ^= 0x40;
     await c.send(new PutObjectCommand({ Bucket: bucket, Key: segment, Body: bytes }));
@@ -182,7 +198,7 @@ describe('S3 stores through the mqbak binary', () => {
     const awsEnv = {
       AWS_ACCESS_KEY_ID: creds.accessKeyId,
       AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-      AWS_ENDPOINT_URL_S3: s3Endpoint(),
+      AWS_ENDPOINT_URL_S3: server.endpoint,
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       MQBAK_S3_PATH_STYLE: '1',
     };
@@ -201,9 +217,9 @@ describe('S3 stores through the mqbak binary', () => {
 
   it('SIGINT in the middle of a backup to s3://: exit 130, no manifest, every message back in its queue', async () => {
     const bucket = uniqueName('mqbak-int');
-    await createBucket(bucket);
+    await createBucket(bucket, server);
     const store = `s3://${bucket}/int`;
-    const env = s3Env(s3Endpoint());
+    const env = s3Env(server.endpoint, creds);
     const src = await newVhost('s3-int');
     const bodies = await fillQueue(src, 'events', 20_000, 1000);
     const child = spawn(process.execPath, [MQBAK_BIN, 'backup', rabbitUrl(src), store, '--queues', 'events', '--segment-size', '64k'], {
@@ -216,7 +232,7 @@ describe('S3 stores through the mqbak binary', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let segments = 0;
     for (let i = 0; i < 600 && child.exitCode === null; i++) {
-      segments = (await keysIn(s3Endpoint(), bucket, 'int/segments/')).length;
+      segments = (await keysIn(server.endpoint, bucket, 'int/segments/', creds)).length;
       if (segments >= 3) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -225,11 +241,76 @@ describe('S3 stores through the mqbak binary', () => {
     const code = await exited;
     expect(stderr).not.toMatch(/\n\s+at /);
     expect(code).toBe(130);
-    const keys = await keysIn(s3Endpoint(), bucket, 'int/');
+    const keys = await keysIn(server.endpoint, bucket, 'int/', creds);
     expect(keys.filter((k) => k.startsWith('int/manifests/'))).toEqual([]);
     expect(await peekQueue(src, 'events')).toEqual(bodies);
   }, 120_000);
+});
 
+const rgw = rgwServer();
+
+describe.skipIf(!rgw)('a multipart upload interrupted on the Ceph gateway', () => {
+  it('SIGINT while a segment goes up in parts: exit 130, the upload is aborted and none is left on the gateway', async () => {
+    const server = rgw as S3TestServer;
+    const bucket = uniqueName('mqbak-mpint');
+    await createBucket(bucket, server);
+    const src = await newVhost('s3-mpint');
+    await fillBlobs(src, 'blobs');
+    // in front of the gateway: part 1 goes through (so the gateway holds a part the abort must
+    // remove), the other parts are held and never answered, so the upload is surely in flight
+    const target = new URL(server.endpoint);
+    const agent = new http.Agent({ keepAlive: false });
+    const requests: string[] = [];
+    let partHeld!: () => void;
+    const held = new Promise<void>((resolve) => (partHeld = resolve));
+    const proxy = http.createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      if (req.method === 'PUT' && /[?&]partNumber=(?!1(&|$))/.test(req.url!)) {
+        req.resume();
+        partHeld();
+        return;
+      }
+      const headers = { ...req.headers };
+      delete headers.expect;
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      });
+      up.on('error', () => req.socket.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const child = spawn(process.execPath, [MQBAK_BIN, 'backup', rabbitUrl(src), `s3://${bucket}/mp`, '--queues', 'blobs'], {
+        env: { ...process.env, CI: 'true', ...s3Env(endpoint, server.credentials) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout!.resume();
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 60_000));
+      expect(await Promise.race([held.then(() => 'held' as const), exited.then(() => 'exited' as const), timeout])).toBe('held');
+      child.kill('SIGINT');
+      const code = await exited;
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(code).toBe(130);
+      expect(requests.some((r) => r.startsWith('PUT') && /[?&]partNumber=1(&|$)/.test(r))).toBe(true);
+      expect(requests.some((r) => r.startsWith('DELETE') && r.includes('uploadId='))).toBe(true);
+      // asked of the gateway itself: nothing of the upload is left, and no manifest was written
+      expect(await incompleteUploads(server, bucket)).toEqual([]);
+      expect((await keysIn(server.endpoint, bucket, 'mp/', server.credentials)).filter((k) => k.startsWith('mp/manifests/'))).toEqual([]);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      agent.destroy();
+    }
+  }, 120_000);
+});
+
+describe('an S3 server stopped under the mqbak binary', () => {
+  const creds = ownS3rverCreds;
   it('S3 stopped in the middle of a backup: exit 5, no manifest; back up again once it is up: complete and verifiable', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mqbak-s3rver-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

@@ -201,19 +201,91 @@ export function s3Credentials(): { accessKeyId: string; secretAccessKey: string 
   };
 }
 
-/** Creates a bucket on the test S3 server. */
-export async function createBucket(name: string): Promise<void> {
-  const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({
-    endpoint: s3Endpoint(),
+/**
+ * One S3 server the S3 tests run against. What differs between them, as the tests need to know:
+ * s3rver is a fake (no signature or Content-MD5 checks, If-None-Match ignored, no
+ * AbortMultipartUpload); the Ceph RADOS Gateway is a production S3 implementation.
+ */
+export interface S3TestServer {
+  /** for test names: 's3rver' or 'ceph-rgw' */
+  name: string;
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** a second conditional write (If-None-Match: *) is refused by the server itself */
+  conditionalWrites: boolean;
+  /** AbortMultipartUpload is implemented, and ListMultipartUploads shows what is left */
+  abortsMultipart: boolean;
+}
+
+/** The default test S3 server (MQBAK_TEST_S3_*: the set-up's s3rver, or what you set). */
+export function s3rverServer(): S3TestServer {
+  return { name: 's3rver', endpoint: s3Endpoint(), credentials: s3Credentials(), conditionalWrites: false, abortsMultipart: false };
+}
+
+/**
+ * The Ceph RADOS Gateway of test/brokers/ceph-rgw.sh (MQBAK_TEST_RGW_*), or undefined when the
+ * set-up has none: only outside CI, where Ceph's packages may not be installed (the set-up says so).
+ */
+export function rgwServer(): S3TestServer | undefined {
+  const endpoint = env('MQBAK_TEST_RGW_ENDPOINT');
+  if (!endpoint) return undefined;
+  return {
+    name: 'ceph-rgw',
+    endpoint,
+    credentials: { accessKeyId: required('MQBAK_TEST_RGW_ACCESS_KEY_ID', 'the Ceph gateway'), secretAccessKey: required('MQBAK_TEST_RGW_SECRET_ACCESS_KEY', 'the Ceph gateway') },
+    conditionalWrites: true,
+    abortsMultipart: true,
+  };
+}
+
+/** Every S3 server of this test run, for describe.each: s3rver, then the Ceph gateway when there is one. */
+export function s3Servers(): S3TestServer[] {
+  const rgw = rgwServer();
+  return rgw ? [s3rverServer(), rgw] : [s3rverServer()];
+}
+
+/** An SDK client for a test S3 server, with the settings every compatible server needs. */
+export async function s3Client(server: S3TestServer = s3rverServer()): Promise<import('@aws-sdk/client-s3').S3Client> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  return new S3Client({
+    endpoint: server.endpoint,
     region: env('MQBAK_TEST_S3_REGION') ?? 'us-east-1',
-    credentials: s3Credentials(),
+    credentials: server.credentials,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/** Creates a bucket on a test S3 server (the default one unless given). */
+export async function createBucket(name: string, server: S3TestServer = s3rverServer()): Promise<void> {
+  const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const client = await s3Client(server);
   try {
     await client.send(new CreateBucketCommand({ Bucket: name }), { abortSignal: AbortSignal.timeout(30_000) });
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Multipart uploads started and neither completed nor aborted under prefix in the bucket (their
+ * parts stay on the server, invisible to listings of objects): keys and upload ids.
+ */
+export async function incompleteUploads(server: S3TestServer, bucket: string, prefix = ''): Promise<string[]> {
+  const { ListMultipartUploadsCommand } = await import('@aws-sdk/client-s3');
+  const client = await s3Client(server);
+  try {
+    const out: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      for (const u of page.Uploads ?? []) out.push(`${u.Key} ${u.UploadId}`);
+      if (!page.IsTruncated) return out;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
   } finally {
     client.destroy();
   }
@@ -247,9 +319,9 @@ export function uniqueName(prefix: string): string {
  * and a listing that reads a metadata file half written by a concurrent upload fails with
  * InternalError: polling a store that a backup is writing to, such a listing is tried again.
  */
-export async function keysIn(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
+export async function keysIn(endpoint: string, bucket: string, prefix: string, credentials = s3Credentials()): Promise<string[]> {
   const { S3Client, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3Credentials(), requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   try {
     for (let attempt = 1; ; attempt++) {
       const keys: string[] = [];

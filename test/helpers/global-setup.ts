@@ -9,11 +9,16 @@
  *   command line to mockd's stdin and returns its reply: kafkaCreateTopic() needs it for
  *   partition counts. Tests that make a broker fail start their own mockd instead.
  * - S3: an s3rver on a free port with a temporary data directory (test/brokers/s3rver.sh).
+ * - The Ceph RADOS Gateway (MQBAK_TEST_RGW_*), the second S3 server the S3 tests run against:
+ *   a single-node Ceph of test/brokers/ceph-rgw.sh in a temporary state directory, started
+ *   while the rest starts (10-20 s). Without Ceph's packages installed this is an
+ *   error in CI; elsewhere a note, and the tests against the gateway are skipped. MQBAK_TEST_RGW=off
+ *   skips them on purpose (a quicker run of the S3 tests on s3rver alone).
  * - RabbitMQ: the one on 127.0.0.1:5672; test/brokers/start-rabbitmq.sh when it or its
  *   management/stream plugins do not answer. RabbitMQ is left running afterwards.
  * Teardown stops only what this set-up started.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -31,13 +36,24 @@ export default async function setup(): Promise<() => Promise<void>> {
   const teardown = async (): Promise<void> => {
     for (const stop of stops.splice(0).reverse()) await stop();
   };
+  // the gateway starts in the background; its stop is registered even if something else fails
+  const rgw = process.env.MQBAK_TEST_RGW_ENDPOINT ? undefined : startCephRgw();
   try {
     if (!process.env.MQBAK_TEST_KAFKA_BROKERS) stops.push(await startSharedKafkaMock());
     if (!process.env.MQBAK_TEST_S3_ENDPOINT) stops.push(startS3rver());
     if (!process.env.MQBAK_TEST_AMQP_URL) await ensureLocalRabbitMq();
   } catch (e) {
+    if (rgw) stops.push(await rgw.then((r) => r.stop));
     await teardown();
     throw e;
+  }
+  if (rgw) {
+    const r = await rgw;
+    stops.push(r.stop);
+    if (r.error) {
+      await teardown();
+      throw r.error;
+    }
   }
   return teardown;
 }
@@ -127,6 +143,61 @@ function startS3rver(): Stop {
     process.removeListener('exit', stop);
     stop();
   };
+}
+
+/**
+ * Starts a single-node Ceph and its gateway in a temporary state directory of its own and
+ * publishes MQBAK_TEST_RGW_ENDPOINT and the user's keys (made by the script for this run).
+ * Resolves with its stop, and with the error when it could not start (stop still cleans up).
+ */
+async function startCephRgw(): Promise<{ stop: Stop; error?: Error }> {
+  const script = path.join(BROKERS_DIR, 'ceph-rgw.sh');
+  if (process.env.MQBAK_TEST_RGW === 'off') {
+    process.stderr.write('note: MQBAK_TEST_RGW=off: the S3 tests against the Ceph RADOS Gateway are skipped\n');
+    return { stop: () => undefined };
+  }
+  const installed = spawnSync('bash', ['-c', 'command -v radosgw && command -v ceph-mon && command -v ceph-osd'], { stdio: 'ignore' }).status === 0;
+  if (!installed) {
+    const how = `install Debian's ceph-mon, ceph-osd, radosgw and ceph-common (bash ${script} install)`;
+    if (process.env.CI) return { stop: () => undefined, error: new Error(`the S3 tests need the Ceph RADOS Gateway in CI: ${how}`) };
+    process.stderr.write(`note: Ceph is not installed: the S3 tests against the Ceph RADOS Gateway are skipped; ${how}\n`);
+    return { stop: () => undefined };
+  }
+  const state = mkdtempSync(path.join(os.tmpdir(), 'mqbak-test-ceph-'));
+  const stop = (): void => {
+    spawnSync('bash', [script, 'stop', state], { stdio: 'ignore', timeout: 60_000 });
+    rmSync(state, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  const stopAndForget: Stop = () => {
+    for (const name of ['MQBAK_TEST_RGW_ENDPOINT', 'MQBAK_TEST_RGW_ACCESS_KEY_ID', 'MQBAK_TEST_RGW_SECRET_ACCESS_KEY']) delete process.env[name];
+    process.removeListener('exit', stop);
+    stop();
+  };
+  const started = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn('bash', [script, 'start', state], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5 * 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+  if (started.code !== 0) {
+    return { stop: stopAndForget, error: new Error(`test/brokers/ceph-rgw.sh start failed (exit ${started.code}):\n${started.stderr.trim()}`) };
+  }
+  // its one line of timings: how long the set-up waited, in the test log
+  process.stderr.write(started.stderr);
+  const vars = spawnSync('bash', [script, 'env', state], { encoding: 'utf8' });
+  for (const line of vars.stdout.split('\n')) {
+    const m = /^(MQBAK_TEST_RGW_[A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) process.env[m[1]!] = m[2]!;
+  }
+  if (!process.env.MQBAK_TEST_RGW_SECRET_ACCESS_KEY) {
+    return { stop: stopAndForget, error: new Error(`test/brokers/ceph-rgw.sh env printed no keys:\n${vars.stderr}`) };
+  }
+  return { stop: stopAndForget };
 }
 
 function portOpen(port: number): Promise<boolean> {

@@ -1,35 +1,23 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { isMqbakError, type MqbakError } from '../../../src/common/errors.js';
 import { openS3Store } from '../../../src/stores/s3.js';
 import type { Store } from '../../../src/stores/store.js';
 import { storeContract } from '../../contract/store-contract.js';
-import { createBucket, s3Credentials, s3Endpoint, uniqueName } from '../../helpers/brokers.js';
+import { createBucket, incompleteUploads, s3Client, s3Servers, s3rverServer, uniqueName, type S3TestServer } from '../../helpers/brokers.js';
 
-// The store takes credentials from the standard AWS chain, as in production.
-const creds = s3Credentials();
-process.env.AWS_ACCESS_KEY_ID = creds.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = creds.secretAccessKey;
-
-const config = () => ({ endpoint: s3Endpoint(), forcePathStyle: true, checksum: 'when-required' as const });
-
-let bucket: string;
-beforeAll(async () => {
-  bucket = uniqueName('mqbak-s3');
-  await createBucket(bucket);
-});
-
-storeContract(
-  's3 (s3rver)',
-  async () => {
-    const store = await openS3Store(bucket, uniqueName('contract'), config());
-    return { store, cleanup: () => store.close() };
-  },
-  // s3rver ignores If-None-Match: write-once is checked before writing, not atomically
-  { atomicWriteOnce: false },
-);
+/**
+ * Each server's tests run one after the other in this file: the store takes credentials from the
+ * standard AWS chain, as in production, and they are set for the server whose tests run.
+ */
+function useCredentials(server: S3TestServer): void {
+  beforeAll(() => {
+    process.env.AWS_ACCESS_KEY_ID = server.credentials.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = server.credentials.secretAccessKey;
+  });
+}
 
 async function errorOf(p: Promise<unknown>): Promise<MqbakError> {
   try {
@@ -41,17 +29,6 @@ async function errorOf(p: Promise<unknown>): Promise<MqbakError> {
   throw new Error('expected a rejection');
 }
 
-function rawClient(): S3Client {
-  return new S3Client({
-    endpoint: s3Endpoint(),
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: creds,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
@@ -61,14 +38,33 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe('S3 store specifics', () => {
+describe.each(s3Servers())('S3 store on $name', (server: S3TestServer) => {
+  useCredentials(server);
+  const config = () => ({ endpoint: server.endpoint, forcePathStyle: true, checksum: 'when-required' as const });
+  const rawClient = () => s3Client(server);
+  let bucket: string;
+  beforeAll(async () => {
+    bucket = uniqueName('mqbak-s3');
+    await createBucket(bucket, server);
+  });
+
+  storeContract(
+    `s3 (${server.name})`,
+    async () => {
+      const store = await openS3Store(bucket, uniqueName('contract'), config());
+      return { store, cleanup: () => store.close() };
+    },
+    // s3rver ignores If-None-Match: there write-once is checked before writing, not atomically
+    { atomicWriteOnce: server.conditionalWrites },
+  );
+
   it('uploads a 20 MiB body as multipart and reads back the same bytes under the prefix', async () => {
     const prefix = uniqueName('multi');
     const store = await openS3Store(bucket, prefix, config());
     const body = new Uint8Array(20 * 1024 * 1024);
     for (let i = 0; i < body.length; i++) body[i] = (i * 2654435761) >>> 24;
     expect(await store.put('seg/big', body)).toMatchObject({ key: 'seg/big', size: body.length });
-    const raw = rawClient();
+    const raw = await rawClient();
     const out = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/seg/big` }));
     const stored = await out.Body!.transformToByteArray();
     expect(stored.length).toBe(body.length);
@@ -77,6 +73,8 @@ describe('S3 store specifics', () => {
     expect(Buffer.from(part)).toEqual(Buffer.from(body.subarray(9 * 1024 * 1024 - 3, 9 * 1024 * 1024 + 5)));
     raw.destroy();
     await store.close();
+    // a completed upload leaves no incomplete one behind (s3rver cannot list them)
+    if (server.abortsMultipart) expect(await incompleteUploads(server, bucket, `${prefix}/`)).toEqual([]);
   });
 
   it('with when-required the stored object is exactly the bytes put (no checksum trailers inside)', async () => {
@@ -84,7 +82,7 @@ describe('S3 store specifics', () => {
     const store = await openS3Store(bucket, prefix, config());
     const body = new TextEncoder().encode('exactly these bytes');
     await store.put('k', body);
-    const raw = rawClient();
+    const raw = await rawClient();
     const out = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/k` }));
     expect(Buffer.from(await out.Body!.transformToByteArray()).toString()).toBe('exactly these bytes');
     raw.destroy();
@@ -94,7 +92,7 @@ describe('S3 store specifics', () => {
   it('lists more than one page (1000 keys) in order', async () => {
     const prefix = uniqueName('page');
     const store = await openS3Store(bucket, prefix, config());
-    const raw = rawClient();
+    const raw = await rawClient();
     const keys = Array.from({ length: 1105 }, (_, i) => `p/${String(i).padStart(5, '0')}`);
     for (let i = 0; i < keys.length; i += 50) {
       await Promise.all(keys.slice(i, i + 50).map((k) => raw.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${k}`, Body: 'x' }))));
@@ -111,7 +109,7 @@ describe('S3 store specifics', () => {
     const e = await errorOf(store.put('k', new Uint8Array(1)));
     expect(e.code).toBe('unreachable');
     expect(e.message).toMatch(/bucket nobucket-\S+ does not exist/);
-    expect(e.message).not.toContain(creds.secretAccessKey === 'S3RVER' ? 'S3RVER:' : creds.secretAccessKey);
+    expect(e.message).not.toContain(server.credentials.secretAccessKey === 'S3RVER' ? 'S3RVER:' : server.credentials.secretAccessKey);
     const l = await errorOf((async () => {
       for await (const _ of store.list('')) void _;
     })());
@@ -122,23 +120,23 @@ describe('S3 store specifics', () => {
   it('with the SDK default checksums (when-supported), single and multipart puts store exactly the bytes sent', async () => {
     // in-memory bodies get checksum headers, not aws-chunked trailers: nothing lands inside the object
     const prefix = uniqueName('default-sum');
-    const store = await openS3Store(bucket, prefix, { endpoint: s3Endpoint(), forcePathStyle: true });
+    const store = await openS3Store(bucket, prefix, { endpoint: server.endpoint, forcePathStyle: true });
     const small = new TextEncoder().encode('small body');
     const big = new Uint8Array(18 * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
     await store.put('small', small);
     await store.put('big', big);
-    const raw = rawClient();
+    const raw = await rawClient();
     for (const [key, body] of [['small', small], ['big', big]] as const) {
       const out = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` }));
       expect(Buffer.from(await out.Body!.transformToByteArray()).equals(Buffer.from(body))).toBe(true);
     }
     raw.destroy();
     await store.close();
+    if (server.abortsMultipart) expect(await incompleteUploads(server, bucket, `${prefix}/`)).toEqual([]);
   });
 
   it('an unknown access key is refused with exit 5 and a hint, and the secret is in no message', async () => {
-    // s3rver checks the access key id only (it does not verify V4 signatures): a wrong secret
-    // alone cannot be shown here; SignatureDoesNotMatch maps the same way (see failure())
+    // (a wrong secret with a known key id: see s3-signatures.test.ts, on the gateway)
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
     const secret = 'not-the-secret-Xq7Lz';
     process.env.AWS_ACCESS_KEY_ID = 'NOSUCHKEYID';
@@ -163,6 +161,12 @@ describe('S3 store specifics', () => {
       process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
     }
   });
+
+});
+
+describe('S3 store and a server that is not there', () => {
+  const bucket = 'mqbak-absent';
+  useCredentials(s3rverServer());
 
   it('a server that is not there is unreachable after retries, in bounded time', async () => {
     const port = await freePort();
