@@ -69,6 +69,13 @@ export function s3Failure(e: unknown, where: string, bucket: string, attempts: n
       hint: 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an instance role is available',
     });
   }
+  if (name === 'RequestTimeTooSkewed') return clockSkew(where, e);
+  if (name === 'SignatureDoesNotMatch') {
+    return new MqbakError('unreachable', `${where}: access denied (SignatureDoesNotMatch): the server computes another signature for this access key`, {
+      cause: e,
+      hint: 'check the secret access key (AWS_SECRET_ACCESS_KEY, or the profile in use): it does not belong to this access key id',
+    });
+  }
   if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden'].includes(name)) {
     return new MqbakError('unreachable', `${where}: access denied (${name && name !== 'Unknown' ? name : `HTTP ${status}`})`, {
       cause: e,
@@ -87,3 +94,15 @@ export function s3Failure(e: unknown, where: string, bucket: string, attempts: n
   }
   return new MqbakError('unreachable', `${where}: ${name ? `${name}: ` : ''}${message}`, { cause: e });
 }
+
+/** S3 refuses a request signed more than 15 minutes away from its own clock. */
+export function clockSkew(where: string, cause: unknown): MqbakError {
+  return new MqbakError(
+    'unreachable',
+    `${where}: the server refused the request's time (RequestTimeTooSkewed): this machine's clock and the server's differ by more than S3 allows (15 minutes)`,
+    { cause, hint: "set this machine's clock right (NTP), or the server's" },
+  );
+}
+
+/** Error codes that say why a request was refused (403), as S3 servers send them in a body. */
+export const KNOWN_REFUSALS: readonly string[] = ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'RequestTimeTooSkewed', 'InvalidToken', 'ExpiredToken', 'AllAccessDisabled'];

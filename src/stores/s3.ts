@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { DEFAULT_MAX_ATTEMPTS, MULTIPART_THRESHOLD, PART_SIZE, s3ClientConfig, s3Description, type S3Config, type S3StoreTuning } from './s3-config.js';
-import { isNotFound, isNotImplemented, isPreconditionFailed, nameOf, s3Failure, statusOf } from './s3-errors.js';
+import { clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_REFUSALS, nameOf, s3Failure, statusOf } from './s3-errors.js';
 import { leftParts, multipartUpload, type MultipartTarget } from './s3-multipart.js';
 import { checkUploaded, sameBytes } from './s3-read-back.js';
 import { RETRY_BASE_MS, sendWithRetry, type RetryPolicy } from './s3-retry.js';
@@ -226,6 +226,9 @@ export class S3Store implements Store {
         if (nameOf(e) !== 'NoSuchKey') await this.checkBucket(options.signal);
         return null;
       }
+      // A refused HeadObject has no body, so no reason: a listing shows the server's
+      // (SignatureDoesNotMatch, RequestTimeTooSkewed, ...) if it is refused too
+      if (statusOf(e) === 403 && !KNOWN_REFUSALS.includes(nameOf(e))) throw await this.explainRefusal(e, `stat ${key}`, options.signal);
       throw this.failure(e, `stat ${key}`, options.signal);
     }
   }
@@ -284,6 +287,21 @@ export class S3Store implements Store {
     } catch (e) {
       throw this.failure(e, 'check bucket', signal);
     }
+  }
+
+  /**
+   * The failure of a refused request without a reason, with the reason a listing gives. The SDK
+   * moves its clock to the server's when an answer's Date is more than 5 minutes from its own
+   * (clockSkewCorrected): if the listing then passes, the clock was the reason.
+   */
+  private async explainRefusal(e: unknown, what: string, signal: AbortSignal | undefined): Promise<MqbakError> {
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, Prefix: this.base }), { abortSignal: signal });
+      if ((e as { $metadata?: { clockSkewCorrected?: boolean } }).$metadata?.clockSkewCorrected) return clockSkew(`${this.description}: ${what}`, e);
+    } catch (listed) {
+      if (statusOf(listed) === 403 && KNOWN_REFUSALS.includes(nameOf(listed))) return this.failure(listed, what, signal);
+    }
+    return this.failure(e, what, signal);
   }
 
   private failure(e: unknown, what: string, signal: AbortSignal | undefined): MqbakError {
