@@ -72,6 +72,7 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .argument('<source>', 'kafka://... or amqp(s)://...')
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .option('--full', 'write a full backup even if a parent exists')
+    .option('--full-every <duration|n>', "start a new chain (a full backup) once the current chain's full is this old (e.g. 7d) or the chain holds n backups, so that forget can drop old chains whole (docs/RETENTION.md)")
     .addOption(new Option('--segment-size <bytes>', 'raw bytes per segment before it is stored').argParser(byteSize))
     .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(positiveInt));
   addAdapterOptions(backup, adapters, 'backup');

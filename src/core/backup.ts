@@ -12,7 +12,9 @@ import { createZstdPool, defaultPoolSize } from '../archive/zstd-pool.js';
 import { throwIfAborted, withContext } from '../common/errors.js';
 import type { Progress } from '../common/progress.js';
 import type { Store } from '../stores/store.js';
-import { findLatest, type LoadedManifest } from './backup-reader.js';
+import { findLatest, resolveChain, type LoadedManifest } from './backup-reader.js';
+import { acquireLock } from './store-lock.js';
+import { startsNewChain, type FullEvery } from './full-every.js';
 import { openBackupWriter, type BackupWriter, type StreamWriter } from './backup-writer.js';
 
 export interface BackupOptions {
@@ -24,6 +26,8 @@ export interface BackupOptions {
   store: Store;
   /** Write a full backup even when a parent exists. */
   full: boolean;
+  /** Start a new chain when the parent's chain is this old or this long (--full-every). */
+  fullEvery?: FullEvery;
   toolVersion: string;
   segmentSize?: number;
   level?: number;
@@ -61,7 +65,15 @@ const COMPRESS_IN_FLIGHT = 2;
 
 export async function backup(o: BackupOptions): Promise<BackupResult> {
   const ctx: AdapterContext = { signal: o.signal, progress: o.progress, debug: o.debug, env: o.env, zstd: () => loadZstdDecompressor() };
-  const source = await o.adapter.openSource(o.url, o.adapterOptions, ctx);
+  // before anything is read: a store that cannot be written, or that a forget or prune holds, stops the backup here
+  const lock = await acquireLock(o.store, 'shared', { command: 'backup', signal: o.signal });
+  let source: BrokerSource;
+  try {
+    source = await o.adapter.openSource(o.url, o.adapterOptions, ctx);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
   // compression in worker threads, so that reading and encoding (this thread) and zstd run on
   // separate cores. One worker at level 1 outpaces a broker read on one core; a second is
   // headroom; more would only cost memory (each worker holds its own zstd heap).
@@ -73,6 +85,7 @@ export async function backup(o: BackupOptions): Promise<BackupResult> {
   } finally {
     await source.close().catch(() => {});
     await pool.close();
+    await lock.release();
   }
 }
 
@@ -90,6 +103,15 @@ async function run(o: BackupOptions, source: BrokerSource, codec: BlockCodec): P
   let parent: LoadedManifest | null = null;
   if (!o.full && !selection.streams.some((s) => s.mode === 'snapshot')) parent = await findLatest(o.store, selection.chainKey, { signal: o.signal });
   if (parent) parent = checkParent(o, parent, selection.streams, warn);
+  if (parent && o.fullEvery) {
+    const chain = await resolveChain(o.store, parent.manifest.id, { signal: o.signal });
+    const full = chain[0]!.manifest;
+    const next = startsNewChain(o.fullEvery, { fullTime: Date.parse(full.startedAt), chainLength: chain.length }, Date.now());
+    if (next.yes) {
+      o.progress.info(`starting a new chain: ${next.why}`);
+      parent = null;
+    }
+  }
   const lastTo = new Map<string, bigint>();
   for (const s of parent?.manifest.streams ?? []) lastTo.set(s.name, BigInt(s.to));
 

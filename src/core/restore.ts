@@ -5,7 +5,7 @@
  * (restore-journal.ts) so that running the same restore again continues where it stopped, write
  * the offset map (offset-map.ts) and let the sink finish (consumer positions...).
  */
-import type { AdapterContext, BrokerAdapter, JournalEntry, OffsetRun, StreamWriter, WriteAck } from '../brokers/adapter.js';
+import type { AdapterContext, BrokerAdapter, JournalEntry, OffsetRun, SinkPlan, StreamWriter, WriteAck } from '../brokers/adapter.js';
 import { loadZstdDecompressor } from '../archive/codec.js';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { Progress } from '../common/progress.js';
@@ -13,6 +13,7 @@ import type { RecordColumns, RecordSlice } from '../common/record.js';
 import type { Store } from '../stores/store.js';
 import { readStreamColumns, resolveChain, streamFitsColumns } from './backup-reader.js';
 import { forEachBounded } from './bounded.js';
+import { acquireLock } from './store-lock.js';
 import { writeOffsetMap } from './offset-map.js';
 import { planRestore, type PlannedStream, type RestorePlan } from './restore-planner.js';
 import { readJournal, writeJournal, type RestoreJournal } from './restore-journal.js';
@@ -113,6 +114,16 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   };
   if (o.dryRun) return result;
 
+  // a forget or prune must not remove what is being read; a read-only store still restores
+  const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, withoutLockIfReadOnly: (why) => o.progress.warn(why) });
+  try {
+    return await write(o, plan, sinkPlan, result);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, result: RestoreResult): Promise<RestoreResult> {
   const path = o.journalPath(plan.backupId);
   result.journalPath = path;
   let previous = await readJournal(path);
@@ -163,7 +174,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
       result.alreadyRestored += s.alreadyRestored;
     }
     const done = await sink.finish(result.runs, o.signal);
-    result.notes = { lines: done.lines, json: { ...notes.json, ...done.json } };
+    result.notes = { lines: done.lines, json: { ...result.notes.json, ...done.json } };
     if (o.offsetMapPath) await writeOffsetMap(o.offsetMapPath, result.runs);
     // a restore with failures stays open, so that running it again retries exactly those
     finished = result.failed === 0;

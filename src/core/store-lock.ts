@@ -39,6 +39,12 @@ export interface HeldLock {
 
 export interface LockOptions {
   command: string;
+  /**
+   * For commands that only read the store (restore): when the lock cannot be written at all (a
+   * read-only folder or bucket), go on without one and say so through this callback. A lock held
+   * by another process still refuses.
+   */
+  withoutLockIfReadOnly?: (why: string) => void;
   /** A lock older than this without a refresh is ignored. Default 30 min. */
   staleMs?: number;
   /** How often the holder refreshes it. Default 5 min. */
@@ -132,7 +138,14 @@ export async function acquireLock(store: Store, kind: LockKind, options: LockOpt
     for (const l of await listLocks(store, signal)) {
       if (isLive(l.info, now(), staleMs) && conflicts(kind, l.info?.kind ?? 'exclusive')) throw refuse(l.key, l.info);
     }
-    let key = await putLock(store, info, signal);
+    let key: string;
+    try {
+      key = await putLock(store, info, signal);
+    } catch (e) {
+      if (!options.withoutLockIfReadOnly || (e instanceof MqbakError && e.code === 'interrupted')) throw e;
+      options.withoutLockIfReadOnly(`no lock taken on ${store.description} (${messageOf(e)}): a forget or prune elsewhere would not see this run`);
+      return { key: '', info, release: async () => {} };
+    }
     for (const l of await listLocks(store, signal)) {
       if (l.key === key) continue;
       if (isLive(l.info, now(), staleMs) && conflicts(kind, l.info?.kind ?? 'exclusive')) {

@@ -270,3 +270,47 @@ describe('retention on a local folder', () => {
     expect(cat.stdout.trimEnd().split('\n')).toHaveLength(5_000);
   }, 120_000);
 });
+
+describe('backup and retention together', () => {
+  it('--full-every 2 starts a new chain every second backup; the old chain can then be forgotten whole', async () => {
+    const s = await localStore();
+    const topic = uniqueName('ret-every');
+    await kafkaCreateTopic(topic, 1);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await produce(topic, i * 10, 10);
+      ids.push(await backupId(s, [kafkaUrl(), s.url, '--topics', topic, '--full-every', '2']));
+    }
+    const list = JSON.parse(ok(await runMqbak(['list', s.url, '--json'])).stdout) as Array<{ id: string; kind: string; parent: string | null }>;
+    expect(list.map((b) => b.kind)).toEqual(['full', 'incremental', 'full', 'incremental', 'full']);
+    const r = JSON.parse(ok(await runMqbak(['forget', s.url, '--keep-last', '2', '--prune', '--json'])).stdout) as Plan;
+    expect(r.removed.sort()).toEqual([ids[0]!, ids[1]!].sort());
+    ok(await runMqbak(['verify', s.url]));
+    const bad = await runMqbak(['backup', kafkaUrl(), s.url, '--topics', topic, '--full-every', 'weekly']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^mqbak: error: --full-every "weekly": expected a duration/m);
+  }, 120_000);
+
+  it('a backup refuses, before reading anything, a store that a forget or prune holds; a lock of a dead process does not count', async () => {
+    const s = await localStore();
+    const topic = uniqueName('ret-locked');
+    await kafkaCreateTopic(topic, 1);
+    await produce(topic, 0, 10);
+    const { writeFile, mkdir } = await import('node:fs/promises');
+    await mkdir(path.join(s.url, 'locks'), { recursive: true });
+    const at = new Date().toISOString();
+    const lock = path.join(s.url, 'locks', 'held-by-prune.json');
+    await writeFile(lock, JSON.stringify({ kind: 'exclusive', command: 'prune', host: 'ops-host-2', pid: 4242, createdAt: at, refreshedAt: at }));
+    const r = await runMqbak(['backup', kafkaUrl(), s.url, '--topics', topic]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^mqbak: error: .*is locked: an exclusive lock of mqbak prune on ops-host-2 \(pid 4242\)/m);
+    expect(r.stderr).toMatch(/^hint: /m);
+    expect(await s.objects()).toEqual(['locks/held-by-prune.json ' + String((await stat(lock)).size)]);
+    // the same lock, from a process of this host that no longer runs
+    const { hostname } = await import('node:os');
+    await writeFile(lock, JSON.stringify({ kind: 'exclusive', command: 'prune', host: hostname(), pid: 2 ** 22 + 12345, createdAt: at, refreshedAt: at }));
+    ok(await runMqbak(['backup', kafkaUrl(), s.url, '--topics', topic]));
+    ok(await runMqbak(['unlock', s.url]));
+    expect((await s.objects()).some((k) => k.startsWith('locks/'))).toBe(false);
+  }, 60_000);
+});

@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { adapterOptionValues } from '../adapter-options.js';
 import { openStoreFromCli } from '../store.js';
 import { TOOL_VERSION } from '../version.js';
+import { parseFullEvery } from '../../core/full-every.js';
 
 /** mqbak backup <source> <store>: the source URL's adapter (src/brokers/registry.ts) through core's one backup pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
@@ -10,6 +11,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const adapter = await adapterForUrl(source, 'backup source');
   const adapterOptions = adapterOptionValues(adapter, await allAdapters(), 'backup', opts, ctx.env);
   adapter.checkBackup(source, adapterOptions, ctx.env);
+  const fullEvery = opts.fullEvery === undefined ? undefined : parseFullEvery(String(opts.fullEvery));
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   const { backup } = await import('../../core/backup.js');
   try {
@@ -19,6 +21,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       adapterOptions,
       store,
       full: Boolean(opts.full),
+      fullEvery,
       toolVersion: TOOL_VERSION,
       segmentSize: opts.segmentSize as number | undefined,
       level: opts.level as number | undefined,
