@@ -1,4 +1,5 @@
 import type { Progress, ProgressCounts } from '../common/progress.js';
+import type { RunDetails } from './metrics/run-report.js';
 
 /**
  * What a command needs from the outside world. Commands write results to `out` (stdout: data
@@ -12,6 +13,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   debug: boolean;
   quiet: boolean;
+  /** What the command tells monitoring about its run (--metrics-file, --pushgateway). */
+  details: RunDetails;
 }
 
 /**

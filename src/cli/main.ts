@@ -12,6 +12,8 @@ import { addAdapterOptions } from './adapter-options.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import { allAdapters } from '../brokers/registry.js';
 import { TOOL_VERSION } from './version.js';
+import { emitRunMetrics, METERED, metricsDestination, metricsOptions, type MetricsDestination } from './metrics/run-report.js';
+import type { MeteredCommand } from './metrics/run-metrics.js';
 import { setZstdImplementation, type ZstdImplementation } from '../archive/codec.js';
 
 type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
@@ -77,6 +79,7 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(positiveInt));
   addAdapterOptions(backup, adapters, 'backup');
   storeOptions(backup);
+  metricsOptions(backup);
   jsonOption(backup, 'the result (id, kind, parent, records, streams)');
   backup
     .addHelpText(
@@ -117,6 +120,7 @@ same arguments after an interruption: restore continues where it stopped.`,
     );
   addAdapterOptions(restore, adapters, 'restore');
   storeOptions(restore);
+  metricsOptions(restore);
   jsonOption(restore, 'the result (records, per-stream counts)');
   restore
     .addHelpText(
@@ -147,6 +151,7 @@ no manifest refers to (left by an interrupted backup) are reported too; nothing 
       'read only part of the segments in full: slice n of t (by segment key: 1/t..t/t together read every segment once) or a random P%; manifests, the chain and every segment\'s presence and size are always checked',
     );
   storeOptions(verify);
+  metricsOptions(verify);
   jsonOption(verify, '{"ok": true|false, "findings": [...]}');
   verify
     .addHelpText(
@@ -222,6 +227,7 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
     .option('--prune', 'then delete the segments no remaining backup needs')
     .option('--grace <duration>', 'with --prune: leave unreferenced segments younger than this (default 24h)');
   storeOptions(forget);
+  metricsOptions(forget);
   jsonOption(forget, 'the plan and what was removed');
   forget
     .addHelpText(
@@ -245,6 +251,7 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
     .option('--dry-run', 'print what would be deleted; delete nothing')
     .option('--grace <duration>', 'leave unreferenced segments younger than this (default 24h)');
   storeOptions(prune);
+  metricsOptions(prune);
   jsonOption(prune, 'what was (or would be) deleted');
   prune
     .addHelpText('after', help(`  mqbak prune ./backups --dry-run
@@ -308,7 +315,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return EXIT.internal;
   };
 
-  const program = buildProgram(async (_name, load, args, opts) => {
+  const program = buildProgram(async (name, load, args, opts) => {
     const progress = await createProgress({ quiet: Boolean(opts.quiet), env });
     const ctx: CliContext = {
       out: (text) => process.stdout.write(text),
@@ -318,11 +325,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       env,
       debug: Boolean(opts.debug),
       quiet: Boolean(opts.quiet),
+      details: {},
     };
+    const startedAt = Date.now();
+    let metrics: MetricsDestination | null = null;
     try {
       setZstdImplementation(zstdFrom(env.MQBAK_ZSTD));
+      if (METERED.has(name)) metrics = await metricsDestination(opts, env);
       const runner = await load();
       exitCode = await runner(ctx, args, opts);
+      progress.stop();
     } catch (e) {
       progress.stop();
       // After a signal, client libraries fail in their own words ("connection closed"...):
@@ -333,9 +345,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       } else {
         exitCode = report(e);
       }
-      return;
     }
-    progress.stop();
+    if (metrics) {
+      const warn = (m: string) => process.stderr.write(`mqbak: warning: ${m}\n`);
+      await emitRunMetrics(metrics, { command: name as MeteredCommand, startedAt, endedAt: Date.now(), exitStatus: exitCode }, ctx.details, warn);
+    }
   }, await allAdapters());
   program.exitOverride();
   program.configureOutput({

@@ -12,6 +12,22 @@ import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { listBackupIds } from './backup-reader.js';
 import { describeSubset, readsSegment, type DataSubset } from './verify-subset.js';
 
+/** Every finding kind, for counts that show zeros too (metrics). */
+export const FINDING_KINDS = [
+  'invalid-manifest',
+  'unsupported-version',
+  'missing-parent',
+  'parent-hash-mismatch',
+  'missing-segment',
+  'size-mismatch',
+  'sha-mismatch',
+  'bad-block',
+  'count-mismatch',
+  'position-mismatch',
+  'unreferenced-segment',
+  'unknown-object',
+] as const satisfies readonly FindingKind[];
+
 export type FindingKind =
   | 'invalid-manifest' // not JSON, not canonical, checksum mismatch, or structurally wrong
   | 'unsupported-version' // written by a newer mqbak

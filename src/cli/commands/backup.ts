@@ -4,6 +4,7 @@ import { adapterOptionValues } from '../adapter-options.js';
 import { openStoreFromCli } from '../store.js';
 import { TOOL_VERSION } from '../version.js';
 import { parseFullEvery } from '../../core/full-every.js';
+import { resolveChain } from '../../core/backup-reader.js';
 
 /** mqbak backup <source> <store>: the source URL's adapter (src/brokers/registry.ts) through core's one backup pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
@@ -13,6 +14,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   adapter.checkBackup(source, adapterOptions, ctx.env);
   const fullEvery = opts.fullEvery === undefined ? undefined : parseFullEvery(String(opts.fullEvery));
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  ctx.details.labels = { store: store.description, source: adapter.redactUrl(source) };
   const { backup } = await import('../../core/backup.js');
   try {
     const r = await backup({
@@ -32,6 +34,10 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     });
     const first = r.backups[0]!.manifest;
     const last = r.backups[r.backups.length - 1]!.manifest;
+    ctx.details.records = r.records;
+    ctx.details.storedBytes = r.backups.reduce((n, b) => n + b.manifest.streams.reduce((m, s) => m + s.segments.reduce((k, g) => k + g.bytes, 0), 0), 0);
+    ctx.details.chainLength = (await resolveChain(store, last.id, { signal: ctx.signal })).length;
+    ctx.details.streams = r.streams.map((s) => ({ stream: s.name, records: s.records, lastPosition: s.records > 0 ? (BigInt(s.to) - 1n).toString() : null }));
     const mode = r.selection.options.mode;
     if (opts.json) {
       ctx.out(

@@ -31,9 +31,12 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const graceMs = opts.grace === undefined ? undefined : parseDuration(String(opts.grace), '--grace');
   const dryRun = Boolean(opts.dryRun);
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  ctx.details.labels = { store: store.description };
   const { forget } = await import('../../core/forget.js');
   try {
     const r = await forget({ store, policy, dryRun, prune: opts.prune ? { graceMs } : undefined, signal: ctx.signal, progress: ctx.progress });
+    ctx.details.forgotten = { removed: r.removed.length, kept: r.groups.reduce((n, g) => n + g.keep.length, 0) };
+    if (r.pruned) ctx.details.deleted = { objects: r.pruned.deleted, bytes: r.pruned.freedBytes };
     if (opts.json) {
       ctx.out(
         `${JSON.stringify(

@@ -20,9 +20,11 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const [storeUrl = ''] = args;
   const graceMs = opts.grace === undefined ? undefined : parseDuration(String(opts.grace), '--grace');
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  ctx.details.labels = { store: store.description };
   const { prune } = await import('../../core/prune.js');
   try {
     const r = await prune({ store, graceMs, dryRun: Boolean(opts.dryRun), signal: ctx.signal, progress: ctx.progress });
+    ctx.details.deleted = { objects: r.deleted, bytes: r.freedBytes };
     if (opts.json) {
       ctx.out(
         `${JSON.stringify(

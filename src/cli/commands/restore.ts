@@ -20,6 +20,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
   }
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
   const { restore } = await import('../../core/restore.js');
   const { journalPathFor } = await import('../../core/restore-journal.js');
   const journalOpt = (opts.journal as string | undefined) ?? ctx.env.MQBAK_RESTORE_JOURNAL;
@@ -42,6 +43,9 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       debug: ctx.debug,
       env: ctx.env,
     });
+    ctx.details.records = r.restored;
+    ctx.details.chainLength = new Set(r.plan.streams.flatMap((p) => p.parts.map((x) => x.backupId))).size;
+    ctx.details.streams = r.streams.map((x) => ({ stream: x.name, records: x.restored + x.alreadyRestored, lastPosition: null }));
     const plan = r.plan;
     if (!r.dryRun && r.runs.length > 0 && opts.offsetMap === undefined && !ctx.quiet) {
       ctx.err(`mqbak: ${r.runs.length} offset run(s) were mapped; pass --offset-map <file> to keep them\n`);

@@ -9,9 +9,13 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const [storeUrl = '', id] = args;
   const subset = opts.readDataSubset === undefined ? undefined : parseDataSubset(String(opts.readDataSubset));
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
-  const { verifyStore } = await import('../../core/verify.js');
+  ctx.details.labels = { store: store.description };
+  const { verifyStore, FINDING_KINDS } = await import('../../core/verify.js');
   try {
     const result = await verifyStore(store, { id, subset, signal: ctx.signal, progress: ctx.progress });
+    ctx.details.records = result.checked.records;
+    ctx.details.storedBytes = result.checked.bytes;
+    ctx.details.findings = Object.fromEntries(FINDING_KINDS.map((k) => [k, result.findings.filter((f) => f.kind === k).length]));
     if (opts.json) {
       ctx.out(`${JSON.stringify({ ok: result.ok, findings: result.findings, checked: result.checked }, null, 2)}\n`);
     } else {
