@@ -37,8 +37,6 @@ export function parseNatsUrl(url: string): NatsTarget {
     userinfo = rest.slice(0, at);
     rest = rest.slice(at + 1);
   }
-  rest = rest.replace(/\/$/, '');
-  if (/[/?#]/.test(rest)) throw bad('a NATS URL has no path, query or fragment (streams are chosen with --streams)');
   if (rest === '') throw bad('no host');
   const servers = rest.split(',').map((h) => parseHostPort(h.trim(), bad));
   let user: string | undefined;
@@ -67,7 +65,9 @@ export function parseNatsUrl(url: string): NatsTarget {
 
 function parseHostPort(h: string, bad: (why: string) => MqbakError): string {
   // a scheme repeated on every member (nats://a:4222,nats://b:4222) is accepted too
-  h = h.replace(/^(nats|tls):\/\//i, '');
+  h = h.replace(/^(nats|tls):\/\//i, '').replace(/\/$/, '');
+  if (/[/?#]/.test(h)) throw bad('a NATS URL has no path, query or fragment (streams are chosen with --streams)');
+  if (h === '') throw bad('no host');
   let host: string;
   let port: string | undefined;
   const v6 = /^\[([0-9a-f:.]+)\](?::(\d*))?$/i.exec(h);
