@@ -39,7 +39,7 @@ export interface ReadOptions {
   batchBytes?: number;
   /**
    * How long a fetch waits for messages before the stream's state is checked again: only
-   * matters when messages of the range are deleted during the read. Default 2000 ms.
+   * matters when messages of the range are deleted during the read. Default 2000 ms, at least 1000.
    */
   idleMs?: number;
   signal?: AbortSignal;
@@ -72,7 +72,8 @@ export async function* readStream(conn: NatsConnection, stream: string, options:
   }
   const maxBatch = Math.max(1, options.batchSize ?? 1000);
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
-  const idleMs = options.idleMs ?? 2000;
+  // the client refuses a pull that expires in less than a second
+  const idleMs = Math.max(1000, options.idleMs ?? 2000);
   let batchSize = Math.min(maxBatch, 100); // grows once message sizes are known
   let expected = from; // the next sequence to account for
   let done = false;

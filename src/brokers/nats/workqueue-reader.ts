@@ -21,7 +21,7 @@ export interface WorkQueueOptions {
   ackWaitMs?: number;
   /** Most messages per batch. Default 1000. */
   batchSize?: number;
-  /** How long a fetch waits for messages. Default 2000 ms. */
+  /** How long a fetch waits for messages. Default 2000 ms, at least 1000. */
   idleMs?: number;
   signal?: AbortSignal;
 }
@@ -98,7 +98,7 @@ export class WorkQueueReader {
       const records: NatsRecord[] = [];
       let iter: Awaited<ReturnType<Consumer['fetch']>>;
       try {
-        iter = await this.consumer.fetch({ max_messages: batchSize, expires: this.options.idleMs ?? 2000 });
+        iter = await this.consumer.fetch({ max_messages: batchSize, expires: Math.max(1000, this.options.idleMs ?? 2000) });
       } catch (e) {
         throw streamError(e, this.conn, this.stream);
       }
