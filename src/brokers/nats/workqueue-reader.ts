@@ -35,6 +35,7 @@ const NS_PER_MS = 1_000_000;
 export class WorkQueueReader {
   /** Delivered, not yet acknowledged, by stream sequence. */
   private readonly held = new Map<number, JsMsg>();
+  /** Highest sequence returned, or the one before the first in the stream when the drain began. */
   private highest = 0;
 
   private constructor(
@@ -98,7 +99,11 @@ export class WorkQueueReader {
       const records: NatsRecord[] = [];
       let iter: Awaited<ReturnType<Consumer['fetch']>>;
       try {
-        iter = await this.consumer.fetch({ max_messages: batchSize, expires: Math.max(1000, this.options.idleMs ?? 2000) });
+        // never ask for more than can be kept: a message delivered and then not returned would
+        // stay with this consumer, unacknowledged, for the whole ack wait
+        if (this.highest === 0) this.highest = (await describeStream(this.conn, this.stream)).firstSeq - 1;
+        const want = Math.max(1, Math.min(batchSize, through - this.highest));
+        iter = await this.consumer.fetch({ max_messages: want, expires: Math.max(1000, this.options.idleMs ?? 2000) });
       } catch (e) {
         throw streamError(e, this.conn, this.stream);
       }
@@ -107,10 +112,11 @@ export class WorkQueueReader {
       try {
         for await (const m of iter as AsyncIterable<JsMsg>) {
           if (m.seq > through) {
-            // not ours: give it back at once rather than after the ack wait
+            // past the end (sequences before it were gone): give it back at once rather than
+            // after the ack wait, and the others of this fetch too
             m.nak();
             done = true;
-            break;
+            continue;
           }
           if (m.seq <= this.highest) {
             // delivered again (ack wait passed): keep the newest delivery to acknowledge
@@ -120,10 +126,12 @@ export class WorkQueueReader {
           this.highest = m.seq;
           this.held.set(m.seq, m);
           records.push(recordOf(m));
-          if (m.seq === through || m.info.pending === 0) {
+          if (m.info.pending === 0) {
             done = true;
             break;
           }
+          // the end, but messages after it may be on their way in this fetch: they are given back
+          if (m.seq === through) done = true;
         }
       } catch (e) {
         throwIfAborted(signal);
