@@ -4,6 +4,7 @@
  * (messages deleted one by one, purged, or dropped by the stream's limits).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MqbakError } from '../../src/common/errors.js';
 import { describeStream, readStream, type NatsConnection, type ReadBatch, type SeqRange } from '../../src/brokers/nats/index.js';
 import { createStream, natsConnect, publishMany } from '../helpers/nats.js';
 
@@ -115,6 +116,24 @@ describe('NATS stream reader', () => {
       break;
     }
     await read(s, 1, 500);
+    expect((await describeStream(conn, s)).consumerCount).toBe(0);
+  });
+
+  it('stops with interrupted when the signal fires during a read, and leaves no consumer', async () => {
+    const s = await newStream('nats-abort');
+    await publishMany(conn, `${s}.a`, 2000);
+    const ac = new AbortController();
+    let seen = 0;
+    const e = await (async () => {
+      for await (const b of readStream(conn, s, { from: 1, to: 2000, batchSize: 100, signal: ac.signal })) {
+        seen += b.records.length;
+        ac.abort();
+      }
+    })().then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(MqbakError);
+    expect((e as MqbakError).code).toBe('interrupted');
+    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeLessThan(2000);
     expect((await describeStream(conn, s)).consumerCount).toBe(0);
   });
 });
