@@ -136,4 +136,19 @@ describe('NATS stream reader', () => {
     expect(seen).toBeLessThan(2000);
     expect((await describeStream(conn, s)).consumerCount).toBe(0);
   });
+
+  it('ends with a gap when the rest of the range is deleted while it reads', async () => {
+    const s = await newStream('nats-deleted-during');
+    await publishMany(conn, `${s}.a`, 10);
+    const seqs: number[] = [];
+    const gaps: SeqRange[] = [];
+    // batches of 3: the client pulls 3 at a time, so 8..10 are not delivered before the delete
+    for await (const b of readStream(conn, s, { from: 1, to: 10, batchSize: 3, idleMs: 1000 })) {
+      seqs.push(...b.records.map((r) => r.seq));
+      gaps.push(...b.gaps);
+      if (seqs.length === 3) for (const seq of [8, 9, 10]) await conn.jsm.streams.deleteMessage(s, seq, false);
+    }
+    expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(gaps).toEqual([{ from: 8, to: 10 }]);
+  });
 });

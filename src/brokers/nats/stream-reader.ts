@@ -12,7 +12,7 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { MqbakError, throwIfAborted } from '../../common/errors.js';
 import type { NatsConnection } from './connection.js';
 import { recordOf, type NatsRecord } from './raw-message.js';
-import { describeStream, streamError } from './streams.js';
+import { describeStream, firstStoredFrom, streamError } from './streams.js';
 
 export interface SeqRange {
   from: number;
@@ -35,19 +35,19 @@ export interface ReadOptions {
   to: number;
   /** Most messages per batch. Default 1000. */
   batchSize?: number;
-  /** Aim for batches of about this many bytes of data (the size adapts). Default 8 MiB. */
+  /** A batch ends after this many bytes of data. Default 8 MiB. */
   batchBytes?: number;
   /**
-   * How long a fetch waits for messages before the stream's state is checked again: only
-   * matters when messages of the range are deleted during the read. Default 2000 ms, at least 1000.
+   * How long without a message before the stream's state is checked: only matters when messages
+   * of the range are deleted during the read. Default 2000 ms, at least 1000.
    */
   idleMs?: number;
   signal?: AbortSignal;
 }
 
 /**
- * Batches of records and gaps covering from..to. The next batch is fetched while the caller
- * works on the current one.
+ * Batches of records and gaps covering from..to. The next messages arrive while the caller
+ * works on the current batch.
  */
 export async function* readStream(conn: NatsConnection, stream: string, options: ReadOptions): AsyncGenerator<ReadBatch> {
   const { from, to, signal } = options;
@@ -74,91 +74,91 @@ export async function* readStream(conn: NatsConnection, stream: string, options:
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
   // the client refuses a pull that expires in less than a second
   const idleMs = Math.max(1000, options.idleMs ?? 2000);
-  let batchSize = Math.min(maxBatch, 100); // grows once message sizes are known
-  let expected = from; // the next sequence to account for
-  let done = false;
+  // The client sends its next pull request only when the caller has taken the messages before
+  // it (the request waits in the same queue), so at most about one pull's worth is buffered:
+  // batchSize messages (the client takes a count or a byte limit, not both).
+  let messages: Awaited<ReturnType<Consumer['consume']>>;
+  try {
+    messages = await consumer.consume({ max_messages: maxBatch, expires: 30_000 });
+  } catch (e) {
+    await consumer.delete().catch(() => undefined);
+    throw streamError(e, conn, stream);
+  }
 
-  // One fetch: messages until `want` arrived, a message past `to`, or the end of the stream.
-  const fetchBatch = async (want: number): Promise<ReadBatch> => {
-    const records: NatsRecord[] = [];
-    const gaps: SeqRange[] = [];
-    const gapTo = (last: number): void => {
-      if (last >= expected) gaps.push({ from: expected, to: last });
-      expected = last + 1;
-    };
-    let iter: Awaited<ReturnType<Consumer['fetch']>>;
-    try {
-      iter = await consumer.fetch({ max_messages: want, expires: idleMs });
-    } catch (e) {
-      throw streamError(e, conn, stream);
-    }
-    const stopOnAbort = (): void => iter.stop();
-    signal?.addEventListener('abort', stopOnAbort, { once: true });
-    try {
-      for await (const m of iter as AsyncIterable<JsMsg>) {
-        const seq = m.seq;
-        if (seq < expected) continue; // the ordered consumer restarted and replays: seen already
-        if (seq > to) {
-          gapTo(to);
-          done = true;
-          break;
+  let expected = from; // the next sequence to account for
+  let records: NatsRecord[] = [];
+  let gaps: SeqRange[] = [];
+  let bytes = 0;
+  const gapTo = (last: number): void => {
+    if (last >= expected) gaps.push({ from: expected, to: last });
+    expected = last + 1;
+  };
+  const take = (): ReadBatch => {
+    const b = { records, gaps, through: expected - 1 };
+    records = [];
+    gaps = [];
+    bytes = 0;
+    return b;
+  };
+
+  // Nothing delivered for a while: the rest of the range may have been deleted during the read
+  // (messages after `to` would have been delivered otherwise). Checked, not waited for forever.
+  let lastDelivery = Date.now();
+  let restGone = false;
+  let checking = false;
+  const watchdog = setInterval(() => {
+    if (checking || Date.now() - lastDelivery < idleMs) return;
+    checking = true;
+    firstStoredFrom(conn, stream, expected).then(
+      (next) => {
+        checking = false;
+        if (Date.now() - lastDelivery < idleMs) return;
+        if (next === undefined || next > to) {
+          restGone = true;
+          messages.stop();
         }
-        gapTo(seq - 1);
-        records.push(recordOf(m));
-        expected = seq + 1;
-        if (seq === to) {
-          done = true;
-          break;
-        }
-        // nothing left after this message in the stream now: what is missing up to `to` is gone
-        if (m.info.pending === 0) {
-          gapTo(to);
-          done = true;
-          break;
-        }
-      }
-    } catch (e) {
-      throwIfAborted(signal);
-      throw streamError(e, conn, stream);
-    } finally {
-      signal?.removeEventListener('abort', stopOnAbort);
-      if (done) iter.stop();
-    }
-    throwIfAborted(signal);
-    if (records.length === 0 && !done) {
-      // a whole fetch without a message: the rest of the range may have been deleted meanwhile
-      const now = await describeStream(conn, stream);
-      if (now.messages === 0 || now.lastSeq < expected || now.firstSeq > to) {
+      },
+      () => (checking = false), // the read itself reports a lost connection
+    );
+  }, idleMs);
+  const stopOnAbort = (): void => messages.stop();
+  signal?.addEventListener('abort', stopOnAbort, { once: true });
+
+  try {
+    let done = false;
+    for await (const m of messages as AsyncIterable<JsMsg>) {
+      lastDelivery = Date.now();
+      const seq = m.seq;
+      if (seq < expected) continue; // the ordered consumer restarted and replays: seen already
+      if (seq > to) {
         gapTo(to);
         done = true;
-      } else if (now.firstSeq > expected) {
-        gapTo(now.firstSeq - 1);
+      } else {
+        gapTo(seq - 1);
+        const r = recordOf(m);
+        records.push(r);
+        bytes += r.data.length + 64;
+        expected = seq + 1;
+        // nothing left after this message in the stream now: what is missing up to `to` is gone
+        if (seq === to || m.info.pending === 0) {
+          gapTo(to);
+          done = true;
+        }
       }
+      if (done) break;
+      if (records.length >= maxBatch || bytes >= batchBytes) yield take();
     }
-    return { records, gaps, through: expected - 1 };
-  };
-
-  const adapt = (b: ReadBatch): void => {
-    if (b.records.length === 0) return;
-    let bytes = 0;
-    for (const r of b.records) bytes += r.data.length + 64;
-    batchSize = Math.max(1, Math.min(maxBatch, Math.floor(batchBytes / Math.max(1, bytes / b.records.length))));
-  };
-
-  let next: Promise<ReadBatch> | undefined;
-  try {
-    next = fetchBatch(Math.min(batchSize, to - expected + 1));
-    while (next) {
-      const batch: ReadBatch = await next;
-      adapt(batch);
-      next = done || expected > to ? undefined : fetchBatch(Math.min(batchSize, to - expected + 1));
-      if (batch.records.length || batch.gaps.length) yield batch;
-      if (next === undefined) break;
-    }
+    throwIfAborted(signal);
+    if (!done && !restGone) throw new MqbakError('unreachable', `NATS ${conn.target.redacted}: stream ${stream}: reading stopped at ${expected - 1} of ${to}`, { retriable: true });
+    if (restGone) gapTo(to);
+    if (records.length || gaps.length) yield take();
+  } catch (e) {
+    throwIfAborted(signal);
+    throw streamError(e, conn, stream);
   } finally {
-    // a fetch started for a batch the caller did not take: its failure (the consumer is deleted
-    // under it) is nobody's business
-    next?.catch(() => undefined);
+    clearInterval(watchdog);
+    signal?.removeEventListener('abort', stopOnAbort);
+    messages.stop();
     // the ordered consumer is ephemeral (the server drops it after 5 idle minutes): delete it now
     await consumer.delete().catch(() => undefined);
   }

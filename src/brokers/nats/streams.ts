@@ -1,7 +1,7 @@
 /**
  * The streams of a JetStream account: their names, configs and state, as the backup needs them.
  */
-import type { StreamConfig, StreamInfo } from '@nats-io/jetstream';
+import type { MsgRequest, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import { MqbakError } from '../../common/errors.js';
 import type { NatsConnection } from './connection.js';
 
@@ -77,4 +77,19 @@ export function streamError(e: unknown, conn: NatsConnection, name: string): Mqb
     return new MqbakError('not-found', `NATS ${conn.target.redacted}: no stream ${name}`, { cause: e });
   }
   return new MqbakError('unreachable', `NATS ${conn.target.redacted}: stream ${name}: ${msg}`, { cause: e });
+}
+
+/**
+ * The sequence of the first message stored at or after `seq`, or undefined when there is none.
+ * Exact where the state is not: last_seq stays when the last messages are deleted.
+ */
+export async function firstStoredFrom(conn: NatsConnection, stream: string, seq: number): Promise<number | undefined> {
+  try {
+    // MSG.GET takes next_by_subj since server 2.9 (the client's types list it for direct get
+    // only, which needs allow_direct on the stream)
+    const m = await conn.jsm.streams.getMessage(stream, { seq, next_by_subj: '>' } as unknown as MsgRequest);
+    return m?.seq;
+  } catch (e) {
+    throw streamError(e, conn, stream);
+  }
 }
