@@ -8,6 +8,9 @@
  *   for this run, plus a control port (MQBAK_TEST_KAFKA_CONTROL) that passes one command line
  *   to mockd's stdin and returns its reply: kafkaCreateTopic() needs it for partition counts.
  * - S3: an s3rver on a free port with a temporary data directory (test/brokers/s3rver.sh).
+ * - NATS: a nats-server with JetStream on a free port with its own temporary store folder
+ *   (test/brokers/nats.sh), never the server that may run on 4222: tests create and delete
+ *   streams. MQBAK_TEST_NATS_URL says where it listens.
  * - RabbitMQ: the one on 127.0.0.1:5672; test/brokers/start-rabbitmq.sh when it or its
  *   management/stream plugins do not answer. RabbitMQ is left running afterwards.
  * Teardown stops only what this set-up started.
@@ -33,6 +36,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   try {
     if (!process.env.MQBAK_TEST_KAFKA_BROKERS) stops.push(await startKafkaMock());
     if (!process.env.MQBAK_TEST_S3_ENDPOINT) stops.push(startS3rver());
+    if (!process.env.MQBAK_TEST_NATS_URL) stops.push(startNats());
     if (!process.env.MQBAK_TEST_AMQP_URL) await ensureLocalRabbitMq();
   } catch (e) {
     await teardown();
@@ -217,6 +221,30 @@ function startS3rver(): Stop {
     delete process.env.MQBAK_TEST_S3_ENDPOINT;
     delete process.env.MQBAK_TEST_S3_ACCESS_KEY_ID;
     delete process.env.MQBAK_TEST_S3_SECRET_ACCESS_KEY;
+    process.removeListener('exit', stop);
+    stop();
+  };
+}
+
+function startNats(): Stop {
+  // its own state directory: nats.sh then runs a private server for this test run
+  const state = mkdtempSync(path.join(os.tmpdir(), 'mqbak-test-nats-'));
+  const stop = (): void => {
+    spawnSync('bash', [path.join(BROKERS_DIR, 'nats.sh'), 'stop', state], { stdio: 'ignore' });
+    rmSync(state, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  let url: string;
+  try {
+    url = runScript('nats.sh', ['start', state], 60_000);
+  } catch (e) {
+    stop();
+    process.removeListener('exit', stop);
+    throw e;
+  }
+  process.env.MQBAK_TEST_NATS_URL = url;
+  return () => {
+    delete process.env.MQBAK_TEST_NATS_URL;
     process.removeListener('exit', stop);
     stop();
   };
