@@ -6,7 +6,7 @@
  * message it had not acknowledged, found through the offset runs.
  */
 import type { AdapterContext, BrokerSink, JournalEntry, OffsetRun, PlannedTarget, SinkPlan, StreamWriter } from '../adapter.js';
-import { MqbakError } from '../../common/errors.js';
+import { MqbakError, messageOf } from '../../common/errors.js';
 import { asNatsAddress } from './address.js';
 import { connectNats, type NatsConnection } from './connection.js';
 import { consumedThrough, restoreConsumer, restoreStream } from './definitions.js';
@@ -18,11 +18,18 @@ import { describeStream } from './streams.js';
 
 /** Streams restored at once: each has its own publisher and acknowledgement window. */
 const STREAMS_IN_PARALLEL = 4;
+/**
+ * An interest stream drops a message no consumer is interested in as soon as it is stored: this
+ * consumer holds the restored messages until the saved consumers exist (then it is deleted).
+ */
+export const HOLD_CONSUMER = 'mqbak-restore-hold';
 
 export class NatsSink implements BrokerSink {
   readonly parallelism = STREAMS_IN_PARALLEL;
   private plan: SinkPlan | null = null;
   private readonly created: string[] = [];
+  /** Interest streams holding HOLD_CONSUMER. */
+  private readonly held: string[] = [];
   private readonly notes: string[] = [];
 
   private constructor(
@@ -41,22 +48,33 @@ export class NatsSink implements BrokerSink {
     if (this.settings.definitions) plannedConsumers(plan);
     for (const t of plan.targets) {
       const name = asNatsAddress(t.target).stream;
-      const source = asNatsAddress(t.source).stream;
-      try {
-        const existing = await describeStream(this.conn, name);
-        if (existing.messages > 0) this.notes.push(`stream ${name} already held ${existing.messages} message(s): the restored ones follow them`);
-        continue;
-      } catch (e) {
-        if (!(e instanceof MqbakError) || e.code !== 'not-found') throw e;
+      const retention = await this.ensureStream(plan, name, asNatsAddress(t.source).stream);
+      if (retention === 'interest') {
+        await this.conn.jsm.consumers.add(name, { durable_name: HOLD_CONSUMER, ack_policy: 'explicit' as never, deliver_policy: 'all' as never }).catch((e: unknown) => {
+          throw new MqbakError('unreachable', `NATS ${this.conn.target.redacted}: stream ${name}: cannot add consumer ${HOLD_CONSUMER}: ${messageOf(e)}`, { cause: e });
+        });
+        this.held.push(name);
       }
-      const saved = savedStreamConfig(plan, source);
-      if (saved === null) {
-        throw new MqbakError('not-found', `target stream ${name} does not exist and backup ${plan.backupId} holds no config of stream ${source}`, { hint: 'create the target stream first' });
-      }
-      this.ctx.progress.info(`creating stream ${name} from the saved config of ${source}`);
-      await restoreStream(this.conn, saved, { name, renameSubject: this.settings.renameSubject });
-      this.created.push(name);
     }
+  }
+
+  /** The target stream as it is, or created from the saved config; its retention. */
+  private async ensureStream(plan: SinkPlan, name: string, source: string): Promise<string> {
+    try {
+      const existing = await describeStream(this.conn, name);
+      if (existing.messages > 0) this.notes.push(`stream ${name} already held ${existing.messages} message(s): the restored ones follow them`);
+      return existing.retention;
+    } catch (e) {
+      if (!(e instanceof MqbakError) || e.code !== 'not-found') throw e;
+    }
+    const saved = savedStreamConfig(plan, source);
+    if (saved === null) {
+      throw new MqbakError('not-found', `target stream ${name} does not exist and backup ${plan.backupId} holds no config of stream ${source}`, { hint: 'create the target stream first' });
+    }
+    this.ctx.progress.info(`creating stream ${name} from the saved config of ${source}`);
+    const { stream } = await restoreStream(this.conn, saved, { name, renameSubject: this.settings.renameSubject });
+    this.created.push(name);
+    return stream.retention;
   }
 
   async openStream(target: PlannedTarget, saved: JournalEntry | null, signal: AbortSignal): Promise<StreamWriter> {
@@ -81,6 +99,14 @@ export class NatsSink implements BrokerSink {
         lines.push(
           `consumer ${p.saved.name}: acknowledged through ${consumedThrough(p.saved)} on ${p.sourceStream} -> ${created ? `created on ${p.targetStream} starting at ${start}` : `already on ${p.targetStream}, left as it is`}`,
         );
+      }
+    }
+    for (const name of this.held) {
+      if (this.settings.definitions) {
+        // the saved consumers now hold what they had not acknowledged; the rest goes, as on the source
+        await this.conn.jsm.consumers.delete(name, HOLD_CONSUMER).catch(() => undefined);
+      } else {
+        this.notes.push(`stream ${name} has interest retention: consumer ${HOLD_CONSUMER} keeps the restored messages; delete it once your consumers exist (or restore with --definitions)`);
       }
     }
     return {
