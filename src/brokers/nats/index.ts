@@ -7,7 +7,7 @@
  */
 import type { BrokerAdapter, SinkPlan, StreamAddress } from '../adapter.js';
 import { asNatsAddress, checkStreamName, describeAddress, natsAddress } from './address.js';
-import { BACKUP_OPTIONS, backupSettings, RESTORE_OPTIONS, restoreSettings } from './options.js';
+import { BACKUP_OPTIONS, backupSettings, RESTORE_OPTIONS, restoreChoices, restoreSettings } from './options.js';
 import { planNotes } from './restore-plan.js';
 import { redactNatsUrl } from './url.js';
 
@@ -44,7 +44,7 @@ export const adapter: BrokerAdapter = {
     return NatsSink.open(url, restoreSettings(url, options), ctx);
   },
   restorePlanNotes(plan: SinkPlan, options) {
-    const s = restoreSettings('nats://127.0.0.1', options);
+    const s = restoreChoices(options);
     return planNotes(plan, { definitions: s.definitions, renameSubject: s.renameSubject });
   },
 };

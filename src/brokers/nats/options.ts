@@ -67,6 +67,11 @@ export function backupSettings(url: string, options: AdapterOptionValues): NatsB
 
 export function restoreSettings(url: string, options: AdapterOptionValues): NatsRestoreSettings {
   parseNatsUrl(url);
+  return restoreChoices(options);
+}
+
+/** The restore settings that do not depend on the URL (for --dry-run's notes, which connect nowhere). */
+export function restoreChoices(options: AdapterOptionValues): NatsRestoreSettings {
   const subjectRules: SubjectRename[] = [];
   for (const item of listOption(options, 'subjectMap')) {
     const i = item.indexOf('=');

@@ -79,7 +79,8 @@ export class NatsStreamWriter implements StreamWriter {
       through = e.through;
       failed = new Set(e.failed);
       runs = SeqRuns.fromJson(e.runs, target.name);
-      landed = await ownMessagesFrom(conn, stream, targetNext, `${dedupId(restoreId, sourceStream, 0).slice(0, -1)}`, signal);
+      // the ids of this restore and source stream: the prefix of dedupId(restoreId, sourceStream, seq)
+      landed = await ownMessagesFrom(conn, stream, targetNext, dedupId(restoreId, sourceStream, 0).replace(/0$/, ''), signal);
     }
     const publisher = await StreamPublisher.open(conn, { stream, restoreId, sourceStream, signal });
     return new NatsStreamWriter(target, publisher, renameSubject, restoreId, targetNext, through, failed, runs, landed);
