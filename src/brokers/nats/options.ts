@@ -17,12 +17,12 @@ export const DEFAULT_CHECKPOINT = 10_000;
 export const BACKUP_OPTIONS: readonly AdapterOption[] = [
   { flags: '--streams <a,b>', description: 'NATS: JetStream streams to back up', kind: 'list' },
   { flags: '--all-streams', description: 'NATS: back up every stream of the account', kind: 'flag' },
-  { flags: '--mode <mode>', description: 'mirror (default: reads without changing anything) or drain (work-queue streams: removes what was archived)', choices: ['mirror', 'drain'] },
-  { flags: '--checkpoint <n>', description: `messages per committed drain checkpoint (NATS default ${DEFAULT_CHECKPOINT})`, kind: 'positive-int' },
+  { flags: '--mode <mode>', description: 'NATS: mirror (default, limits and interest streams, changes nothing) or drain (work-queue streams)', choices: ['mirror', 'drain'] },
+  { flags: '--checkpoint <n>', description: `NATS drain: messages per committed checkpoint (default ${DEFAULT_CHECKPOINT})`, kind: 'positive-int' },
 ];
 
 export const RESTORE_OPTIONS: readonly AdapterOption[] = [
-  { flags: '--definitions', description: 'recreate saved definitions (NATS: the durable consumers, each at the first message it had not acknowledged)', kind: 'flag' },
+  { flags: '--definitions', description: 'NATS: recreate the saved durable consumers, each at the first message it had not acknowledged', kind: 'flag' },
   {
     flags: '--subject-map <from=to>',
     description: 'NATS: rename subjects of restored streams and messages, wildcards kept (repeatable), e.g. orders.>=copy.orders.>',
