@@ -231,7 +231,7 @@ describe('NATS JetStream through the binary', () => {
     expect(Buffer.from(next!.data).toString()).toBe('v3');
   });
 
-  it('messages whose subject the existing target stream does not take are reported failures (exit 3)', async () => {
+  it('messages whose subject the existing target stream does not take are reported failures (exit 3), retried by a rerun', async () => {
     const src = await stream('subj');
     await publishMany(conn, `${src}.keep`, 5);
     await publishMany(conn, `${src}.other`, 3);
@@ -245,5 +245,11 @@ describe('NATS JetStream through the binary', () => {
     expect(j).toMatchObject({ restored: 5, failed: 3 });
     expect(j.streams[0]!.failures[0]).toMatch(/is not among the subjects of stream/);
     expect((await conn.jsm.streams.info(dst)).state.messages).toBe(5);
+    // the target now takes them: the same restore run again retries exactly the failures
+    await conn.jsm.streams.update(dst, { ...(await conn.jsm.streams.info(dst)).config, subjects: [`${dst}.keep`, `${dst}.other`] });
+    const again = await runMqbak(['restore', store, url, '--map', `${src}=${dst}`, '--subject-map', `${src}.*=${dst}.*`, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ resumed: true, restored: 3, failed: 0, alreadyRestored: 5 });
+    expect((await streamMessages(conn, dst)).map((m) => m.subject)).toEqual([...Array(5).fill(`${dst}.keep`), ...Array(3).fill(`${dst}.other`)]);
   });
 });
