@@ -116,7 +116,7 @@ export async function restoreStream(conn: NatsConnection, saved: SavedStreamConf
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     throw new MqbakError(/overlap/i.test(msg) ? 'exists' : 'unreachable', `NATS ${conn.target.redacted}: cannot create stream ${config.name}: ${msg}`, {
-      hint: /overlap/i.test(msg) ? 'another stream takes these subjects: rename them on restore' : undefined,
+      hint: /overlap/i.test(msg) ? 'another stream takes these subjects: rename them on restore (--subject-map, e.g. orders.>=copy.orders.>)' : undefined,
       cause: e,
     });
   }
