@@ -11,7 +11,7 @@ import { cpus, totalmem, tmpdir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MockKafka } from './lib/kafka.js';
-import { natsScenarios, natsServer } from './lib/nats.js';
+import { natsScenarios } from './lib/nats.js';
 import { zstdImplementation } from '../src/archive/codec.js';
 import { measure, type RunResult } from './lib/proc.js';
 import { writeDataFile } from './lib/data.js';
@@ -296,28 +296,13 @@ async function main(): Promise<void> {
   }
   // NATS at the RabbitMQ scale (one stream, one connection, like a queue)
   if (a.only.has('nats')) {
-    const server = natsServer(ROOT);
-    try {
-      await natsScenarios(
-        {
-          root: ROOT,
-          reps: a.reps,
-          keep: a.keep,
-          record: (name, tool) => record(name, tool, nR, statR.rawBytes),
-          sample: (m, argv) => sample(m, argv, { env }),
-          finish,
-          mqbak: (args, profile) => mqbak(args, profile ? profileDir : undefined),
-          worker: (name) => [...TSX, W(name)],
-          log,
-        },
-        work,
-        server.url,
-        dataR,
-        nR,
-      );
-    } finally {
-      server.stop();
-    }
+    const h = { root: ROOT, reps: a.reps, keep: a.keep, finish, worker: (name: string) => [...TSX, W(name)], log };
+    await natsScenarios(
+      { ...h, record: (name, tool) => record(name, tool, nR, statR.rawBytes), sample: (m, argv) => sample(m, argv, { env }), mqbak: (args, p) => mqbak(args, p ? profileDir : undefined) },
+      work,
+      dataR,
+      nR,
+    );
   }
   if (a.only.has('growth')) {
     // Kafka backup at 1/10 of the scale and at the scale; RabbitMQ drain likewise when Kafka's is missing

@@ -35,7 +35,17 @@ export function natsServer(root: string): { url: string; stop(): void } {
   };
 }
 
-export async function natsScenarios<M>(h: NatsBenchHarness<M>, work: string, url: string, dataFile: string, n: number): Promise<void> {
+/** Runs the scenarios on natsServer(): `n` messages of `dataFile`, h.reps times. */
+export async function natsScenarios<M>(h: NatsBenchHarness<M>, work: string, dataFile: string, n: number): Promise<void> {
+  const server = natsServer(h.root);
+  try {
+    await scenarios(h, work, server.url, dataFile, n);
+  } finally {
+    server.stop();
+  }
+}
+
+async function scenarios<M>(h: NatsBenchHarness<M>, work: string, url: string, dataFile: string, n: number): Promise<void> {
   const s = `BENCH_${process.pid}`;
   const s2 = `${s}_RESTORED`;
   const pub = h.record('nats restore baseline: js.publish with acks', 'baseline');
