@@ -2,14 +2,16 @@
 // the same run. Every figure is the median of --reps runs of a separate process (wall time, peak
 // RSS); every comparison is a ratio. See docs/PERFORMANCE.md.
 //
-//   npm run bench -- [--scale full|20k|N] [--reps 3] [--only kafka,rabbitmq,growth] [--keep]
-//   env: MQBAK_BENCH_SCALE, MQBAK_BENCH_REPS, MQBAK_BENCH_AMQP_URL (default guest@127.0.0.1 /)
+//   npm run bench -- [--scale full|20k|N] [--reps 3] [--only kafka,rabbitmq,nats,growth] [--keep]
+//   env: MQBAK_BENCH_SCALE, MQBAK_BENCH_REPS, MQBAK_BENCH_AMQP_URL (default guest@127.0.0.1 /),
+//   MQBAK_BENCH_NATS_URL (default: a private nats-server started by test/brokers/nats.sh)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { cpus, totalmem, tmpdir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MockKafka } from './lib/kafka.js';
+import { natsScenarios } from './lib/nats.js';
 import { zstdImplementation } from '../src/archive/codec.js';
 import { measure, type RunResult } from './lib/proc.js';
 import { writeDataFile } from './lib/data.js';
@@ -31,7 +33,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   let scale = process.env.MQBAK_BENCH_SCALE ?? 'full';
   let reps = Number(process.env.MQBAK_BENCH_REPS ?? 3);
-  let only = 'kafka,rabbitmq,growth';
+  let only = 'kafka,rabbitmq,nats,growth';
   let keep = false;
   let profile = false;
   for (let i = 0; i < argv.length; i++) {
@@ -47,7 +49,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--keep') keep = true;
     else if (a === '--profile') profile = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('npm run bench -- [--scale full|20k|N] [--reps 3] [--only kafka,rabbitmq,growth] [--keep] [--profile]\n');
+      process.stdout.write('npm run bench -- [--scale full|20k|N] [--reps 3] [--only kafka,rabbitmq,nats,growth] [--keep] [--profile]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -99,7 +101,7 @@ async function sample(m: Measure, argv: string[], opts: { shell?: boolean; env?:
 
 function mqbak(args: string[], profileDir?: string): string[] {
   // one folder per kind of run (backup-kafka, backup-amqp-drain, restore-amqp, ...) so profiles are findable
-  const broker = args.find((x) => /^(kafka|amqps?):\/\//.test(x))?.split(':')[0] ?? 'store';
+  const broker = args.find((x) => /^(kafka|amqps?|nats):\/\//.test(x))?.split(':')[0] ?? 'store';
   const mode = args.includes('--mode') ? `-${args[args.indexOf('--mode') + 1]}` : '';
   const dir = profileDir ? join(profileDir, `${args[0]}-${broker}${mode}`) : undefined;
   return ['node', ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), MQBAK, ...args, '-q'];
@@ -292,6 +294,16 @@ async function main(): Promise<void> {
     execFileSync('bash', [join(ROOT, 'test/brokers/start-rabbitmq.sh')], { stdio: 'inherit' });
     await rabbitScenarios(a, work, amqpUrl, dataR, nR, statR.rawBytes, profileDir);
   }
+  // NATS at the RabbitMQ scale (one stream, one connection, like a queue)
+  if (a.only.has('nats')) {
+    const h = { root: ROOT, reps: a.reps, keep: a.keep, finish, worker: (name: string) => [...TSX, W(name)], log };
+    await natsScenarios(
+      { ...h, record: (name, tool) => record(name, tool, nR, statR.rawBytes), sample: (m, argv) => sample(m, argv, { env }), mqbak: (args, p) => mqbak(args, p ? profileDir : undefined) },
+      work,
+      dataR,
+      nR,
+    );
+  }
   if (a.only.has('growth')) {
     // Kafka backup at 1/10 of the scale and at the scale; RabbitMQ drain likewise when Kafka's is missing
     const kafkaBig = find('kafka backup: mqbak');
@@ -333,6 +345,8 @@ async function main(): Promise<void> {
     checkTarget('kafka-restore-vs-kcat', 'Kafka restore vs kcat -P', 'at-least', 0.5, ratioOf('kafka restore: mqbak', 'kafka restore: kcat -P from a file'), 'x', why('kafka restore: mqbak')),
     checkTarget('rabbitmq-drain-vs-consumer', 'RabbitMQ drain vs amqplib consumer', 'at-least', 0.9, ratioOf('rabbitmq drain: mqbak', 'rabbitmq consume: amqplib manual ack'), 'x', why('rabbitmq drain: mqbak')),
     checkTarget('rabbitmq-restore-vs-publisher', 'RabbitMQ restore vs amqplib publisher', 'at-least', 0.9, ratioOf('rabbitmq restore: mqbak', 'rabbitmq publish: amqplib confirms'), 'x', why('rabbitmq restore: mqbak')),
+    checkTarget('nats-backup-vs-consumer', 'JetStream backup vs ordered consumer', 'at-least', 0.9, ratioOf('nats backup: mqbak', 'nats backup baseline: ordered consumer read only'), 'x', why('nats backup: mqbak')),
+    checkTarget('nats-restore-vs-publisher', 'JetStream restore vs js.publish with acks', 'at-least', 0.9, ratioOf('nats restore: mqbak', 'nats restore baseline: js.publish with acks'), 'x', why('nats restore: mqbak')),
   ];
   const mqRuns = results.filter((m) => m.tool === 'mqbak' && m.peakRssMb !== null);
   const maxRss = mqRuns.length ? Math.max(...mqRuns.map((m) => m.peakRssMb as number)) : null;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # npm run demo: the main job end to end against local brokers. Starts the test brokers (RabbitMQ
-# from Debian, the Kafka mock cluster), puts sample messages in a Kafka topic and a RabbitMQ
-# queue, backs them up to a local folder, verifies the archive, restores it under new names and
-# compares what came back with what went in.
+# from Debian, the Kafka mock cluster, a nats-server with JetStream), puts sample messages in a
+# Kafka topic, a RabbitMQ queue and a JetStream stream, backs them up to a local folder, verifies
+# the archive, restores it under new names and compares what came back with what went in.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
@@ -10,6 +10,7 @@ bash scripts/ensure-deps.sh
 echo "== starting local brokers (first run builds the Kafka test broker: about a minute)"
 bash test/brokers/start-rabbitmq.sh
 KAFKA=$(bash test/brokers/kafka-mock.sh start)
-echo "   RabbitMQ: amqp://guest:***@127.0.0.1:5672  Kafka (mock cluster): $KAFKA"
-export MQBAK_DEMO_KAFKA=$KAFKA
+NATS=$(bash test/brokers/nats.sh start)
+echo "   RabbitMQ: amqp://guest:***@127.0.0.1:5672  Kafka (mock cluster): $KAFKA  NATS JetStream: $NATS"
+export MQBAK_DEMO_KAFKA=$KAFKA MQBAK_DEMO_NATS=$NATS
 exec node --import tsx scripts/demo.ts "$@"

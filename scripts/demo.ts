@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import amqp from 'amqplib';
+import { natsDemo } from './demo-nats.js';
 
 const bootstrap = process.env.MQBAK_DEMO_KAFKA ?? '127.0.0.1:9092';
 const amqpBase = process.env.MQBAK_DEMO_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
 const mgmt = process.env.MQBAK_DEMO_MANAGEMENT ?? 'http://127.0.0.1:15672';
+const natsUrl = process.env.MQBAK_DEMO_NATS ?? 'nats://127.0.0.1:4222';
 const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
 const topic = `demo-orders-${stamp}`;
 const queue = `demo-jobs-${stamp}`;
@@ -135,8 +137,9 @@ async function main(): Promise<void> {
   const rabbitAfter = await readRabbit(vhost, `${queue}-restored`);
   const rabbitSame = JSON.stringify(rabbitBefore) === JSON.stringify(rabbitAfter);
   console.log(`RabbitMQ ${queue} -> vhost ${vhost} queue ${queue}-restored: ${rabbitAfter.length} messages, bodies, properties and order ${rabbitSame ? 'IDENTICAL' : 'DIFFERENT'}`);
+  const natsSame = await natsDemo(natsUrl, store, stamp, mqbak);
   console.log(`\nThe archive stays in ${store}; try: node bin/mqbak show ${store} <id>   or   node bin/mqbak cat ${store} <id> --limit 5`);
-  if (!kafkaSame || !rabbitSame) process.exit(1);
+  if (!kafkaSame || !rabbitSame || !natsSame) process.exit(1);
 }
 
 main().catch((e: unknown) => {

@@ -21,6 +21,7 @@ export interface AdapterRegistration {
 export const ADAPTERS: readonly AdapterRegistration[] = [
   { name: 'kafka', schemes: ['kafka'], load: async () => (await import('./kafka/index.js')).adapter },
   { name: 'rabbitmq', schemes: ['amqp', 'amqps'], load: async () => (await import('./rabbitmq/index.js')).adapter },
+  { name: 'nats', schemes: ['nats', 'tls'], load: async () => (await import('./nats/index.js')).adapter },
 ];
 
 /** The scheme of a URL, lower case, without '://'; null when `url` has none. */

@@ -47,19 +47,27 @@ function longOf(o: AdapterOption): string {
 
 /**
  * Adds every adapter's options for `role` to `cmd`; a flag already on the command (a generic
- * option) or declared by an earlier adapter is not added again.
+ * option) is not added again, and a flag several adapters declare is added once, the first
+ * declaration's kind deciding, with every adapter's description ('RabbitMQ: ...; NATS: ...').
  */
 export function addAdapterOptions(cmd: Command, adapters: readonly BrokerAdapter[], role: AdapterRole): void {
-  const seen = new Set(cmd.options.map((o) => o.long));
+  const generic = new Set(cmd.options.map((o) => o.long));
+  const byFlag = new Map<string | undefined, { first: AdapterOption; descriptions: string[] }>();
   for (const a of adapters) {
     for (const o of optionsOf(a, role)) {
-      const opt = new Option(o.flags, o.description);
-      if (seen.has(opt.long)) continue;
-      seen.add(opt.long);
-      const parse = parserOf(o.kind);
-      if (parse) opt.argParser(parse);
-      cmd.addOption(opt);
+      const long = new Option(o.flags).long;
+      if (generic.has(long)) continue;
+      const known = byFlag.get(long);
+      if (known) {
+        if (!known.descriptions.includes(o.description)) known.descriptions.push(o.description);
+      } else byFlag.set(long, { first: o, descriptions: [o.description] });
     }
+  }
+  for (const { first, descriptions } of byFlag.values()) {
+    const opt = new Option(first.flags, descriptions.join('; '));
+    const parse = parserOf(first.kind);
+    if (parse) opt.argParser(parse);
+    cmd.addOption(opt);
   }
 }
 

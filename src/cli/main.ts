@@ -36,7 +36,7 @@ export function buildProgram(
   adapters: readonly BrokerAdapter[],
 ): Command {
   const program = new Command('mqbak')
-    .description('Back up and restore the messages held in RabbitMQ queues and Kafka topics.')
+    .description(`Back up and restore the messages held in ${adapters.map((a) => a.title).join(', ')} brokers.`)
     .version(TOOL_VERSION, '-V, --version')
     .option('--debug', 'print stack traces and client library logs')
     .option('-q, --quiet', 'no progress output (warnings and errors still go to stderr)')
@@ -46,6 +46,7 @@ export function buildProgram(
       help(
         `  mqbak backup kafka://localhost:9092 ./backups --topics orders,payments
   mqbak backup amqp://guest:guest@localhost:5672/%2F s3://ops-backups/mq --queues jobs
+  mqbak backup nats://localhost:4222 ./backups --streams ORDERS
   mqbak verify ./backups
   mqbak restore ./backups kafka://localhost:9092 --map orders=orders-restored --offset-map map.jsonl`,
         STORE_HELP,
@@ -62,16 +63,17 @@ export function buildProgram(
 
   const backup = program
     .command('backup')
-    .summary('copy Kafka topics or RabbitMQ queues into an archive')
+    .summary('copy Kafka topics, RabbitMQ queues or JetStream streams into an archive')
     .description(
-      `Copy Kafka topics (kafka://host:port[,host:port]) or RabbitMQ queues (amqp://user:pass@host:port/vhost)
-into a compressed, checksummed archive in <store>. When the store already holds a backup of the same
+      `Copy Kafka topics (kafka://host:port[,host:port]), RabbitMQ queues (amqp://user:pass@host:port/vhost)
+or NATS JetStream streams (nats://[user:pass@]host:port) into a compressed, checksummed archive in <store>. When the store already holds a backup of the same
 source and streams, an incremental backup holding only what came after it is written (unless --full).
-Kafka backups are a consistent cut: each partition is read up to the end it had when the backup started.
+Kafka and JetStream backups are a consistent cut: each partition or stream is read up to the end it had
+when the backup started (JetStream work-queue streams need --mode drain).
 RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks them redelivered);
 --mode drain acknowledges messages only once the checkpoint backup holding them is committed.`,
     )
-    .argument('<source>', 'kafka://... or amqp(s)://...')
+    .argument('<source>', adapters.flatMap((a) => a.schemes.map((s) => `${s}://...`)).join(', '))
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .option('--full', 'write a full backup even if a parent exists')
     .option('--full-every <duration|n>', "start a new chain (a full backup) once the current chain's full is this old (e.g. 7d) or the chain holds n backups, so that forget can drop old chains whole (docs/RETENTION.md)")
@@ -88,7 +90,9 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
         `  mqbak backup kafka://localhost:9092 ./backups --topics orders --groups billing
   mqbak backup kafka://b1:9092,b2:9092 s3://ops/mq --topic-regex '^events\\.' --s3-region eu-west-1
   mqbak backup amqp://guest:guest@localhost:5672/%2F ./backups --queues jobs,emails
-  mqbak backup amqp://admin:secret@rabbit:5672/prod ./backups --all-queues --mode drain`,
+  mqbak backup amqp://admin:secret@rabbit:5672/prod ./backups --all-queues --mode drain
+  mqbak backup nats://user:pass@nats:4222 ./backups --all-streams
+  mqbak backup nats://localhost:4222 ./backups --streams JOBS --mode drain`,
         STORE_HELP,
       ),
     )
@@ -96,22 +100,22 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
 
   const restore = program
     .command('restore')
-    .summary('republish an archive into Kafka or RabbitMQ')
+    .summary('republish an archive into Kafka, RabbitMQ or NATS JetStream')
     .description(
       `Republish the backup (by default the latest, with its chain of incrementals) from <store> into
-<target>: kafka://... or amqp(s)://user:pass@host:port/vhost. Records keep their order, partitions,
-keys, headers and timestamps (Kafka) or properties (RabbitMQ). A record counts as restored only
+<target>: kafka://..., amqp(s)://user:pass@host:port/vhost or nats://... Records keep their order,
+partitions, keys, headers and timestamps (Kafka), properties (RabbitMQ) or subjects and headers (NATS). A record counts as restored only
 when the broker acknowledged it; failures are counted and give exit status 3. Run again with the
 same arguments after an interruption: restore continues where it stopped.`,
     )
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
-    .argument('<target>', 'kafka://... or amqp(s)://...')
+    .argument('<target>', adapters.flatMap((a) => a.schemes.map((s) => `${s}://...`)).join(', '))
     .option('--backup <id>', 'backup to restore (default: the latest)')
     .option('--until <time>', 'restore only records with timestamps up to this ISO 8601 time')
-    .option('--streams <a,b>', 'what to restore, by name: Kafka topics, RabbitMQ queues (default: all)', commaList)
+    .option('--streams <a,b>', 'what to restore, by name: Kafka topics, RabbitMQ queues, JetStream streams (default: all)', commaList)
     .option('--topics <a,b>', 'alias of --streams', commaList)
     .option('--queues <a,b>', 'alias of --streams', commaList)
-    .option('--map <src=dst>', 'restore topic or queue src under the name dst (repeatable)', collect, [])
+    .option('--map <src=dst>', 'restore topic, queue or stream src under the name dst (repeatable)', collect, [])
     .option('--dry-run', 'print the plan and write nothing')
     .option('--offset-map <file>', 'write where each source position landed as JSON lines to this file (docs/OFFSET-MAP.md)')
     .option(
@@ -129,7 +133,8 @@ same arguments after an interruption: restore continues where it stopped.`,
         `  mqbak restore ./backups kafka://localhost:9092 --map orders=orders-restored --offset-map map.jsonl
   mqbak restore ./backups kafka://dr:9092 --backup 20261125T020000000Z-1a2b3c --groups billing
   mqbak restore ./backups kafka://localhost:9092 --until 2026-11-24T23:00:00Z --dry-run
-  mqbak restore ./backups amqp://guest:guest@localhost:5672/restored --definitions --map jobs=jobs-copy`,
+  mqbak restore ./backups amqp://guest:guest@localhost:5672/restored --definitions --map jobs=jobs-copy
+  mqbak restore ./backups nats://localhost:4222 --map ORDERS=ORDERS_COPY --subject-map 'orders.>=copy.orders.>' --definitions`,
         STORE_HELP,
       ),
     )

@@ -184,6 +184,11 @@ export async function deleteVhost(name: string): Promise<void> {
   await expectOk(await management('DELETE', `/api/vhosts/${encodeURIComponent(name)}`), `delete vhost ${name}`, [404]);
 }
 
+/** URL of the test NATS server with JetStream (env MQBAK_TEST_NATS_URL). */
+export function natsUrl(): string {
+  return required('MQBAK_TEST_NATS_URL', 'a nats-server');
+}
+
 /** Endpoint of the test S3 server (env MQBAK_TEST_S3_ENDPOINT). */
 export function s3Endpoint(): string {
   return required('MQBAK_TEST_S3_ENDPOINT', 'an s3rver');

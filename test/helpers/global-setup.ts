@@ -14,6 +14,9 @@
  *   while the rest starts (10-20 s). Without Ceph's packages installed this is an
  *   error in CI; elsewhere a note, and the tests against the gateway are skipped. MQBAK_TEST_RGW=off
  *   skips them on purpose (a quicker run of the S3 tests on s3rver alone).
+ * - NATS: a nats-server with JetStream on a free port with its own temporary store folder
+ *   (test/brokers/nats.sh), never the server that may run on 4222: tests create and delete
+ *   streams. MQBAK_TEST_NATS_URL says where it listens.
  * - RabbitMQ: the one on 127.0.0.1:5672; test/brokers/start-rabbitmq.sh when it or its
  *   management/stream plugins do not answer. RabbitMQ is left running afterwards.
  * Teardown stops only what this set-up started.
@@ -41,6 +44,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   try {
     if (!process.env.MQBAK_TEST_KAFKA_BROKERS) stops.push(await startSharedKafkaMock());
     if (!process.env.MQBAK_TEST_S3_ENDPOINT) stops.push(startS3rver());
+    if (!process.env.MQBAK_TEST_NATS_URL) stops.push(startNats());
     if (!process.env.MQBAK_TEST_AMQP_URL) await ensureLocalRabbitMq();
   } catch (e) {
     if (rgw) stops.push(await rgw.then((r) => r.stop));
@@ -198,6 +202,30 @@ async function startCephRgw(): Promise<{ stop: Stop; error?: Error }> {
     return { stop: stopAndForget, error: new Error(`test/brokers/ceph-rgw.sh env printed no keys:\n${vars.stderr}`) };
   }
   return { stop: stopAndForget };
+}
+
+function startNats(): Stop {
+  // its own state directory: nats.sh then runs a private server for this test run
+  const state = mkdtempSync(path.join(os.tmpdir(), 'mqbak-test-nats-'));
+  const stop = (): void => {
+    spawnSync('bash', [path.join(BROKERS_DIR, 'nats.sh'), 'stop', state], { stdio: 'ignore' });
+    rmSync(state, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  let url: string;
+  try {
+    url = runScript('nats.sh', ['start', state], 60_000);
+  } catch (e) {
+    stop();
+    process.removeListener('exit', stop);
+    throw e;
+  }
+  process.env.MQBAK_TEST_NATS_URL = url;
+  return () => {
+    delete process.env.MQBAK_TEST_NATS_URL;
+    process.removeListener('exit', stop);
+    stop();
+  };
 }
 
 function portOpen(port: number): Promise<boolean> {

@@ -9,13 +9,14 @@ describe('broker registry', () => {
     expect(schemeOf('localhost:9092')).toBeNull();
     expect(registrationForUrl('kafka://a:1')?.name).toBe('kafka');
     expect(registrationForUrl('amqps://u@h/v')?.name).toBe('rabbitmq');
+    expect(registrationForUrl('nats://u:p@h:4222')?.name).toBe('nats');
     expect(registrationForUrl('http://a')).toBeNull();
   });
   it('an unknown scheme is a usage error listing every adapter\'s example URL', async () => {
     const e = await adapterForUrl('mqtt://localhost', 'backup source').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(MqbakError);
     expect((e as MqbakError).code).toBe('usage');
-    expect((e as MqbakError).message).toBe('backup source "mqtt://localhost": expected kafka://host:port or amqp://user:pass@host:port/vhost');
+    expect((e as MqbakError).message).toBe('backup source "mqtt://localhost": expected kafka://host:port or amqp://user:pass@host:port/vhost or nats://host:port');
   });
   it('every registry line loads the adapter it names, and adapters redact passwords', async () => {
     for (const a of await allAdapters()) {

@@ -1,0 +1,128 @@
+/**
+ * The NATS header block as bytes: "NATS/1.0\r\n", then one "Name: value\r\n" line per header,
+ * then "\r\n". JetStream stores the block exactly as published, so mqbak reads and writes it
+ * itself and keeps what the client libraries lose: the order of the lines (a name that repeats
+ * after another name), the case of names, spaces inside values, empty values and value bytes that
+ * are not UTF-8.
+ *
+ * One convention: a single space after the colon is the separator, not part of the value
+ * ("A: 1" and "A:1" are both the value "1"; the value " 1" is written "A:  1"). A line without a
+ * colon is kept as a header whose value is null and written back as the bare line.
+ */
+import type { RecordHeader } from '../../common/record.js';
+
+const PREAMBLE = 'NATS/1.0';
+const CR = 13;
+const LF = 10;
+const COLON = 58;
+const SPACE = 32;
+
+const names = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextEncoder();
+
+export interface ParsedHeaderBlock {
+  headers: RecordHeader[];
+  /**
+   * Text after "NATS/1.0" on the first line (a status code and description), or '' when none.
+   * Stored messages normally have none; a restore cannot publish one.
+   */
+  status: string;
+}
+
+/**
+ * Parses a header block. Values are views into `block` (no copies). Throws on a block that does
+ * not start with NATS/1.0 or whose header name is not UTF-8.
+ */
+export function parseHeaderBlock(block: Uint8Array): ParsedHeaderBlock {
+  let end = block.length;
+  // the block ends with an empty line; tolerate a block given without it
+  if (end >= 2 && block[end - 2] === CR && block[end - 1] === LF) end -= 2;
+  const lines: Array<[number, number]> = [];
+  let start = 0;
+  for (let i = 0; i + 1 < end; i++) {
+    if (block[i] === CR && block[i + 1] === LF) {
+      lines.push([start, i]);
+      start = i + 2;
+      i++;
+    }
+  }
+  if (start < end) lines.push([start, end]);
+  const first = lines.shift();
+  const firstLine = first ? Buffer.from(block.buffer, block.byteOffset + first[0], first[1] - first[0]).toString('latin1') : '';
+  if (!firstLine.startsWith(PREAMBLE)) throw new Error(`header block does not start with ${PREAMBLE}`);
+  const status = firstLine.slice(PREAMBLE.length).trim();
+  const headers: RecordHeader[] = [];
+  for (const [s, e] of lines) {
+    if (s === e) continue; // the blank line that ends the block
+    let colon = -1;
+    for (let i = s; i < e; i++) {
+      if (block[i] === COLON) {
+        colon = i;
+        break;
+      }
+    }
+    if (colon < 0) {
+      headers.push({ name: names.decode(block.subarray(s, e)), value: null });
+      continue;
+    }
+    let v = colon + 1;
+    if (v < e && block[v] === SPACE) v++;
+    headers.push({ name: names.decode(block.subarray(s, colon)), value: block.subarray(v, e) });
+  }
+  return { headers, status };
+}
+
+/** Why a header cannot be written, or undefined when it can. */
+export function unwritableHeader(h: RecordHeader): string | undefined {
+  if (h.name === '') return 'an empty header name';
+  for (let i = 0; i < h.name.length; i++) {
+    const c = h.name.charCodeAt(i);
+    if (c === CR || c === LF) return `header name ${JSON.stringify(h.name)} holds a line break`;
+    if (c === COLON && h.value !== null) return `header name ${JSON.stringify(h.name)} holds a colon`;
+  }
+  if (h.value) {
+    for (let i = 0; i < h.value.length; i++) {
+      if (h.value[i] === CR || h.value[i] === LF) return `the value of header ${JSON.stringify(h.name)} holds a line break`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The header block for `headers`, after the `first` ones (mqbak's own, such as Nats-Msg-Id, which
+ * the server reads from the first line of that name). Throws on a header unwritableHeader refuses.
+ * Returns undefined when there is nothing to write: the message goes without a header block.
+ */
+export function encodeHeaderBlock(headers: readonly RecordHeader[], first: readonly RecordHeader[] = []): Uint8Array | undefined {
+  if (headers.length === 0 && first.length === 0) return undefined;
+  const all = first.length ? [...first, ...headers] : headers;
+  const encodedNames: Uint8Array[] = [];
+  let size = PREAMBLE.length + 2 + 2;
+  for (const h of all) {
+    const bad = unwritableHeader(h);
+    if (bad) throw new Error(`cannot publish ${bad}`);
+    const n = utf8.encode(h.name);
+    encodedNames.push(n);
+    size += n.length + 2 + (h.value === null ? 0 : 2 + h.value.length);
+  }
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (let i = 0; i < PREAMBLE.length; i++) out[o++] = PREAMBLE.charCodeAt(i);
+  out[o++] = CR;
+  out[o++] = LF;
+  all.forEach((h, i) => {
+    out.set(encodedNames[i]!, o);
+    o += encodedNames[i]!.length;
+    if (h.value !== null) {
+      out[o++] = COLON;
+      out[o++] = SPACE;
+      out.set(h.value, o);
+      o += h.value.length;
+    }
+    out[o++] = CR;
+    out[o++] = LF;
+  });
+  out[o++] = CR;
+  out[o++] = LF;
+  return out;
+}

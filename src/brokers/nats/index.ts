@@ -1,0 +1,64 @@
+/**
+ * The NATS JetStream adapter (docs/NATS.md): nats://[user:pass@]host:port[,host:port]; one
+ * archive stream per JetStream stream, positions are stream sequences. The client
+ * (@nats-io/transport-node, @nats-io/jetstream) is loaded only when a source or a sink connects
+ * (connection.ts), and the source and sink modules only when opened, so loading this module for
+ * `mqbak --help` stays cheap.
+ */
+import type { BrokerAdapter, SinkPlan, StreamAddress } from '../adapter.js';
+import { asNatsAddress, checkStreamName, describeAddress, natsAddress } from './address.js';
+import { BACKUP_OPTIONS, backupSettings, RESTORE_OPTIONS, restoreChoices, restoreSettings } from './options.js';
+import { planNotes } from './restore-plan.js';
+import { redactNatsUrl } from './url.js';
+
+export const adapter: BrokerAdapter = {
+  name: 'nats',
+  title: 'NATS JetStream',
+  schemes: ['nats', 'tls'],
+  urlExample: 'nats://host:port',
+  streamNoun: 'stream',
+  selectorNoun: 'stream',
+  attributesKey: 'nats',
+  backupOptions: BACKUP_OPTIONS,
+  restoreOptions: RESTORE_OPTIONS,
+  checkBackup(url, options) {
+    backupSettings(url, options);
+  },
+  checkRestore(url, options) {
+    restoreSettings(url, options);
+  },
+  redactUrl: redactNatsUrl,
+  describe: describeAddress,
+  selectorOf: (address: StreamAddress) => asNatsAddress(address).stream,
+  renamed(address: StreamAddress, newName: string): StreamAddress {
+    asNatsAddress(address);
+    checkStreamName(newName, '--map target');
+    return natsAddress(newName);
+  },
+  async openSource(url, options, ctx) {
+    const { NatsSource } = await import('./source.js');
+    return NatsSource.open(url, backupSettings(url, options), ctx);
+  },
+  async openSink(url, options, ctx) {
+    const { NatsSink } = await import('./sink.js');
+    return NatsSink.open(url, restoreSettings(url, options), ctx);
+  },
+  restorePlanNotes(plan: SinkPlan, options) {
+    const s = restoreChoices(options);
+    return planNotes(plan, { definitions: s.definitions, renameSubject: s.renameSubject });
+  },
+};
+
+export default adapter;
+
+// the building blocks, for the tests that drive them against the real server
+export { connectNats, raceAbort, type ConnectOptions, type NatsConnection } from './connection.js';
+export * from './definitions.js';
+export { encodeHeaderBlock, parseHeaderBlock, unwritableHeader, type ParsedHeaderBlock } from './header-block.js';
+export { dedupId, StreamPublisher, type PublishMessage, type PublishOutcome, type PublisherOptions } from './publisher.js';
+export { rawHeaderBlock, rawHeaders, recordOf, type NatsRecord } from './raw-message.js';
+export { readStream, type ReadBatch, type ReadOptions, type SeqRange } from './stream-reader.js';
+export { describeStream, listStreams, summarize, type Retention, type StreamSummary } from './streams.js';
+export { anySubjectMatches, subjectMatches, subjectRenamer, type SubjectRename } from './subjects.js';
+export { DEFAULT_NATS_PORT, parseNatsUrl, redactNatsUrl, type NatsTarget } from './url.js';
+export { WorkQueueReader, type WorkQueueBatch, type WorkQueueOptions } from './workqueue-reader.js';

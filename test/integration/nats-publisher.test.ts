@@ -1,0 +1,92 @@
+/**
+ * The publisher against the real nats-server: target sequences in order, deduplication of a
+ * rerun through the Nats-Msg-Id of (restore id, source stream, source sequence), and a message
+ * the stream does not take reported as a failure, not dropped.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MqbakError } from '../../src/common/errors.js';
+import { describeStream, StreamPublisher, type NatsConnection, type PublishMessage } from '../../src/brokers/nats/index.js';
+import { bytes, createStream, natsConnect } from '../helpers/nats.js';
+
+let conn: NatsConnection;
+const streams: string[] = [];
+
+beforeAll(async () => {
+  conn = await natsConnect();
+});
+
+afterAll(async () => {
+  for (const s of streams) await conn.jsm.streams.delete(s).catch(() => undefined);
+  await conn?.close();
+});
+
+async function newStream(prefix: string, config: Record<string, unknown> = {}): Promise<string> {
+  const s = await createStream(conn, prefix, config);
+  streams.push(s);
+  return s;
+}
+
+const messages = (subject: string, n: number, firstSeq = 1): PublishMessage[] =>
+  Array.from({ length: n }, (_, i) => ({ subject, headers: [{ name: 'I', value: bytes(String(i)) }], data: bytes(`d${i}`), sourceSeq: firstSeq + i * 2 }));
+
+describe('NATS publisher', () => {
+  it('returns the target sequence of each message in order, for a window of 1 and of many', async () => {
+    for (const window of [1, 64]) {
+      const s = await newStream('nats-pub-order');
+      const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'r', sourceStream: 'SRC', window });
+      const out = await pub.publish(messages(`${s}.x`, 500));
+      pub.close();
+      expect(out.map((o) => (o.ok ? o.targetSeq : o.reason))).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+      // stored in the order sent: message i has header I = i
+      const got = await conn.jsm.streams.getMessage(s, { seq: 377 });
+      expect(got?.header.get('I')).toBe('376');
+    }
+  });
+
+  it('deduplicates a rerun of the same restore, and not another restore', async () => {
+    const s = await newStream('nats-pub-dedup');
+    const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'run1', sourceStream: 'SRC' });
+    const first = await pub.publish(messages(`${s}.x`, 200));
+    expect(first.every((o) => o.ok && !o.duplicate)).toBe(true);
+    // interrupted after 120, rerun from the start: the first 120 are duplicates with the same sequences
+    const rerun = await pub.publish(messages(`${s}.x`, 120));
+    expect(rerun.every((o) => o.ok && o.duplicate)).toBe(true);
+    expect(rerun.map((o) => o.ok && o.targetSeq)).toEqual(first.slice(0, 120).map((o) => o.ok && o.targetSeq));
+    pub.close();
+    expect((await describeStream(conn, s)).messages).toBe(200);
+
+    const other = await StreamPublisher.open(conn, { stream: s, restoreId: 'run2', sourceStream: 'SRC' });
+    const again = await other.publish(messages(`${s}.x`, 10));
+    other.close();
+    expect(again.every((o) => o.ok && !o.duplicate)).toBe(true);
+    expect((await describeStream(conn, s)).messages).toBe(210);
+  });
+
+  it('reports a message whose subject the stream does not take, and publishes the others in order', async () => {
+    const s = await newStream('nats-pub-subject');
+    const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'r', sourceStream: 'SRC' });
+    const batch = messages(`${s}.x`, 5);
+    batch[2] = { ...batch[2]!, subject: 'elsewhere.x' };
+    batch[3] = { ...batch[3]!, headers: [{ name: 'Bad', value: bytes('a\r\nb') }] };
+    const out = await pub.publish(batch);
+    pub.close();
+    expect(out.map((o) => o.ok)).toEqual([true, true, false, false, true]);
+    expect(out[2]).toMatchObject({ ok: false, sourceSeq: 5, reason: expect.stringMatching(/subject elsewhere\.x is not among the subjects of stream/) });
+    expect(out[3]).toMatchObject({ ok: false, sourceSeq: 7, reason: expect.stringMatching(/line break/) });
+    expect(out[4]).toMatchObject({ ok: true, targetSeq: 3 });
+    expect((await describeStream(conn, s)).messages).toBe(3);
+  });
+
+  it('reports what the stream refuses (a limit), and fails the whole call when the stream is gone', async () => {
+    const s = await newStream('nats-pub-limit', { max_msgs: 3, discard: 'new' });
+    const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'r', sourceStream: 'SRC', window: 1 });
+    const out = await pub.publish(messages(`${s}.x`, 5));
+    expect(out.map((o) => o.ok)).toEqual([true, true, true, false, false]);
+    expect(out[3]).toMatchObject({ ok: false, reason: expect.stringMatching(/maximum messages exceeded/i) });
+    await conn.jsm.streams.delete(s);
+    const e = await pub.publish(messages(`${s}.x`, 2, 100)).catch((x: unknown) => x);
+    pub.close();
+    expect(e).toBeInstanceOf(MqbakError);
+    expect((e as MqbakError).code).toBe('unreachable');
+  });
+});
