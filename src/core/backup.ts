@@ -167,7 +167,7 @@ async function run(o: BackupOptions, source: BrokerSource, codec: BlockCodec): P
   // drain streams one at a time, checkpoint by checkpoint
   for (const stream of drains) {
     throwIfAborted(o.signal);
-    await drain(o, source, stream, () => backups.length === 0, lastTo, newWriter, commit, results).catch((e: unknown) => {
+    await drain({ o, source, lastTo, results, newWriter, commit, nothingCommitted: () => backups.length === 0 }, stream).catch((e: unknown) => {
       throw withContext(e, o.adapter.describe(stream.address), 'unreachable');
     });
   }
@@ -177,22 +177,28 @@ async function run(o: BackupOptions, source: BrokerSource, codec: BlockCodec): P
   return { backups, selection, streams: [...results.values()], records, warnings, report };
 }
 
+/** What draining a stream needs of the run it is part of. */
+interface DrainRun {
+  o: BackupOptions;
+  source: BrokerSource;
+  /** Each stream's `to` in the newest backup of the chain: where its next checkpoint starts. */
+  lastTo: Map<string, bigint>;
+  results: Map<string, StreamResult>;
+  /** A writer for the next backup of the chain, its parent the last one committed. */
+  newWriter: () => Promise<BackupWriter>;
+  commit: (w: BackupWriter) => Promise<void>;
+  /** Whether the run has committed no backup yet (then even an empty checkpoint is committed). */
+  nothingCommitted: () => boolean;
+}
+
 /**
  * Reads one drain stream in checkpoints: each is committed as a backup, and only then settled.
  * A crash between the two leaves the messages on the broker, read again by the next run (the
  * adapter flags them as possible duplicates). The run's first checkpoint is committed even when
  * empty, so that a backup run always leaves a backup.
  */
-async function drain(
-  o: BackupOptions,
-  source: BrokerSource,
-  stream: SourceStream,
-  nothingCommitted: () => boolean,
-  lastTo: Map<string, bigint>,
-  newWriter: () => Promise<BackupWriter>,
-  commit: (w: BackupWriter) => Promise<void>,
-  results: Map<string, StreamResult>,
-): Promise<void> {
+async function drain(run: DrainRun, stream: SourceStream): Promise<void> {
+  const { o, source, lastTo, results, newWriter, commit, nothingCommitted } = run;
   for (;;) {
     throwIfAborted(o.signal);
     const from = lastTo.get(stream.name) ?? 0n;
