@@ -210,14 +210,15 @@ async function drain(run: DrainRun, stream: SourceStream): Promise<void> {
       const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: stream.extra });
       const outcome = await source.read([{ stream, from, out: recordSink(writer, w) }], { signal: o.signal });
       const to = maxOf(outcome.to.get(stream.name) ?? from, from);
-      records = Number(to - from);
       settle = outcome.settle;
       more = Boolean(outcome.more);
-      if (records === 0 && !nothingCommitted()) {
+      // nothing delivered: no backup for that, unless the run would otherwise leave none
+      if (to === from && !settle && !nothingCommitted()) {
         await w.abort();
         return;
       }
-      await writer.close(to);
+      // counted, not computed from the positions: a drain's positions may have gaps (stream sequences)
+      records = (await writer.close(to)).records;
       await commit(w);
     } catch (e) {
       await w.abort().catch(() => {});

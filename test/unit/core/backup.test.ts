@@ -19,6 +19,8 @@ interface Held {
   mode: ReadMode;
   values: string[];
   start?: bigint;
+  /** Drain: positions step by this much (stream sequences with gaps); default 1. */
+  step?: bigint;
 }
 
 /** Everything the pipeline asked of the source, in order. */
@@ -58,10 +60,11 @@ function scriptedAdapter(held: Held[], events: Event[], store: () => Promise<str
         } else {
           const n = Math.min(options.limit ?? checkpoint, h.values.length);
           const taken = h.values.slice(0, n);
+          const step = h.step ?? 1n;
           for (let i = 0; i < n; i++) {
-            await r.out.append({ position: r.from + BigInt(i), timestamp: null, timestampType: null, key: null, value: new TextEncoder().encode(taken[i]!), headers: [], attributes: null });
+            await r.out.append({ position: r.from + BigInt(i) * step, timestamp: null, timestampType: null, key: null, value: new TextEncoder().encode(taken[i]!), headers: [], attributes: null });
           }
-          to.set(r.stream.name, r.from + BigInt(n));
+          to.set(r.stream.name, n === 0 ? r.from : r.from + BigInt(n - 1) * step + 1n);
           events.push(`read ${r.stream.name} ${n}`);
           if (n === 0) return { to, more: false };
           return {
@@ -135,6 +138,12 @@ describe('backup pipeline', () => {
     held[0]!.values.push('h');
     const again = await run(scriptedAdapter(held, events, ids));
     expect(again.backups.map((b) => [b.manifest.kind, b.manifest.parent?.id, b.manifest.streams[0]!.from])).toEqual([['incremental', r.backups[2]!.manifest.id, '7']]);
+  });
+
+  it('a drain whose positions have gaps counts the records it settled, not the positions', async () => {
+    const r = await run(scriptedAdapter([{ name: 'q', mode: 'drain', values: ['a', 'b', 'c', 'd'], step: 10n }], [], ids));
+    expect(r.backups.map((b) => [b.manifest.streams[0]!.from, b.manifest.streams[0]!.to, b.manifest.streams[0]!.records])).toEqual([['0', '21', 3], ['21', '22', 1]]);
+    expect(r.streams[0]).toMatchObject({ records: 4, acked: 4 });
   });
 
   it('a drain of an empty queue still leaves one (empty) backup, settling nothing', async () => {
