@@ -144,7 +144,7 @@ async function run(o: BackupOptions, source: BrokerSource, codec: BlockCodec): P
     try {
       const requests: Array<ReadRequest & { writer: StreamWriter }> = log.map((stream) => {
         let from = stream.mode === 'log' ? (lastTo.get(stream.name) ?? stream.start ?? 0n) : 0n;
-        const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: stream.extra });
+        const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: extraOf(stream) });
         if (stream.mode === 'log' && stream.start !== null && from < stream.start) {
           writer.addGap(from, stream.start, 'retention');
           w.warn(`${o.adapter.describe(stream.address)}: offsets ${from}..${stream.start - 1n} were deleted by retention before they were backed up`);
@@ -207,7 +207,7 @@ async function drain(run: DrainRun, stream: SourceStream): Promise<void> {
     let more = false;
     let records = 0;
     try {
-      const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: stream.extra });
+      const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: extraOf(stream) });
       const outcome = await source.read([{ stream, from, out: recordSink(writer, w) }], { signal: o.signal });
       const to = maxOf(outcome.to.get(stream.name) ?? from, from);
       settle = outcome.settle;
@@ -233,16 +233,29 @@ async function drain(run: DrainRun, stream: SourceStream): Promise<void> {
   }
 }
 
-/** A parent whose stream ends after the source's cut is of an earlier life of the source: start a new full. */
+/**
+ * A parent whose stream has another lineage, or ends after the source's cut, is of an earlier
+ * life of the source (deleted and created again): start a new full backup.
+ */
 function checkParent(o: BackupOptions, parent: LoadedManifest, streams: SourceStream[], warn: (m: string) => void): LoadedManifest | null {
   for (const s of streams) {
     const p = parent.manifest.streams.find((x) => x.name === s.name);
-    if (s.mode !== 'log' || !p || s.end === null || s.end >= BigInt(p.to)) continue;
-    const m = `${o.adapter.describe(s.address)} ends at ${s.end}, before ${p.to} where backup ${parent.manifest.id} ended (recreated?): writing a new full backup`;
-    warn(m);
+    if (!p) continue;
+    const before = p.extra.lineage;
+    if (s.lineage !== undefined && typeof before === 'string' && before !== s.lineage) {
+      warn(`${o.adapter.describe(s.address)} is not the one backup ${parent.manifest.id} read (${before}, now ${s.lineage}: recreated?): writing a new full backup`);
+      return null;
+    }
+    if (s.mode !== 'log' || s.end === null || s.end >= BigInt(p.to)) continue;
+    warn(`${o.adapter.describe(s.address)} ends at ${s.end}, before ${p.to} where backup ${parent.manifest.id} ended (recreated?): writing a new full backup`);
     return null;
   }
   return parent;
+}
+
+/** The stream's manifest extra: the adapter's facts and its lineage. */
+function extraOf(s: SourceStream): Record<string, unknown> {
+  return s.lineage === undefined ? s.extra : { ...s.extra, lineage: s.lineage };
 }
 
 /** The backup writer's stream as the adapter sees it; warnings go into the manifest. */
