@@ -19,6 +19,10 @@ interface Held {
   mode: ReadMode;
   values: string[];
   start?: bigint;
+  /** Drain: positions step by this much (stream sequences with gaps); default 1. */
+  step?: bigint;
+  /** Which life of the stream this is (SourceStream.lineage). */
+  lineage?: string;
 }
 
 /** Everything the pipeline asked of the source, in order. */
@@ -34,6 +38,7 @@ function scriptedAdapter(held: Held[], events: Event[], store: () => Promise<str
         start: h.mode === 'log' ? (h.start ?? 0n) : null,
         end: h.mode === 'log' ? (h.start ?? 0n) + BigInt(h.values.length) : null,
         extra: {},
+        ...(h.lineage === undefined ? {} : { lineage: h.lineage }),
       }));
       return { chainKey: `test:${held.map((h) => `${h.name}/${h.mode}`).join(',')}`, options: { mode: 'test' }, streams, warnings: [] };
     },
@@ -58,10 +63,11 @@ function scriptedAdapter(held: Held[], events: Event[], store: () => Promise<str
         } else {
           const n = Math.min(options.limit ?? checkpoint, h.values.length);
           const taken = h.values.slice(0, n);
+          const step = h.step ?? 1n;
           for (let i = 0; i < n; i++) {
-            await r.out.append({ position: r.from + BigInt(i), timestamp: null, timestampType: null, key: null, value: new TextEncoder().encode(taken[i]!), headers: [], attributes: null });
+            await r.out.append({ position: r.from + BigInt(i) * step, timestamp: null, timestampType: null, key: null, value: new TextEncoder().encode(taken[i]!), headers: [], attributes: null });
           }
-          to.set(r.stream.name, r.from + BigInt(n));
+          to.set(r.stream.name, n === 0 ? r.from : r.from + BigInt(n - 1) * step + 1n);
           events.push(`read ${r.stream.name} ${n}`);
           if (n === 0) return { to, more: false };
           return {
@@ -135,6 +141,23 @@ describe('backup pipeline', () => {
     held[0]!.values.push('h');
     const again = await run(scriptedAdapter(held, events, ids));
     expect(again.backups.map((b) => [b.manifest.kind, b.manifest.parent?.id, b.manifest.streams[0]!.from])).toEqual([['incremental', r.backups[2]!.manifest.id, '7']]);
+  });
+
+  it('a drain whose positions have gaps counts the records it settled, not the positions', async () => {
+    const r = await run(scriptedAdapter([{ name: 'q', mode: 'drain', values: ['a', 'b', 'c', 'd'], step: 10n }], [], ids));
+    expect(r.backups.map((b) => [b.manifest.streams[0]!.from, b.manifest.streams[0]!.to, b.manifest.streams[0]!.records])).toEqual([['0', '21', 3], ['21', '22', 1]]);
+    expect(r.streams[0]).toMatchObject({ records: 4, acked: 4 });
+  });
+
+  it('a stream of another lineage than its parent\'s (deleted and created again) makes a new full backup, with a warning', async () => {
+    const first = await run(scriptedAdapter([{ name: 'l', mode: 'log', values: ['a'], lineage: 'id-1' }], [], ids));
+    expect(first.backups[0]!.manifest.streams[0]!.extra).toEqual({ lineage: 'id-1' });
+    const same = await run(scriptedAdapter([{ name: 'l', mode: 'log', values: ['a', 'b'], lineage: 'id-1' }], [], ids));
+    expect(same.backups[0]!.manifest.kind).toBe('incremental');
+    // recreated and already longer than before: only the lineage tells
+    const other = await run(scriptedAdapter([{ name: 'l', mode: 'log', values: ['x', 'y', 'z'], lineage: 'id-2' }], [], ids));
+    expect(other.backups[0]!.manifest.kind).toBe('full');
+    expect(other.warnings.join('\n')).toMatch(/stream l is not the one backup \S+ read \(id-1, now id-2: recreated\?\): writing a new full backup/);
   });
 
   it('a drain of an empty queue still leaves one (empty) backup, settling nothing', async () => {
