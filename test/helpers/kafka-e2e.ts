@@ -6,10 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, expect } from 'vitest';
 import { kafkaBrokers, uniqueName } from './brokers.js';
 import { runMqbak } from './run-mqbak.js';
+import { readTopic, type Seen } from './kafka-records.js';
 
 /** A temporary folder maker whose folders are removed after the calling test file. */
 export function useTempDirs(): () => Promise<string> {
@@ -27,48 +28,11 @@ export function useTempDirs(): () => Promise<string> {
 export const url = (): string => `kafka://${kafkaBrokers().join(',')}`;
 export const kafka = (): Kafka => new Kafka({ brokers: kafkaBrokers(), clientId: uniqueName('e2e'), logLevel: logLevel.NOTHING });
 
-export interface Seen {
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: string | null;
-  timestamp: string;
-  headers: string;
-}
+export type { Seen } from './kafka-records.js';
+export { strip } from './kafka-records.js';
 
-function hdrs(h: IHeaders | undefined): string {
-  return JSON.stringify(Object.entries(h ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map((x) => (x === undefined ? null : Buffer.from(x as Buffer).toString('hex')))]));
-}
-
-/** Every record of the topic, per partition in offset order (a throwaway group reading to the end). */
-export async function readAll(topic: string): Promise<Seen[]> {
-  const k = kafka();
-  const admin = k.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const want = new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
-  const out: Seen[] = [];
-  const c = k.consumer({ groupId: uniqueName('e2e-read'), maxWaitTimeInMs: 100 });
-  await c.connect();
-  await c.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve) => {
-    const done = () => [...want.values()].every((v) => v <= 0n);
-    if (done()) resolve();
-    void c.run({
-      eachMessage: async ({ partition, message: m }) => {
-        out.push({ partition, offset: m.offset, key: m.key ? m.key.toString('hex') : null, value: m.value === null ? null : m.value.toString('hex'), timestamp: m.timestamp, headers: hdrs(m.headers) });
-        if (BigInt(m.offset) + 1n >= want.get(partition)!) want.set(partition, 0n);
-        if (done()) resolve();
-      },
-    });
-  });
-  await c.disconnect();
-  return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
-}
-
-/** Records without their offsets: a target that held data before has other offsets. */
-export const strip = (s: Seen[]) => s.map(({ offset: _o, ...rest }) => rest);
+/** Every record of the topic on the shared test broker, per partition in offset order. */
+export const readAll = (topic: string): Promise<Seen[]> => readTopic(kafkaBrokers(), topic);
 
 /**
  * n records spread over the partitions: null keys, null and empty values, binary bytes, repeated

@@ -2,12 +2,29 @@
  * Helpers of the NATS integration tests: a connection to the test server, streams with unique
  * names, and publishing raw header blocks the way any client could.
  */
+import { afterAll, beforeAll } from 'vitest';
 import { connectNats, type NatsConnection } from '../../src/brokers/nats/index.js';
 import { rawHeaders } from '../../src/brokers/nats/raw-message.js';
 import { natsUrl, uniqueName } from './brokers.js';
 
 export function natsConnect(): Promise<NatsConnection> {
   return connectNats(natsUrl(), { name: 'mqbak-test' });
+}
+
+/**
+ * One connection for a test file, opened before its tests; the streams the tests put in `streams`
+ * are deleted after them, then the connection is closed.
+ */
+export function useNatsConnection(set: (conn: NatsConnection) => void, streams: string[]): void {
+  let conn: NatsConnection | undefined;
+  beforeAll(async () => {
+    conn = await natsConnect();
+    set(conn);
+  });
+  afterAll(async () => {
+    for (const s of streams) await conn?.jsm.streams.delete(s).catch(() => undefined);
+    await conn?.close();
+  });
 }
 
 /** A new stream named after prefix, on the subjects <name>.>; returns its name. */

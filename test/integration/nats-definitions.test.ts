@@ -3,7 +3,7 @@
  * new name with renamed subjects, and a consumer that resumes on the target at the first message
  * it had not acknowledged on the source.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JsMsg } from '@nats-io/jetstream';
 import { MqbakError } from '../../src/common/errors.js';
 import {
@@ -17,20 +17,13 @@ import {
   subjectRenamer,
   type NatsConnection,
 } from '../../src/brokers/nats/index.js';
-import { createStream, natsConnect, publishMany } from '../helpers/nats.js';
+import { createStream, useNatsConnection, publishMany } from '../helpers/nats.js';
 import { uniqueName } from '../helpers/brokers.js';
 
 let conn: NatsConnection;
 const streams: string[] = [];
 
-beforeAll(async () => {
-  conn = await natsConnect();
-});
-
-afterAll(async () => {
-  for (const s of streams) await conn.jsm.streams.delete(s).catch(() => undefined);
-  await conn?.close();
-});
+useNatsConnection((c) => (conn = c), streams);
 
 async function fetchSome(stream: string, consumer: string, n: number): Promise<JsMsg[]> {
   const c = await conn.js.consumers.get(stream, consumer);

@@ -3,22 +3,15 @@
  * rerun through the Nats-Msg-Id of (restore id, source stream, source sequence), and a message
  * the stream does not take reported as a failure, not dropped.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqbakError } from '../../src/common/errors.js';
 import { describeStream, StreamPublisher, type NatsConnection, type PublishMessage } from '../../src/brokers/nats/index.js';
-import { bytes, createStream, natsConnect } from '../helpers/nats.js';
+import { bytes, createStream, useNatsConnection } from '../helpers/nats.js';
 
 let conn: NatsConnection;
 const streams: string[] = [];
 
-beforeAll(async () => {
-  conn = await natsConnect();
-});
-
-afterAll(async () => {
-  for (const s of streams) await conn.jsm.streams.delete(s).catch(() => undefined);
-  await conn?.close();
-});
+useNatsConnection((c) => (conn = c), streams);
 
 async function newStream(prefix: string, config: Record<string, unknown> = {}): Promise<string> {
   const s = await createStream(conn, prefix, config);

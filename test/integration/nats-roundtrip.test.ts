@@ -3,22 +3,15 @@
  * the real nats-server: subjects, headers (repeated names, order, case, empty values, bytes that
  * are not UTF-8) and data come back byte for byte, under a new stream name and renamed subjects.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readStream, StreamPublisher, subjectRenamer, type NatsConnection, type NatsRecord } from '../../src/brokers/nats/index.js';
 import { rawHeaderBlock } from '../../src/brokers/nats/raw-message.js';
-import { bytes, createStream, latin1, natsConnect, publishRaw } from '../helpers/nats.js';
+import { bytes, createStream, latin1, useNatsConnection, publishRaw } from '../helpers/nats.js';
 
 let conn: NatsConnection;
 const streams: string[] = [];
 
-beforeAll(async () => {
-  conn = await natsConnect();
-});
-
-afterAll(async () => {
-  for (const s of streams) await conn.jsm.streams.delete(s).catch(() => undefined);
-  await conn?.close();
-});
+useNatsConnection((c) => (conn = c), streams);
 
 async function readAll(stream: string, from = 1): Promise<NatsRecord[]> {
   const info = await conn.jsm.streams.info(stream);

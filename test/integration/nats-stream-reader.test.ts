@@ -3,22 +3,15 @@
  * start while a publisher keeps writing, and every sequence of the range is a record or a gap
  * (messages deleted one by one, purged, or dropped by the stream's limits).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqbakError } from '../../src/common/errors.js';
 import { describeStream, readStream, type NatsConnection, type ReadBatch, type SeqRange } from '../../src/brokers/nats/index.js';
-import { createStream, natsConnect, publishMany } from '../helpers/nats.js';
+import { createStream, natsConnect, publishMany, useNatsConnection } from '../helpers/nats.js';
 
 let conn: NatsConnection;
 const streams: string[] = [];
 
-beforeAll(async () => {
-  conn = await natsConnect();
-});
-
-afterAll(async () => {
-  for (const s of streams) await conn.jsm.streams.delete(s).catch(() => undefined);
-  await conn?.close();
-});
+useNatsConnection((c) => (conn = c), streams);
 
 async function newStream(prefix: string, config: Record<string, unknown> = {}): Promise<string> {
   const s = await createStream(conn, prefix, config);

@@ -3,22 +3,15 @@
  * caller settles, settling removes exactly what it names, and what a run read but did not settle
  * is there for the next run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqbakError } from '../../src/common/errors.js';
 import { describeStream, WorkQueueReader, type NatsConnection } from '../../src/brokers/nats/index.js';
-import { createStream, natsConnect, publishMany } from '../helpers/nats.js';
+import { createStream, useNatsConnection, publishMany } from '../helpers/nats.js';
 
 let conn: NatsConnection;
 const streams: string[] = [];
 
-beforeAll(async () => {
-  conn = await natsConnect();
-});
-
-afterAll(async () => {
-  for (const s of streams) await conn.jsm.streams.delete(s).catch(() => undefined);
-  await conn?.close();
-});
+useNatsConnection((c) => (conn = c), streams);
 
 async function readAll(r: WorkQueueReader, through?: number): Promise<number[]> {
   const seqs: number[] = [];
