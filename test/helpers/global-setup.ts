@@ -5,21 +5,22 @@
  * A variable that is already set names a broker someone else runs (docker-compose, or the other
  * project's run of this same set-up in this vitest process): it is used as it is. Otherwise:
  * - Kafka: builds the mock cluster (cached by test/brokers/kafka-mock.sh) and spawns one mockd
- *   for this run, plus a control port (MQBAK_TEST_KAFKA_CONTROL) that passes one command line
- *   to mockd's stdin and returns its reply: kafkaCreateTopic() needs it for partition counts.
+ *   for this run (kafka-mock.ts), plus a control port (MQBAK_TEST_KAFKA_CONTROL) that passes one
+ *   command line to mockd's stdin and returns its reply: kafkaCreateTopic() needs it for
+ *   partition counts. Tests that make a broker fail start their own mockd instead.
  * - S3: an s3rver on a free port with a temporary data directory (test/brokers/s3rver.sh).
  * - RabbitMQ: the one on 127.0.0.1:5672; test/brokers/start-rabbitmq.sh when it or its
  *   management/stream plugins do not answer. RabbitMQ is left running afterwards.
  * Teardown stops only what this set-up started.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { rabbitManagementUrl, rabbitUrl, S3RVER_CREDENTIALS } from './brokers.js';
+import { startKafkaMock } from './kafka-mock.js';
 
 const BROKERS_DIR = fileURLToPath(new URL('../brokers/', import.meta.url));
 
@@ -31,7 +32,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     for (const stop of stops.splice(0).reverse()) await stop();
   };
   try {
-    if (!process.env.MQBAK_TEST_KAFKA_BROKERS) stops.push(await startKafkaMock());
+    if (!process.env.MQBAK_TEST_KAFKA_BROKERS) stops.push(await startSharedKafkaMock());
     if (!process.env.MQBAK_TEST_S3_ENDPOINT) stops.push(startS3rver());
     if (!process.env.MQBAK_TEST_AMQP_URL) await ensureLocalRabbitMq();
   } catch (e) {
@@ -57,120 +58,28 @@ function runScript(script: string, args: string[], timeoutMs: number): string {
   return r.stdout.trim();
 }
 
-async function startKafkaMock(): Promise<Stop> {
-  const bin = runScript('kafka-mock.sh', ['build'], 15 * 60_000).split('\n').pop() ?? '';
-  const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr = (stderr + d).slice(-4000);
-  });
-  // replies to commands, in order: mockd answers each stdin line with one `ok` or `err ...` line
-  const replies = new LineQueue();
-  let bootstrap: string | undefined;
-  const booted = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mockd printed no BOOTSTRAP line in 20 s\n${stderr}`)), 20_000);
-    child.on('error', (e) => reject(new Error(`cannot run ${bin}: ${e.message}`)));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const why = `mockd exited (${code ?? signal})${stderr ? `:\n${stderr}` : ''}`;
-      reject(new Error(why));
-      replies.fail(new Error(why));
-    });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('BOOTSTRAP ')) {
-        bootstrap = line.slice('BOOTSTRAP '.length).trim();
-        clearTimeout(timer);
-        resolve(bootstrap);
-      } else if (line === 'ok' || line.startsWith('err')) {
-        replies.push(line);
-      }
-    });
-  });
-  // mockd acts on SIGTERM only once its stdin is closed; `quit` makes it exit at once
-  const killChild = (): void => {
-    if (child.stdin.writable) child.stdin.end('quit\n');
-    child.kill('SIGTERM');
-  };
-  // if vitest is interrupted, do not leave mockd serving forever (it ignores stdin EOF)
-  process.once('exit', killChild);
-  let server: net.Server | undefined;
+async function startSharedKafkaMock(): Promise<Stop> {
+  const mock = await startKafkaMock();
+  let server: net.Server;
   try {
-    await booted;
-    server = await startControlServer(child, replies);
+    server = await startControlServer(mock.command);
   } catch (e) {
-    killChild();
+    await mock.stop();
     throw e;
   }
   const addr = server.address() as net.AddressInfo;
-  process.env.MQBAK_TEST_KAFKA_BROKERS = bootstrap;
+  process.env.MQBAK_TEST_KAFKA_BROKERS = mock.brokers.join(',');
   process.env.MQBAK_TEST_KAFKA_CONTROL = `127.0.0.1:${addr.port}`;
   return async () => {
     delete process.env.MQBAK_TEST_KAFKA_BROKERS;
     delete process.env.MQBAK_TEST_KAFKA_CONTROL;
-    process.removeListener('exit', killChild);
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      killChild();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await mock.stop();
   };
 }
 
-/** Lines that arrive before or after someone waits for them. */
-class LineQueue {
-  private lines: string[] = [];
-  private waiters: Array<{ resolve: (l: string) => void; reject: (e: Error) => void }> = [];
-  private failed: Error | undefined;
-  push(line: string): void {
-    const w = this.waiters.shift();
-    if (w) w.resolve(line);
-    else this.lines.push(line);
-  }
-  fail(e: Error): void {
-    this.failed = e;
-    for (const w of this.waiters.splice(0)) w.reject(e);
-  }
-  next(timeoutMs: number): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.failed) return Promise.reject(this.failed);
-    return new Promise((resolve, reject) => {
-      const w = {
-        resolve: (l: string) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-        reject: (e: Error) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`no reply from mockd in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
-  }
-}
-
-/**
- * 127.0.0.1:0 server: each connection sends one command line and gets mockd's one-line reply.
- * Commands go to mockd one at a time, because its replies carry no id to match them by.
- */
-function startControlServer(child: ChildProcessWithoutNullStreams, replies: LineQueue): Promise<net.Server> {
-  let chain: Promise<unknown> = Promise.resolve();
-  const run = (line: string): Promise<string> => {
-    const result = chain.then(async () => {
-      child.stdin.write(`${line}\n`);
-      return replies.next(30_000);
-    });
-    chain = result.catch(() => undefined);
-    return result;
-  };
+/** 127.0.0.1:0 server: each connection sends one command line and gets mockd's one-line reply. */
+function startControlServer(command: (line: string) => Promise<string>): Promise<net.Server> {
   const server = net.createServer((sock) => {
     let buf = '';
     sock.setEncoding('utf8');
@@ -180,9 +89,7 @@ function startControlServer(child: ChildProcessWithoutNullStreams, replies: Line
       buf += d;
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      const line = buf.slice(0, nl).trim();
-      // one command per line: a stray newline inside would desynchronise the replies
-      run(line).then(
+      command(buf.slice(0, nl)).then(
         (reply) => sock.end(`${reply}\n`),
         (e: Error) => sock.end(`err ${e.message.replace(/\s+/g, ' ')}\n`),
       );

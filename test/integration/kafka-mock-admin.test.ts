@@ -9,7 +9,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { AssignerProtocol, CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaBrokers, uniqueName } from '../helpers/brokers.js';
+import { rawRequest, Writer } from '../helpers/kafka-wire.js';
 
 const CONFIG_SOURCE_TOPIC = 1; // DYNAMIC_TOPIC_CONFIG
 const CONFIG_SOURCE_DEFAULT = 5; // DEFAULT_CONFIG
@@ -44,90 +44,6 @@ async function rejection(p: Promise<unknown>): Promise<Record<string, unknown>> 
     return e as Record<string, unknown>;
   }
   throw new Error('expected a rejection');
-}
-
-// ---- a few raw Kafka requests (non-flexible versions), for what kafkajs does not show ----
-
-class Writer {
-  private parts: Buffer[] = [];
-  i16(v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeInt16BE(v);
-    this.parts.push(b);
-    return this;
-  }
-  i32(v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeInt32BE(v);
-    this.parts.push(b);
-    return this;
-  }
-  i64(v: bigint): this {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64BE(v);
-    this.parts.push(b);
-    return this;
-  }
-  str(s: string | null): this {
-    if (s === null) return this.i16(-1);
-    const b = Buffer.from(s, 'utf8');
-    this.i16(b.length);
-    this.parts.push(b);
-    return this;
-  }
-  buf(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-}
-
-class Reader {
-  private of = 0;
-  constructor(private readonly b: Buffer) {}
-  i16(): number {
-    const v = this.b.readInt16BE(this.of);
-    this.of += 2;
-    return v;
-  }
-  i32(): number {
-    const v = this.b.readInt32BE(this.of);
-    this.of += 4;
-    return v;
-  }
-  i64(): bigint {
-    const v = this.b.readBigInt64BE(this.of);
-    this.of += 8;
-    return v;
-  }
-  str(): string | null {
-    const n = this.i16();
-    if (n < 0) return null;
-    const s = this.b.toString('utf8', this.of, this.of + n);
-    this.of += n;
-    return s;
-  }
-}
-
-/** One request/response on a fresh connection (request header v1, response header v0). */
-function rawRequest(address: string, apiKey: number, apiVersion: number, body: Buffer): Promise<Reader> {
-  const i = address.lastIndexOf(':');
-  const header = new Writer().i16(apiKey).i16(apiVersion).i32(7).str('mqbak-raw').buf();
-  const frame = Buffer.concat([new Writer().i32(header.length + body.length).buf(), header, body]);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
-    let got = Buffer.alloc(0);
-    sock.setTimeout(15_000, () => sock.destroy(new Error(`no answer from ${address} to api ${apiKey}`)));
-    sock.on('connect', () => sock.write(frame));
-    sock.on('data', (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      if (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) {
-        sock.end();
-        const r = new Reader(got.subarray(4, 4 + got.readInt32BE(0)));
-        if (r.i32() !== 7) reject(new Error('correlation id mismatch'));
-        else resolve(r);
-      }
-    });
-    sock.on('error', reject);
-  });
 }
 
 /** host:port of broker `nodeId`, from kafkajs' view of the cluster. */
