@@ -109,3 +109,91 @@ describe('kafka on a 3-broker cluster whose leaders move', () => {
     });
   }, 180_000);
 });
+
+/** Backs up `topic` and restores it into `<topic>-r`, each after `before(phase)` queued its errors. */
+async function roundTripAfter(topic: string, perPartition: number, before: (phase: 'backup' | 'restore', target: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir();
+  const env = { XDG_STATE_HOME: dir };
+  const target = `${topic}-r`;
+  await before('backup', target);
+  const b = await runMqbak(['backup', urlOf(mock), dir, '--topics', topic, '--json'], { env });
+  expect(b.stderr).not.toMatch(/\n\s+at /);
+  expect(b.code, b.stderr).toBe(0);
+  expect(JSON.parse(b.stdout).records).toBe(perPartition * PARTITIONS);
+  await before('restore', target);
+  const mapFile = path.join(dir, 'map.jsonl');
+  const r = await runMqbak(['restore', dir, urlOf(mock), '--map', `${topic}=${target}`, '--offset-map', mapFile, '--json'], { env });
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.code, r.stderr).toBe(0);
+  const src = await readTopic(mock.brokers, topic);
+  expect(await readTopic(mock.brokers, target)).toEqual(src);
+  expectIdentityMap(await readOffsetMap(mapFile), topic, target, perPartition);
+}
+
+const APIS = ['Fetch', 'Produce', 'ListOffsets', 'Metadata', 'InitProducerId'];
+
+describe('kafka under injected broker errors', () => {
+  it('transient errors on Fetch, Produce, ListOffsets, Metadata and InitProducerId are retried: both finish, exact', async () => {
+    const topic = await createSpread(mock, 'transient', PARTITIONS);
+    await produceBatches(mock, topic, PARTITIONS, 20, 50, 200);
+    try {
+      await roundTripAfter(topic, 20 * 50, async (phase, target) => {
+        await mock.send('errors Metadata 2 LEADER_NOT_AVAILABLE');
+        await mock.send('errors ListOffsets 2 NOT_LEADER_OR_FOLLOWER');
+        if (phase === 'backup') {
+          await mock.send('errors Fetch 2 REQUEST_TIMED_OUT');
+          await mock.send('errors Fetch 1 TRANSPORT');
+          await mock.send('errors Fetch 2 NOT_LEADER_OR_FOLLOWER');
+          await mock.send(`partition_errors ${topic} 1 Fetch 3 NOT_LEADER_OR_FOLLOWER`);
+          await mock.send(`partition_errors ${topic} 2 Fetch 2 LEADER_NOT_AVAILABLE`);
+        } else {
+          // the target exists (empty) so that errors can be queued on its partitions
+          await mock.send(`create ${target} ${PARTITIONS} 3`);
+          await mock.send('errors InitProducerId 2 REQUEST_TIMED_OUT');
+          await mock.send('errors Produce 2 NOT_ENOUGH_REPLICAS');
+          await mock.send('errors Produce 1 TRANSPORT');
+          await mock.send('errors Produce 1 REQUEST_TIMED_OUT');
+          await mock.send(`partition_errors ${target} 0 Produce 3 NOT_LEADER_OR_FOLLOWER`);
+          await mock.send(`partition_errors ${target} 2 Produce 2 NOT_ENOUGH_REPLICAS`);
+        }
+      });
+    } finally {
+      for (const api of APIS) await mock.send(`clear_errors ${api}`);
+    }
+  }, 180_000);
+
+  it('a persistent error on one partition ends the backup with exit 5 naming the partition and the error, within the documented bound', async () => {
+    const topic = await createSpread(mock, 'stuck-read', PARTITIONS);
+    await produceBatches(mock, topic, PARTITIONS, 5, 10, 100);
+    await mock.send(`partition_errors ${topic} 1 Fetch 80 NOT_LEADER_OR_FOLLOWER`);
+    const dir = await tempDir();
+    const t0 = Date.now();
+    const b = await runMqbak(['backup', urlOf(mock), dir, '--topics', topic], { env: { XDG_STATE_HOME: dir } });
+    const took = Date.now() - t0;
+    expect(b.stderr).not.toMatch(/\n\s+at /);
+    expect(b.code, b.stderr).toBe(5);
+    expect(b.stderr).toMatch(new RegExp(`mqbak: error: .*${topic}\\[1\\].*NOT_LEADER_OR_FOLLOWER`));
+    // docs/KAFKA.md: retriable errors are retried for 20 s per partition, the command ends within 40 s
+    expect(took).toBeLessThan(40_000);
+    expect(took).toBeGreaterThan(15_000);
+  }, 120_000);
+
+  it('a persistent error on one partition ends the restore with exit 5 naming the partition and the error, within the documented bound', async () => {
+    const topic = await createSpread(mock, 'stuck-write', PARTITIONS);
+    await produceBatches(mock, topic, PARTITIONS, 5, 10, 100);
+    const dir = await tempDir();
+    const env = { XDG_STATE_HOME: dir };
+    expect((await runMqbak(['backup', urlOf(mock), dir, '--topics', topic], { env })).code).toBe(0);
+    const target = `${topic}-r`;
+    await mock.send(`create ${target} ${PARTITIONS} 3`);
+    await mock.send(`partition_errors ${target} 2 Produce 80 NOT_ENOUGH_REPLICAS`);
+    const t0 = Date.now();
+    const r = await runMqbak(['restore', dir, urlOf(mock), '--map', `${topic}=${target}`], { env });
+    const took = Date.now() - t0;
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(new RegExp(`mqbak: error: .*${target}\\[2\\].*NOT_ENOUGH_REPLICAS`));
+    expect(took).toBeLessThan(40_000);
+    expect(took).toBeGreaterThan(15_000);
+  }, 120_000);
+});

@@ -6,6 +6,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { MqbakError, messageOf, withContext } from '../../common/errors.js';
 import { createKafka, unreachable, type KafkaConnection } from './client.js';
 import { KafkaFetcher } from './fetcher.js';
+import { retried } from './retry.js';
 
 export interface PartitionInfo {
   partition: number;
@@ -38,18 +39,18 @@ export class KafkaAdmin {
   }
 
   async clusterId(): Promise<string> {
-    const d = await this.admin.describeCluster();
+    const d = await retried('describe the cluster', () => this.admin.describeCluster());
     return d.clusterId ?? 'unknown';
   }
 
   async listTopics(): Promise<string[]> {
-    return (await this.admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+    return (await retried('list topics', () => this.admin.listTopics())).filter((t) => !t.startsWith('__')).sort();
   }
 
   /** Partitions of each topic; a missing topic is 'not-found'. */
   async partitions(topic: string): Promise<PartitionInfo[]> {
     try {
-      const md = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      const md = await retried(`metadata of ${topic}`, () => this.admin.fetchTopicMetadata({ topics: [topic] }));
       const t = md.topics[0];
       if (!t) throw new MqbakError('not-found', `topic ${topic} not found`);
       return t.partitions.map((p) => ({ partition: p.partitionId, replicationFactor: p.replicas.length })).sort((a, b) => a.partition - b.partition);
@@ -65,11 +66,12 @@ export class KafkaAdmin {
    * Low and high end per partition. kafkajs fetchTopicOffsets sends ListOffsets (v2 and later)
    * with its default isolation level, READ_COMMITTED (kafkajs src/protocol/requests/listOffsets/
    * index.js): `high` is the last stable offset, which equals the high watermark unless a
-   * transaction is open on the partition.
+   * transaction is open on the partition. kafkajs gives up at the first NOT_LEADER_OR_FOLLOWER
+   * (a leader moving): retried here.
    */
   async watermarks(topic: string): Promise<Map<number, Watermarks>> {
     const out = new Map<number, Watermarks>();
-    for (const p of await this.admin.fetchTopicOffsets(topic)) out.set(p.partition, { low: BigInt(p.low), high: BigInt(p.high) });
+    for (const p of await retried(`list offsets of ${topic}`, () => this.admin.fetchTopicOffsets(topic))) out.set(p.partition, { low: BigInt(p.low), high: BigInt(p.high) });
     return out;
   }
 

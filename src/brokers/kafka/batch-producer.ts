@@ -23,13 +23,13 @@ import { columnsOf, sliceCount, type ArchiveRecord, type RecordColumns, type Rec
 import { crc32c } from './crc32c.js';
 import { Crc32cWorker } from './crc32c-worker.js';
 import { utf8Name } from '../../common/utf8-names.js';
-import { describe, isBrokerGone, isRetriable, openCluster, type Internals, type KjsRequest } from './internals.js';
+import { openCluster, type Internals, type KjsRequest } from './internals.js';
+import { describe, isBrokerGone, isRetriable, retried, Retries, sleep } from './retry.js';
 
 const MAGIC = 2;
 const BATCH_HEADER = 61;
 const NO_PARTITION_LEADER_EPOCH = -1;
 const REQUEST_TIMEOUT_MS = 30_000;
-const MAX_ATTEMPTS = 6;
 /** Smaller batches are checksummed in this thread (moving them costs more than it saves). */
 const CRC_IN_WORKER_MIN_RECORDS = 64;
 
@@ -258,7 +258,13 @@ export class BatchProducer {
         await k.cluster.disconnect();
         return null;
       }
-      const pid = await broker.initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS });
+      // the producer id comes from any broker (kafkajs asks the controller); one refusing for a
+      // moment (REQUEST_TIMED_OUT, a coordinator loading) is retried like any request
+      const pid = await retried(
+        'InitProducerId',
+        async () => (await k.cluster.findControllerBroker()).initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS }),
+        () => k.cluster.refreshMetadata(),
+      );
       return new BatchProducer(k, BigInt(pid.producerId), pid.producerEpoch, options.crcWorker === false ? null : new Crc32cWorker());
     } catch (e) {
       await k.cluster.disconnect().catch(() => {});
@@ -300,8 +306,8 @@ export class BatchProducer {
     const body = frame.subarray(prepared.prefix);
     // kafkajs' request framing takes an Encoder; a stand-in holding the finished bytes
     const payload = { buf: body, buffer: body, size: () => body.length };
-    let lastError: unknown = null;
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const retries = new Retries();
+    for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       try {
         const broker = await this.k.leader(topic, partition);
@@ -316,15 +322,18 @@ export class BatchProducer {
         return BigInt(p.baseOffset);
       } catch (e) {
         if (e instanceof MqbakError) throw e;
-        lastError = e;
-        if (!isRetriable(e) || attempt === MAX_ATTEMPTS) break;
+        const wait = retries.failed(e);
+        if (wait === null) {
+          // retriable to the end, or the broker gone: exit 5; the broker refusing the batch: exit 3
+          const gone = isRetriable(e) || isBrokerGone(e);
+          const spent = isRetriable(e) ? `; still failing after ${Math.round(retries.failingFor() / 1000)} s of retries` : '';
+          throw new MqbakError(gone ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(e)}${spent}`);
+        }
         // same bytes, same sequence: if the first try did land, the broker answers it as a duplicate
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        await sleep(wait);
         await this.k.cluster.refreshMetadata().catch(() => {});
       }
     }
-    // the broker gone (exit 5) is told apart from the broker refusing the batch (exit 3)
-    throw new MqbakError(isBrokerGone(lastError) ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(lastError)}`);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,6 @@
  */
 import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
-import { messageOf } from '../../common/errors.js';
 
 export interface KjsRequest {
   apiKey: number;
@@ -214,24 +213,4 @@ export async function openCluster(kafka: Kafka): Promise<Internals | null> {
       return cluster.findBroker({ nodeId });
     },
   };
-}
-
-export function isRetriable(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true;
-}
-
-/** The error and what caused it (kafkajs wraps the last error of its retries in another). */
-function causes(e: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let x = e; typeof x === 'object' && x !== null && out.length < 8; x = (x as { cause?: unknown }).cause) out.push(x);
-  return out;
-}
-
-/** Whether the error says the broker is gone (exit 5) rather than that it refused something (exit 3). */
-export function isBrokerGone(e: unknown): boolean {
-  return causes(e).some((x) => /Connection|Timeout|BrokerNotFound|LockTimeout/.test(String((x as { name?: unknown }).name)));
-}
-
-export function describe(e: unknown): string {
-  return messageOf(e);
 }
