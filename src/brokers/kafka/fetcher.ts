@@ -13,6 +13,7 @@ import { MqbakError } from '../../common/errors.js';
 import type { RecordColumns } from '../../common/record.js';
 import { openCluster, type Internals, type KjsBroker } from './internals.js';
 import { describe, isRetriable, Retries, sleep } from './retry.js';
+import { topicIds } from './topic-ids.js';
 import { decodeRecordBatches, nextFetchOffset, UnsupportedCompression, type AbortedTransaction } from './record-batches.js';
 
 const FETCH_VERSION = 4;
@@ -332,6 +333,11 @@ export class KafkaFetcher {
       }
       if (inFlight) inFlight.asked = inFlight.asked.filter((a) => active.includes(a.p));
     }
+  }
+
+  /** Each topic's id (topic-ids.ts), or null when the broker does not tell them. */
+  topicIds(topics: readonly string[]): Promise<Map<string, string> | null> {
+    return topicIds(this.k, topics);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
  * partition (its end noted before anything is read), topic configs and group offsets as of the
  * cut, and the read of each topic's partitions together.
  */
+import { createHash } from 'node:crypto';
 import type { AdapterContext, AdapterOptionValues, BrokerSource, ReadOutcome, ReadRequest, RecordSink, SourceSelection, SourceStream } from '../adapter.js';
 import { MqbakError, messageOf } from '../../common/errors.js';
 import type { ArchiveRecord, RecordColumns } from '../../common/record.js';
@@ -11,6 +12,7 @@ import { KafkaAdmin } from './admin.js';
 import { unreachable } from './client.js';
 import { readWithConsumer, type ReadRange } from './consumer-reader.js';
 import type { KafkaFetcher } from './fetcher.js';
+import { retried } from './retry.js';
 import { connectionFrom, isolationOf, listOption, namedTopics, readerKind, redactUrl, topicRegexOf, type Isolation, type KafkaReaderKind } from './options.js';
 
 type Decompress = (data: Uint8Array) => Uint8Array;
@@ -65,6 +67,14 @@ export async function readTopic(
   await readWithConsumer(admin, topic, rest, isolation, handlers.records, signal);
 }
 
+/** A short digest of the topics' ids, in topic order, for the chain key. */
+export function idsDigest(topics: readonly string[], ids: ReadonlyMap<string, string>): string {
+  return createHash('sha256')
+    .update(topics.map((t) => `${t}=${ids.get(t)}`).join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+}
+
 export class KafkaSource implements BrokerSource {
   private topics: string[] | null = null;
   private layout: Record<string, { partitions: number; replicationFactor: number }> = {};
@@ -97,6 +107,7 @@ export class KafkaSource implements BrokerSource {
     if (topics.length === 0) throw new MqbakError('not-found', 'no topic to back up', { hint: 'check --topics / --topic-regex (mqbak skips internal __ topics)' });
     for (const t of topics) if (!all.includes(t)) throw new MqbakError('not-found', `topic ${t} not found on ${redactUrl(this.url)}`);
     const clusterId = await this.admin.clusterId();
+    const ids = await this.topicIds(topics);
 
     // the cut: every partition's watermarks before anything is read
     const streams: SourceStream[] = [];
@@ -106,17 +117,32 @@ export class KafkaSource implements BrokerSource {
       const marks = await this.admin.watermarks(t);
       layout[t] = { partitions: parts.length, replicationFactor: parts[0]?.replicationFactor ?? 1 };
       for (const [p, m] of [...marks].sort((a, b) => a[0] - b[0])) {
-        streams.push({ name: streamName(t, p), address: kafkaAddress(t, p), mode: 'log', start: m.low, end: m.high, extra: {} });
+        streams.push({ name: streamName(t, p), address: kafkaAddress(t, p), mode: 'log', start: m.low, end: m.high, extra: ids ? { topicId: ids.get(t) } : {} });
       }
     }
     this.layout = layout;
     this.topics = topics;
     return {
-      chainKey: `kafka:${clusterId}:${topics.join(',')}`,
+      // a topic deleted and created again gets a new id: a new chain, never an incremental with a hole
+      chainKey: `kafka:${clusterId}:${topics.join(',')}${ids ? `:ids=${idsDigest(topics, ids)}` : ''}`,
       options: { isolation: this.isolation, end: 'last stable offset (ListOffsets latest, read_committed) noted at start' },
       streams,
       warnings: [],
     };
+  }
+
+  /**
+   * Each topic's id, or null when the broker (before Kafka 2.8) or kafkajs (internals missing)
+   * does not tell one for every topic: then only the partitions' ends tell a recreated topic.
+   * Asked whichever reader reads, so that MQBAK_KAFKA_CONSUMER does not change the chain.
+   */
+  private async topicIds(topics: string[]): Promise<Map<string, string> | null> {
+    const fetcher = await this.admin.fetcher().catch((e: unknown) => {
+      throw unreachable(e, 'connect to Kafka');
+    });
+    if (!fetcher) return null;
+    const ids = await retried('topic ids (Metadata v10)', () => fetcher.topicIds(topics));
+    return ids && topics.every((t) => ids.has(t)) ? ids : null;
   }
 
   /** Committed offsets of --groups, or of every group the broker lists with commits on these topics. */
