@@ -6,6 +6,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { MqbakError, messageOf, withContext } from '../../common/errors.js';
 import { createKafka, unreachable, type KafkaConnection } from './client.js';
 import { KafkaFetcher } from './fetcher.js';
+import { InternalsMissing, openCluster, type Internals } from './internals.js';
 import { retried } from './retry.js';
 
 export interface PartitionInfo {
@@ -19,7 +20,8 @@ export interface Watermarks {
 
 /** A connected admin client with the calls mqbak makes. */
 export class KafkaAdmin {
-  private fetcherOpen: Promise<KafkaFetcher | null> | null = null;
+  private clusterOpen: Promise<Internals | InternalsMissing> | null = null;
+  private fetcherOpen: Promise<KafkaFetcher | InternalsMissing> | null = null;
 
   private constructor(
     readonly kafka: Kafka,
@@ -144,15 +146,21 @@ export class KafkaAdmin {
     }
   }
 
-  /** mqbak's own Fetch reader, opened once (null when this kafkajs or broker does not allow it). */
-  fetcher(): Promise<KafkaFetcher | null> {
-    this.fetcherOpen ??= KafkaFetcher.open(this.kafka);
+  /** kafkajs' internals for mqbak's own requests (internals.ts), opened once. */
+  internals(): Promise<Internals | InternalsMissing> {
+    this.clusterOpen ??= openCluster(this.kafka);
+    return this.clusterOpen;
+  }
+
+  /** mqbak's own Fetch reader, opened once (InternalsMissing when this kafkajs or broker does not allow it). */
+  fetcher(): Promise<KafkaFetcher | InternalsMissing> {
+    this.fetcherOpen ??= this.internals().then((k) => (k instanceof InternalsMissing ? k : KafkaFetcher.open(k)));
     return this.fetcherOpen;
   }
 
   async disconnect(): Promise<void> {
-    const f = await this.fetcherOpen?.catch(() => null);
-    await f?.close();
+    const k = await this.clusterOpen?.catch(() => null);
+    if (k && !(k instanceof InternalsMissing)) await k.cluster.disconnect().catch(() => {});
     await this.admin.disconnect().catch(() => {});
   }
 }

@@ -23,7 +23,7 @@ import { columnsOf, sliceCount, type ArchiveRecord, type RecordColumns, type Rec
 import { crc32c } from './crc32c.js';
 import { Crc32cWorker } from './crc32c-worker.js';
 import { utf8Name } from '../../common/utf8-names.js';
-import { openCluster, type Internals, type KjsRequest } from './internals.js';
+import { InternalsMissing, openCluster, type Internals, type KjsRequest } from './internals.js';
 import { describe, isBrokerGone, isRetriable, retried, Retries, sleep } from './retry.js';
 
 const MAGIC = 2;
@@ -247,16 +247,16 @@ export class BatchProducer {
     private readonly crcWorker: Crc32cWorker | null,
   ) {}
 
-  /** Connects and initialises the producer id; null when this kafkajs or broker is not suitable. */
-  static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | null> {
+  /** Connects and initialises the producer id; InternalsMissing when this kafkajs or broker is not suitable. */
+  static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | InternalsMissing> {
     const k = await openCluster(kafka);
-    if (!k) return null;
+    if (k instanceof InternalsMissing) return k;
     try {
       const broker = await k.cluster.findControllerBroker();
       const lookup = broker.lookupRequest(k.apiKeys.Produce, k.requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
       if (lookup.request.apiVersion < 3) {
         await k.cluster.disconnect();
-        return null;
+        return new InternalsMissing('the broker does not answer Produce v3 (Kafka before 0.11)');
       }
       // the producer id comes from any broker (kafkajs asks the controller); one refusing for a
       // moment (REQUEST_TIMED_OUT, a coordinator loading) is retried like any request

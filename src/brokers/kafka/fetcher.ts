@@ -7,13 +7,10 @@
  *
  * No consumer group is involved: nothing is joined, committed or left behind on the broker.
  */
-import { createRequire } from 'node:module';
-import type { Kafka } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
 import type { RecordColumns } from '../../common/record.js';
-import { openCluster, type Internals, type KjsBroker } from './internals.js';
+import { InternalsMissing, kafkajsModule, type Internals, type KjsBroker } from './internals.js';
 import { describe, isRetriable, Retries, sleep } from './retry.js';
-import { topicIds } from './topic-ids.js';
 import { decodeRecordBatches, nextFetchOffset, UnsupportedCompression, type AbortedTransaction } from './record-batches.js';
 
 const FETCH_VERSION = 4;
@@ -124,22 +121,17 @@ export class KafkaFetcher {
     private readonly errorFromCode: (code: number) => Error & { retriable?: boolean; type?: string },
   ) {}
 
-  /** Connects; null when this kafkajs or the broker does not allow this reader (use kafkajs' consumer). */
-  static async open(kafka: Kafka): Promise<KafkaFetcher | null> {
-    const k = await openCluster(kafka);
-    if (!k) return null;
-    try {
-      const errors = createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode?: unknown };
-      const versions = (await k.cluster.findControllerBroker()).versions?.[k.apiKeys.Fetch];
-      if (typeof errors.createErrorFromCode !== 'function' || !versions || versions.minVersion > FETCH_VERSION || versions.maxVersion < FETCH_VERSION) {
-        await k.cluster.disconnect();
-        return null;
-      }
-      return new KafkaFetcher(k, errors.createErrorFromCode as (code: number) => Error);
-    } catch (e) {
-      await k.cluster.disconnect().catch(() => {});
-      throw e;
-    }
+  /**
+   * The reader over a cluster of the client's (admin.ts opens it, and closes it); InternalsMissing
+   * when this kafkajs or the broker does not allow this reader (then kafkajs' consumer reads).
+   */
+  static async open(k: Internals): Promise<KafkaFetcher | InternalsMissing> {
+    const errors = kafkajsModule<{ createErrorFromCode?: unknown }>('error');
+    if (errors instanceof InternalsMissing) return errors;
+    if (typeof errors.createErrorFromCode !== 'function') return new InternalsMissing("kafkajs' error table is not that of kafkajs 2.2");
+    const versions = (await k.cluster.findControllerBroker()).versions?.[k.apiKeys.Fetch];
+    if (!versions || versions.minVersion > FETCH_VERSION || versions.maxVersion < FETCH_VERSION) return new InternalsMissing(`the broker does not answer Fetch v${FETCH_VERSION}`);
+    return new KafkaFetcher(k, errors.createErrorFromCode as (code: number) => Error);
   }
 
   /** One Fetch (v4) of several partitions of a topic from one broker. */
@@ -335,12 +327,4 @@ export class KafkaFetcher {
     }
   }
 
-  /** Each topic's id (topic-ids.ts), or null when the broker does not tell them. */
-  topicIds(topics: readonly string[]): Promise<Map<string, string> | null> {
-    return topicIds(this.k, topics);
-  }
-
-  async close(): Promise<void> {
-    await this.k.cluster.disconnect().catch(() => {});
-  }
 }

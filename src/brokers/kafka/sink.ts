@@ -71,7 +71,7 @@ export class KafkaSink implements BrokerSink {
         });
       }
     }
-    this.producer = await KafkaProducer.connect(this.admin, this.producerKind);
+    this.producer = await KafkaProducer.connect(this.admin, this.producerKind, (m) => this.ctx.progress.info(m));
   }
 
   /** Moving the offsets of a group whose consumers run would fight them: refused. */

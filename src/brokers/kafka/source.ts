@@ -12,10 +12,15 @@ import { KafkaAdmin } from './admin.js';
 import { unreachable } from './client.js';
 import { readWithConsumer, type ReadRange } from './consumer-reader.js';
 import type { KafkaFetcher } from './fetcher.js';
+import { InternalsMissing } from './internals.js';
+import { topicIds } from './topic-ids.js';
 import { retried } from './retry.js';
 import { connectionFrom, isolationOf, listOption, namedTopics, readerKind, redactUrl, topicRegexOf, type Isolation, type KafkaReaderKind } from './options.js';
 
 type Decompress = (data: Uint8Array) => Uint8Array;
+
+/** The clients whose fallback to kafkajs' consumer was told already (once a run). */
+const fallbackTold = new WeakSet<KafkaAdmin>();
 
 export interface TopicReadHandlers {
   /** Records of one partition in offset order, from mqbak's own reader (no object per record). */
@@ -25,6 +30,8 @@ export interface TopicReadHandlers {
   /** Offsets [from, to) deleted by retention after the backup noted its start. */
   gap(partition: number, from: bigint, to: bigint): void;
   warn(partition: number, message: string): void;
+  /** A fact for the user (the reader used). */
+  info?(message: string): void;
   /** Loads a zstd decompressor (any frame, content size or not), for zstd batches. */
   zstd?: () => Promise<Decompress>;
 }
@@ -49,13 +56,16 @@ export async function readTopic(
 ): Promise<void> {
   let rest = ranges;
   if (reader === 'fetch') {
-    let fetcher: KafkaFetcher | null;
+    let fetcher: KafkaFetcher | InternalsMissing;
     try {
       fetcher = await admin.fetcher();
     } catch (e) {
       throw unreachable(e, `read ${topic}`);
     }
-    if (fetcher) {
+    if (fetcher instanceof InternalsMissing) {
+      if (!fallbackTold.has(admin)) handlers.info?.(`mqbak's own Fetch reader is unavailable (${fetcher.reason}): reading through kafkajs' consumer`);
+      fallbackTold.add(admin);
+    } else {
       const lowWatermark = async (p: number) => (await admin.watermarks(topic)).get(p)?.low ?? 0n;
       const left = await fetcher.read(topic, ranges, isolation, { columns: handlers.columns, gap: handlers.gap, lowWatermark, zstd: handlers.zstd }, signal);
       for (const l of left) handlers.warn(l.partition, `${topic}[${l.partition}] from offset ${l.from}: ${l.reason}: read through kafkajs' consumer instead`);
@@ -137,11 +147,11 @@ export class KafkaSource implements BrokerSource {
    * Asked whichever reader reads, so that MQBAK_KAFKA_CONSUMER does not change the chain.
    */
   private async topicIds(topics: string[]): Promise<Map<string, string> | null> {
-    const fetcher = await this.admin.fetcher().catch((e: unknown) => {
+    const k = await this.admin.internals().catch((e: unknown) => {
       throw unreachable(e, 'connect to Kafka');
     });
-    if (!fetcher) return null;
-    const ids = await retried('topic ids (Metadata v10)', () => fetcher.topicIds(topics));
+    if (k instanceof InternalsMissing) return null;
+    const ids = await retried('topic ids (Metadata v10)', () => topicIds(k, topics));
     return ids && topics.every((t) => ids.has(t)) ? ids : null;
   }
 
@@ -233,6 +243,7 @@ export class KafkaSource implements BrokerSource {
         out.warn(`${topic}[${p}]: offsets ${from}..${end - 1n} were deleted by retention while the backup ran`);
       },
       warn: (p, message) => outs.get(p)!.warn(message),
+      info: (message) => this.ctx.progress.info(message),
       zstd: this.ctx.zstd,
     };
   }
