@@ -239,6 +239,8 @@ interface ProduceResult {
 
 export class BatchProducer {
   private readonly sequences = new Map<string, number>();
+  /** Partitions written under the producer id of an earlier run (adopt), by topic/partition. */
+  private readonly adopted = new Map<string, { producerId: bigint; producerEpoch: number }>();
 
   private constructor(
     private readonly k: Internals,
@@ -282,7 +284,8 @@ export class BatchProducer {
     const count = sliceCount(records);
     const key = `${topic}\u0000${partition}`;
     const baseSequence = this.sequences.get(key) ?? 0;
-    const id = { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence };
+    const own = this.adopted.get(key) ?? { producerId: this.producerId, producerEpoch: this.producerEpoch };
+    const id = { producerId: own.producerId, producerEpoch: own.producerEpoch, baseSequence };
     let body: Promise<Buffer>;
     // the checksum of a larger batch is computed beside this thread, which goes on with the next
     const inWorker = this.crcWorker !== null && count >= CRC_IN_WORKER_MIN_RECORDS;
@@ -297,6 +300,23 @@ export class BatchProducer {
     // int32 sequences wrap around, as in Kafka's producer
     this.sequences.set(key, (baseSequence + count) % 2 ** 31);
     return { topic, partition, prefix, body };
+  }
+
+  /** This producer's id and epoch (InitProducerId). */
+  identity(): { producerId: bigint; producerEpoch: number } {
+    return { producerId: this.producerId, producerEpoch: this.producerEpoch };
+  }
+
+  /**
+   * Writes the partition on as the producer id and epoch of an interrupted earlier run, from
+   * sequence `nextSequence`: a batch that run had sent is then sent again with the same
+   * sequence, and the broker acknowledges it where it first stored it instead of storing it
+   * twice (see stream-writer.ts, resume). Before the partition's first prepare.
+   */
+  adopt(topic: string, partition: number, producerId: bigint, producerEpoch: number, nextSequence: number): void {
+    const key = `${topic}\u0000${partition}`;
+    this.adopted.set(key, { producerId, producerEpoch });
+    this.sequences.set(key, nextSequence % 2 ** 31);
   }
 
   /** Sends a prepared batch (retrying with the same bytes); resolves with its base offset. */

@@ -58,6 +58,17 @@ export class KafkaProducer {
     return new KafkaProducer(producer, null);
   }
 
+  /** The batch producer's id and epoch; null for kafkajs' producer, whose sequences mqbak does not set. */
+  identity(): { producerId: bigint; producerEpoch: number } | null {
+    return this.batch ? this.batch.identity() : null;
+  }
+
+  /** See BatchProducer.adopt; only for the batch producer. */
+  adopt(topic: string, partition: number, producerId: bigint, producerEpoch: number, nextSequence: number): void {
+    if (!this.batch) throw new MqbakError('internal', "kafkajs' producer cannot write as another producer id");
+    this.batch.adopt(topic, partition, producerId, producerEpoch, nextSequence);
+  }
+
   /**
    * Starts encoding the partition's next batch, to be sent with transmit: the restore encodes a
    * partition's next batch while the one before it is on the wire. Transmit a partition's batches
