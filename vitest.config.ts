@@ -20,7 +20,8 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...brokers },
+        // the Kafka test broker's own tests sit beside it, in test/brokers/kafka-mock/
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts', 'test/brokers/**/*.test.ts'], ...brokers },
       },
       {
         extends: true,

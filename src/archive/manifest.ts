@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { MqbakError, messageOf } from '../common/errors.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { isBackupId } from './keys.js';
+import { upgradeV1, V1_STREAM_FIELDS, v1BrokerOk, v1StreamProblems } from './manifest-v1.js';
 /**
  * The manifest: the JSON object that commits a backup (docs/FORMAT.md, "Manifest").
  * Written last; a backup without one does not exist. The archive knows no broker: a stream's
@@ -117,7 +118,7 @@ export function serializeManifest(manifest: Manifest): Uint8Array {
  * Parses and validates stored manifest bytes. Throws MqbakError 'unsupported' for a newer format
  * version and 'integrity' for anything else wrong (`context` starts the message). A version 1
  * manifest is checked by the version 1 rules on its stored bytes, then upgraded in memory
- * (upgradeV1): the result keeps `version: 1`, so it cannot be serialized again by mistake.
+ * (manifest-v1.ts): the result keeps `version: 1`, so it cannot be serialized again by mistake.
  */
 export function parseManifest(bytes: Uint8Array, context = 'manifest'): Manifest {
   let text: string;
@@ -157,20 +158,7 @@ export function parseManifest(bytes: Uint8Array, context = 'manifest'): Manifest
   if (checksum !== expected) throw new MqbakError('integrity', `${context}: checksum mismatch (edited or damaged)`);
   const problems = manifestProblems(rest, obj.version);
   if (problems.length > 0) throw new MqbakError('integrity', `${context}: ${problems.slice(0, 5).join('; ')}`);
-  return obj.version === 1 ? upgradeV1(rest) : (rest as unknown as Manifest);
-}
-
-/**
- * A version 1 manifest in the version 2 shape. Version 1 stream entries carried `broker` and one
- * of `kafka: {topic, partition}` or `rabbitmq: {vhost, queue, queueType}`; that object, as it is,
- * is the stream's address in version 2 (the adapters' addresses have the same fields).
- */
-function upgradeV1(v1: Record<string, unknown>): Manifest {
-  const streams = (v1.streams as Array<Record<string, unknown>>).map(({ broker: _broker, kafka, rabbitmq, ...entry }) => ({
-    ...entry,
-    address: (kafka ?? rabbitmq ?? {}) as StreamAddress,
-  }));
-  return { ...v1, streams } as unknown as Manifest;
+  return (obj.version === 1 ? upgradeV1(rest) : rest) as unknown as Manifest;
 }
 
 const DEC = /^(0|-?[1-9][0-9]*)$/;
@@ -220,7 +208,7 @@ export function manifestProblems(m: unknown, version: number = FORMAT_VERSION): 
     }
   }
   const s = m.source;
-  const brokerOk = isObj(s) && (version === 1 ? s.broker === 'kafka' || s.broker === 'rabbitmq' : typeof s.broker === 'string' && s.broker.length > 0);
+  const brokerOk = isObj(s) && (version === 1 ? v1BrokerOk(s.broker) : typeof s.broker === 'string' && s.broker.length > 0);
   if (!isObj(s) || !brokerOk || typeof s.url !== 'string' || typeof s.chainKey !== 'string' || !isObj(s.options)) {
     p.push('bad source');
   }
@@ -245,12 +233,10 @@ export function manifestProblems(m: unknown, version: number = FORMAT_VERSION): 
     else if (names.has(st.name)) p.push(`${at}: duplicate stream ${st.name}`);
     else names.add(st.name);
     if (version === 1) {
-      if (st.broker !== 'kafka' && st.broker !== 'rabbitmq') p.push(`${at}: bad broker`);
-      if (st.kafka !== undefined && (!isObj(st.kafka) || typeof st.kafka.topic !== 'string' || !isCount(st.kafka.partition))) p.push(`${at}: bad kafka`);
-      if (st.rabbitmq !== undefined && (!isObj(st.rabbitmq) || typeof st.rabbitmq.vhost !== 'string' || typeof st.rabbitmq.queue !== 'string')) p.push(`${at}: bad rabbitmq`);
+      p.push(...v1StreamProblems(st, at));
     } else {
       if (!isAddress(st.address)) p.push(`${at}: bad address (a JSON object of strings, numbers, booleans and nulls)`);
-      for (const old of ['broker', 'kafka', 'rabbitmq']) if (st[old] !== undefined) p.push(`${at}: has the version 1 field ${old}`);
+      for (const old of V1_STREAM_FIELDS) if (st[old] !== undefined) p.push(`${at}: has the version 1 field ${old}`);
     }
     if (!isDec(st.from) || !isDec(st.to) || BigInt(st.to as string) < BigInt(st.from as string)) p.push(`${at}: bad range from ${String(st.from)} to ${String(st.to)}`);
     if (!isCount(st.records)) p.push(`${at}: bad records`);

@@ -124,6 +124,12 @@ export interface SourceStream {
   end: bigint | null;
   /** Adapter facts stored in the manifest's stream entry (e.g. {depthAtStart}). */
   extra: Record<string, unknown>;
+  /**
+   * Which life of the stream this is, when the broker tells (Kafka: the topic id). Stored in the
+   * entry's extra.lineage; a parent whose stream has another lineage is of a stream deleted and
+   * created again under the same name: the backup becomes a new full one, with a warning.
+   */
+  lineage?: string;
 }
 
 export interface SourceSelection {

@@ -16,7 +16,8 @@ export interface CliContext {
 
 /**
  * Progress on stderr: a spinner (ora) only on a real terminal outside CI, otherwise plain lines
- * at most every few seconds (see FINDINGS: ora misbehaves without a TTY or with 0 columns).
+ * at most every few seconds. Without a terminal ora prints once and drops every update, and on a
+ * terminal that reports 0 columns it never stops writing escape codes.
  */
 export async function createProgress(options: {
   quiet: boolean;

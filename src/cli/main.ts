@@ -67,7 +67,7 @@ into a compressed, checksummed archive in <store>. When the store already holds 
 source and streams, an incremental backup holding only what came after it is written (unless --full).
 Kafka backups are a consistent cut: each partition is read up to the end it had when the backup started.
 RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks them redelivered);
---mode drain acknowledges a message only once the segment holding it is durably stored.`,
+--mode drain acknowledges messages only once the checkpoint backup holding them is committed.`,
     )
     .argument('<source>', 'kafka://... or amqp(s)://...')
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')

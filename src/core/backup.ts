@@ -144,7 +144,7 @@ async function run(o: BackupOptions, source: BrokerSource, codec: BlockCodec): P
     try {
       const requests: Array<ReadRequest & { writer: StreamWriter }> = log.map((stream) => {
         let from = stream.mode === 'log' ? (lastTo.get(stream.name) ?? stream.start ?? 0n) : 0n;
-        const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: stream.extra });
+        const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: extraOf(stream) });
         if (stream.mode === 'log' && stream.start !== null && from < stream.start) {
           writer.addGap(from, stream.start, 'retention');
           w.warn(`${o.adapter.describe(stream.address)}: offsets ${from}..${stream.start - 1n} were deleted by retention before they were backed up`);
@@ -167,7 +167,7 @@ async function run(o: BackupOptions, source: BrokerSource, codec: BlockCodec): P
   // drain streams one at a time, checkpoint by checkpoint
   for (const stream of drains) {
     throwIfAborted(o.signal);
-    await drain(o, source, stream, () => backups.length === 0, lastTo, newWriter, commit, results).catch((e: unknown) => {
+    await drain({ o, source, lastTo, results, newWriter, commit, nothingCommitted: () => backups.length === 0 }, stream).catch((e: unknown) => {
       throw withContext(e, o.adapter.describe(stream.address), 'unreachable');
     });
   }
@@ -177,22 +177,28 @@ async function run(o: BackupOptions, source: BrokerSource, codec: BlockCodec): P
   return { backups, selection, streams: [...results.values()], records, warnings, report };
 }
 
+/** What draining a stream needs of the run it is part of. */
+interface DrainRun {
+  o: BackupOptions;
+  source: BrokerSource;
+  /** Each stream's `to` in the newest backup of the chain: where its next checkpoint starts. */
+  lastTo: Map<string, bigint>;
+  results: Map<string, StreamResult>;
+  /** A writer for the next backup of the chain, its parent the last one committed. */
+  newWriter: () => Promise<BackupWriter>;
+  commit: (w: BackupWriter) => Promise<void>;
+  /** Whether the run has committed no backup yet (then even an empty checkpoint is committed). */
+  nothingCommitted: () => boolean;
+}
+
 /**
  * Reads one drain stream in checkpoints: each is committed as a backup, and only then settled.
  * A crash between the two leaves the messages on the broker, read again by the next run (the
  * adapter flags them as possible duplicates). The run's first checkpoint is committed even when
  * empty, so that a backup run always leaves a backup.
  */
-async function drain(
-  o: BackupOptions,
-  source: BrokerSource,
-  stream: SourceStream,
-  nothingCommitted: () => boolean,
-  lastTo: Map<string, bigint>,
-  newWriter: () => Promise<BackupWriter>,
-  commit: (w: BackupWriter) => Promise<void>,
-  results: Map<string, StreamResult>,
-): Promise<void> {
+async function drain(run: DrainRun, stream: SourceStream): Promise<void> {
+  const { o, source, lastTo, results, newWriter, commit, nothingCommitted } = run;
   for (;;) {
     throwIfAborted(o.signal);
     const from = lastTo.get(stream.name) ?? 0n;
@@ -201,17 +207,18 @@ async function drain(
     let more = false;
     let records = 0;
     try {
-      const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: stream.extra });
+      const writer = w.openStream({ name: stream.name, address: stream.address, from, extra: extraOf(stream) });
       const outcome = await source.read([{ stream, from, out: recordSink(writer, w) }], { signal: o.signal });
       const to = maxOf(outcome.to.get(stream.name) ?? from, from);
-      records = Number(to - from);
       settle = outcome.settle;
       more = Boolean(outcome.more);
-      if (records === 0 && !nothingCommitted()) {
+      // nothing delivered: no backup for that, unless the run would otherwise leave none
+      if (to === from && !settle && !nothingCommitted()) {
         await w.abort();
         return;
       }
-      await writer.close(to);
+      // counted, not computed from the positions: a drain's positions may have gaps (stream sequences)
+      records = (await writer.close(to)).records;
       await commit(w);
     } catch (e) {
       await w.abort().catch(() => {});
@@ -226,16 +233,29 @@ async function drain(
   }
 }
 
-/** A parent whose stream ends after the source's cut is of an earlier life of the source: start a new full. */
+/**
+ * A parent whose stream has another lineage, or ends after the source's cut, is of an earlier
+ * life of the source (deleted and created again): start a new full backup.
+ */
 function checkParent(o: BackupOptions, parent: LoadedManifest, streams: SourceStream[], warn: (m: string) => void): LoadedManifest | null {
   for (const s of streams) {
     const p = parent.manifest.streams.find((x) => x.name === s.name);
-    if (s.mode !== 'log' || !p || s.end === null || s.end >= BigInt(p.to)) continue;
-    const m = `${o.adapter.describe(s.address)} ends at ${s.end}, before ${p.to} where backup ${parent.manifest.id} ended (recreated?): writing a new full backup`;
-    warn(m);
+    if (!p) continue;
+    const before = p.extra.lineage;
+    if (s.lineage !== undefined && typeof before === 'string' && before !== s.lineage) {
+      warn(`${o.adapter.describe(s.address)} is not the one backup ${parent.manifest.id} read (${before}, now ${s.lineage}: recreated?): writing a new full backup`);
+      return null;
+    }
+    if (s.mode !== 'log' || s.end === null || s.end >= BigInt(p.to)) continue;
+    warn(`${o.adapter.describe(s.address)} ends at ${s.end}, before ${p.to} where backup ${parent.manifest.id} ended (recreated?): writing a new full backup`);
     return null;
   }
   return parent;
+}
+
+/** The stream's manifest extra: the adapter's facts and its lineage. */
+function extraOf(s: SourceStream): Record<string, unknown> {
+  return s.lineage === undefined ? s.extra : { ...s.extra, lineage: s.lineage };
 }
 
 /** The backup writer's stream as the adapter sees it; warnings go into the manifest. */

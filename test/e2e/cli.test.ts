@@ -37,6 +37,16 @@ describe('mqbak binary', () => {
     expect(unknown.stderr).toContain("mqbak: error: unknown option '--frobnicate'");
   });
 
+  it("an option of another broker's adapter is refused with exit 2 before anything connects", async () => {
+    // nothing listens on port 1: getting as far as connecting would exit 5
+    const b = await runMqbak(['backup', 'kafka://127.0.0.1:1', '/tmp/nowhere', '--topics', 't', '--queues', 'q']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^mqbak: error: --queues is an option of RabbitMQ, not of Kafka sources\nhint: see mqbak backup --help/);
+    const r = await runMqbak(['restore', '/tmp/nowhere', 'amqp://guest:guest@127.0.0.1:1/%2F', '--allow-nonempty']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^mqbak: error: --allow-nonempty is an option of Kafka, not of RabbitMQ targets/);
+  });
+
   it('a source URL of an unknown kind exits 2 with a hint of the accepted forms', async () => {
     const r = await runMqbak(['backup', 'mqtt://localhost', '/tmp/nowhere']);
     expect(r.code).toBe(2);

@@ -1,145 +1,16 @@
 /**
  * RabbitMQ backup and restore through the mqbak binary against the real broker (issue 5):
  * mirror leaves classic queues as they were and streams untouched, quorum queues with a delivery
- * limit are refused, a drain killed with SIGKILL loses nothing, and a round trip into a new vhost
- * with --definitions and a renamed queue gives byte-identical messages in order.
+ * limit are refused, and a round trip into a new vhost with --definitions and a renamed queue gives
+ * byte-identical messages in order. (A drain killed with SIGKILL: rabbitmq-drain.test.ts.)
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConsumeMessage } from 'amqplib';
-import { createVhost, deleteVhost, rabbitManagementUrl, rabbitUrl, uniqueName } from '../helpers/brokers.js';
-import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
-import { connectRabbit, QueueConsumer, queueDepth, rawPropertiesOf, type RabbitConnection } from '../../src/brokers/rabbitmq/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runMqbak } from '../helpers/run-mqbak.js';
+import { env, management, declare, readQueue, readStreamQueue, fullProperties, streamProperties, body, useRabbitE2e } from '../helpers/rabbitmq-e2e.js';
+import { queueDepth, rawPropertiesOf } from '../../src/brokers/rabbitmq/index.js';
+import { rabbitManagementUrl } from '../helpers/brokers.js';
 
-const vhosts: string[] = [];
-const dirs: string[] = [];
-const conns: RabbitConnection[] = [];
-
-async function newVhost(prefix: string): Promise<{ vhost: string; url: string; conn: RabbitConnection }> {
-  const vhost = uniqueName(prefix);
-  await createVhost(vhost);
-  vhosts.push(vhost);
-  const conn = await connectRabbit(rabbitUrl(vhost));
-  conns.push(conn);
-  return { vhost, url: rabbitUrl(vhost), conn };
-}
-
-async function newStore(): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), 'mqbak-rmq-'));
-  dirs.push(d);
-  return d;
-}
-
-afterAll(async () => {
-  for (const c of conns) await c.close();
-  for (const v of vhosts) await deleteVhost(v);
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-const env = { MQBAK_RABBITMQ_MANAGEMENT_URL: rabbitManagementUrl() };
-
-async function management(pathname: string): Promise<unknown> {
-  const res = await fetch(`${rabbitManagementUrl()}${pathname}`, {
-    headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-  });
-  expect(res.status).toBe(200);
-  return res.json();
-}
-
-async function declare(conn: RabbitConnection, queue: string, args: Record<string, unknown> = {}): Promise<void> {
-  const ch = await conn.model.createChannel();
-  await ch.assertQueue(queue, { durable: true, arguments: args });
-  await ch.close();
-}
-
-/** Reads every message of a queue; acks them (removing them) only when `remove`. */
-async function readQueue(conn: RabbitConnection, queue: string, remove: boolean): Promise<ConsumeMessage[]> {
-  const { messages } = await queueDepth(conn, queue);
-  if (messages === 0) return [];
-  const c = await QueueConsumer.open(conn, queue, { prefetch: messages });
-  const out: ConsumeMessage[] = [];
-  try {
-    while (out.length < messages) {
-      const m = await c.next(5000);
-      if (!m) break;
-      out.push(m);
-    }
-    if (remove && out.length > 0) c.ack(out[out.length - 1]!.fields.deliveryTag, true);
-  } finally {
-    await c.close();
-  }
-  return out;
-}
-
-/** Reads a stream queue from its first offset to the end, acking only for credit. */
-async function readStreamQueue(conn: RabbitConnection, queue: string): Promise<Array<{ body: string; props: Buffer }>> {
-  const c = await QueueConsumer.open(conn, queue, { prefetch: 500, arguments: { 'x-stream-offset': 'first' } });
-  const out: Array<{ body: string; props: Buffer }> = [];
-  try {
-    for (;;) {
-      const m = await c.next(1500);
-      if (!m) break;
-      out.push({ body: m.content.toString('base64'), props: rawPropertiesOf(m) });
-      c.ack(m.fields.deliveryTag, false);
-    }
-  } finally {
-    await c.close();
-  }
-  return out;
-}
-
-function typedHeaders(i: number): Record<string, unknown> {
-  return {
-    seq: { '!': 'int32', value: i },
-    big: { '!': 'int64', value: String(2n ** 60n + BigInt(i)) },
-    ratio: { '!': 'float', value: 0.25 },
-    precise: { '!': 'double', value: i + 0.5 },
-    small: { '!': 'int8', value: -1 },
-    when: { '!': 'timestamp', value: 1700000000 + i },
-    price: { '!': 'decimal', value: { places: 2, digits: 1999 } },
-    raw: Buffer.from([0, 1, 2, 255]),
-    tags: ['a', { '!': 'int16', value: 7 }],
-    nested: { deep: { '!': 'uint32', value: 4000000000 } },
-    none: null,
-    yes: true,
-    text: `message ${i} ✓`,
-  };
-}
-
-function fullProperties(i: number): Record<string, unknown> {
-  return {
-    headers: typedHeaders(i),
-    contentType: 'application/octet-stream',
-    contentEncoding: 'binary',
-    deliveryMode: 2,
-    priority: i % 5,
-    correlationId: `corr-${i}`,
-    replyTo: 'reply-queue',
-    expiration: '86400000',
-    messageId: `msg-${i}`,
-    timestamp: 1700000000 + i,
-    type: 'test.event',
-    userId: 'guest',
-    appId: 'mqbak-e2e',
-  };
-}
-
-/**
- * What a stream queue keeps: RabbitMQ 3.10 streams drop array and table headers and close the
- * connection on a decimal one (measured), so those stay out here.
- */
-function streamProperties(i: number): Record<string, unknown> {
-  const p = fullProperties(i);
-  const { price: _p, tags: _t, nested: _n, ...headers } = p.headers as Record<string, unknown>;
-  return { ...p, headers };
-}
-
-function body(i: number): Buffer {
-  return Buffer.from(Array.from({ length: 100 + i }, (_, j) => (i * 31 + j) % 256));
-}
+const { newVhost, newStore } = useRabbitE2e();
 
 describe('mqbak backup/restore with RabbitMQ', () => {
   beforeAll(() => {
@@ -256,78 +127,6 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     expect(after.every((m) => Number(m.properties.headers?.['x-delivery-count']) >= 1)).toBe(true);
   });
 
-  // (a) killed between consuming and storing: segments stored, no checkpoint committed yet;
-  // (b) killed just after a checkpoint's manifest appeared (before or after its ack went out)
-  it.each([
-    ['before the first checkpoint commits', (f: string[]) => f.some((x) => x.includes('/segments/')) && !f.some((x) => x.includes('/manifests/'))],
-    ['right after a checkpoint commits', (f: string[]) => f.some((x) => x.includes('/manifests/'))],
-  ] as const)('drain killed with SIGKILL %s, then run again: every message is archived or still queued, none lost', async (_when, killWhen) => {
-    const { url, conn } = await newVhost('drain-kill');
-    const store = await newStore();
-    const q = 'work';
-    await declare(conn, q);
-    const n = 6000;
-    const ch = await conn.model.createConfirmChannel();
-    for (let i = 0; i < n; i++) ch.sendToQueue(q, Buffer.alloc(512, i % 256), { messageId: `w${i}`, persistent: true });
-    await ch.waitForConfirms();
-    await ch.close();
-
-    const child = spawn(process.execPath, [MQBAK_BIN, 'backup', url, store, '--queues', q, '--mode', 'drain', '--checkpoint', '1500', '--segment-size', '64k'], {
-      env: { ...process.env, ...env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (killWhen(await listFiles(store))) break;
-      if (Date.now() > deadline) throw new Error(`drain never reached the kill point in 60 s: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    child.kill('SIGKILL');
-    const killed = await exited;
-    expect(killed.signal).toBe('SIGKILL');
-
-    const left = (await queueDepth(conn, q)).messages;
-    expect(left).toBeGreaterThan(0); // the kill did land before the end
-    const committedBefore = (JSON.parse((await runMqbak(['list', store, '--json'], { env })).stdout) as unknown[]).length;
-
-    const again = await runMqbak(['backup', url, store, '--queues', q, '--mode', 'drain', '--json'], { env });
-    expect(again.stderr).not.toMatch(/error/);
-    expect(again.code).toBe(0);
-    const rerun = JSON.parse(again.stdout) as { streams: Array<{ mayDuplicatePrevious: boolean; redelivered: number }> };
-    expect(rerun.streams[0]!.redelivered).toBeGreaterThan(0); // the killed run's deliveries came back
-    // duplicates are possible only if the killed run had committed a checkpoint
-    expect(rerun.streams[0]!.mayDuplicatePrevious).toBe(committedBefore > 0);
-    expect((await queueDepth(conn, q)).messages).toBe(0);
-
-    // every message id is in some committed backup
-    const list = await runMqbak(['list', store, '--json'], { env });
-    expect(list.code).toBe(0);
-    const ids = (JSON.parse(list.stdout) as Array<{ id: string }>).map((b) => b.id);
-    const seen = new Map<string, number>();
-    for (const id of ids) {
-      const cat = await runMqbak(['cat', store, id], { env, timeoutMs: 120_000 });
-      expect(cat.code).toBe(0);
-      for (const line of cat.stdout.split('\n').filter(Boolean)) {
-        const rec = JSON.parse(line) as { amqp?: { properties?: { messageId?: string } } };
-        const mid = rec.amqp?.properties?.messageId;
-        if (mid) seen.set(mid, (seen.get(mid) ?? 0) + 1);
-      }
-    }
-    const missing = Array.from({ length: n }, (_, i) => `w${i}`).filter((m) => !seen.has(m));
-    expect(missing).toEqual([]);
-    const twice = [...seen.values()].filter((c) => c > 1).length;
-    if (committedBefore === 0) expect(twice).toBe(0); // nothing committed, nothing to duplicate
-    if (twice > 0 || committedBefore > 0) {
-      // show tells that a stream may hold duplicates
-      const shows: string[] = [];
-      for (const id of ids) shows.push((await runMqbak(['show', store, id], { env })).stdout);
-      expect(shows.join('\n')).toMatch(/mayDuplicatePrevious=true/);
-    }
-  }, 180_000);
-
   it('round trip into a new vhost with --definitions and a renamed queue: byte-identical, in order, bindings and policies present', async () => {
     const src = await newVhost('rt-src');
     const dst = await newVhost('rt-dst');
@@ -409,21 +208,3 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     expect(JSON.parse(unroutable.stdout)).toMatchObject({ restored: 0, failed: 3 });
   });
 });
-
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.isDirectory()) await walk(path.join(d, e.name));
-      else if (!e.name.includes('.tmp')) out.push(path.join(d, e.name));
-    }
-  };
-  await walk(dir);
-  return out;
-}

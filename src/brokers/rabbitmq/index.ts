@@ -7,7 +7,7 @@
 import type { BrokerAdapter, SinkPlan, StreamAddress } from '../adapter.js';
 import { redactAmqpUrl } from './amqp-url.js';
 import { BACKUP_OPTIONS, backupSettings, RESTORE_OPTIONS, restoreSettings } from './options.js';
-import { addressOf } from './queue-selection.js';
+import { addressOf } from './address.js';
 
 export const adapter: BrokerAdapter = {
   name: 'rabbitmq',
@@ -54,15 +54,3 @@ export const adapter: BrokerAdapter = {
 // for tests that set up and inspect queues on the real broker (test/e2e, test/integration)
 export { connectRabbit, rawPropertiesOf, type RabbitConnection } from './connection.js';
 export { QueueConsumer, queueDepth } from './consumer.js';
-
-// Transitional: src/core/rabbitmq-backup.ts and rabbitmq-restore.ts still import these until the
-// CLI runs the generic pipelines; removed with them.
-export * from './amqp-codec.js';
-export * from './amqp-url.js';
-export * from './connection.js';
-export * from './management.js';
-export * from './consumer.js';
-export * from './stream-probe.js';
-export * from './publisher.js';
-export { streamOffsetOf, toArchiveRecord } from './delivery.js';
-export * from './definitions.js';

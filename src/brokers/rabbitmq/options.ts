@@ -22,7 +22,7 @@ export const DEFAULT_WINDOW = 1000;
 
 const MANAGEMENT_OPTION: AdapterOption = {
   flags: '--management-url <url>',
-  description: 'RabbitMQ management API (default http://<host>:15672 with the AMQP credentials)',
+  description: 'RabbitMQ management API (default http://<host>:15672 with the AMQP credentials; env MQBAK_RABBITMQ_MANAGEMENT_URL)',
   kind: 'string',
   env: 'MQBAK_RABBITMQ_MANAGEMENT_URL',
 };
@@ -40,7 +40,7 @@ export const BACKUP_OPTIONS: readonly AdapterOption[] = [
   { flags: '--include-users', description: 'RabbitMQ: keep users and password hashes in the saved definitions', kind: 'flag' },
   {
     flags: '--hold-timeout <seconds>',
-    description: 'RabbitMQ: longest time deliveries are held unacknowledged, well under consumer_timeout (default 600)',
+    description: 'RabbitMQ: longest time deliveries are held unacknowledged, well under consumer_timeout (default 600; env MQBAK_RABBITMQ_HOLD_TIMEOUT)',
     kind: 'seconds',
     env: 'MQBAK_RABBITMQ_HOLD_TIMEOUT',
   },

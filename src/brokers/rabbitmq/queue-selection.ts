@@ -4,35 +4,12 @@
  * answers come in as arguments.
  */
 import { MqbakError } from '../../common/errors.js';
-import type { StreamAddress } from '../adapter.js';
 import { matchingPolicy, type Policy, type QueueInfo } from './management.js';
 import type { RabbitMode } from './options.js';
 
 /** The archive's stream name of a queue: rabbitmq/<vhost, URL-encoded>/<queue>. */
 export function streamName(vhost: string, queue: string): string {
   return `rabbitmq/${encodeURIComponent(vhost)}/${queue}`;
-}
-
-/** Where a queue lives: the manifest's stream address (the v1 manifest's `rabbitmq` object). */
-export interface QueueAddress {
-  vhost: string;
-  queue: string;
-  queueType: QueueInfo['type'];
-}
-
-export function queueAddress(vhost: string, q: Pick<QueueInfo, 'name' | 'type'>): StreamAddress {
-  const a: QueueAddress = { vhost, queue: q.name, queueType: q.type };
-  return a as unknown as StreamAddress;
-}
-
-/** The address's fields, checked: a manifest is read from outside. */
-export function addressOf(address: StreamAddress): QueueAddress {
-  const { vhost, queue, queueType } = address;
-  if (typeof vhost !== 'string' || typeof queue !== 'string') {
-    throw new MqbakError('integrity', `not a RabbitMQ queue address: ${JSON.stringify(address)}`);
-  }
-  const type = queueType === 'quorum' || queueType === 'stream' ? queueType : 'classic';
-  return { vhost, queue, queueType: type };
 }
 
 export function rabbitChainKey(cluster: string, vhost: string, mode: RabbitMode, queues: string[]): string {

@@ -11,7 +11,7 @@ import { connectRabbit, publishExtrasSupported, type RabbitConnection } from './
 import { applyDefinitions, type ApplyReport, type SavedDefinitions } from './definitions.js';
 import { ManagementClient } from './management.js';
 import type { RestoreSettings } from './options.js';
-import { addressOf } from './queue-selection.js';
+import { addressOf } from './address.js';
 import { QueueWriter } from './queue-writer.js';
 import type { RepublishCounts } from './republish.js';
 import { queueDepth } from './consumer.js';

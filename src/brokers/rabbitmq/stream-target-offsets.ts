@@ -44,7 +44,6 @@ export class StreamTargetOffsets {
     const runs: OffsetRun[] = [];
     let i = 0;
     if (confirmed.length > 0) {
-      let run: OffsetRun | null = null;
       await scanStream(
         conn,
         this.queue,
@@ -52,12 +51,7 @@ export class StreamTargetOffsets {
         (offset, content) => {
           const want = confirmed[i]!;
           if (createHash('sha1').update(content).digest('base64') !== want.hash) return true;
-          if (run !== null && want.position === run.sourceEnd + 1n && offset === run.targetStart + (run.sourceEnd - run.sourceStart) + 1n) {
-            run.sourceEnd = want.position;
-          } else {
-            run = { stream: ids.stream, source: ids.source, target: ids.target, sourceStart: want.position, sourceEnd: want.position, targetStart: offset };
-            runs.push(run);
-          }
+          addToRuns(runs, ids, want.position, offset);
           i++;
           return i < confirmed.length;
         },
@@ -70,4 +64,18 @@ export class StreamTargetOffsets {
         : null;
     return { runs, warning };
   }
+}
+
+/**
+ * Records that source position `position` landed at target offset `offset`: the last run grows
+ * when both follow on from it, otherwise a new run starts (a failed or skipped record, or another
+ * publisher's messages in between). Positions come in source order.
+ */
+export function addToRuns(runs: OffsetRun[], ids: { stream: string; source: StreamAddress; target: StreamAddress }, position: bigint, offset: bigint): void {
+  const run = runs[runs.length - 1];
+  if (run !== undefined && position === run.sourceEnd + 1n && offset === run.targetStart + (position - run.sourceStart)) {
+    run.sourceEnd = position;
+    return;
+  }
+  runs.push({ stream: ids.stream, source: ids.source, target: ids.target, sourceStart: position, sourceEnd: position, targetStart: offset });
 }

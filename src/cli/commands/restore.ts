@@ -43,6 +43,9 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       env: ctx.env,
     });
     const plan = r.plan;
+    if (!r.dryRun && r.runs.length > 0 && opts.offsetMap === undefined && !ctx.quiet) {
+      ctx.err(`mqbak: ${r.runs.length} offset run(s) were mapped; pass --offset-map <file> to keep them\n`);
+    }
     const untilText = until === null ? null : new Date(until).toISOString();
     if (opts.json) {
       ctx.out(

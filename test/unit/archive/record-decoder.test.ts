@@ -89,6 +89,13 @@ describe('decodeRecordColumns', () => {
     });
   }
 
+  it('refuses attributes that are not JSON, both decoders with the same message', () => {
+    const b = encodeRecord({ ...records[0]!, attributes: { a: 1 } });
+    b[b.length - 2] = 0x7b; // {"a":1} -> {"a":{}: no longer JSON
+    expect(() => decodeRecordAt(b, 0)).toThrow(/record 0: attributes: /);
+    expect(() => columns(b)).toThrow(/record 0: attributes: /);
+  });
+
   it('refuses a position of 2^53 or more (not exact as a number)', () => {
     const b = encodeRecord({ ...records[0]!, position: 2n ** 53n });
     expect(() => columns(b)).toThrow(/outside the stream's range/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byteSize, commaList, positiveInt } from '../../../../src/cli/options/common.js';
+import { byteSize, commaList, parseMap, positiveInt } from '../../../../src/cli/options/common.js';
 
 describe('option parsers', () => {
   it('byteSize reads plain numbers and k/m/g suffixes as powers of 1024', () => {
@@ -16,5 +16,16 @@ describe('option parsers', () => {
   it('positiveInt refuses zero, negatives and fractions', () => {
     expect(positiveInt('7')).toBe(7);
     for (const bad of ['0', '-1', '1.5', 'x']) expect(() => positiveInt(bad)).toThrow();
+  });
+});
+
+describe('--map', () => {
+  it('reads src=dst items; the target may hold "="; a source mapped twice or a bare name is a usage error', () => {
+    expect(parseMap(['a=b', 'c=d=e'])).toEqual({ a: 'b', c: 'd=e' });
+    expect(parseMap([])).toEqual({});
+    expect(() => parseMap(['a'])).toThrow(/src=dst/);
+    expect(() => parseMap(['=b'])).toThrow(/src=dst/);
+    expect(() => parseMap(['a='])).toThrow(/src=dst/);
+    expect(() => parseMap(['a=b', 'a=c'])).toThrow(/twice/);
   });
 });

@@ -1,0 +1,186 @@
+/**
+ * core's restore pipeline (src/core/restore.ts) on its own: a scripted sink that stands for an
+ * adapter (no broker: what is tested is what the core hands it, the journal and the resume), a
+ * backup written by the backup writer into a local store in a temporary folder.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BrokerAdapter, BrokerSink, JournalEntry, PlannedTarget, StreamWriter, WriteAck } from '../../../src/brokers/adapter.js';
+import { silentProgress } from '../../../src/common/progress.js';
+import type { RecordSlice } from '../../../src/common/record.js';
+import { openBackupWriter } from '../../../src/core/backup-writer.js';
+import { restore, type RestoreOptions } from '../../../src/core/restore.js';
+import { readJournal } from '../../../src/core/restore-journal.js';
+import { LocalStore } from '../../../src/stores/local.js';
+
+interface Target {
+  /** Positions written, in order, per target stream name (the selector). */
+  written: Map<string, bigint[]>;
+  /** Positions the "broker" refuses. */
+  refuse: Set<bigint>;
+  /** What the writer saw when it was opened: the journal file's entry for it. */
+  journalAtOpen: Array<JournalEntry | undefined>;
+}
+
+function scriptedAdapter(t: Target, journalPath: string, resume: 'through' | 'records'): BrokerAdapter {
+  const sink: BrokerSink = {
+    async prepare() {},
+    parallelism: 2,
+    async openStream(target: PlannedTarget, saved: JournalEntry | null): Promise<StreamWriter> {
+      const key = String(target.target.stream);
+      const list = t.written.get(key) ?? [];
+      t.written.set(key, list);
+      const done = (saved?.done as string[] | undefined)?.map(BigInt) ?? [];
+      const failed: bigint[] = [];
+      let skip = resume === 'records' ? done.length : 0;
+      let first = true;
+      return {
+        resume: saved === null ? null : resume === 'records' ? { records: done.length } : { through: done.length ? done[done.length - 1]! : -1n, retry: new Set((saved.failed as string[]).map(BigInt)) },
+        async write(batch: readonly RecordSlice[]): Promise<WriteAck> {
+          if (first) {
+            first = false;
+            // the core saved this stream's entry before its first write
+            t.journalAtOpen.push((await readJournal(journalPath))?.streams[target.name]);
+          }
+          const ack: WriteAck = { written: 0, failed: [] };
+          for (const s of batch) {
+            for (let i = s.from; i < s.to; i++) {
+              const p = BigInt(s.cols.position[i]!);
+              if (skip > 0) {
+                skip--;
+                continue;
+              }
+              if (t.refuse.has(p)) {
+                failed.push(p);
+                ack.failed.push({ position: p, reason: `refused ${p}` });
+                continue;
+              }
+              list.push(p);
+              done.push(p);
+              ack.written++;
+            }
+          }
+          return ack;
+        },
+        journal: () => ({ done: done.map(String), failed: failed.map(String) }),
+        async close() {
+          return list.length === 0 ? [] : [{ stream: target.name, source: target.source, target: target.target, sourceStart: list[0]!, sourceEnd: list[list.length - 1]!, targetStart: 0n }];
+        },
+      };
+    },
+    async finish(runs) {
+      return { lines: [`finished with ${runs.length} run(s)`], json: { finished: runs.length } };
+    },
+    warnings: () => [],
+    async close() {},
+  };
+  return {
+    name: 'test',
+    title: 'Test',
+    schemes: ['test'],
+    urlExample: 'test://host',
+    streamNoun: 'stream',
+    selectorNoun: 'stream',
+    attributesKey: null,
+    backupOptions: [],
+    restoreOptions: [],
+    checkBackup() {},
+    checkRestore() {},
+    redactUrl: (u) => u,
+    describe: (a) => `stream ${String(a.stream)}`,
+    selectorOf: (a) => String(a.stream),
+    renamed: (a, n) => ({ ...a, stream: n }),
+    openSource: async () => {
+      throw new Error('not in this test');
+    },
+    openSink: async () => sink,
+    restorePlanNotes: (plan) => ({ lines: [`${plan.targets.length} target(s)`], json: { planned: plan.targets.length } }),
+  };
+}
+
+describe('restore pipeline', () => {
+  let dir: string;
+  let store: LocalStore;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mqbak-restore-'));
+    store = new LocalStore(dir);
+    // two streams of 10 records, timestamps 1000 * position
+    const w = await openBackupWriter({ store, kind: 'full', parent: null, source: { broker: 'test', url: 'test://src', chainKey: 'k', options: {} }, toolVersion: 'test' });
+    for (const name of ['a', 'b']) {
+      const s = w.openStream({ name, address: { stream: name }, from: 0n });
+      for (let p = 0n; p < 10n; p++) await s.append({ position: p, timestamp: Number(p) * 1000, timestampType: null, key: null, value: new Uint8Array([Number(p)]), headers: [], attributes: null });
+      await s.close(10n);
+    }
+    await w.commit();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const options = (adapter: BrokerAdapter, journal: string, more: Partial<RestoreOptions> = {}): RestoreOptions => ({
+    adapter,
+    store,
+    url: 'test://target',
+    adapterOptions: {},
+    backupId: 'latest',
+    streams: [],
+    renames: {},
+    until: null,
+    dryRun: false,
+    journalPath: () => journal,
+    signal: new AbortController().signal,
+    progress: silentProgress,
+    debug: false,
+    env: {},
+    ...more,
+  });
+  const all = Array.from({ length: 10 }, (_, i) => BigInt(i));
+
+  it('writes every stream in order under --map and --until; journal saved before the first write, completed at the end', async () => {
+    const t: Target = { written: new Map(), refuse: new Set(), journalAtOpen: [] };
+    const journal = join(dir, 'j.json');
+    const r = await restore(options(scriptedAdapter(t, journal, 'through'), journal, { renames: { a: 'a2' }, until: 6000 }));
+    expect([...t.written]).toEqual([
+      ['a2', all.slice(0, 7)],
+      ['b', all.slice(0, 7)],
+    ]);
+    expect(r).toMatchObject({ restored: 14, failed: 0, skipped: 6, alreadyRestored: 0, resumed: false });
+    expect(t.journalAtOpen).toEqual([{ done: [], failed: [] }, { done: [], failed: [] }]);
+    expect((await readJournal(journal))!.completed).toBe(true);
+    expect(r.notes).toEqual({ lines: ['finished with 2 run(s)'], json: { planned: 2, finished: 2 } });
+    // --dry-run: the plan and the adapter's notes, nothing written
+    const dry = await restore(options(scriptedAdapter(t, journal, 'through'), join(dir, 'dry.json'), { dryRun: true, streams: ['b'] }));
+    expect(dry.streams.map((s) => s.name)).toEqual(['b']);
+    expect(dry.notes.json).toEqual({ planned: 1 });
+    expect(await readJournal(join(dir, 'dry.json'))).toBeNull();
+  });
+
+  it('a failed record keeps the journal open; the rerun resumes through the settled prefix and retries exactly the failure', async () => {
+    const t: Target = { written: new Map(), refuse: new Set([3n]), journalAtOpen: [] };
+    const journal = join(dir, 'j.json');
+    const first = await restore(options(scriptedAdapter(t, journal, 'through'), journal, { streams: ['a'] }));
+    expect(first).toMatchObject({ restored: 9, failed: 1 });
+    expect(first.streams[0]!.failures).toEqual(['refused 3']);
+    expect((await readJournal(journal))!.completed).toBe(false);
+    t.refuse.clear();
+    const again = await restore(options(scriptedAdapter(t, journal, 'through'), journal, { streams: ['a'] }));
+    expect(again).toMatchObject({ resumed: true, restored: 1, failed: 0, alreadyRestored: 9 });
+    expect(t.written.get('a')).toEqual([...all.filter((p) => p !== 3n), 3n]);
+    expect((await readJournal(journal))!.completed).toBe(true);
+    // a completed restore run again is a new restore
+    expect((await restore(options(scriptedAdapter(t, journal, 'through'), journal, { streams: ['a'] }))).resumed).toBe(false);
+  });
+
+  it('resume by count: the writer is given every record and leaves the first ones out itself', async () => {
+    const t: Target = { written: new Map(), refuse: new Set([5n]), journalAtOpen: [] };
+    const journal = join(dir, 'j.json');
+    await restore(options(scriptedAdapter(t, journal, 'records'), journal, { streams: ['b'] }));
+    t.refuse.clear();
+    t.written.clear();
+    const again = await restore(options(scriptedAdapter(t, journal, 'records'), journal, { streams: ['b'] }));
+    // 9 were done (0..4, 6..9 counted as "done"): the writer skipped 9 records by count
+    expect(again).toMatchObject({ resumed: true, alreadyRestored: 9, restored: 1 });
+    expect(t.written.get('b')).toEqual([9n]);
+  });
+});
