@@ -3,7 +3,6 @@
  * partition (its end noted before anything is read), topic configs and group offsets as of the
  * cut, and the read of each topic's partitions together.
  */
-import { createHash } from 'node:crypto';
 import type { AdapterContext, AdapterOptionValues, BrokerSource, ReadOutcome, ReadRequest, RecordSink, SourceSelection, SourceStream } from '../adapter.js';
 import { MqbakError, messageOf } from '../../common/errors.js';
 import type { ArchiveRecord, RecordColumns } from '../../common/record.js';
@@ -77,14 +76,6 @@ export async function readTopic(
   await readWithConsumer(admin, topic, rest, isolation, handlers.records, signal);
 }
 
-/** A short digest of the topics' ids, in topic order, for the chain key. */
-export function idsDigest(topics: readonly string[], ids: ReadonlyMap<string, string>): string {
-  return createHash('sha256')
-    .update(topics.map((t) => `${t}=${ids.get(t)}`).join('\n'))
-    .digest('hex')
-    .slice(0, 16);
-}
-
 export class KafkaSource implements BrokerSource {
   private topics: string[] | null = null;
   private layout: Record<string, { partitions: number; replicationFactor: number }> = {};
@@ -127,14 +118,15 @@ export class KafkaSource implements BrokerSource {
       const marks = await this.admin.watermarks(t);
       layout[t] = { partitions: parts.length, replicationFactor: parts[0]?.replicationFactor ?? 1 };
       for (const [p, m] of [...marks].sort((a, b) => a[0] - b[0])) {
-        streams.push({ name: streamName(t, p), address: kafkaAddress(t, p), mode: 'log', start: m.low, end: m.high, extra: ids ? { topicId: ids.get(t) } : {} });
+        // the topic id: a topic deleted and created again is another lineage, never an incremental with a hole
+        const lineage = ids?.get(t);
+        streams.push({ name: streamName(t, p), address: kafkaAddress(t, p), mode: 'log', start: m.low, end: m.high, extra: {}, ...(lineage ? { lineage } : {}) });
       }
     }
     this.layout = layout;
     this.topics = topics;
     return {
-      // a topic deleted and created again gets a new id: a new chain, never an incremental with a hole
-      chainKey: `kafka:${clusterId}:${topics.join(',')}${ids ? `:ids=${idsDigest(topics, ids)}` : ''}`,
+      chainKey: `kafka:${clusterId}:${topics.join(',')}`,
       options: { isolation: this.isolation, end: 'last stable offset (ListOffsets latest, read_committed) noted at start' },
       streams,
       warnings: [],
@@ -143,8 +135,8 @@ export class KafkaSource implements BrokerSource {
 
   /**
    * Each topic's id, or null when the broker (before Kafka 2.8) or kafkajs (internals missing)
-   * does not tell one for every topic: then only the partitions' ends tell a recreated topic.
-   * Asked whichever reader reads, so that MQBAK_KAFKA_CONSUMER does not change the chain.
+   * does not tell them: then only the partitions' ends tell a recreated topic. Asked whichever
+   * reader reads, so that MQBAK_KAFKA_CONSUMER does not change the lineage.
    */
   private async topicIds(topics: string[]): Promise<Map<string, string> | null> {
     const k = await this.admin.internals().catch((e: unknown) => {

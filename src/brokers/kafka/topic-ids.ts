@@ -2,8 +2,9 @@
  * Topic ids (KIP-516): the id Kafka gives a topic when it is created, which changes when a topic
  * is deleted and created again under the same name. kafkajs 2.2 sends Metadata up to version 6,
  * which has no ids; mqbak sends Metadata version 10 itself (the first that carries them, answered
- * by Kafka 2.8 and later) over kafkajs' connection. Backups put the ids in their chain key, so
- * that a recreated topic starts a new chain instead of continuing the old one with a hole.
+ * by Kafka 2.8 and later) over kafkajs' connection. Each partition's stream carries its topic's
+ * id as its lineage, so that a recreated topic starts a new chain instead of continuing the old
+ * one with a hole.
  */
 import type { Internals } from './internals.js';
 
