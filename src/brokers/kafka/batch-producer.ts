@@ -14,8 +14,8 @@
  * header values null.
  *
  * It reaches into kafkajs 2.2's internals (the cluster factory of a Kafka client, the broker's
- * request lookup): open() returns null when they are not what it expects, and the caller falls
- * back to kafkajs' producer.
+ * request lookup): open() returns InternalsMissing when they are not what it expects, and the
+ * caller falls back to kafkajs' producer.
  */
 import type { Kafka } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
