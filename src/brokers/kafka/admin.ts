@@ -6,6 +6,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import { MqbakError, messageOf, withContext } from '../../common/errors.js';
 import { createKafka, unreachable, type KafkaConnection } from './client.js';
 import { KafkaFetcher } from './fetcher.js';
+import { InternalsMissing, openCluster, type Internals } from './internals.js';
+import { retried } from './retry.js';
 
 export interface PartitionInfo {
   partition: number;
@@ -18,7 +20,8 @@ export interface Watermarks {
 
 /** A connected admin client with the calls mqbak makes. */
 export class KafkaAdmin {
-  private fetcherOpen: Promise<KafkaFetcher | null> | null = null;
+  private clusterOpen: Promise<Internals | InternalsMissing> | null = null;
+  private fetcherOpen: Promise<KafkaFetcher | InternalsMissing> | null = null;
 
   private constructor(
     readonly kafka: Kafka,
@@ -38,18 +41,18 @@ export class KafkaAdmin {
   }
 
   async clusterId(): Promise<string> {
-    const d = await this.admin.describeCluster();
+    const d = await retried('describe the cluster', () => this.admin.describeCluster());
     return d.clusterId ?? 'unknown';
   }
 
   async listTopics(): Promise<string[]> {
-    return (await this.admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+    return (await retried('list topics', () => this.admin.listTopics())).filter((t) => !t.startsWith('__')).sort();
   }
 
   /** Partitions of each topic; a missing topic is 'not-found'. */
   async partitions(topic: string): Promise<PartitionInfo[]> {
     try {
-      const md = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      const md = await retried(`metadata of ${topic}`, () => this.admin.fetchTopicMetadata({ topics: [topic] }));
       const t = md.topics[0];
       if (!t) throw new MqbakError('not-found', `topic ${topic} not found`);
       return t.partitions.map((p) => ({ partition: p.partitionId, replicationFactor: p.replicas.length })).sort((a, b) => a.partition - b.partition);
@@ -65,11 +68,12 @@ export class KafkaAdmin {
    * Low and high end per partition. kafkajs fetchTopicOffsets sends ListOffsets (v2 and later)
    * with its default isolation level, READ_COMMITTED (kafkajs src/protocol/requests/listOffsets/
    * index.js): `high` is the last stable offset, which equals the high watermark unless a
-   * transaction is open on the partition.
+   * transaction is open on the partition. kafkajs gives up at the first NOT_LEADER_OR_FOLLOWER
+   * (a leader moving): retried here.
    */
   async watermarks(topic: string): Promise<Map<number, Watermarks>> {
     const out = new Map<number, Watermarks>();
-    for (const p of await this.admin.fetchTopicOffsets(topic)) out.set(p.partition, { low: BigInt(p.low), high: BigInt(p.high) });
+    for (const p of await retried(`list offsets of ${topic}`, () => this.admin.fetchTopicOffsets(topic))) out.set(p.partition, { low: BigInt(p.low), high: BigInt(p.high) });
     return out;
   }
 
@@ -142,15 +146,21 @@ export class KafkaAdmin {
     }
   }
 
-  /** mqbak's own Fetch reader, opened once (null when this kafkajs or broker does not allow it). */
-  fetcher(): Promise<KafkaFetcher | null> {
-    this.fetcherOpen ??= KafkaFetcher.open(this.kafka);
+  /** kafkajs' internals for mqbak's own requests (internals.ts), opened once. */
+  internals(): Promise<Internals | InternalsMissing> {
+    this.clusterOpen ??= openCluster(this.kafka);
+    return this.clusterOpen;
+  }
+
+  /** mqbak's own Fetch reader, opened once (InternalsMissing when this kafkajs or broker does not allow it). */
+  fetcher(): Promise<KafkaFetcher | InternalsMissing> {
+    this.fetcherOpen ??= this.internals().then((k) => (k instanceof InternalsMissing ? k : KafkaFetcher.open(k)));
     return this.fetcherOpen;
   }
 
   async disconnect(): Promise<void> {
-    const f = await this.fetcherOpen?.catch(() => null);
-    await f?.close();
+    const k = await this.clusterOpen?.catch(() => null);
+    if (k && !(k instanceof InternalsMissing)) await k.cluster.disconnect().catch(() => {});
     await this.admin.disconnect().catch(() => {});
   }
 }

@@ -14,8 +14,8 @@
  * header values null.
  *
  * It reaches into kafkajs 2.2's internals (the cluster factory of a Kafka client, the broker's
- * request lookup): open() returns null when they are not what it expects, and the caller falls
- * back to kafkajs' producer.
+ * request lookup): open() returns InternalsMissing when they are not what it expects, and the
+ * caller falls back to kafkajs' producer.
  */
 import type { Kafka } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
@@ -23,13 +23,13 @@ import { columnsOf, sliceCount, type ArchiveRecord, type RecordColumns, type Rec
 import { crc32c } from './crc32c.js';
 import { Crc32cWorker } from './crc32c-worker.js';
 import { utf8Name } from '../../common/utf8-names.js';
-import { describe, isBrokerGone, isRetriable, openCluster, type Internals, type KjsRequest } from './internals.js';
+import { InternalsMissing, openCluster, type Internals, type KjsRequest } from './internals.js';
+import { describe, isBrokerGone, isRetriable, retried, Retries, sleep } from './retry.js';
 
 const MAGIC = 2;
 const BATCH_HEADER = 61;
 const NO_PARTITION_LEADER_EPOCH = -1;
 const REQUEST_TIMEOUT_MS = 30_000;
-const MAX_ATTEMPTS = 6;
 /** Smaller batches are checksummed in this thread (moving them costs more than it saves). */
 const CRC_IN_WORKER_MIN_RECORDS = 64;
 
@@ -239,6 +239,8 @@ interface ProduceResult {
 
 export class BatchProducer {
   private readonly sequences = new Map<string, number>();
+  /** Partitions written under the producer id of an earlier run (adopt), by topic/partition. */
+  private readonly adopted = new Map<string, { producerId: bigint; producerEpoch: number }>();
 
   private constructor(
     private readonly k: Internals,
@@ -247,18 +249,24 @@ export class BatchProducer {
     private readonly crcWorker: Crc32cWorker | null,
   ) {}
 
-  /** Connects and initialises the producer id; null when this kafkajs or broker is not suitable. */
-  static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | null> {
+  /** Connects and initialises the producer id; InternalsMissing when this kafkajs or broker is not suitable. */
+  static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | InternalsMissing> {
     const k = await openCluster(kafka);
-    if (!k) return null;
+    if (k instanceof InternalsMissing) return k;
     try {
       const broker = await k.cluster.findControllerBroker();
       const lookup = broker.lookupRequest(k.apiKeys.Produce, k.requests.Produce)({ acks: -1, timeout: REQUEST_TIMEOUT_MS, topicData: [] });
       if (lookup.request.apiVersion < 3) {
         await k.cluster.disconnect();
-        return null;
+        return new InternalsMissing('the broker does not answer Produce v3 (Kafka before 0.11)');
       }
-      const pid = await broker.initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS });
+      // the producer id comes from any broker (kafkajs asks the controller); one refusing for a
+      // moment (REQUEST_TIMED_OUT, a coordinator loading) is retried like any request
+      const pid = await retried(
+        'InitProducerId',
+        async () => (await k.cluster.findControllerBroker()).initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS }),
+        () => k.cluster.refreshMetadata(),
+      );
       return new BatchProducer(k, BigInt(pid.producerId), pid.producerEpoch, options.crcWorker === false ? null : new Crc32cWorker());
     } catch (e) {
       await k.cluster.disconnect().catch(() => {});
@@ -276,7 +284,8 @@ export class BatchProducer {
     const count = sliceCount(records);
     const key = `${topic}\u0000${partition}`;
     const baseSequence = this.sequences.get(key) ?? 0;
-    const id = { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence };
+    const own = this.adopted.get(key) ?? { producerId: this.producerId, producerEpoch: this.producerEpoch };
+    const id = { producerId: own.producerId, producerEpoch: own.producerEpoch, baseSequence };
     let body: Promise<Buffer>;
     // the checksum of a larger batch is computed beside this thread, which goes on with the next
     const inWorker = this.crcWorker !== null && count >= CRC_IN_WORKER_MIN_RECORDS;
@@ -293,6 +302,23 @@ export class BatchProducer {
     return { topic, partition, prefix, body };
   }
 
+  /** This producer's id and epoch (InitProducerId). */
+  identity(): { producerId: bigint; producerEpoch: number } {
+    return { producerId: this.producerId, producerEpoch: this.producerEpoch };
+  }
+
+  /**
+   * Writes the partition on as the producer id and epoch of an interrupted earlier run, from
+   * sequence `nextSequence`: a batch that run had sent is then sent again with the same
+   * sequence, and the broker acknowledges it where it first stored it instead of storing it
+   * twice (see stream-writer.ts, resume). Before the partition's first prepare.
+   */
+  adopt(topic: string, partition: number, producerId: bigint, producerEpoch: number, nextSequence: number): void {
+    const key = `${topic}\u0000${partition}`;
+    this.adopted.set(key, { producerId, producerEpoch });
+    this.sequences.set(key, nextSequence % 2 ** 31);
+  }
+
   /** Sends a prepared batch (retrying with the same bytes); resolves with its base offset. */
   async transmit(prepared: PreparedBatch, signal?: AbortSignal): Promise<bigint> {
     const { topic, partition } = prepared;
@@ -300,8 +326,8 @@ export class BatchProducer {
     const body = frame.subarray(prepared.prefix);
     // kafkajs' request framing takes an Encoder; a stand-in holding the finished bytes
     const payload = { buf: body, buffer: body, size: () => body.length };
-    let lastError: unknown = null;
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const retries = new Retries();
+    for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       try {
         const broker = await this.k.leader(topic, partition);
@@ -316,15 +342,18 @@ export class BatchProducer {
         return BigInt(p.baseOffset);
       } catch (e) {
         if (e instanceof MqbakError) throw e;
-        lastError = e;
-        if (!isRetriable(e) || attempt === MAX_ATTEMPTS) break;
+        const wait = retries.failed(e);
+        if (wait === null) {
+          // retriable to the end, or the broker gone: exit 5; the broker refusing the batch: exit 3
+          const gone = isRetriable(e) || isBrokerGone(e);
+          const spent = isRetriable(e) ? `; still failing after ${Math.round(retries.failingFor() / 1000)} s of retries` : '';
+          throw new MqbakError(gone ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(e)}${spent}`);
+        }
         // same bytes, same sequence: if the first try did land, the broker answers it as a duplicate
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        await sleep(wait);
         await this.k.cluster.refreshMetadata().catch(() => {});
       }
     }
-    // the broker gone (exit 5) is told apart from the broker refusing the batch (exit 3)
-    throw new MqbakError(isBrokerGone(lastError) ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(lastError)}`);
   }
 
   async close(): Promise<void> {

@@ -7,11 +7,10 @@
  *
  * No consumer group is involved: nothing is joined, committed or left behind on the broker.
  */
-import { createRequire } from 'node:module';
-import type { Kafka } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
 import type { RecordColumns } from '../../common/record.js';
-import { describe, isRetriable, openCluster, type Internals, type KjsBroker } from './internals.js';
+import { InternalsMissing, kafkajsModule, type Internals, type KjsBroker } from './internals.js';
+import { describe, isRetriable, Retries, sleep } from './retry.js';
 import { decodeRecordBatches, nextFetchOffset, UnsupportedCompression, type AbortedTransaction } from './record-batches.js';
 
 const FETCH_VERSION = 4;
@@ -20,7 +19,6 @@ const PARTITION_MAX_BYTES = 2 * 1024 * 1024;
 /** Bytes of one answer: two are held per broker (one decoded, the next arriving). */
 const REQUEST_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_WAIT_MS = 500;
-const MAX_ATTEMPTS = 6;
 /** How long answers may bring nothing below the end noted at start before the backup gives up. */
 const MAX_EMPTY_MS = 30_000;
 const OFFSET_OUT_OF_RANGE = 1;
@@ -52,7 +50,8 @@ export interface Leftover extends FetchRange {
 interface PartitionRead extends FetchRange {
   /** where the next fetch of it starts */
   offset: bigint;
-  attempts: number;
+  /** its failures since its last good answer (retry.ts: backoff, then exit 5) */
+  retries: Retries;
   /** since when its answers bring nothing (null: the last one brought records) */
   emptySince: number | null;
   lastError: unknown;
@@ -114,10 +113,6 @@ export function decodeFetchV4(bytes: Buffer): FetchAnswer {
   return { bytes, partitions };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 export class KafkaFetcher {
   private zstd: ((data: Uint8Array) => Uint8Array) | null = null;
 
@@ -126,22 +121,17 @@ export class KafkaFetcher {
     private readonly errorFromCode: (code: number) => Error & { retriable?: boolean; type?: string },
   ) {}
 
-  /** Connects; null when this kafkajs or the broker does not allow this reader (use kafkajs' consumer). */
-  static async open(kafka: Kafka): Promise<KafkaFetcher | null> {
-    const k = await openCluster(kafka);
-    if (!k) return null;
-    try {
-      const errors = createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode?: unknown };
-      const versions = (await k.cluster.findControllerBroker()).versions?.[k.apiKeys.Fetch];
-      if (typeof errors.createErrorFromCode !== 'function' || !versions || versions.minVersion > FETCH_VERSION || versions.maxVersion < FETCH_VERSION) {
-        await k.cluster.disconnect();
-        return null;
-      }
-      return new KafkaFetcher(k, errors.createErrorFromCode as (code: number) => Error);
-    } catch (e) {
-      await k.cluster.disconnect().catch(() => {});
-      throw e;
-    }
+  /**
+   * The reader over a cluster of the client's (admin.ts opens it, and closes it); InternalsMissing
+   * when this kafkajs or the broker does not allow this reader (then kafkajs' consumer reads).
+   */
+  static async open(k: Internals): Promise<KafkaFetcher | InternalsMissing> {
+    const errors = kafkajsModule<{ createErrorFromCode?: unknown }>('error');
+    if (errors instanceof InternalsMissing) return errors;
+    if (typeof errors.createErrorFromCode !== 'function') return new InternalsMissing("kafkajs' error table is not that of kafkajs 2.2");
+    const versions = (await k.cluster.findControllerBroker()).versions?.[k.apiKeys.Fetch];
+    if (!versions || versions.minVersion > FETCH_VERSION || versions.maxVersion < FETCH_VERSION) return new InternalsMissing(`the broker does not answer Fetch v${FETCH_VERSION}`);
+    return new KafkaFetcher(k, errors.createErrorFromCode as (code: number) => Error);
   }
 
   /** One Fetch (v4) of several partitions of a topic from one broker. */
@@ -178,7 +168,7 @@ export class KafkaFetcher {
     const fail = (e: unknown) => {
       failure ??= e;
     };
-    let todo: PartitionRead[] = ranges.filter((r) => r.from < r.to).map((r) => ({ ...r, offset: r.from, attempts: 0, emptySince: null, lastError: null }));
+    let todo: PartitionRead[] = ranges.filter((r) => r.from < r.to).map((r) => ({ ...r, offset: r.from, retries: new Retries(), emptySince: null, lastError: null }));
 
     // rounds: the partitions to read, grouped by leader; a partition whose leader answered with
     // a retriable error goes into the next round, after a metadata refresh
@@ -200,14 +190,19 @@ export class KafkaFetcher {
         ),
       );
       if (stopped()) break;
+      let wait = 0;
       for (const p of retry) {
-        if (++p.attempts >= MAX_ATTEMPTS || !isRetriable(p.lastError)) {
+        const w = p.retries.failed(p.lastError);
+        if (w === null) {
           // gone, or refusing (authorization, ...): exit 5 either way
-          throw new MqbakError('unreachable', `fetch ${topic}[${p.partition}] at offset ${p.offset}: ${describe(p.lastError)}`);
+          const spent = isRetriable(p.lastError) ? `; still failing after ${Math.round(p.retries.failingFor() / 1000)} s of retries` : '';
+          throw new MqbakError('unreachable', `fetch ${topic}[${p.partition}] at offset ${p.offset}: ${describe(p.lastError)}${spent}`);
         }
+        wait = Math.max(wait, w);
       }
       if (retry.length > 0) {
-        await sleep(100 * 2 ** Math.max(...retry.map((p) => p.attempts)));
+        await sleep(wait);
+        // a moved leader, a broker gone or back: the next round asks the leaders anew
         await this.k.cluster.refreshMetadata().catch(() => {});
       }
       todo = retry;
@@ -279,7 +274,7 @@ export class KafkaFetcher {
           dropped.add(p);
           continue;
         }
-        p.attempts = 0;
+        p.retries.succeeded();
         const next = nextFetchOffset(answer.bytes, part.recordsStart, part.recordsEnd, offset);
         if (next > offset) p.emptySince = null;
         else if ((p.emptySince ??= Date.now()) < Date.now() - MAX_EMPTY_MS) {
@@ -332,7 +327,4 @@ export class KafkaFetcher {
     }
   }
 
-  async close(): Promise<void> {
-    await this.k.cluster.disconnect().catch(() => {});
-  }
 }

@@ -1,8 +1,8 @@
 /**
  * What mqbak's own Produce and Fetch paths (batch-producer.ts, fetcher.ts) take from kafkajs 2.2:
  * its cluster (bootstrap, TLS, SASL, ApiVersions, metadata, connections) and a broker's request
- * sender, reached through private symbols. openCluster() returns null when they are not what
- * this code expects; callers then fall back to kafkajs' public producer or consumer.
+ * sender, reached through private symbols. openCluster() returns InternalsMissing when they are
+ * not what this code expects; callers then fall back to kafkajs' public producer or consumer.
  */
 import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
@@ -107,23 +107,63 @@ function symbolNamed(o: object, description: string): symbol | undefined {
 }
 
 /**
- * A new, connected cluster of the client's (its own connections, any number of requests in
- * flight), or null when this kafkajs is not the one this code was written against.
+ * The kafkajs internals mqbak uses, by the names MQBAK_KAFKA_HIDE_INTERNALS takes: its modules
+ * and the private symbols of a client and a broker.
  */
-export async function openCluster(kafka: Kafka): Promise<Internals | null> {
-  const require = createRequire(import.meta.url);
-  let requests: KjsRequests;
-  let apiKeys: { Produce: number; Fetch: number };
+const MODULES = {
+  requests: 'kafkajs/src/protocol/requests',
+  apiKeys: 'kafkajs/src/protocol/requests/apiKeys',
+  error: 'kafkajs/src/protocol/error',
+} as const;
+const SYMBOLS = { createCluster: 'private:Kafka:createCluster', sendRequest: 'private:Broker:sendRequest' } as const;
+export type InternalName = keyof typeof MODULES | keyof typeof SYMBOLS;
+
+/**
+ * For tests only: MQBAK_KAFKA_HIDE_INTERNALS=error,createCluster (or `all`) makes mqbak act as if
+ * those internals of kafkajs were missing, as with a kafkajs other than 2.2, so that the
+ * fallbacks to kafkajs' consumer and producer are exercised (test/e2e/kafka-internals.test.ts).
+ * Read here and nowhere else.
+ */
+function hidden(name: InternalName): boolean {
+  const list = (process.env.MQBAK_KAFKA_HIDE_INTERNALS ?? '').split(',').map((x) => x.trim());
+  return list.includes('all') || list.includes(name);
+}
+
+/** What a fallback says: which internal of kafkajs is missing or not as expected. */
+export class InternalsMissing {
+  constructor(readonly reason: string) {}
+}
+
+/** One of kafkajs' internal modules, or InternalsMissing when it cannot be loaded. */
+export function kafkajsModule<T>(name: keyof typeof MODULES): T | InternalsMissing {
+  if (hidden(name)) return new InternalsMissing(`kafkajs' ${MODULES[name]} is missing`);
   try {
-    requests = (require('kafkajs/src/protocol/requests') as { requests: KjsRequests }).requests;
-    apiKeys = require('kafkajs/src/protocol/requests/apiKeys') as { Produce: number; Fetch: number };
-  } catch {
-    return null;
+    return createRequire(import.meta.url)(MODULES[name]) as T;
+  } catch (e) {
+    return new InternalsMissing(`kafkajs' ${MODULES[name]} cannot be loaded (${messageOf(e)})`);
   }
-  const factoryKey = symbolNamed(kafka, 'private:Kafka:createCluster');
-  if (!factoryKey || typeof apiKeys.Produce !== 'number' || typeof apiKeys.Fetch !== 'number' || !requests?.Produce || typeof requests.Fetch?.protocol !== 'function') return null;
-  const factory = (kafka as unknown as Record<symbol, unknown>)[factoryKey];
-  if (typeof factory !== 'function') return null;
+}
+
+function privateSymbol(o: object, name: keyof typeof SYMBOLS): symbol | undefined {
+  return hidden(name) ? undefined : symbolNamed(o, SYMBOLS[name]);
+}
+
+/**
+ * A new, connected cluster of the client's (its own connections, any number of requests in
+ * flight), or InternalsMissing when this kafkajs is not the one this code was written against.
+ */
+export async function openCluster(kafka: Kafka): Promise<Internals | InternalsMissing> {
+  const requestsModule = kafkajsModule<{ requests?: KjsRequests }>('requests');
+  if (requestsModule instanceof InternalsMissing) return requestsModule;
+  const apiKeys = kafkajsModule<{ Produce: number; Fetch: number }>('apiKeys');
+  if (apiKeys instanceof InternalsMissing) return apiKeys;
+  const requests = requestsModule.requests;
+  if (typeof apiKeys.Produce !== 'number' || typeof apiKeys.Fetch !== 'number' || !requests?.Produce || typeof requests.Fetch?.protocol !== 'function') {
+    return new InternalsMissing("kafkajs' request table is not that of kafkajs 2.2");
+  }
+  const factoryKey = privateSymbol(kafka, 'createCluster');
+  const factory = factoryKey && (kafka as unknown as Record<symbol, unknown>)[factoryKey];
+  if (typeof factory !== 'function') return new InternalsMissing("kafkajs' client has no private createCluster");
   const cluster = (factory as (o: Record<string, unknown>) => KjsCluster)({ allowAutoTopicCreation: false, maxInFlightRequests: null });
   await cluster.connect();
   let sendKey: symbol | undefined;
@@ -131,14 +171,14 @@ export async function openCluster(kafka: Kafka): Promise<Internals | null> {
   try {
     await cluster.refreshMetadata();
     controller = await cluster.findControllerBroker();
-    sendKey = symbolNamed(controller, 'private:Broker:sendRequest');
+    sendKey = privateSymbol(controller, 'sendRequest');
   } catch (e) {
     await cluster.disconnect().catch(() => {});
     throw e;
   }
   if (!sendKey) {
     await cluster.disconnect().catch(() => {});
-    return null;
+    return new InternalsMissing("kafkajs' broker has no private sendRequest");
   }
   const key = sendKey;
   const knownTopics = new Set<string>();
@@ -214,24 +254,4 @@ export async function openCluster(kafka: Kafka): Promise<Internals | null> {
       return cluster.findBroker({ nodeId });
     },
   };
-}
-
-export function isRetriable(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true;
-}
-
-/** The error and what caused it (kafkajs wraps the last error of its retries in another). */
-function causes(e: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let x = e; typeof x === 'object' && x !== null && out.length < 8; x = (x as { cause?: unknown }).cause) out.push(x);
-  return out;
-}
-
-/** Whether the error says the broker is gone (exit 5) rather than that it refused something (exit 3). */
-export function isBrokerGone(e: unknown): boolean {
-  return causes(e).some((x) => /Connection|Timeout|BrokerNotFound|LockTimeout/.test(String((x as { name?: unknown }).name)));
-}
-
-export function describe(e: unknown): string {
-  return messageOf(e);
 }

@@ -7,6 +7,7 @@ import { MqbakError } from '../../common/errors.js';
 import { columnRecord, type ArchiveRecord, type RecordSlice } from '../../common/record.js';
 import type { KafkaAdmin } from './admin.js';
 import { BatchProducer, type PreparedBatch } from './batch-producer.js';
+import { InternalsMissing } from './internals.js';
 import { unreachable } from './client.js';
 import type { KafkaProducerKind } from './options.js';
 
@@ -36,15 +37,17 @@ export class KafkaProducer {
     return this.batch ? 'batch' : 'kafkajs';
   }
 
-  static async connect(admin: KafkaAdmin, kind: KafkaProducerKind = 'batch'): Promise<KafkaProducer> {
+  /** `info` tells the user when mqbak's own producer cannot run and kafkajs' takes over. */
+  static async connect(admin: KafkaAdmin, kind: KafkaProducerKind = 'batch', info: (message: string) => void = () => {}): Promise<KafkaProducer> {
     if (kind === 'batch') {
-      let batch: BatchProducer | null;
+      let batch: BatchProducer | InternalsMissing;
       try {
         batch = await BatchProducer.open(admin.kafka);
       } catch (e) {
         throw unreachable(e, 'connect the Kafka producer');
       }
-      if (batch) return new KafkaProducer(null, batch);
+      if (!(batch instanceof InternalsMissing)) return new KafkaProducer(null, batch);
+      info(`mqbak's own producer is unavailable (${batch.reason}): writing through kafkajs' producer`);
     }
     const producer = admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     try {
@@ -53,6 +56,17 @@ export class KafkaProducer {
       throw unreachable(e, 'connect the Kafka producer');
     }
     return new KafkaProducer(producer, null);
+  }
+
+  /** The batch producer's id and epoch; null for kafkajs' producer, whose sequences mqbak does not set. */
+  identity(): { producerId: bigint; producerEpoch: number } | null {
+    return this.batch ? this.batch.identity() : null;
+  }
+
+  /** See BatchProducer.adopt; only for the batch producer. */
+  adopt(topic: string, partition: number, producerId: bigint, producerEpoch: number, nextSequence: number): void {
+    if (!this.batch) throw new MqbakError('internal', "kafkajs' producer cannot write as another producer id");
+    this.batch.adopt(topic, partition, producerId, producerEpoch, nextSequence);
   }
 
   /**

@@ -11,7 +11,7 @@ import { KafkaAdmin } from './admin.js';
 import { connectionFrom, producerKind, type KafkaProducerKind } from './options.js';
 import { KafkaProducer } from './producer.js';
 import { planGroups, targetTopics, translateCommitted, type GroupPlan } from './restore-plan.js';
-import { KafkaStreamWriter } from './stream-writer.js';
+import { KafkaStreamWriter, type WriterIdentity } from './stream-writer.js';
 
 /**
  * Partitions restored at once with the batch producer: their requests share the connection, so
@@ -71,7 +71,7 @@ export class KafkaSink implements BrokerSink {
         });
       }
     }
-    this.producer = await KafkaProducer.connect(this.admin, this.producerKind);
+    this.producer = await KafkaProducer.connect(this.admin, this.producerKind, (m) => this.ctx.progress.info(m));
   }
 
   /** Moving the offsets of a group whose consumers run would fight them: refused. */
@@ -87,20 +87,29 @@ export class KafkaSink implements BrokerSink {
     }
   }
 
-  /** `saved` {initialEnd}: where the partition ended before an interrupted run of this restore wrote. */
+  /**
+   * `saved` {initialEnd, producerId, producerEpoch, sequenceStart}: where the partition ended
+   * before an interrupted run of this restore wrote, and the producer it wrote as.
+   */
   async openStream(target: PlannedTarget, saved: JournalEntry | null, _signal: AbortSignal): Promise<KafkaStreamWriter> {
     if (!this.producer) throw new MqbakError('internal', 'Kafka sink: openStream() before prepare()');
     const { topic, partition } = asKafkaAddress(target.target);
     const current = this.ends.get(keyOf(topic, partition)) ?? 0n;
     let initial = current;
+    let identity: WriterIdentity | null = null;
     if (saved !== null) {
+      const bad = () =>
+        new MqbakError('usage', `restore journal: entry of ${target.name} is not {initialEnd, producerId, producerEpoch, sequenceStart}`, { hint: 'delete the journal to start the restore over' });
       const v = saved.initialEnd;
-      if (typeof v !== 'string' || !/^\d+$/.test(v)) {
-        throw new MqbakError('usage', `restore journal: entry of ${target.name} is not {initialEnd: "<offset>"}`, { hint: 'delete the journal to start the restore over' });
-      }
+      if (typeof v !== 'string' || !/^\d+$/.test(v)) throw bad();
       initial = BigInt(v);
+      const { producerId, producerEpoch, sequenceStart } = saved;
+      if (producerId !== undefined) {
+        if (typeof producerId !== 'string' || !/^\d+$/.test(producerId) || !Number.isInteger(producerEpoch) || typeof sequenceStart !== 'string' || !/^\d+$/.test(sequenceStart)) throw bad();
+        identity = { producerId: BigInt(producerId), producerEpoch: producerEpoch as number, sequenceStart: BigInt(sequenceStart) };
+      }
     }
-    return new KafkaStreamWriter(this.producer, target, initial, current);
+    return new KafkaStreamWriter(this.producer, target, initial, current, identity);
   }
 
   /** Commits each group's translated offsets (a committed offset maps to the first restored record at or after it). */

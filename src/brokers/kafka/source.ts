@@ -11,9 +11,15 @@ import { KafkaAdmin } from './admin.js';
 import { unreachable } from './client.js';
 import { readWithConsumer, type ReadRange } from './consumer-reader.js';
 import type { KafkaFetcher } from './fetcher.js';
+import { InternalsMissing } from './internals.js';
+import { topicIds } from './topic-ids.js';
+import { retried } from './retry.js';
 import { connectionFrom, isolationOf, listOption, namedTopics, readerKind, redactUrl, topicRegexOf, type Isolation, type KafkaReaderKind } from './options.js';
 
 type Decompress = (data: Uint8Array) => Uint8Array;
+
+/** The clients whose fallback to kafkajs' consumer was told already (once a run). */
+const fallbackTold = new WeakSet<KafkaAdmin>();
 
 export interface TopicReadHandlers {
   /** Records of one partition in offset order, from mqbak's own reader (no object per record). */
@@ -23,6 +29,8 @@ export interface TopicReadHandlers {
   /** Offsets [from, to) deleted by retention after the backup noted its start. */
   gap(partition: number, from: bigint, to: bigint): void;
   warn(partition: number, message: string): void;
+  /** A fact for the user (the reader used). */
+  info?(message: string): void;
   /** Loads a zstd decompressor (any frame, content size or not), for zstd batches. */
   zstd?: () => Promise<Decompress>;
 }
@@ -47,13 +55,16 @@ export async function readTopic(
 ): Promise<void> {
   let rest = ranges;
   if (reader === 'fetch') {
-    let fetcher: KafkaFetcher | null;
+    let fetcher: KafkaFetcher | InternalsMissing;
     try {
       fetcher = await admin.fetcher();
     } catch (e) {
       throw unreachable(e, `read ${topic}`);
     }
-    if (fetcher) {
+    if (fetcher instanceof InternalsMissing) {
+      if (!fallbackTold.has(admin)) handlers.info?.(`mqbak's own Fetch reader is unavailable (${fetcher.reason}): reading through kafkajs' consumer`);
+      fallbackTold.add(admin);
+    } else {
       const lowWatermark = async (p: number) => (await admin.watermarks(topic)).get(p)?.low ?? 0n;
       const left = await fetcher.read(topic, ranges, isolation, { columns: handlers.columns, gap: handlers.gap, lowWatermark, zstd: handlers.zstd }, signal);
       for (const l of left) handlers.warn(l.partition, `${topic}[${l.partition}] from offset ${l.from}: ${l.reason}: read through kafkajs' consumer instead`);
@@ -97,6 +108,7 @@ export class KafkaSource implements BrokerSource {
     if (topics.length === 0) throw new MqbakError('not-found', 'no topic to back up', { hint: 'check --topics / --topic-regex (mqbak skips internal __ topics)' });
     for (const t of topics) if (!all.includes(t)) throw new MqbakError('not-found', `topic ${t} not found on ${redactUrl(this.url)}`);
     const clusterId = await this.admin.clusterId();
+    const ids = await this.topicIds(topics);
 
     // the cut: every partition's watermarks before anything is read
     const streams: SourceStream[] = [];
@@ -106,7 +118,9 @@ export class KafkaSource implements BrokerSource {
       const marks = await this.admin.watermarks(t);
       layout[t] = { partitions: parts.length, replicationFactor: parts[0]?.replicationFactor ?? 1 };
       for (const [p, m] of [...marks].sort((a, b) => a[0] - b[0])) {
-        streams.push({ name: streamName(t, p), address: kafkaAddress(t, p), mode: 'log', start: m.low, end: m.high, extra: {} });
+        // the topic id: a topic deleted and created again is another lineage, never an incremental with a hole
+        const lineage = ids?.get(t);
+        streams.push({ name: streamName(t, p), address: kafkaAddress(t, p), mode: 'log', start: m.low, end: m.high, extra: {}, ...(lineage ? { lineage } : {}) });
       }
     }
     this.layout = layout;
@@ -117,6 +131,20 @@ export class KafkaSource implements BrokerSource {
       streams,
       warnings: [],
     };
+  }
+
+  /**
+   * Each topic's id, or null when the broker (before Kafka 2.8) or kafkajs (internals missing)
+   * does not tell them: then only the partitions' ends tell a recreated topic. Asked whichever
+   * reader reads, so that MQBAK_KAFKA_CONSUMER does not change the lineage.
+   */
+  private async topicIds(topics: string[]): Promise<Map<string, string> | null> {
+    const k = await this.admin.internals().catch((e: unknown) => {
+      throw unreachable(e, 'connect to Kafka');
+    });
+    if (k instanceof InternalsMissing) return null;
+    const ids = await retried('topic ids (Metadata v10)', () => topicIds(k, topics));
+    return ids && topics.every((t) => ids.has(t)) ? ids : null;
   }
 
   /** Committed offsets of --groups, or of every group the broker lists with commits on these topics. */
@@ -207,6 +235,7 @@ export class KafkaSource implements BrokerSource {
         out.warn(`${topic}[${p}]: offsets ${from}..${end - 1n} were deleted by retention while the backup ran`);
       },
       warn: (p, message) => outs.get(p)!.warn(message),
+      info: (message) => this.ctx.progress.info(message),
       zstd: this.ctx.zstd,
     };
   }

@@ -73,6 +73,21 @@ export class OffsetRunBuilder {
 export interface KafkaJournalEntry extends JournalEntry {
   /** The partition's end offset before this restore first wrote to it, decimal. */
   initialEnd: string;
+  /**
+   * The batch producer's id (decimal) and epoch the partition is written as, and the number of
+   * planned records before the one it gave sequence 0 (decimal): a rerun writes on as this
+   * producer, so the broker recognises a batch the killed run had sent (see KafkaStreamWriter).
+   */
+  producerId?: string;
+  producerEpoch?: number;
+  sequenceStart?: string;
+}
+
+/** The producer identity a partition is written as (KafkaJournalEntry's producer fields). */
+export interface WriterIdentity {
+  producerId: bigint;
+  producerEpoch: number;
+  sequenceStart: bigint;
 }
 
 export class KafkaStreamWriter implements StreamWriter {
@@ -90,16 +105,29 @@ export class KafkaStreamWriter implements StreamWriter {
   private gate: Promise<void> = Promise.resolve();
   /** Records cut but not sent yet (HOLD_TAIL): the start of the next request. */
   private held: { cut: Cut; count: number; bytes: number } = { cut: [], count: 0, bytes: 0 };
+  /** The producer identity written as; null with kafkajs' producer. */
+  private readonly identity: WriterIdentity | null;
 
   /**
    * `initialEnd`: the partition's end before this restore first wrote to it (from the journal, or
-   * `currentEnd` for a new restore); `currentEnd`: its end now.
+   * `currentEnd` for a new restore); `currentEnd`: its end now; `saved`: the producer identity
+   * an interrupted run of this restore wrote the partition as (from the journal), if any.
+   *
+   * Resume: the first `currentEnd - initialEnd` planned records are on the target. On a
+   * replicated cluster the end (the high watermark) may lag the leader's log, so a batch the
+   * killed run sent may be stored yet not counted. The rerun therefore writes as the killed
+   * run's producer id and epoch, giving planned record i the sequence i - sequenceStart, as that
+   * run did, and cuts its batches from the counted end as that run cut them from there (the
+   * cut depends only on the records): a batch the killed run had stored comes again with the
+   * same producer id and sequences, and the broker acknowledges it at the offset where it
+   * stored it (idempotent producer deduplication) instead of storing it twice.
    */
   constructor(
     private readonly producer: KafkaProducer,
     private readonly target: PlannedTarget,
     private readonly initialEnd: bigint,
     currentEnd: bigint,
+    saved: WriterIdentity | null = null,
   ) {
     const t = asKafkaAddress(target.target);
     this.topic = t.topic;
@@ -110,6 +138,15 @@ export class KafkaStreamWriter implements StreamWriter {
     this.next = initialEnd;
     this.resume = already > 0n ? { records: Number(already) } : null;
     this.runs = new OffsetRunBuilder(target.name, target.source, target.target);
+    const own = producer.identity?.() ?? null;
+    if (own === null) this.identity = null;
+    else if (saved && saved.sequenceStart <= already) {
+      this.identity = saved;
+      producer.adopt(this.topic, this.partition, saved.producerId, saved.producerEpoch, Number(already - saved.sequenceStart));
+    } else {
+      // a new restore, or a journal of a mqbak that kept no producer id: sequences start here
+      this.identity = { ...own, sequenceStart: already };
+    }
   }
 
   private get key(): string {
@@ -117,7 +154,9 @@ export class KafkaStreamWriter implements StreamWriter {
   }
 
   journal(): KafkaJournalEntry {
-    return { initialEnd: this.initialEnd.toString() };
+    const id = this.identity;
+    if (!id) return { initialEnd: this.initialEnd.toString() };
+    return { initialEnd: this.initialEnd.toString(), producerId: id.producerId.toString(), producerEpoch: id.producerEpoch, sequenceStart: id.sequenceStart.toString() };
   }
 
   /**

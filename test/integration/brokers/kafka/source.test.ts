@@ -60,6 +60,9 @@ describe('kafka source', () => {
           [`kafka/${topic}/1`, { topic, partition: 1 }, 0n, 10n],
         ]);
         expect(sel.chainKey).toMatch(new RegExp(`^kafka:.+:${topic}$`));
+        // the topic id (Metadata v10) is each stream's lineage, whichever reader reads
+        expect(new Set(sel.streams.map((x) => x.lineage))).toHaveProperty('size', 1);
+        expect(sel.streams[0]!.lineage).toMatch(/^[0-9a-f]{32}$/);
         const { requests, outcome } = await readAll(s, sel);
         expect([...outcome.to.values()]).toEqual([10n, 10n]);
         // kafkajs' consumer does not tell the timestamp type: which reader ran shows here

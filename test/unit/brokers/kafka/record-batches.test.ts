@@ -118,6 +118,29 @@ describe('decoding fetched record batches', () => {
     expect(d.next).toBe(25n);
   });
 
+  it('a batch whose last records were compacted away, fetched from inside the removed tail: no record, the next fetch starts past the batch', () => {
+    // offsets 30..39 written, 37..39 removed by compaction: the batch keeps lastOffsetDelta 9
+    const b = batch(30, [30, 31, 32, 33, 34, 35, 36].map((i) => rec(i)), { lastOffsetDelta: 9 });
+    const after = batch(40, [rec(40)]);
+    const bytes = Buffer.concat([b, after]);
+    // the broker answers a fetch at 37 with the batch holding 37 (it ends at 39)
+    expect(nextFetchOffset(b, 0, b.length, 37n)).toBe(40n);
+    const d = decodeAll(b, { from: 37n });
+    expect(d.records).toEqual([]);
+    expect(d.next).toBe(40n);
+    const both = decodeAll(bytes, { from: 37n });
+    expect(both.records.map((r) => r.position)).toEqual([40n]);
+    expect(both.next).toBe(41n);
+  });
+
+  it('an answer whose batches all end before the requested offset never moves the position back', () => {
+    const b = batch(50, [50, 51].map((i) => rec(i)));
+    expect(nextFetchOffset(b, 0, b.length, 60n)).toBe(60n);
+    const d = decodeAll(b, { from: 60n });
+    expect(d.records).toEqual([]);
+    expect(d.next).toBe(60n);
+  });
+
   it('reads gzip batches, and LogAppendTime batches take their max timestamp', () => {
     const g = [30, 31, 32].map((i) => rec(i));
     const bytes = Buffer.concat([batch(29, [rec(29)]), batch(30, g, { gzip: true }), batch(33, [rec(33)], { attributes: 8 })]);

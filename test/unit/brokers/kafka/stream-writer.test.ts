@@ -117,6 +117,25 @@ describe('kafka stream writer', () => {
     ]);
   });
 
+  it("journals the batch producer's identity, and a rerun writes on as the journaled producer from the counted record's sequence", async () => {
+    const adopted: unknown[] = [];
+    const withId = (end: bigint) =>
+      Object.assign(new StandIn(end), {
+        identity: () => ({ producerId: 77n, producerEpoch: 3 }),
+        adopt: (...a: unknown[]) => adopted.push(a),
+      });
+    // a new restore: sequence 0 is the first record it sends, after the 4 already there
+    const fresh = new KafkaStreamWriter(withId(4n) as unknown as KafkaProducer, target, 0n, 4n);
+    expect(fresh.journal()).toEqual({ initialEnd: '0', producerId: '77', producerEpoch: 3, sequenceStart: '4' });
+    expect(adopted).toEqual([]);
+    // a rerun of a run that wrote as producer 12 epoch 1 from record 2: 9 records are counted, so
+    // record 9 goes with sequence 7, as that run gave it
+    const saved = { producerId: 12n, producerEpoch: 1, sequenceStart: 2n };
+    const again = new KafkaStreamWriter(withId(9n) as unknown as KafkaProducer, target, 0n, 9n, saved);
+    expect(adopted).toEqual([['b', 0, 12n, 1, 7]]);
+    expect(again.journal()).toEqual({ initialEnd: '0', producerId: '12', producerEpoch: 1, sequenceStart: '2' });
+  });
+
   it('more on the target than the plan holds, or less than the journal says, is an integrity error', async () => {
     const w = writer(new StandIn(), 0n, 9n);
     await w.write(block([0, 1, 2]), signal);
