@@ -15,6 +15,16 @@ export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessE
     forcePathStyle: Boolean(opts.s3PathStyle) || pathStyleEnv === '1' || pathStyleEnv === 'true',
   };
   if (checksum) config.checksum = checksum;
+  const sse = (opts.s3Sse as string | undefined) ?? nonEmpty(env.MQBAK_S3_SSE);
+  if (sse !== undefined) {
+    if (sse !== 'AES256' && sse !== 'aws:kms') throw new MqbakError('usage', `--s3-sse ${sse}: expected AES256 or aws:kms`);
+    config.sse = sse;
+  }
+  const kmsKey = (opts.s3SseKmsKeyId as string | undefined) ?? nonEmpty(env.MQBAK_S3_SSE_KMS_KEY_ID);
+  if (kmsKey !== undefined) {
+    if (sse !== 'aws:kms') throw new MqbakError('usage', '--s3-sse-kms-key-id needs --s3-sse aws:kms');
+    config.sseKmsKeyId = kmsKey;
+  }
   const attempts = env.MQBAK_S3_MAX_ATTEMPTS;
   if (attempts !== undefined) {
     const n = Number(attempts);
@@ -22,6 +32,10 @@ export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessE
     config.maxAttempts = n;
   }
   return config;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
 }
 
 function checksumFromAws(v: string | undefined): string | undefined {

@@ -56,6 +56,8 @@ export function storeOptions(cmd: Command): Command {
       '--s3-checksum <mode>',
       'when-supported (SDK default) or when-required, for servers that reject the SDK\'s checksums (env MQBAK_S3_CHECKSUM)',
     )
+    .option('--s3-sse <mode>', 'S3 server-side encryption of every upload: AES256 or aws:kms (env MQBAK_S3_SSE)')
+    .option('--s3-sse-kms-key-id <id>', 'with --s3-sse aws:kms: the KMS key id, ARN or alias (env MQBAK_S3_SSE_KMS_KEY_ID)')
     .option('--password-file <file>', 'password of an encrypted store: this file\'s bytes, one final newline removed (env MQBAK_PASSWORD_FILE)')
     .option('--password-command <cmd>', 'password of an encrypted store: what this shell command prints (env MQBAK_PASSWORD_COMMAND)');
 }
