@@ -44,6 +44,32 @@ function checksumFromAws(v: string | undefined): string | undefined {
   return s;
 }
 
-export async function openStoreFromCli(url: string, opts: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<Store> {
-  return openStore(url, s3ConfigFrom(opts, env));
+/**
+ * Opens the store, and when it is encrypted (it holds key files) reads the password and attaches
+ * the master key it opens, before the command does anything else: a wrong or missing password
+ * fails here (exit 2) and nothing is read or written. `unlock: false` for commands that manage
+ * the keys themselves (key, unlock).
+ */
+export async function openStoreFromCli(url: string, opts: Record<string, unknown>, env: NodeJS.ProcessEnv, options: { unlock?: boolean } = {}): Promise<Store> {
+  const store = await openStore(url, s3ConfigFrom(opts, env));
+  if (options.unlock === false) return store;
+  try {
+    const { isEncryptedStore, unlockStore } = await import('../core/store-keys.js');
+    if (await isEncryptedStore(store)) {
+      const { storePassword } = await import('./password.js');
+      const { attachMasterKey } = await import('../archive/encryption/store-key.js');
+      const password = await storePassword(opts, env);
+      try {
+        const unlocked = await unlockStore(store, password);
+        attachMasterKey(store, unlocked.masterKey);
+        unlocked.masterKey.fill(0);
+      } finally {
+        password.fill(0);
+      }
+    }
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return store;
 }

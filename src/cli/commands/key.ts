@@ -13,7 +13,7 @@ function newKeyOptions(ctx: CliContext, opts: Record<string, unknown>): { params
 }
 
 async function withStore(ctx: CliContext, url: string, opts: Record<string, unknown>, body: (store: Store) => Promise<number>): Promise<number> {
-  const store = await openStoreFromCli(url, opts, ctx.env);
+  const store = await openStoreFromCli(url, opts, ctx.env, { unlock: false });
   try {
     return await body(store);
   } finally {
