@@ -36,7 +36,7 @@ export function runner(sub: 'init' | 'add' | 'list' | 'remove' | 'passwd') {
           } finally {
             pw.fill(0);
           }
-          ctx.err('mqbak: keep this password safe: if every password of the store is lost, its backups cannot be read by anyone\n');
+          if (!ctx.quiet) ctx.err('mqbak: keep this password safe: if every password of the store is lost, its backups cannot be read by anyone\n');
           return EXIT.ok;
         }
         case 'add':
