@@ -50,7 +50,7 @@ export class SegmentBuilder {
     /** how many compressions may run at once (a worker pool can use more than 1) */
     private readonly concurrency = 1,
     /** an encrypted store's: every block sealed after compression (segment-sealing.ts) */
-    private readonly sealing: SegmentSealing | null = null,
+    readonly sealing: SegmentSealing | null = null,
   ) {
     this.output.append(encodeSegmentHeader(sealing === null ? SEGMENT_VERSION : SEALED_SEGMENT_VERSION));
     this.parts.push(Promise.resolve());

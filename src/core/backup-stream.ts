@@ -263,6 +263,11 @@ export class BackupStream implements StreamWriter {
       bytes.release();
       throw e;
     }
+    // the blocks were sealed for the place this key names (their nonces): never store them elsewhere
+    if (b.sealing !== null && b.sealing.segmentSeq !== this.seq) {
+      bytes.release();
+      throw new MqbakError('internal', `stream ${this.name}: segment sealed as ${b.sealing.segmentSeq}, stored as ${this.seq}`);
+    }
     const key = segmentKey(this.writer.id, this.index, this.seq++);
     const size = bytes.length;
     const seg: SegmentEntry = {
