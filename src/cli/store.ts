@@ -63,6 +63,8 @@ export async function openStoreFromCli(url: string, opts: Record<string, unknown
         const unlocked = await unlockStore(store, password);
         attachMasterKey(store, unlocked.masterKey);
         unlocked.masterKey.fill(0);
+        // another key file opened it; the damaged ones may be someone's only password
+        for (const d of unlocked.damaged) process.stderr.write(`mqbak: warning: ${d.key}: ${d.error.message}\n`);
       } finally {
         password.fill(0);
       }
