@@ -1,9 +1,10 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runMqbak, type RunResult } from '../helpers/run-mqbak.js';
+import { MQBAK_BIN, runMqbak, type RunResult } from '../helpers/run-mqbak.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/store-v2/', import.meta.url));
 // the lowest scrypt cost mqbak accepts: key files made here take a millisecond, not half a second
@@ -122,6 +123,41 @@ describe('mqbak key', () => {
     expect(two.code).toBe(2);
     expect(two.stderr).toContain('are both set');
     expect((await runMqbak(['key', 'list', join(dir, 'plain')])).code).toBe(2);
+  });
+
+  // util-linux script(1) gives mqbak a terminal; what it echoes back is the terminal's output
+  const haveScript = spawnSync('script', ['--version']).status === 0;
+  it.skipIf(!haveScript)('on a terminal: the new password is asked twice and the password once, never echoed', async () => {
+    const onTerminal = (args: string[], typed: string[]): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const cmd = [process.execPath, MQBAK_BIN, ...args].map((a) => `'${a}'`).join(' ');
+        const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
+        for (const k of ['MQBAK_PASSWORD', 'MQBAK_PASSWORD_FILE', 'MQBAK_PASSWORD_COMMAND']) delete env[k];
+        const child = spawn('script', ['-qec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+        let out = '';
+        let answered = 0;
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          // answer each prompt as it appears
+          const asked = (out.match(/password: /g) ?? []).length;
+          while (typed.length > 0 && asked > 0 && asked > answered) {
+            child.stdin.write(`${typed.shift()}\r`);
+            answered++;
+          }
+        });
+        child.on('error', reject);
+        child.on('close', () => resolve(out));
+      });
+    const init = await onTerminal(['key', 'init', store, ...CHEAP], ['typed secret', 'typed secret']);
+    expect(init).toContain('new password: ');
+    expect(init).toContain('repeat the new password: ');
+    expect(init).toMatch(/created key [0-9a-f]{8}/);
+    expect(init).not.toContain('typed secret');
+    const list = await onTerminal(['key', 'add', store, '--new-password-file', pw('two'), ...CHEAP], ['typed secret']);
+    expect(list).toContain('current password: ');
+    expect(list).toMatch(/added key [0-9a-f]{8}/);
+    expect(list).not.toContain('typed secret');
+    expect(await keyIds()).toHaveLength(2);
   });
 
   it('help lists the subcommands with examples', async () => {
