@@ -10,6 +10,7 @@ import { verifyStore } from '../../../src/core/verify.js';
 import { unlockStore } from '../../../src/core/store-keys.js';
 import { attachMasterKey } from '../../../src/archive/encryption/store-key.js';
 import { encodeRecord } from '../../../src/archive/record-encoder.js';
+import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader } from '../../../src/archive/segment-framing.js';
 import { ENCRYPTED_FIXTURE, ENCRYPTED_FIXTURE_STORE, expectedLines, fixtureBackups, writeFixtureStore } from '../../../scripts/make-fixtures.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
@@ -76,6 +77,22 @@ describe(`golden fixtures ${ENCRYPTED_FIXTURE_STORE} (format 3, encrypted)`, () 
       const bytes = await readFile(join(STORE, f));
       for (const m of markers) expect(bytes.includes(Buffer.from(m)), `${m} in ${f}`).toBe(false);
     }
+  });
+
+  it('sealed blocks show no raw CRC-32, no counts and no positions in their clear headers', async () => {
+    let blocks = 0;
+    for (const f of (await files(STORE)).filter((x) => x.endsWith('.seg'))) {
+      const bytes = await readFile(join(STORE, f));
+      const { at: start, version } = checkSegmentHeader(bytes, f);
+      expect(version).toBe(2);
+      for (let at = start, i = 0; at < bytes.length; i++) {
+        const h = decodeBlockHeader(bytes, at, f, i, version);
+        expect([h.version, h.rawCrc, h.compressedCrc, h.records, h.firstPosition, h.lastPosition]).toEqual([2, 0, 0, 0, 0n, 0n]);
+        at += BLOCK_PREFIX_SIZE + h.compressedLength;
+        blocks++;
+      }
+    }
+    expect(blocks).toBeGreaterThan(9);
   });
 
   it('the writer reproduces the same bytes for the same input', async () => {
