@@ -15,6 +15,7 @@ import { natsScenarios } from './lib/nats.js';
 import { zstdImplementation } from '../src/archive/codec.js';
 import { measure, type RunResult } from './lib/proc.js';
 import { writeDataFile } from './lib/data.js';
+import { encryptedEnv, initEncryptedStore } from './lib/encrypted.js';
 import { checkTarget, fmtInt, fmtNum, formatMarkdownTable, formatTable, formatTarget, median, parseScale, speedRatio, type TargetCheck } from './lib/stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -133,8 +134,12 @@ async function kafkaScenarios(a: Args, work: string, mockd: string, dataFile: st
     const mqBackup = record('kafka backup: mqbak', 'mqbak', n, rawBytes);
     // the same with zstd-codec (WebAssembly), as where the optional native binding is missing
     const mqBackupWasm = record('kafka backup: mqbak, zstd-codec (MQBAK_ZSTD=wasm)', 'mqbak', n, rawBytes);
+    // the same into an encrypted store (docs/ENCRYPTION.md): every block and manifest sealed
+    const mqBackupEnc = record('kafka backup: mqbak, encrypted store', 'mqbak', n, rawBytes);
+    const encEnv = encryptedEnv(work, env);
     const kcatFile = join(work, 'kcat.zst');
     let store = '';
+    let encStore = '';
     for (let i = 0; i < a.reps; i++) {
       await sample(kcatBackup, [
         `kcat -C -b ${k.bootstrap} -t ${src} -e -o beginning -q -f '%k\\t%s\\n' | zstd -3 -q -f -o ${kcatFile}`,
@@ -146,8 +151,12 @@ async function kafkaScenarios(a: Args, work: string, mockd: string, dataFile: st
       const wasmStore = join(work, `kstore-wasm-${i}`);
       await sample(mqBackupWasm, mqbak(['backup', url, wasmStore, '--topics', src]), { env: { ...env, MQBAK_ZSTD: 'wasm' } });
       rmSync(wasmStore, { recursive: true, force: true });
+      encStore = join(work, `kstore-enc-${i}`);
+      rmSync(encStore, { recursive: true, force: true });
+      initEncryptedStore(MQBAK, encStore, encEnv);
+      await sample(mqBackupEnc, mqbak(['backup', url, encStore, '--topics', src]), { env: encEnv });
     }
-    [kcatBackup, kjsRead, mqBackup, mqBackupWasm].forEach(finish);
+    [kcatBackup, kjsRead, mqBackup, mqBackupWasm, mqBackupEnc].forEach(finish);
     if (existsSync(kcatFile)) kcatBackup.bytes = rawBytes;
 
     // 4. verify
@@ -164,6 +173,7 @@ async function kafkaScenarios(a: Args, work: string, mockd: string, dataFile: st
     const kcatP = record('kafka restore: kcat -P from a file', 'baseline', n, rawBytes);
     const kjsP = record('kafka restore: kafkajs producer acks -1 idempotent', 'baseline', n, rawBytes);
     const mqRestore = record('kafka restore: mqbak', 'mqbak', n, rawBytes);
+    const mqRestoreEnc = record('kafka restore: mqbak, encrypted store', 'mqbak', n, rawBytes);
     for (let i = 0; i < a.reps; i++) {
       if (existsSync(rawFile)) {
         const t = `kcatp-${i}`;
@@ -183,8 +193,14 @@ async function kafkaScenarios(a: Args, work: string, mockd: string, dataFile: st
         await sample(mqRestore, mqbak(['restore', store, url, '--topics', src, '--map', `${src}=${t3}`], i === 0 ? profileDir : undefined), { env });
         await k.deleteTopic(t3);
       } else mqRestore.error = 'no mqbak Kafka backup to restore';
+      if (mqBackupEnc.samples.length) {
+        const t4 = `mq-enc-${i}`;
+        await k.createTopic(t4, 3);
+        await sample(mqRestoreEnc, mqbak(['restore', encStore, url, '--topics', src, '--map', `${src}=${t4}`]), { env: encEnv });
+        await k.deleteTopic(t4);
+      } else mqRestoreEnc.error = 'no encrypted mqbak Kafka backup to restore';
     }
-    [kcatP, kjsP, mqRestore].forEach(finish);
+    [kcatP, kjsP, mqRestore, mqRestoreEnc].forEach(finish);
   } finally {
     await k.stop();
   }
@@ -342,6 +358,8 @@ async function main(): Promise<void> {
   const targets: TargetCheck[] = [
     checkTarget('kafka-backup-vs-kcat', 'Kafka backup vs kcat -C | zstd -3', 'at-least', 1.0, ratioOf('kafka backup: mqbak', 'kafka backup: kcat -C | zstd -3'), 'x', why('kafka backup: mqbak')),
     checkTarget('kafka-restore-vs-kafkajs', 'Kafka restore vs kafkajs producer', 'at-least', 1.0, ratioOf('kafka restore: mqbak', 'kafka restore: kafkajs producer acks -1 idempotent'), 'x', why('kafka restore: mqbak')),
+    checkTarget('kafka-encrypted-backup', 'Kafka backup, encrypted store vs not', 'at-least', 0.9, ratioOf('kafka backup: mqbak, encrypted store', 'kafka backup: mqbak'), 'x', why('kafka backup: mqbak, encrypted store')),
+    checkTarget('kafka-encrypted-restore', 'Kafka restore, encrypted store vs not', 'at-least', 0.9, ratioOf('kafka restore: mqbak, encrypted store', 'kafka restore: mqbak'), 'x', why('kafka restore: mqbak, encrypted store')),
     checkTarget('kafka-restore-vs-kcat', 'Kafka restore vs kcat -P', 'at-least', 0.5, ratioOf('kafka restore: mqbak', 'kafka restore: kcat -P from a file'), 'x', why('kafka restore: mqbak')),
     checkTarget('rabbitmq-drain-vs-consumer', 'RabbitMQ drain vs amqplib consumer', 'at-least', 0.9, ratioOf('rabbitmq drain: mqbak', 'rabbitmq consume: amqplib manual ack'), 'x', why('rabbitmq drain: mqbak')),
     checkTarget('rabbitmq-restore-vs-publisher', 'RabbitMQ restore vs amqplib publisher', 'at-least', 0.9, ratioOf('rabbitmq restore: mqbak', 'rabbitmq publish: amqplib confirms'), 'x', why('rabbitmq restore: mqbak')),

@@ -11,6 +11,11 @@
  * writer still produces the same bytes. Only regenerate on purpose: a format change needs a new
  * format version and new fixtures NEXT to the old ones, which must keep decoding.
  *
+ * fixtures/store-v3-encrypted/ holds the same three backups written to an encrypted store (format
+ * version 3): one key file made from fixed inputs (ENCRYPTED_FIXTURE: password, salt, nonce,
+ * id, master key, the lowest scrypt cost), every block and manifest sealed. Nonces come from
+ * each block's place, so the store is reproducible byte for byte like the others.
+ *
  * fixtures/store-v1/ is the same three backups as format version 1 wrote them (by this script
  * before version 2): the same segments, manifests with version 1 stream entries. It is never
  * rewritten; tests check that it still decodes, verifies and prints the same JSON lines.
@@ -26,6 +31,9 @@ import { openBackupWriter, type StreamSpec } from '../src/core/backup-writer.js'
 import { recordToJson } from '../src/core/inspect.js';
 import { adapterNamed } from '../src/brokers/registry.js';
 import { wasmZstdCodec, type BlockCodec } from '../src/archive/codec.js';
+import { createKeyFile } from '../src/archive/encryption/key-file.js';
+import { keyFileKey } from '../src/archive/encryption/key-ring.js';
+import { attachMasterKey } from '../src/archive/encryption/store-key.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -58,6 +66,17 @@ export interface FixtureBackup {
 export const FIXTURE_STORE = 'store-v2';
 /** Older format versions' stores, kept as they were written. */
 export const OLD_FIXTURE_STORES = ['store-v1'];
+/** The encrypted store of format version 3, and the fixed inputs of its one key file (as in test/vectors/encryption.json). */
+export const ENCRYPTED_FIXTURE_STORE = 'store-v3-encrypted';
+export const ENCRYPTED_FIXTURE = {
+  password: 'mqbak test password',
+  salt: Uint8Array.from({ length: 32 }, (_, i) => 0x20 + i),
+  nonce: Uint8Array.from({ length: 12 }, (_, i) => 0x40 + i),
+  masterKey: Uint8Array.from({ length: 32 }, (_, i) => i),
+  id: '0a1b2c3d',
+  created: '2026-11-25T00:00:00.000Z',
+  params: { N: 1024, r: 8, p: 1 },
+};
 export const FIXTURE_OPTIONS = { blockSize: 1024, segmentSize: 2048, level: 3, toolVersion: '0.1.0' };
 
 const kafkaSource: SourceDescription = {
@@ -245,10 +264,24 @@ export function fixtureBackups(): FixtureBackup[] {
   ];
 }
 
-/** Writes the fixture store into `dir` (which must not hold one yet); returns the manifests' SHA-256s. */
-export async function writeFixtureStore(dir: string, codec: BlockCodec = wasmZstdCodec): Promise<Record<string, string>> {
+/**
+ * Writes the fixture store into `dir` (which must not hold one yet); returns the manifests'
+ * SHA-256s. `encrypted`: the format 3 store, with ENCRYPTED_FIXTURE's key file.
+ */
+export async function writeFixtureStore(dir: string, codec: BlockCodec = wasmZstdCodec, encrypted = false): Promise<Record<string, string>> {
   const store = new LocalStore(dir);
   const shas: Record<string, string> = {};
+  if (encrypted) {
+    const f = ENCRYPTED_FIXTURE;
+    const key = await createKeyFile(enc(f.password), {
+      params: f.params,
+      masterKey: f.masterKey,
+      now: new Date(f.created),
+      fixed: { salt: f.salt, nonce: f.nonce, id: f.id },
+    });
+    await store.put(keyFileKey(key.id), key.file);
+    attachMasterKey(store, key.masterKey);
+  }
   for (const b of fixtureBackups()) {
     const t = new Date(b.time);
     const w = await openBackupWriter({
@@ -300,6 +333,14 @@ async function main(): Promise<void> {
   const shas = await writeFixtureStore(dir);
   await writeFile(join(root, `${FIXTURE_STORE}.expected.jsonl`), `${(await expectedLines()).join('\n')}\n`);
   process.stdout.write(`wrote ${dir}\n${Object.entries(shas).map(([id, sha]) => `  ${id} ${sha}`).join('\n')}\n`);
+  // the encrypted store only when asked: its bytes must not change once checked in either
+  if (process.argv.includes('--encrypted')) {
+    const edir = join(root, ENCRYPTED_FIXTURE_STORE);
+    await rm(edir, { recursive: true, force: true });
+    const eshas = await writeFixtureStore(edir, wasmZstdCodec, true);
+    await writeFile(join(root, `${ENCRYPTED_FIXTURE_STORE}.expected.jsonl`), `${(await expectedLines()).join('\n')}\n`);
+    process.stdout.write(`wrote ${edir}\n${Object.entries(eshas).map(([id, sha]) => `  ${id} ${sha}`).join('\n')}\n`);
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

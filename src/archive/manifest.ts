@@ -9,6 +9,10 @@ import { upgradeV1, V1_STREAM_FIELDS, v1BrokerOk, v1StreamProblems } from './man
  * address and the metadata are plain JSON owned by the adapter named in source.broker.
  */
 export const FORMAT_VERSION = 2;
+/** The version of manifests written to an encrypted store: sealed, their segments' blocks sealed (docs/FORMAT.md 9). */
+export const ENCRYPTED_FORMAT_VERSION = 3;
+/** The newest version this mqbak reads. */
+export const NEWEST_FORMAT_VERSION = 3;
 
 export type BackupKind = 'full' | 'incremental';
 
@@ -102,7 +106,8 @@ function canonicalText(value: unknown): string {
 
 /** The bytes a manifest is stored as. */
 export function serializeManifest(manifest: Manifest): Uint8Array {
-  const problems = manifestProblems(manifest);
+  // version 3 is version 2's manifest, stored sealed: the same rules
+  const problems = manifestProblems(manifest, manifest.version === ENCRYPTED_FORMAT_VERSION ? ENCRYPTED_FORMAT_VERSION : FORMAT_VERSION);
   if (problems.length > 0) throw new MqbakError('internal', `manifest ${manifest.id}: ${problems.join('; ')}`);
   let body: string;
   try {
@@ -140,8 +145,8 @@ export function parseManifest(bytes: Uint8Array, context = 'manifest'): Manifest
   if (typeof obj.version !== 'number' || !Number.isInteger(obj.version) || obj.version < 1) {
     throw new MqbakError('integrity', `${context}: bad format version ${JSON.stringify(obj.version)}`);
   }
-  if (obj.version > FORMAT_VERSION) {
-    throw new MqbakError('unsupported', `${context}: archive format version ${obj.version} is newer than this mqbak supports (${FORMAT_VERSION})`, {
+  if (obj.version > NEWEST_FORMAT_VERSION) {
+    throw new MqbakError('unsupported', `${context}: archive format version ${obj.version} is newer than this mqbak supports (${NEWEST_FORMAT_VERSION})`, {
       hint: 'upgrade mqbak to read this backup',
     });
   }

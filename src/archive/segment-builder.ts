@@ -8,7 +8,9 @@ import type { ArchiveRecord, RecordColumns } from '../common/record.js';
 import { ChunkedBytes, giveBlock, takeBlock, type SegmentBytes } from './buffer-pools.js';
 import type { BlockCodec } from './codec.js';
 import { columnRecordSize, prepareRecord, writeColumnRecord, writeRecord, type PreparedRecord } from './record-encoder.js';
-import { CODEC_ZSTD, encodeBlockPrefix, encodeSegmentHeader, FLAG_CONTINUES, SEGMENT_VERSION } from './segment-framing.js';
+import { CODEC_ZSTD, encodeBlockPrefix, encodeSegmentHeader, FLAG_CONTINUES, SEALED_SEGMENT_VERSION, SEGMENT_VERSION, type BlockHeader } from './segment-framing.js';
+import type { SegmentSealing } from './encryption/store-key.js';
+import { sealSegmentBlock } from './segment-sealing.js';
 
 export type { SegmentBytes } from './buffer-pools.js';
 
@@ -47,8 +49,10 @@ export class SegmentBuilder {
     private readonly blockSize: number,
     /** how many compressions may run at once (a worker pool can use more than 1) */
     private readonly concurrency = 1,
+    /** an encrypted store's: every block sealed after compression (segment-sealing.ts) */
+    readonly sealing: SegmentSealing | null = null,
   ) {
-    this.output.append(encodeSegmentHeader());
+    this.output.append(encodeSegmentHeader(sealing === null ? SEGMENT_VERSION : SEALED_SEGMENT_VERSION));
     this.parts.push(Promise.resolve());
   }
 
@@ -159,6 +163,9 @@ export class SegmentBuilder {
     this.blockLast = null;
     const level = this.level;
     const codec = this.codec;
+    const sealing = this.sealing;
+    // parts[0] is the segment header: block i is parts[i + 1]
+    const blockIndex = this.parts.length - 1;
     const block = (async () => {
       let frame: Uint8Array;
       let rawCrc: number;
@@ -177,7 +184,7 @@ export class SegmentBuilder {
         giveBlock(buffer);
         frameCrc = crc32(frame);
       }
-      const prefix = encodeBlockPrefix({
+      const header: BlockHeader = {
         version: SEGMENT_VERSION,
         codec: CODEC_ZSTD,
         flags,
@@ -188,8 +195,14 @@ export class SegmentBuilder {
         records,
         firstPosition: first,
         lastPosition: last,
-      });
-      return { prefix, frame, release };
+      };
+      if (sealing !== null) {
+        // sealed once, here: a retried upload resends these bytes (the nonce rule, nonce.ts)
+        const { prefix, sealed } = sealSegmentBlock(sealing, blockIndex, header, frame);
+        release?.();
+        return { prefix, frame: sealed, release: undefined };
+      }
+      return { prefix: encodeBlockPrefix(header), frame, release };
     })();
     const index = this.parts.length;
     block.then(

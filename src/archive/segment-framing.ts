@@ -17,7 +17,10 @@
 import { crc32 } from 'node:zlib';
 import { MqbakError } from '../common/errors.js';
 
+/** The segment and block layout of unencrypted stores. */
 export const SEGMENT_VERSION = 1;
+/** Sealed blocks (encrypted stores, format 3; docs/FORMAT.md 9.2). The newest layout this mqbak reads. */
+export const SEALED_SEGMENT_VERSION = 2;
 export const SKIPPABLE_MAGIC = 0x184d2a50;
 export const SEGMENT_MAGIC = 'MQBS';
 export const BLOCK_MAGIC = 'MQBB';
@@ -44,13 +47,13 @@ export interface BlockHeader {
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
-export function encodeSegmentHeader(): Uint8Array {
+export function encodeSegmentHeader(version: number = SEGMENT_VERSION): Uint8Array {
   const out = new Uint8Array(SEGMENT_HEADER_SIZE);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, SKIPPABLE_MAGIC, true);
   dv.setUint32(4, 8, true);
   out.set(ascii(SEGMENT_MAGIC), 8);
-  dv.setUint16(12, SEGMENT_VERSION, true);
+  dv.setUint16(12, version, true);
   dv.setUint16(14, 0, true);
   return out;
 }
@@ -81,8 +84,11 @@ export function integrity(context: string, message: string): MqbakError {
   return new MqbakError('integrity', `${context}: ${message}`);
 }
 
-/** Reads and checks the block header (with its skippable frame) at `at`. */
-export function decodeBlockHeader(bytes: Uint8Array, at: number, context: string, index: number): BlockHeader {
+/**
+ * Reads and checks the block header (with its skippable frame) at `at`; its version must be the
+ * segment's (`segmentVersion`).
+ */
+export function decodeBlockHeader(bytes: Uint8Array, at: number, context: string, index: number, segmentVersion: number = SEGMENT_VERSION): BlockHeader {
   const where = `block ${index} at byte ${at}`;
   if (bytes.length - at < BLOCK_PREFIX_SIZE) throw integrity(context, `${where}: truncated block header (${bytes.length - at} bytes left)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -104,31 +110,31 @@ export function decodeBlockHeader(bytes: Uint8Array, at: number, context: string
     firstPosition: dv.getBigInt64(b + 28, true),
     lastPosition: dv.getBigInt64(b + 36, true),
   };
-  if (h.version > SEGMENT_VERSION) {
-    throw new MqbakError('unsupported', `${context}: ${where}: block format version ${h.version} is newer than this mqbak knows (${SEGMENT_VERSION})`, {
+  if (h.version > SEALED_SEGMENT_VERSION) {
+    throw new MqbakError('unsupported', `${context}: ${where}: block format version ${h.version} is newer than this mqbak knows (${SEALED_SEGMENT_VERSION})`, {
       hint: 'upgrade mqbak to read this archive',
     });
   }
-  if (h.version !== SEGMENT_VERSION) throw integrity(context, `${where}: bad block version ${h.version}`);
+  if (h.version !== segmentVersion) throw integrity(context, `${where}: bad block version ${h.version}`);
   if (h.codec !== CODEC_ZSTD) throw integrity(context, `${where}: unknown codec ${h.codec}`);
   if ((h.flags & ~FLAG_CONTINUES) !== 0) throw integrity(context, `${where}: unknown flags ${h.flags}`);
   if (h.rawLength === 0) throw integrity(context, `${where}: empty block`);
   return h;
 }
 
-/** Checks the segment header; returns the offset of the first block. */
-export function checkSegmentHeader(bytes: Uint8Array, context: string): number {
+/** Checks the segment header; returns the offset of the first block and the segment's version. */
+export function checkSegmentHeader(bytes: Uint8Array, context: string): { at: number; version: number } {
   if (bytes.length < SEGMENT_HEADER_SIZE) throw integrity(context, `${bytes.length} bytes: shorter than a segment header`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== SKIPPABLE_MAGIC || dv.getUint32(4, true) !== 8 || String.fromCharCode(...bytes.subarray(8, 12)) !== SEGMENT_MAGIC) {
     throw integrity(context, 'not an mqbak segment (bad header)');
   }
   const version = dv.getUint16(12, true);
-  if (version > SEGMENT_VERSION) {
-    throw new MqbakError('unsupported', `${context}: segment format version ${version} is newer than this mqbak knows (${SEGMENT_VERSION})`, {
+  if (version > SEALED_SEGMENT_VERSION) {
+    throw new MqbakError('unsupported', `${context}: segment format version ${version} is newer than this mqbak knows (${SEALED_SEGMENT_VERSION})`, {
       hint: 'upgrade mqbak to read this archive',
     });
   }
-  if (version !== SEGMENT_VERSION || dv.getUint16(14, true) !== 0) throw integrity(context, `bad segment header version ${version}`);
-  return SEGMENT_HEADER_SIZE;
+  if (version < SEGMENT_VERSION || dv.getUint16(14, true) !== 0) throw integrity(context, `bad segment header version ${version}`);
+  return { at: SEGMENT_HEADER_SIZE, version };
 }

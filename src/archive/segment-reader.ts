@@ -9,7 +9,10 @@ import { ColumnsBuilder, type ArchiveRecord, type RecordColumns } from '../commo
 import { utf8NameChecker } from '../common/utf8-names.js';
 import type { BlockCodec } from './codec.js';
 import { decodeRecordAt, decodeRecordColumns } from './record-decoder.js';
-import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader, FLAG_CONTINUES, integrity, type BlockHeader } from './segment-framing.js';
+import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader, FLAG_CONTINUES, integrity, SEALED_SEGMENT_VERSION, type BlockHeader } from './segment-framing.js';
+import type { SegmentSealing } from './encryption/store-key.js';
+import { openSegmentBlock } from './segment-sealing.js';
+import { needsPassword } from './stored-manifest.js';
 
 export interface DecodedSegmentSummary {
   blocks: number;
@@ -27,8 +30,9 @@ export async function* decodeSegment(
   codec: BlockCodec,
   context: string,
   summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+  sealing: SegmentSealing | null = null,
 ): AsyncGenerator<ArchiveRecord> {
-  for await (const records of decodeSegmentBlocks(bytes, codec, context, summary)) yield* records;
+  for await (const records of decodeSegmentBlocks(bytes, codec, context, summary, sealing)) yield* records;
 }
 
 interface PendingBlock {
@@ -66,8 +70,9 @@ export async function* decodeSegmentBlocks(
   codec: BlockCodec,
   context: string,
   summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+  sealing: SegmentSealing | null = null,
 ): AsyncGenerator<ArchiveRecord[]> {
-  for await (const b of decodeSegmentObjects(bytes, codec, context, summary)) yield b.records;
+  for await (const b of decodeSegmentObjects(bytes, codec, context, summary, sealing)) yield b.records;
 }
 
 /** decodeSegmentBlocks, with each block's first and last positions and timestamps. */
@@ -76,8 +81,9 @@ export function decodeSegmentObjects(
   codec: BlockCodec,
   context: string,
   summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+  sealing: SegmentSealing | null = null,
 ): AsyncGenerator<DecodedBlock<ArchiveRecord[]>> {
-  return walkSegment(bytes, codec, context, summary, decodeObjects);
+  return walkSegment(bytes, codec, context, summary, decodeObjects, sealing);
 }
 
 /**
@@ -90,6 +96,7 @@ export function decodeSegmentColumns(
   codec: BlockCodec,
   context: string,
   summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+  sealing: SegmentSealing | null = null,
 ): AsyncGenerator<DecodedBlock<RecordColumns>> {
   const checkName = utf8NameChecker();
   const decode: RecordsDecoder<RecordColumns> = (buf, lastPosition) => {
@@ -110,7 +117,7 @@ export function decodeSegmentColumns(
       : { records: c, count: n, firstPosition: BigInt(c.position[0]!), lastPosition: BigInt(c.position[n - 1]!), firstTimestamp: ts(0), lastTimestamp: ts(n - 1) };
     return { block, next };
   };
-  return walkSegment(bytes, codec, context, summary, decode);
+  return walkSegment(bytes, codec, context, summary, decode, sealing);
 }
 
 const decodeObjects: RecordsDecoder<ArchiveRecord[]> = (buf, lastPosition) => {
@@ -139,8 +146,14 @@ async function* walkSegment<T>(
   context: string,
   summary: DecodedSegmentSummary,
   decode: RecordsDecoder<T>,
+  sealing: SegmentSealing | null,
 ): AsyncGenerator<DecodedBlock<T>> {
-  let at = checkSegmentHeader(bytes, context);
+  const header = checkSegmentHeader(bytes, context);
+  let at = header.at;
+  const sealed = header.version === SEALED_SEGMENT_VERSION;
+  if (sealed && sealing === null) throw needsPassword(context);
+  // a plaintext segment where blocks must be sealed could have been put there by anyone
+  if (!sealed && sealing !== null) throw integrity(context, 'not sealed, in an encrypted store');
   let carry: Uint8Array = new Uint8Array(0);
   let lastPosition: bigint | null = null;
   let index = 0;
@@ -150,13 +163,15 @@ async function* walkSegment<T>(
   const startNext = (): void => {
     if (broken || at >= bytes.length) return;
     try {
-      const h = decodeBlockHeader(bytes, at, context, index);
+      const clear = decodeBlockHeader(bytes, at, context, index, header.version);
       const where = `block ${index} at byte ${at}`;
       const frameStart = at + BLOCK_PREFIX_SIZE;
-      const frameEnd = frameStart + h.compressedLength;
-      if (frameEnd > bytes.length) throw integrity(context, `${where}: compressed length ${h.compressedLength} runs past the end of the segment (truncated?)`);
-      const frame = bytes.subarray(frameStart, frameEnd);
-      if (crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
+      const frameEnd = frameStart + clear.compressedLength;
+      if (frameEnd > bytes.length) throw integrity(context, `${where}: compressed length ${clear.compressedLength} runs past the end of the segment (truncated?)`);
+      let h = clear;
+      let frame = bytes.subarray(frameStart, frameEnd);
+      if (sealed) ({ h, frame } = openSegmentBlock(sealing!, index, clear, bytes.subarray(at, frameStart), frame, context, where));
+      else if (crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
       const raw = codec.decompress(frame, h.rawLength).catch((e: unknown) => {
         throw integrity(context, `${where}: ${messageOf(e)}`);
       });

@@ -8,6 +8,7 @@ import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
 import { createProgress, type CliContext } from './context.js';
 import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
+import { addKeyCommands } from './key-commands.js';
 import { addAdapterOptions } from './adapter-options.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import { allAdapters } from '../brokers/registry.js';
@@ -277,6 +278,8 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
   mqbak unlock s3://ops-backups/mq --all`, STORE_HELP))
     .action(action('unlock', async () => (await import('./commands/unlock.js')).run));
 
+  addKeyCommands(program, action, help, STORE_HELP);
+
   return program;
 }
 
@@ -362,10 +365,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     writeErr: (s) => process.stderr.write(s),
     outputError: (s, write) => write(`mqbak: ${s.replace(/^error: /, 'error: ').trimEnd()}\n`),
   });
-  for (const sub of program.commands) {
-    sub.exitOverride();
-    sub.configureOutput(program.configureOutput());
-  }
+  const override = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride();
+      sub.configureOutput(program.configureOutput());
+      override(sub); // key init, key add...
+    }
+  };
+  override(program);
   if (argv.length === 0) {
     program.outputHelp({ error: true });
     return EXIT.usage;

@@ -15,6 +15,16 @@ export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessE
     forcePathStyle: Boolean(opts.s3PathStyle) || pathStyleEnv === '1' || pathStyleEnv === 'true',
   };
   if (checksum) config.checksum = checksum;
+  const sse = (opts.s3Sse as string | undefined) ?? nonEmpty(env.MQBAK_S3_SSE);
+  if (sse !== undefined) {
+    if (sse !== 'AES256' && sse !== 'aws:kms') throw new MqbakError('usage', `--s3-sse ${sse}: expected AES256 or aws:kms`);
+    config.sse = sse;
+  }
+  const kmsKey = (opts.s3SseKmsKeyId as string | undefined) ?? nonEmpty(env.MQBAK_S3_SSE_KMS_KEY_ID);
+  if (kmsKey !== undefined) {
+    if (sse !== 'aws:kms') throw new MqbakError('usage', '--s3-sse-kms-key-id needs --s3-sse aws:kms');
+    config.sseKmsKeyId = kmsKey;
+  }
   const attempts = env.MQBAK_S3_MAX_ATTEMPTS;
   if (attempts !== undefined) {
     const n = Number(attempts);
@@ -24,12 +34,44 @@ export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessE
   return config;
 }
 
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
+
 function checksumFromAws(v: string | undefined): string | undefined {
   if (!v) return undefined;
   const s = v.toLowerCase().replace('_', '-');
   return s;
 }
 
-export async function openStoreFromCli(url: string, opts: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<Store> {
-  return openStore(url, s3ConfigFrom(opts, env));
+/**
+ * Opens the store, and when it is encrypted (it holds key files) reads the password and attaches
+ * the master key it opens, before the command does anything else: a wrong or missing password
+ * fails here (exit 2) and nothing is read or written. `unlock: false` for commands that manage
+ * the keys themselves (key, unlock).
+ */
+export async function openStoreFromCli(url: string, opts: Record<string, unknown>, env: NodeJS.ProcessEnv, options: { unlock?: boolean } = {}): Promise<Store> {
+  const store = await openStore(url, s3ConfigFrom(opts, env));
+  if (options.unlock === false) return store;
+  try {
+    const { isEncryptedStore, unlockStore } = await import('../core/store-keys.js');
+    if (await isEncryptedStore(store)) {
+      const { storePassword } = await import('./password.js');
+      const { attachMasterKey } = await import('../archive/encryption/store-key.js');
+      const password = await storePassword(opts, env);
+      try {
+        const unlocked = await unlockStore(store, password);
+        attachMasterKey(store, unlocked.masterKey);
+        unlocked.masterKey.fill(0);
+        // another key file opened it; the damaged ones may be someone's only password
+        for (const d of unlocked.damaged) process.stderr.write(`mqbak: warning: ${d.key}: ${d.error.message}\n`);
+      } finally {
+        password.fill(0);
+      }
+    }
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return store;
 }

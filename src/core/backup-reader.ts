@@ -3,11 +3,13 @@
  * API contract shared by restore, cat and verify (docs/FORMAT.md, "Reader obligations").
  */
 import type { ArchiveRecord, RecordColumns } from '../common/record.js';
-import { parseManifest, sha256Hex, type Manifest, type SegmentEntry, type StreamEntry } from '../archive/manifest.js';
+import { sha256Hex, type Manifest, type SegmentEntry, type StreamEntry } from '../archive/manifest.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { idOfManifestKey, isBackupId, manifestKey, MANIFESTS_PREFIX } from '../archive/keys.js';
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
+import { decodeStoredManifest } from '../archive/stored-manifest.js';
+import { masterKeyOf, segmentSealing, type SegmentSealing } from '../archive/encryption/store-key.js';
 import { decodeSegmentColumns, decodeSegmentObjects, type DecodedBlock } from '../archive/segment-reader.js';
 
 export interface LoadedManifest {
@@ -52,7 +54,7 @@ export async function loadManifest(store: Store, id: string, options: { signal?:
     if (e instanceof StoreNotFoundError) throw new MqbakError('not-found', `backup ${id} not found in ${store.description}`, { hint: 'see mqbak list' });
     throw withContext(e, `read manifest ${key}`, 'unreachable');
   }
-  const manifest = parseManifest(bytes, `manifest ${key}`);
+  const manifest = decodeStoredManifest(bytes, id, masterKeyOf(store), `manifest ${key}`);
   if (manifest.id !== id) throw new MqbakError('integrity', `manifest ${key}: holds backup id ${manifest.id}`);
   return { manifest, sha256: sha256Hex(bytes) };
 }
@@ -165,7 +167,19 @@ export function streamFitsColumns(stream: StreamEntry): boolean {
   return BigInt(stream.from) > -(2n ** 53n) && BigInt(stream.to) <= 2n ** 53n;
 }
 
-type SegmentDecoder<T> = (bytes: Uint8Array, codec: BlockCodec, context: string) => AsyncGenerator<DecodedBlock<T>>;
+type SegmentDecoder<T> = (
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: undefined,
+  sealing: SegmentSealing | null,
+) => AsyncGenerator<DecodedBlock<T>>;
+
+/** Where the blocks of the segment at `key` are sealed, when `store` was opened with its key. */
+function sealingOf(store: Store, key: string): SegmentSealing | null {
+  const mk = masterKeyOf(store);
+  return mk === null ? null : segmentSealing(mk, key);
+}
 
 async function* readStreamWith<T>(
   store: Store,
@@ -183,7 +197,7 @@ async function* readStreamWith<T>(
       continue;
     }
     const bytes = await fetchSegment(store, seg, options);
-    for await (const block of checkedBlocks(bytes, seg, options.codec ?? zstdCodec, options.signal, decode)) {
+    for await (const block of checkedBlocks(bytes, seg, options.codec ?? zstdCodec, options.signal, decode, sealingOf(store, seg.key))) {
       // positions strictly increase within a segment (checked): its first and last bound the rest
       if (block.count > 0) {
         for (const p of [block.firstPosition, block.lastPosition]) {
@@ -223,7 +237,7 @@ export async function* readSegment(
   options: { signal?: AbortSignal; codec?: BlockCodec } = {},
 ): AsyncGenerator<ArchiveRecord> {
   const bytes = await fetchSegment(store, segment, options);
-  yield* decodeCheckedSegment(bytes, segment, options.codec ?? zstdCodec, options.signal);
+  yield* decodeCheckedSegment(bytes, segment, options.codec ?? zstdCodec, options.signal, sealingOf(store, segment.key));
 }
 
 /** Decodes bytes whose size and hash were checked, comparing counts and positions with the manifest entry. */
@@ -232,8 +246,9 @@ export async function* decodeCheckedSegment(
   segment: SegmentEntry,
   codec: BlockCodec,
   signal?: AbortSignal,
+  sealing: SegmentSealing | null = null,
 ): AsyncGenerator<ArchiveRecord> {
-  for await (const batch of decodeCheckedSegmentBlocks(bytes, segment, codec, signal)) yield* batch;
+  for await (const batch of decodeCheckedSegmentBlocks(bytes, segment, codec, signal, sealing)) yield* batch;
 }
 
 /** decodeCheckedSegment, one array of records per block. */
@@ -242,8 +257,9 @@ export async function* decodeCheckedSegmentBlocks(
   segment: SegmentEntry,
   codec: BlockCodec,
   signal?: AbortSignal,
+  sealing: SegmentSealing | null = null,
 ): AsyncGenerator<ArchiveRecord[]> {
-  for await (const b of checkedBlocks(bytes, segment, codec, signal, decodeSegmentObjects)) if (b.count > 0) yield b.records;
+  for await (const b of checkedBlocks(bytes, segment, codec, signal, decodeSegmentObjects, sealing)) if (b.count > 0) yield b.records;
 }
 
 /** The blocks of a segment, with counts, first and last positions and timestamps compared with the manifest entry. */
@@ -253,11 +269,12 @@ async function* checkedBlocks<T>(
   codec: BlockCodec,
   signal: AbortSignal | undefined,
   decode: SegmentDecoder<T>,
+  sealing: SegmentSealing | null,
 ): AsyncGenerator<DecodedBlock<T>> {
   const context = `segment ${segment.key}`;
   let n = 0;
   let last: DecodedBlock<T> | null = null;
-  for await (const block of decode(bytes, codec, context)) {
+  for await (const block of decode(bytes, codec, context, undefined, sealing)) {
     throwIfAborted(signal);
     if (block.count === 0) continue;
     if (n === 0) {

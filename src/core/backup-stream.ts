@@ -13,6 +13,7 @@ import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import type { BlockCodec } from '../archive/codec.js';
 import { SegmentBuilder, type SegmentBytes } from '../archive/segment-builder.js';
 import { segmentKey } from '../archive/keys.js';
+import { masterKeyOf, segmentSealing } from '../archive/encryption/store-key.js';
 
 export interface StreamSpec {
   name: string;
@@ -72,6 +73,8 @@ export interface StreamOwner {
 export class BackupStream implements StreamWriter {
   private builder: SegmentBuilder;
   private seq = 0;
+  /** the seq of the next builder: builders are stored in the order they are made, each one once */
+  private builderSeq = 0;
   private last: bigint | null = null;
   private records = 0;
   private readonly segments: SegmentEntry[] = [];
@@ -100,7 +103,10 @@ export class BackupStream implements StreamWriter {
 
   private newBuilder(): SegmentBuilder {
     const s = this.writer.settings;
-    return new SegmentBuilder(s.codec, s.level, s.blockSize, s.concurrency);
+    const mk = masterKeyOf(this.writer.options.store);
+    const sealing = mk === null ? null : segmentSealing(mk, segmentKey(this.writer.id, this.index, this.builderSeq));
+    this.builderSeq++;
+    return new SegmentBuilder(s.codec, s.level, s.blockSize, s.concurrency, sealing);
   }
 
   private check(): void {
@@ -256,6 +262,11 @@ export class BackupStream implements StreamWriter {
     } catch (e) {
       bytes.release();
       throw e;
+    }
+    // the blocks were sealed for the place this key names (their nonces): never store them elsewhere
+    if (b.sealing !== null && b.sealing.segmentSeq !== this.seq) {
+      bytes.release();
+      throw new MqbakError('internal', `stream ${this.name}: segment sealed as ${b.sealing.segmentSeq}, stored as ${this.seq}`);
     }
     const key = segmentKey(this.writer.id, this.index, this.seq++);
     const size = bytes.length;

@@ -4,7 +4,10 @@
  * BackupStream (backup-stream.ts).
  */
 import { silentProgress, type Progress } from '../common/progress.js';
-import { FORMAT_VERSION, serializeManifest, sha256Hex, type BackupKind, type Manifest, type SourceDescription } from '../archive/manifest.js';
+import { ENCRYPTED_FORMAT_VERSION, FORMAT_VERSION, serializeManifest, sha256Hex, type BackupKind, type Manifest, type SourceDescription } from '../archive/manifest.js';
+import { encodeStoredManifest, needsPassword } from '../archive/stored-manifest.js';
+import { masterKeyOf } from '../archive/encryption/store-key.js';
+import { isEncryptedStore } from './store-keys.js';
 import type { Store } from '../stores/store.js';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { checkLevelAndBlockSize, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, zstdCodec, type BlockCodec } from '../archive/codec.js';
@@ -85,6 +88,8 @@ export async function openBackupWriter(options: BackupWriterOptions): Promise<Ba
   }
   if (!isBackupId(id)) throw new MqbakError('internal', `bad backup id ${id}`);
   if (options.parent && options.parent.id >= id) throw new MqbakError('internal', `parent ${options.parent.id} is not older than ${id}`);
+  // plaintext is never written to an encrypted store
+  if (masterKeyOf(options.store) === null && (await isEncryptedStore(options.store, options.signal))) throw needsPassword(`store ${options.store.description}`);
   const w = new Writer(options, id, started, {
     level,
     blockSize,
@@ -144,9 +149,10 @@ class Writer implements BackupWriter {
     throwIfAborted(this.options.signal);
     const open = this.streams.filter((s) => s.entry === null).map((s) => s.name);
     if (open.length > 0) throw new MqbakError('internal', `backup ${this.id}: streams not closed: ${open.join(', ')}`);
+    const masterKey = masterKeyOf(this.options.store);
     const manifest: Manifest = {
       format: 'mqbak',
-      version: FORMAT_VERSION,
+      version: masterKey === null ? FORMAT_VERSION : ENCRYPTED_FORMAT_VERSION,
       id: this.id,
       kind: this.options.kind,
       parent: this.options.parent ? { id: this.options.parent.id, sha256: this.options.parent.sha256 } : null,
@@ -158,14 +164,16 @@ class Writer implements BackupWriter {
       endedAt: (this.options.now ?? (() => new Date()))().toISOString(),
       warnings: this.warnings,
     };
-    const bytes = serializeManifest(manifest);
+    const bytes = encodeStoredManifest(manifest, masterKey);
     try {
       await this.options.store.put(manifestKey(this.id), bytes, { signal: this.options.signal });
     } catch (e) {
       throw withContext(e, `store manifest of backup ${this.id}`, 'unreachable');
     }
     this.state = 'committed';
-    return { manifest: JSON.parse(new TextDecoder().decode(bytes), dropChecksum) as Manifest, sha256: sha256Hex(bytes) };
+    // the manifest as a reader gets it back; the hash is over the stored (maybe sealed) bytes
+    const plain = masterKey === null ? bytes : serializeManifest(manifest);
+    return { manifest: JSON.parse(new TextDecoder().decode(plain), dropChecksum) as Manifest, sha256: sha256Hex(bytes) };
   }
 
   async abort(): Promise<void> {

@@ -4,10 +4,12 @@
  */
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { silentProgress, type Progress } from '../common/progress.js';
-import { parseManifest, sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
+import { sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
 import { idOfManifestKey, idOfSegmentKey, manifestKey, MANIFESTS_PREFIX, SEGMENTS_PREFIX, segmentsPrefix } from '../archive/keys.js';
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
 import { decodeSegment } from '../archive/segment-reader.js';
+import { decodeStoredManifest } from '../archive/stored-manifest.js';
+import { masterKeyOf, segmentSealing } from '../archive/encryption/store-key.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
 import { listBackupIds } from './backup-reader.js';
 import { describeSubset, readsSegment, type DataSubset } from './verify-subset.js';
@@ -119,13 +121,14 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
       throw withContext(e, `read manifest ${key}`, 'unreachable');
     }
     try {
-      const manifest = parseManifest(bytes, `manifest ${key}`);
+      const manifest = decodeStoredManifest(bytes, id, masterKeyOf(store), `manifest ${key}`);
       if (manifest.id !== id) throw new MqbakError('integrity', `manifest ${key}: holds backup id ${manifest.id}`);
       const l = { manifest, sha256: sha256Hex(bytes) };
       loaded.set(id, l);
       return l;
     } catch (e) {
-      if (!(e instanceof MqbakError)) throw e;
+      // no password for an encrypted store is the user's to fix, not a finding
+      if (!(e instanceof MqbakError) || e.code === 'usage') throw e;
       unreadable.add(id);
       add({ kind: e.code === 'unsupported' ? 'unsupported-version' : 'invalid-manifest', backup: id, key, message: e.message });
       return null;
@@ -262,12 +265,15 @@ async function checkSegment(store: Store, seg: SegmentEntry, codec: BlockCodec, 
   let last: { position: bigint; timestamp: number | null } | null = null;
   let decodeError: string | null = null;
   try {
-    for await (const r of decodeSegment(bytes, codec, ctx)) {
+    const mk = masterKeyOf(store);
+    for await (const r of decodeSegment(bytes, codec, ctx, undefined, mk === null ? null : segmentSealing(mk, seg.key))) {
       records++;
       if (first === null) first = { position: r.position, timestamp: r.timestamp };
       last = { position: r.position, timestamp: r.timestamp };
     }
   } catch (e) {
+    // a segment claiming to be sealed in a store opened without a key is damage here: the
+    // manifest that lists it was read, so the store's key is not what is missing
     if (!(e instanceof MqbakError) || e.code === 'interrupted') throw e;
     decodeError = e.message;
   }

@@ -15,6 +15,28 @@ export interface S3Config {
   checksum?: 'when-required' | 'when-supported';
   /** Attempts per request, retries of transient errors included (default 6, see s3-retry.ts). */
   maxAttempts?: number;
+  /** Server-side encryption asked for on every upload: the bucket holds the keys (docs/ENCRYPTION.md, section 1). */
+  sse?: S3ServerSideEncryption;
+  /** With sse 'aws:kms': the KMS key (id, ARN or alias); the bucket's default KMS key when absent. */
+  sseKmsKeyId?: string;
+}
+
+export type S3ServerSideEncryption = 'AES256' | 'aws:kms';
+
+/** The parameters every PutObject and CreateMultipartUpload carries for the configured server-side encryption. */
+export function sseParams(config: S3Config): { ServerSideEncryption?: S3ServerSideEncryption; SSEKMSKeyId?: string } {
+  if (config.sse === undefined) {
+    if (config.sseKmsKeyId !== undefined) throw new MqbakError('usage', 'a KMS key id needs --s3-sse aws:kms');
+    return {};
+  }
+  if (config.sse !== 'AES256' && config.sse !== 'aws:kms') {
+    throw new MqbakError('usage', `--s3-sse ${String(config.sse)}: expected AES256 or aws:kms`);
+  }
+  if (config.sse === 'AES256') {
+    if (config.sseKmsKeyId !== undefined) throw new MqbakError('usage', 'a KMS key id needs --s3-sse aws:kms, not AES256');
+    return { ServerSideEncryption: 'AES256' };
+  }
+  return config.sseKmsKeyId === undefined ? { ServerSideEncryption: 'aws:kms' } : { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: config.sseKmsKeyId };
 }
 
 /**

@@ -30,6 +30,8 @@ export interface MultipartTarget {
   readonly bucket: string;
   readonly description: string;
   readonly partSize: number;
+  /** Server-side encryption of the upload (S3 takes it when the upload is created, not per part). */
+  readonly sse: { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string };
   /** A request with the store's retries. */
   send<T>(command: object, signal: AbortSignal | undefined, onRetry?: () => void): Promise<T>;
   /** Whether to ask for write-once with If-None-Match; the upload clears it when the server answers 501. */
@@ -52,7 +54,7 @@ export async function multipartUpload(t: MultipartTarget, Key: string, body: Uin
   // created with that algorithm and each part's checksum listed on completion.
   const flexible = (await t.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
   const create = await t.send<CreateMultipartUploadCommandOutput>(
-    new CreateMultipartUploadCommand({ Bucket: t.bucket, Key, ChecksumAlgorithm: flexible ? 'CRC32' : undefined }),
+    new CreateMultipartUploadCommand({ Bucket: t.bucket, Key, ChecksumAlgorithm: flexible ? 'CRC32' : undefined, ...t.sse }),
     signal,
     onRetry,
   );

@@ -22,7 +22,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
-import { DEFAULT_MAX_ATTEMPTS, MULTIPART_THRESHOLD, PART_SIZE, s3ClientConfig, s3Description, type S3Config, type S3StoreTuning } from './s3-config.js';
+import { DEFAULT_MAX_ATTEMPTS, MULTIPART_THRESHOLD, PART_SIZE, s3ClientConfig, s3Description, sseParams, type S3Config, type S3StoreTuning } from './s3-config.js';
 import { clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_REFUSALS, nameOf, s3Failure, statusOf } from './s3-errors.js';
 import { leftParts, multipartUpload, type MultipartTarget } from './s3-multipart.js';
 import { checkUploaded, sameBytes } from './s3-read-back.js';
@@ -45,6 +45,8 @@ export class S3Store implements Store {
   private readonly multipart: MultipartTarget;
   /** Cleared when the server answers If-None-Match with 501: some compatible servers do. */
   private readonly writeOnce = { conditional: true };
+  /** Server-side encryption parameters of every upload (empty without --s3-sse). */
+  private readonly sse: ReturnType<typeof sseParams>;
   private bucketChecked = false;
 
   constructor(
@@ -57,8 +59,10 @@ export class S3Store implements Store {
     this.retry = { attempts: config.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, baseMs: tuning.retryBaseMs ?? RETRY_BASE_MS };
     this.multipartThreshold = tuning.multipartThreshold ?? MULTIPART_THRESHOLD;
     this.description = s3Description(bucket, this.base, config.endpoint);
+    this.sse = sseParams(config);
     this.client = new S3Client(s3ClientConfig(config, tuning));
     this.multipart = {
+      sse: this.sse,
       client: this.client,
       bucket,
       description: this.description,
@@ -125,6 +129,7 @@ export class S3Store implements Store {
           ContentLength: body.length,
           ContentMD5: contentMD5,
           IfNoneMatch: conditional ? '*' : undefined,
+          ...this.sse,
         }),
         signal,
         onRetry,

@@ -59,7 +59,10 @@ export async function unlockMasterKey(files: StoredKeyFile[], password: Uint8Arr
       hint: 'without an intact key file the data cannot be decrypted; restore keys/ from a copy if you have one',
     });
   }
-  throw new MqbakError('usage', tried === 1 ? 'wrong password for this store' : `wrong password: it opens none of the ${tried} keys of this store`);
+  const message = tried === 1 ? 'wrong password for this store' : `wrong password: it opens none of the ${tried} keys of this store`;
+  // the password may be right and its key file the damaged one: say so rather than only "wrong"
+  const hint = damaged.length === 0 ? undefined : `damaged key file${damaged.length === 1 ? '' : 's'} skipped: ${damaged.map((d) => d.key).join(', ')} (mqbak key list shows why)`;
+  throw new MqbakError('usage', message, { hint });
 }
 
 /** The info of every intact key file (key list), and the damaged ones apart. */

@@ -5,7 +5,7 @@ import { openStoreFromCli } from '../store.js';
 /** mqbak unlock <store> [--all]: removes stale locks (every lock with --all). */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
   const [storeUrl = ''] = args;
-  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env, { unlock: false });
   const { removeStaleLocks } = await import('../../core/store-lock.js');
   try {
     const removed = await removeStaleLocks(store, { all: Boolean(opts.all), signal: ctx.signal });

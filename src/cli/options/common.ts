@@ -26,6 +26,15 @@ export function wholeNumber(value: string): number {
   return n;
 }
 
+/** --scrypt-n: the scrypt cost N of the new key file (r = 8, p = 1); checked again by kdf.ts. */
+export function scryptN(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1024 || (n & (n - 1)) !== 0) {
+    throw new InvalidArgumentError('expected a power of two of at least 1024, such as 131072');
+  }
+  return n;
+}
+
 /** Sizes such as 1048576, 512k, 64m, 1g (powers of 1024). */
 export function byteSize(value: string): number {
   const m = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(value.trim());
@@ -46,7 +55,11 @@ export function storeOptions(cmd: Command): Command {
     .option(
       '--s3-checksum <mode>',
       'when-supported (SDK default) or when-required, for servers that reject the SDK\'s checksums (env MQBAK_S3_CHECKSUM)',
-    );
+    )
+    .option('--s3-sse <mode>', 'S3 server-side encryption of every upload: AES256 or aws:kms (env MQBAK_S3_SSE)')
+    .option('--s3-sse-kms-key-id <id>', 'with --s3-sse aws:kms: the KMS key id, ARN or alias (env MQBAK_S3_SSE_KMS_KEY_ID)')
+    .option('--password-file <file>', 'password of an encrypted store: this file\'s bytes, one final newline removed (env MQBAK_PASSWORD_FILE)')
+    .option('--password-command <cmd>', 'password of an encrypted store: what this shell command prints (env MQBAK_PASSWORD_COMMAND)');
 }
 
 export function jsonOption(cmd: Command, what: string): Command {

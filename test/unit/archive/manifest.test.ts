@@ -50,6 +50,6 @@ describe('manifest version 2', () => {
   it('refuses a version 1 manifest edited into the version 2 shape (checksum), and a newer version', async () => {
     const text = await readFile(`${FIXTURES}store-v1/${RABBIT}`, 'utf8');
     expect(() => parseManifest(Buffer.from(text.replace('"broker": "rabbitmq",\n      "extra"', '"extra"')))).toThrow(/checksum mismatch|canonical/);
-    expect(() => parseManifest(Buffer.from(text.replace('"version": 1', '"version": 3')))).toThrow(expect.objectContaining({ code: 'unsupported' }));
+    expect(() => parseManifest(Buffer.from(text.replace('"version": 1', '"version": 4')))).toThrow(expect.objectContaining({ code: 'unsupported' }));
   });
 });

@@ -28,7 +28,7 @@ async function build(records: ArchiveRecord[], blockSize = 1024): Promise<Uint8A
 /** The block headers of a segment, in order. */
 function blocks(seg: Uint8Array) {
   const out = [];
-  let at = checkSegmentHeader(seg, 't');
+  let { at } = checkSegmentHeader(seg, 't');
   for (let i = 0; at < seg.length; i++) {
     const h = decodeBlockHeader(seg, at, 't', i);
     out.push(h);

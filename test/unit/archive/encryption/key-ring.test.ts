@@ -44,6 +44,9 @@ describe('the key files of a store', () => {
     const wrong = await rejection(unlockMasterKey(files, pw('gamma')));
     expect(wrong.code).toBe('usage');
     expect(wrong.message).toBe('wrong password: it opens none of the 2 keys of this store');
+    // the password might have been the damaged file's: the hint names it
+    expect(wrong.hint).toBe('damaged key file skipped: keys/broken00.json (mqbak key list shows why)');
+    expect((await rejection(unlockMasterKey(files.slice(1), pw('gamma')))).hint).toBeUndefined();
     expect((await rejection(unlockMasterKey([files[0]!], pw('alpha')))).code).toBe('integrity');
     const list = listKeyFiles(files);
     expect(list.keys.map((k) => k.id)).toEqual([first.id, second.id]);
