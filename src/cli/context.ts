@@ -15,6 +15,8 @@ export interface CliContext {
   quiet: boolean;
   /** What the command tells monitoring about its run (--metrics-file, --pushgateway). */
   details: RunDetails;
+  /** Whether the run's metrics go anywhere: details that cost I/O are gathered only then. */
+  metered: boolean;
 }
 
 /**

@@ -334,12 +334,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       debug: Boolean(opts.debug),
       quiet: Boolean(opts.quiet),
       details: {},
+      metered: false,
     };
     const startedAt = Date.now();
     let metrics: MetricsDestination | null = null;
     try {
       setZstdImplementation(zstdFrom(env.MQBAK_ZSTD));
       if (METERED.has(name)) metrics = await metricsDestination(opts, env);
+      ctx.metered = metrics !== null;
       const runner = await load();
       exitCode = await runner(ctx, args, opts);
       progress.stop();

@@ -36,7 +36,9 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     const last = r.backups[r.backups.length - 1]!.manifest;
     ctx.details.records = r.records;
     ctx.details.storedBytes = r.backups.reduce((n, b) => n + b.manifest.streams.reduce((m, s) => m + s.segments.reduce((k, g) => k + g.bytes, 0), 0), 0);
-    ctx.details.chainLength = (await resolveChain(store, last.id, { signal: ctx.signal })).length;
+    // a run that starts with a full backup is its own chain; an incremental's parents are read only for the metrics
+    if (first.kind === 'full') ctx.details.chainLength = r.backups.length;
+    else if (ctx.metered) ctx.details.chainLength = (await resolveChain(store, last.id, { signal: ctx.signal })).length;
     ctx.details.streams = r.streams.map((s) => ({ stream: s.name, records: s.records, lastPosition: s.records > 0 ? (BigInt(s.to) - 1n).toString() : null }));
     const mode = r.selection.options.mode;
     if (opts.json) {
