@@ -187,7 +187,8 @@ describe.skipIf(kafkaBackupMissing)('Kafka archives in S3 when the S3 server sto
 
     const again = await runMqbak([...args, '--json'], { env });
     expect(again.stderr).not.toMatch(/\n\s+at /);
-    expect(again.code).toBe(0);
+    // with its stderr, so that a failure says which object the rerun refused
+    expect({ code: again.code, stderr: again.stderr }).toMatchObject({ code: 0 });
     const result = JSON.parse(again.stdout) as { id: string; records: number };
     expect(result.records).toBe(n);
     const verify = await runMqbak(['verify', store, '--json', ...s3Options(endpoint)], { env });
