@@ -81,7 +81,7 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .addOption(new Option('--segment-size <bytes>', 'raw bytes per segment before it is stored').argParser(byteSize))
     .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(positiveInt));
   addAdapterOptions(backup, adapters, 'backup');
-  storeOptions(backup);
+  storeOptions(backup, 'locks');
   metricsOptions(backup);
   jsonOption(backup, 'the result (id, kind, parent, records, streams)');
   backup
@@ -124,7 +124,7 @@ same arguments after an interruption: restore continues where it stopped.`,
       'restore journal, to resume an interrupted restore (env MQBAK_RESTORE_JOURNAL; default under $XDG_STATE_HOME/mqbak/restores/)',
     );
   addAdapterOptions(restore, adapters, 'restore');
-  storeOptions(restore);
+  storeOptions(restore, 'locks');
   metricsOptions(restore);
   jsonOption(restore, 'the result (records, per-stream counts)');
   restore
@@ -232,7 +232,7 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
     .option('--dry-run', 'print what would be kept and removed; change nothing')
     .option('--prune', 'then delete the segments no remaining backup needs')
     .option('--grace <duration>', 'with --prune: leave unreferenced segments younger than this (default 24h)');
-  storeOptions(forget);
+  storeOptions(forget, 'locks');
   metricsOptions(forget);
   jsonOption(forget, 'the plan and what was removed');
   forget
@@ -256,7 +256,7 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .option('--dry-run', 'print what would be deleted; delete nothing')
     .option('--grace <duration>', 'leave unreferenced segments younger than this (default 24h)');
-  storeOptions(prune);
+  storeOptions(prune, 'locks');
   metricsOptions(prune);
   jsonOption(prune, 'what was (or would be) deleted');
   prune

@@ -31,6 +31,8 @@ export interface BackupOptions {
   toolVersion: string;
   segmentSize?: number;
   level?: number;
+  /** How long to wait for another process's conflicting store lock before refusing (default 0). */
+  lockWaitMs?: number;
   signal: AbortSignal;
   progress: Progress;
   debug: boolean;
@@ -66,7 +68,7 @@ const COMPRESS_IN_FLIGHT = 2;
 export async function backup(o: BackupOptions): Promise<BackupResult> {
   const ctx: AdapterContext = { signal: o.signal, progress: o.progress, debug: o.debug, env: o.env, zstd: () => loadZstdDecompressor() };
   // before anything is read: a store that cannot be written, or that a forget or prune holds, stops the backup here
-  const lock = await acquireLock(o.store, 'shared', { command: 'backup', signal: o.signal });
+  const lock = await acquireLock(o.store, 'shared', { command: 'backup', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w) });
   let source: BrokerSource;
   try {
     source = await o.adapter.openSource(o.url, o.adapterOptions, ctx);

@@ -22,6 +22,8 @@ export interface ForgetOptions {
   /** Also prune, with this grace period, in the same lock. */
   prune?: { graceMs?: number };
   now?: () => number;
+  /** How long to wait for another process's conflicting store lock before refusing (default 0). */
+  lockWaitMs?: number;
   signal?: AbortSignal;
   progress?: Progress;
 }
@@ -36,7 +38,7 @@ export interface ForgetResult {
 
 export async function forget(o: ForgetOptions): Promise<ForgetResult> {
   const progress = o.progress ?? silentProgress;
-  const lock = o.dryRun ? null : await acquireLock(o.store, 'exclusive', { command: 'forget', signal: o.signal });
+  const lock = o.dryRun ? null : await acquireLock(o.store, 'exclusive', { command: 'forget', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => progress.info(w) });
   try {
     const backups = await listBackups(o.store, { signal: o.signal });
     const groups = planRetention(

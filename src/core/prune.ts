@@ -23,6 +23,8 @@ export interface PruneOptions {
   /** Set by forget --prune, which already holds the exclusive lock. */
   locked?: boolean;
   now?: () => number;
+  /** How long to wait for another process's conflicting store lock before refusing (default 0). */
+  lockWaitMs?: number;
   signal?: AbortSignal;
   progress?: Progress;
 }
@@ -37,7 +39,7 @@ export interface PruneResult {
 
 export async function prune(o: PruneOptions): Promise<PruneResult> {
   const progress = o.progress ?? silentProgress;
-  const lock = o.dryRun || o.locked ? null : await acquireLock(o.store, 'exclusive', { command: 'prune', signal: o.signal });
+  const lock = o.dryRun || o.locked ? null : await acquireLock(o.store, 'exclusive', { command: 'prune', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => progress.info(w) });
   try {
     progress.phase(`reading the manifests of ${o.store.description}`);
     const referenced = new Set<string>();

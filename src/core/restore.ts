@@ -34,6 +34,8 @@ export interface RestoreOptions {
   offsetMapPath?: string;
   /** Where the journal of this restore lives (computed by the caller from store, backup, target, selection). */
   journalPath: (backupId: string) => string;
+  /** How long to wait for another process's conflicting store lock before refusing (default 0). */
+  lockWaitMs?: number;
   signal: AbortSignal;
   progress: Progress;
   debug: boolean;
@@ -115,7 +117,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   if (o.dryRun) return result;
 
   // a forget or prune must not remove what is being read; a read-only store still restores
-  const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, withoutLockIfReadOnly: (why) => o.progress.warn(why) });
+  const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w), withoutLockIfReadOnly: (why) => o.progress.warn(why) });
   try {
     return await write(o, plan, sinkPlan, result);
   } finally {

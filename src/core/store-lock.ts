@@ -7,9 +7,10 @@
  * this host that no longer runs.
  *
  * Taking a lock: write it, then list every lock; if one that conflicts is live, delete ours and
- * refuse. Two processes racing both see each other and both refuse: safe, never both granted,
- * as long as the store lists an object once its put has returned (local folders; S3, which is
- * strongly consistent since 2020; see docs/S3.md for servers that are not).
+ * wait for it (up to `waitMs`, then refuse). Two processes racing both see each other and both
+ * step back: safe, never both granted, as long as the store lists an object once its put has
+ * returned (local folders; S3, which is strongly consistent since 2020; see docs/S3.md for
+ * servers that are not). Their waits are drawn at random, so one of them gets it on a later try.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -49,12 +50,34 @@ export interface LockOptions {
   staleMs?: number;
   /** How often the holder refreshes it. Default 5 min. */
   refreshMs?: number;
+  /** How long to wait for a conflicting lock to go away before refusing. Default 0: refuse at once. */
+  waitMs?: number;
+  /** Told once, when a conflicting lock makes this process wait (what holds the store). */
+  onWait?: (holder: string) => void;
   now?: () => number;
   signal?: AbortSignal;
 }
 
 const DEFAULT_STALE_MS = 30 * 60_000;
 const DEFAULT_REFRESH_MS = 5 * 60_000;
+/** Between two looks at a held store: at random in [MIN, 2 x MIN), doubling up to MAX. */
+const WAIT_MIN_MS = 200;
+const WAIT_MAX_MS = 5_000;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new MqbakError('interrupted', 'interrupted'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new MqbakError('interrupted', 'interrupted'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 function conflicts(mine: LockKind, theirs: LockKind): boolean {
   return mine === 'exclusive' || theirs === 'exclusive';
@@ -124,8 +147,7 @@ export async function acquireLock(store: Store, kind: LockKind, options: LockOpt
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
   const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
   const signal = options.signal;
-  const started = new Date(now()).toISOString();
-  const info: LockInfo = { kind, command: options.command, host: hostname(), pid: process.pid, createdAt: started, refreshedAt: started };
+  const info: LockInfo = { kind, command: options.command, host: hostname(), pid: process.pid, createdAt: '', refreshedAt: '' };
   const refuse = (key: string, other: LockInfo | null) =>
     new MqbakError('unreachable', `${store.description} is locked: ${describeHolder(key, other)}`, {
       hint:
@@ -133,25 +155,46 @@ export async function acquireLock(store: Store, kind: LockKind, options: LockOpt
           ? `look at ${key} in the store; remove it with mqbak unlock once no mqbak runs on the store`
           : `wait for it to finish; a lock not refreshed for ${Math.round(staleMs / 60_000)} min is ignored, and mqbak unlock removes stale ones`,
     });
+  const conflicting = async (mine?: string) => {
+    for (const l of await listLocks(store, signal)) {
+      if (l.key !== mine && isLive(l.info, now(), staleMs) && conflicts(kind, l.info?.kind ?? 'exclusive')) return l;
+    }
+    return null;
+  };
+  const deadline = now() + (options.waitMs ?? 0);
+  let pause = WAIT_MIN_MS;
+  let told = false;
+  /** Waits before the next try, or refuses when the time to wait is up. */
+  const waitOrRefuse = async (held: { key: string; info: LockInfo | null }) => {
+    const ms = Math.min(pause * (1 + Math.random()), deadline - now());
+    if (ms <= 0) throw refuse(held.key, held.info);
+    if (!told) options.onWait?.(`waiting up to ${Math.ceil((deadline - now()) / 1000)} s for ${describeHolder(held.key, held.info)}`);
+    told = true;
+    await sleep(ms, signal);
+    pause = Math.min(pause * 2, WAIT_MAX_MS);
+  };
   try {
-    // a first look saves a write when the answer is already known
-    for (const l of await listLocks(store, signal)) {
-      if (isLive(l.info, now(), staleMs) && conflicts(kind, l.info?.kind ?? 'exclusive')) throw refuse(l.key, l.info);
-    }
     let key: string;
-    try {
-      key = await putLock(store, info, signal);
-    } catch (e) {
-      if (!options.withoutLockIfReadOnly || (e instanceof MqbakError && e.code === 'interrupted')) throw e;
-      options.withoutLockIfReadOnly(`no lock taken on ${store.description} (${messageOf(e)}): a forget or prune elsewhere would not see this run`);
-      return { key: '', info, release: async () => {} };
-    }
-    for (const l of await listLocks(store, signal)) {
-      if (l.key === key) continue;
-      if (isLive(l.info, now(), staleMs) && conflicts(kind, l.info?.kind ?? 'exclusive')) {
-        await store.delete(key).catch(() => {});
-        throw refuse(l.key, l.info);
+    for (;;) {
+      // a first look saves a write when the answer is already known
+      const before = await conflicting();
+      if (before) {
+        await waitOrRefuse(before);
+        continue;
       }
+      // the lock says when it was taken, not when this process began to wait for it
+      info.createdAt = info.refreshedAt = new Date(now()).toISOString();
+      try {
+        key = await putLock(store, info, signal);
+      } catch (e) {
+        if (!options.withoutLockIfReadOnly || (e instanceof MqbakError && e.code === 'interrupted')) throw e;
+        options.withoutLockIfReadOnly(`no lock taken on ${store.description} (${messageOf(e)}): a forget or prune elsewhere would not see this run`);
+        return { key: '', info, release: async () => {} };
+      }
+      const after = await conflicting(key);
+      if (!after) break;
+      await store.delete(key).catch(() => {});
+      await waitOrRefuse(after);
     }
     let released = false;
     let refreshing: Promise<void> = Promise.resolve();

@@ -267,7 +267,8 @@ describe('retention on a local folder', () => {
     void finished.then(() => (running = false));
     let prunes = 0;
     while (running) {
-      const p = await runMqbak(['prune', s.url]);
+      // the backup waits for the lock of a prune (--lock-wait, default 1m); these prunes do not wait for the backup's
+      const p = await runMqbak(['prune', s.url, '--lock-wait', '0']);
       // refused because the backup holds its lock (exit 5), or run and found nothing old enough
       expect([0, 5]).toContain(p.code);
       prunes++;
@@ -310,8 +311,10 @@ describe('backup and retention together', () => {
     const at = new Date().toISOString();
     const lock = path.join(s.url, 'locks', 'held-by-prune.json');
     await writeFile(lock, JSON.stringify({ kind: 'exclusive', command: 'prune', host: 'ops-host-2', pid: 4242, createdAt: at, refreshedAt: at }));
-    const r = await runMqbak(['backup', kafkaUrl(), s.url, '--topics', topic]);
+    const r = await runMqbak(['backup', kafkaUrl(), s.url, '--topics', topic, '--lock-wait', '2s']);
     expect(r.code).toBe(5);
+    // it waited for the lock, saying so once, then refused
+    expect(r.stderr.match(/waiting up to 2 s for an exclusive lock of mqbak prune on ops-host-2/g)).toHaveLength(1);
     expect(r.stderr).toMatch(/^mqbak: error: .*is locked: an exclusive lock of mqbak prune on ops-host-2 \(pid 4242\)/m);
     expect(r.stderr).toMatch(/^hint: /m);
     expect(await s.objects()).toEqual(['locks/held-by-prune.json ' + String((await stat(lock)).size)]);

@@ -2,6 +2,7 @@ import { adapterForUrl, allAdapters } from '../../brokers/registry.js';
 import type { CliContext } from '../context.js';
 import { adapterOptionValues } from '../adapter-options.js';
 import { openStoreFromCli } from '../store.js';
+import { lockWaitOf } from '../options/common.js';
 import { TOOL_VERSION } from '../version.js';
 import { parseFullEvery } from '../../core/full-every.js';
 import { resolveChain } from '../../core/backup-reader.js';
@@ -12,6 +13,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const adapter = await adapterForUrl(source, 'backup source');
   const adapterOptions = adapterOptionValues(adapter, await allAdapters(), 'backup', opts, ctx.env);
   adapter.checkBackup(source, adapterOptions, ctx.env);
+  const lockWaitMs = lockWaitOf(opts);
   const fullEvery = opts.fullEvery === undefined ? undefined : parseFullEvery(String(opts.fullEvery));
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   ctx.details.labels = { store: store.description, source: adapter.redactUrl(source) };
@@ -27,6 +29,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       toolVersion: TOOL_VERSION,
       segmentSize: opts.segmentSize as number | undefined,
       level: opts.level as number | undefined,
+      lockWaitMs,
       signal: ctx.signal,
       progress: ctx.progress,
       debug: ctx.debug,

@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { formatBytes } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { openStoreFromCli } from '../store.js';
+import { lockWaitOf } from '../options/common.js';
 import { hasRules, parseDuration, type RetentionPolicy } from '../../core/retention-policy.js';
 import { pruneReport } from './prune.js';
 
@@ -30,11 +31,12 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const policy = policyFrom(opts);
   const graceMs = opts.grace === undefined ? undefined : parseDuration(String(opts.grace), '--grace');
   const dryRun = Boolean(opts.dryRun);
+  const lockWaitMs = lockWaitOf(opts);
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   ctx.details.labels = { store: store.description };
   const { forget } = await import('../../core/forget.js');
   try {
-    const r = await forget({ store, policy, dryRun, prune: opts.prune ? { graceMs } : undefined, signal: ctx.signal, progress: ctx.progress });
+    const r = await forget({ store, policy, lockWaitMs, dryRun, prune: opts.prune ? { graceMs } : undefined, signal: ctx.signal, progress: ctx.progress });
     ctx.details.forgotten = { removed: r.removed.length, kept: r.groups.reduce((n, g) => n + g.keep.length, 0) };
     if (r.pruned) ctx.details.deleted = { objects: r.pruned.deleted, bytes: r.pruned.freedBytes };
     if (opts.json) {

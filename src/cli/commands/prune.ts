@@ -2,6 +2,7 @@ import type { CliContext } from '../context.js';
 import { formatBytes } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { openStoreFromCli } from '../store.js';
+import { lockWaitOf } from '../options/common.js';
 import { parseDuration } from '../../core/retention-policy.js';
 import type { PruneResult } from '../../core/prune.js';
 
@@ -19,11 +20,12 @@ export function pruneReport(r: PruneResult, bytes: (n: number) => string): strin
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
   const [storeUrl = ''] = args;
   const graceMs = opts.grace === undefined ? undefined : parseDuration(String(opts.grace), '--grace');
+  const lockWaitMs = lockWaitOf(opts);
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   ctx.details.labels = { store: store.description };
   const { prune } = await import('../../core/prune.js');
   try {
-    const r = await prune({ store, graceMs, dryRun: Boolean(opts.dryRun), signal: ctx.signal, progress: ctx.progress });
+    const r = await prune({ store, graceMs, lockWaitMs, dryRun: Boolean(opts.dryRun), signal: ctx.signal, progress: ctx.progress });
     ctx.details.deleted = { objects: r.deleted, bytes: r.freedBytes };
     if (opts.json) {
       ctx.out(

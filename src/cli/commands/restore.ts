@@ -4,6 +4,7 @@ import type { CliContext } from '../context.js';
 import { adapterOptionValues } from '../adapter-options.js';
 import { commaList, parseMap } from '../options/common.js';
 import { openStoreFromCli } from '../store.js';
+import { lockWaitOf } from '../options/common.js';
 
 /** mqbak restore <store> <target>: the target URL's adapter (src/brokers/registry.ts) through core's one restore pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
@@ -19,6 +20,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     until = Date.parse(String(opts.until));
     if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
   }
+  const lockWaitMs = lockWaitOf(opts);
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
   const { restore } = await import('../../core/restore.js');
@@ -36,6 +38,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       until,
       dryRun: Boolean(opts.dryRun),
       offsetMapPath: opts.offsetMap as string | undefined,
+      lockWaitMs,
       journalPath: (backupId) =>
         journalOpt || journalPathFor(ctx.env, { store: store.description, backupId, target: adapter.redactUrl(target), streams, renames, until }),
       signal: ctx.signal,

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { MqbakError } from '../../common/errors.js';
+import { parseDuration } from '../../core/retention-policy.js';
 
 /** For repeatable options such as --map a=b --map c=d. */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -46,8 +47,26 @@ export function byteSize(value: string): number {
   return n;
 }
 
-/** Options every command that opens a store takes (S3 and S3-compatible servers). */
-export function storeOptions(cmd: Command): Command {
+/** --lock-wait: how long a command that locks the store waits for another's lock (docs/RETENTION.md, "Locks"). */
+export const DEFAULT_LOCK_WAIT = '1m';
+
+/** --lock-wait in milliseconds: 0, or a duration such as 30s, 10m or 1h. */
+export function lockWaitOf(opts: Record<string, unknown>): number {
+  const text = String(opts.lockWait ?? DEFAULT_LOCK_WAIT).trim();
+  return text === '0' ? 0 : parseDuration(text, '--lock-wait');
+}
+
+/**
+ * Options every command that opens a store takes (S3 and S3-compatible servers); with `locks`,
+ * the command takes a lock on the store (backup, restore, forget, prune) and waits for others'.
+ */
+export function storeOptions(cmd: Command, locks?: 'locks'): Command {
+  if (locks) {
+    cmd.option(
+      '--lock-wait <duration>',
+      `how long to wait when another mqbak holds a conflicting lock on the store (forget and prune lock it whole, backup and restore share it), such as 30s, 10m, 1h, or 0 to refuse at once (default ${DEFAULT_LOCK_WAIT})`,
+    );
+  }
   return cmd
     .option('--s3-endpoint <url>', 'S3-compatible endpoint URL (env MQBAK_S3_ENDPOINT or AWS_ENDPOINT_URL_S3)')
     .option('--s3-region <region>', 'S3 region (env MQBAK_S3_REGION, AWS_REGION; default us-east-1)')

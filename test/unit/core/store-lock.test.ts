@@ -34,6 +34,50 @@ describe('store locks', () => {
     await x.release();
   });
 
+  it('with a wait, a conflicting lock is waited for (said once) and the lock is taken when it goes', async () => {
+    const s = await store();
+    const x = await acquireLock(s, 'exclusive', { command: 'prune' });
+    const waits: string[] = [];
+    const pending = acquireLock(s, 'shared', { command: 'backup', waitMs: 10_000, onWait: (w) => waits.push(w) });
+    await new Promise((r) => setTimeout(r, 700));
+    await x.release();
+    const b = await pending;
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toMatch(/^waiting up to \d+ s for an exclusive lock of mqbak prune/);
+    expect((await listLocks(s)).map((l) => l.key)).toEqual([b.key]);
+    // the lock says when it was taken, after the wait
+    expect(Date.parse(b.info.createdAt)).toBeGreaterThan(Date.parse(x.info.createdAt) + 500);
+    await b.release();
+  });
+
+  it('a wait that runs out refuses, leaving no lock behind; an abort ends the wait as interrupted', async () => {
+    const s = await store();
+    const x = await acquireLock(s, 'exclusive', { command: 'prune' });
+    await expect(acquireLock(s, 'shared', { command: 'backup', waitMs: 500 })).rejects.toThrow(/is locked: an exclusive lock of mqbak prune/);
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    await expect(acquireLock(s, 'shared', { command: 'backup', waitMs: 60_000, signal: abort.signal })).rejects.toMatchObject({ code: 'interrupted' });
+    expect((await listLocks(s)).map((l) => l.key)).toEqual([x.key]);
+    await x.release();
+  });
+
+  it('two exclusive takers racing with a wait both end up holding it, one after the other', async () => {
+    const s = await store();
+    const order: string[] = [];
+    const take = async (name: string) => {
+      const l = await acquireLock(s, 'exclusive', { command: name, waitMs: 20_000 });
+      order.push(`${name}+`);
+      // while held, nobody else holds a lock
+      expect((await listLocks(s)).map((x) => x.key)).toEqual([l.key]);
+      await new Promise((r) => setTimeout(r, 100));
+      order.push(`${name}-`);
+      await l.release();
+    };
+    await Promise.all([take('forget'), take('prune'), take('forget'), take('prune')]);
+    expect(order).toHaveLength(8);
+    for (let i = 0; i < 8; i += 2) expect(order[i + 1]).toBe(order[i]!.replace('+', '-'));
+  }, 30_000);
+
   it('a lock not refreshed for the stale time is ignored, and unlock removes it', async () => {
     const s = await store();
     let t = Date.parse('2026-12-04T10:00:00Z');
