@@ -4,10 +4,9 @@
  * killed at any instant leaves every remaining backup with its whole chain. Segments are left to
  * prune (`--prune` runs it in the same lock).
  */
-import { backupIdTime } from '../archive/keys.js';
+import { backupIdTime, manifestKey } from '../archive/keys.js';
 import { throwIfAborted, withContext } from '../common/errors.js';
 import { silentProgress, type Progress } from '../common/progress.js';
-import { manifestKey } from '../archive/keys.js';
 import type { Store } from '../stores/store.js';
 import { listBackups } from './backup-reader.js';
 import { manifestDeleteOrder } from './prune-plan.js';

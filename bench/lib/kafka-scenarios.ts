@@ -1,0 +1,97 @@
+// The Kafka scenarios of `npm run bench`: backup against kcat | zstd and a kafkajs reader, restore
+// against kcat -P and the kafkajs producer, verify; plain, with zstd-codec and into an encrypted store.
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { MockKafka } from './kafka.js';
+import { measure } from './proc.js';
+import { encryptedEnv, initEncryptedStore } from './encrypted.js';
+import { MQBAK, TSX, W, dirBytes, env, finish, log, mqbak, record, sample, type Measure, type ScenarioArgs } from './harness.js';
+
+export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: string, dataFile: string, n: number, rawBytes: number, profileDir?: string): Promise<void> {
+  const k = await MockKafka.start(mockd);
+  try {
+    const src = 'bench-events';
+    await k.createTopic(src, 3);
+    log(`kafka: seeding ${n} records into ${src} (3 partitions) at ${k.bootstrap}`);
+    const seed = await measure([...TSX, W('kafkajs-produce.ts'), k.bootstrap, src, dataFile], { env });
+    if (seed.code !== 0) throw new Error(`seeding failed: ${seed.stderr.slice(-500)}`);
+    const url = `kafka://${k.bootstrap}`;
+
+    // 1. backup
+    const kcatBackup = record('kafka backup: kcat -C | zstd -3', 'baseline', n, rawBytes);
+    const kjsRead = record('kafka backup: kafkajs eachBatch read only', 'baseline', n, rawBytes);
+    const mqBackup = record('kafka backup: mqbak', 'mqbak', n, rawBytes);
+    // the same with zstd-codec (WebAssembly), as where the optional native binding is missing
+    const mqBackupWasm = record('kafka backup: mqbak, zstd-codec (MQBAK_ZSTD=wasm)', 'mqbak', n, rawBytes);
+    // the same into an encrypted store (docs/ENCRYPTION.md): every block and manifest sealed
+    const mqBackupEnc = record('kafka backup: mqbak, encrypted store', 'mqbak', n, rawBytes);
+    const encEnv = encryptedEnv(work, env);
+    const kcatFile = join(work, 'kcat.zst');
+    let store = '';
+    let encStore = '';
+    for (let i = 0; i < a.reps; i++) {
+      await sample(kcatBackup, [
+        `kcat -C -b ${k.bootstrap} -t ${src} -e -o beginning -q -f '%k\\t%s\\n' | zstd -3 -q -f -o ${kcatFile}`,
+      ], { shell: true });
+      await sample(kjsRead, [...TSX, W('kafkajs-consume.ts'), k.bootstrap, src, String(n)], { env });
+      store = join(work, `kstore-${i}`);
+      rmSync(store, { recursive: true, force: true });
+      await sample(mqBackup, mqbak(['backup', url, store, '--topics', src], i === 0 ? profileDir : undefined), { env });
+      const wasmStore = join(work, `kstore-wasm-${i}`);
+      await sample(mqBackupWasm, mqbak(['backup', url, wasmStore, '--topics', src]), { env: { ...env, MQBAK_ZSTD: 'wasm' } });
+      rmSync(wasmStore, { recursive: true, force: true });
+      encStore = join(work, `kstore-enc-${i}`);
+      rmSync(encStore, { recursive: true, force: true });
+      initEncryptedStore(MQBAK, encStore, encEnv);
+      await sample(mqBackupEnc, mqbak(['backup', url, encStore, '--topics', src]), { env: encEnv });
+    }
+    [kcatBackup, kjsRead, mqBackup, mqBackupWasm, mqBackupEnc].forEach(finish);
+    if (existsSync(kcatFile)) kcatBackup.bytes = rawBytes;
+
+    // 4. verify
+    const ver = record('kafka verify: mqbak', 'mqbak', n, rawBytes);
+    if (mqBackup.samples.length && existsSync(store)) {
+      (ver as Measure & { storedBytes?: number }).storedBytes = dirBytes(store);
+      for (let i = 0; i < a.reps; i++) await sample(ver, mqbak(['verify', store]), { env });
+    } else ver.error = 'no mqbak Kafka backup to verify';
+    finish(ver);
+
+    // 2. restore
+    const rawFile = join(work, 'kcat.raw');
+    if (existsSync(kcatFile)) execFileSync('zstd', ['-d', '-q', '-f', kcatFile, '-o', rawFile]);
+    const kcatP = record('kafka restore: kcat -P from a file', 'baseline', n, rawBytes);
+    const kjsP = record('kafka restore: kafkajs producer acks -1 idempotent', 'baseline', n, rawBytes);
+    const mqRestore = record('kafka restore: mqbak', 'mqbak', n, rawBytes);
+    const mqRestoreEnc = record('kafka restore: mqbak, encrypted store', 'mqbak', n, rawBytes);
+    for (let i = 0; i < a.reps; i++) {
+      if (existsSync(rawFile)) {
+        const t = `kcatp-${i}`;
+        await k.createTopic(t, 3);
+        await sample(kcatP, [
+          'kcat', '-P', '-b', k.bootstrap, '-t', t, '-K', '\t', '-X', 'enable.idempotence=true', '-X', 'acks=all', '-l', rawFile,
+        ]);
+        await k.deleteTopic(t);
+      } else kcatP.error = 'no kcat backup file';
+      const t2 = `kjs-${i}`;
+      await k.createTopic(t2, 3);
+      await sample(kjsP, [...TSX, W('kafkajs-produce.ts'), k.bootstrap, t2, dataFile], { env });
+      await k.deleteTopic(t2);
+      if (mqBackup.samples.length) {
+        const t3 = `mq-${i}`;
+        await k.createTopic(t3, 3);
+        await sample(mqRestore, mqbak(['restore', store, url, '--topics', src, '--map', `${src}=${t3}`], i === 0 ? profileDir : undefined), { env });
+        await k.deleteTopic(t3);
+      } else mqRestore.error = 'no mqbak Kafka backup to restore';
+      if (mqBackupEnc.samples.length) {
+        const t4 = `mq-enc-${i}`;
+        await k.createTopic(t4, 3);
+        await sample(mqRestoreEnc, mqbak(['restore', encStore, url, '--topics', src, '--map', `${src}=${t4}`]), { env: encEnv });
+        await k.deleteTopic(t4);
+      } else mqRestoreEnc.error = 'no encrypted mqbak Kafka backup to restore';
+    }
+    [kcatP, kjsP, mqRestore, mqRestoreEnc].forEach(finish);
+  } finally {
+    await k.stop();
+  }
+}
