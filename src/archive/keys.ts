@@ -6,6 +6,7 @@
  *   manifests/<backup-id>.json                                  the commit point of a backup
  *   segments/<backup-id>/<stream-index:4>/<segment-seq:10>.seg  the data, written before it
  *   locks/<name>.json                                           advisory locks (docs/RETENTION.md)
+ *   keys/<key-id>.json                                          encrypted stores: key files (encryption/key-ring.ts)
  *
  * Nothing else: a restore's journal is a local file (docs/ARCHITECTURE.md), and the `restores/`
  * objects older versions wrote for RabbitMQ restores are ignored.

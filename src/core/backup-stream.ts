@@ -35,11 +35,6 @@ export interface StreamWriter {
   appendMany(records: readonly ArchiveRecord[]): Promise<void>;
   /** appendMany() for records laid out as columns (RecordColumns), encoded without an object per record. */
   appendColumns(columns: RecordColumns): Promise<void>;
-  /**
-   * Called, in order, each time a segment is durable in the store, with the last position and
-   * the number of records that segment holds. RabbitMQ drain acknowledges from here.
-   */
-  onDurable(listener: (lastPosition: bigint, records: number) => void | Promise<void>): void;
   /** Stores the buffered records as a segment now (if any); resolves when durable. */
   flush(): Promise<void>;
   /** Notes a range [from, to) the source no longer had (retention); kept in the manifest. */
@@ -80,8 +75,7 @@ export class BackupStream implements StreamWriter {
   private readonly segments: SegmentEntry[] = [];
   private readonly gaps: Array<{ from: string; to: string; reason: string }> = [];
   private readonly extra: Record<string, unknown>;
-  private readonly listeners: Array<(lastPosition: bigint, records: number) => void | Promise<void>> = [];
-  /** The segment being stored (at most one per stream: keeps onDurable in order and bounds memory). */
+  /** The segment being stored (at most one per stream: keeps segments in order and bounds memory). */
   private inFlight: Promise<void> | null = null;
   private failure: MqbakError | null = null;
   private busy = false;
@@ -188,10 +182,6 @@ export class BackupStream implements StreamWriter {
     this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
   }
 
-  onDurable(listener: (lastPosition: bigint, records: number) => void | Promise<void>): void {
-    this.listeners.push(listener);
-  }
-
   flush(): Promise<void> {
     return this.exclusive(async () => {
       this.check();
@@ -291,13 +281,6 @@ export class BackupStream implements StreamWriter {
         throw withContext(e, `store segment ${key}`, 'unreachable');
       }
       this.segments.push(seg);
-      for (const l of this.listeners) {
-        try {
-          await l(b.lastPosition!, b.records);
-        } catch (e) {
-          throw withContext(e, `stream ${this.name}: after segment ${key} was stored`);
-        }
-      }
     })();
     this.inFlight = p.then(
       () => {

@@ -64,10 +64,16 @@ export interface BatchIdentity {
   baseSequence: number;
 }
 
-/** The timestamp of record i, `now` when it has none. */
-function timestampOf(c: RecordColumns, i: number, now: number): number {
+/** Kafka's "no timestamp" in a record batch (what the broker writes when it converts a v0 message). */
+export const NO_TIMESTAMP = -1;
+
+/**
+ * The timestamp of record i, NO_TIMESTAMP when it has none (a record stored in message format
+ * v0): the restore time would pass for the record's own.
+ */
+function timestampOf(c: RecordColumns, i: number): number {
   const t = c.timestamp[i]!;
-  return Number.isNaN(t) ? now : t;
+  return Number.isNaN(t) ? NO_TIMESTAMP : t;
 }
 
 function spanSize(length: number): number {
@@ -75,12 +81,12 @@ function spanSize(length: number): number {
 }
 
 /** Bytes the records will take in a record batch, with the batch header; each record's body size in sizes. */
-function recordSizes(slices: readonly RecordSlice[], base: number, now: number, sizes: Int32Array): number {
+function recordSizes(slices: readonly RecordSlice[], base: number, sizes: Int32Array): number {
   let total = BATCH_HEADER;
   let k = 0;
   for (const { cols: c, from, to } of slices) {
     for (let i = from; i < to; i++, k++) {
-      let body = 1 + uvarintSize(zigzag(timestampOf(c, i, now) - base)) + uvarintSize(zigzag(k));
+      let body = 1 + uvarintSize(zigzag(timestampOf(c, i) - base)) + uvarintSize(zigzag(k));
       body += spanSize(c.keyLength[i]!) + spanSize(c.valueLength[i]!);
       const h0 = c.headerStart[i]!;
       const h1 = c.headerStart[i + 1]!;
@@ -109,11 +115,11 @@ function writeSpan(out: Uint8Array, o: number, src: Uint8Array, start: number, l
  * Writes one uncompressed record batch (magic 2) holding the records at `at` of `out` (which must
  * have room: see recordSizes) and returns the offset after it.
  */
-function writeRecordBatch(out: Buffer, at: number, slices: readonly RecordSlice[], count: number, id: BatchIdentity, now: number, base: number, sizes: Int32Array, total: number, crc = true): number {
+function writeRecordBatch(out: Buffer, at: number, slices: readonly RecordSlice[], count: number, id: BatchIdentity, base: number, sizes: Int32Array, total: number, crc = true): number {
   let maxTs = base;
   for (const { cols, from, to } of slices) {
     for (let i = from; i < to; i++) {
-      const ts = timestampOf(cols, i, now);
+      const ts = timestampOf(cols, i);
       if (ts > maxTs) maxTs = ts;
     }
   }
@@ -137,7 +143,7 @@ function writeRecordBatch(out: Buffer, at: number, slices: readonly RecordSlice[
     for (let i = from; i < to; i++, k++) {
       o = writeUVarint(out, o, zigzag(sizes[k]!));
       out[o++] = 0; // record attributes
-      o = writeUVarint(out, o, zigzag(timestampOf(c, i, now) - base));
+      o = writeUVarint(out, o, zigzag(timestampOf(c, i) - base));
       o = writeUVarint(out, o, zigzag(k));
       o = writeSpan(out, o, src, c.keyStart[i]!, c.keyLength[i]!);
       o = writeSpan(out, o, src, c.valueStart[i]!, c.valueLength[i]!);
@@ -160,25 +166,25 @@ function wholeSlice(records: readonly ArchiveRecord[]): RecordSlice[] {
   return [{ cols: columnsOf(records), from: 0, to: records.length }];
 }
 
-function firstTimestamp(slices: readonly RecordSlice[], now: number): number {
+function firstTimestamp(slices: readonly RecordSlice[]): number {
   const s = slices.find((x) => x.to > x.from);
   if (!s) throw new MqbakError('internal', 'record batch: no records');
-  return timestampOf(s.cols, s.from, now);
+  return timestampOf(s.cols, s.from);
 }
 
-/** One record batch (magic 2, uncompressed) as Kafka stores it. `now` stands in for missing timestamps. */
-export function encodeRecordBatch(records: readonly ArchiveRecord[], id: BatchIdentity, now = Date.now()): Buffer {
-  return encodeSlicesBatch(wholeSlice(records), id, now);
+/** One record batch (magic 2, uncompressed) as Kafka stores it; a record without a timestamp gets NO_TIMESTAMP. */
+export function encodeRecordBatch(records: readonly ArchiveRecord[], id: BatchIdentity): Buffer {
+  return encodeSlicesBatch(wholeSlice(records), id);
 }
 
 /** encodeRecordBatch of the records of the slices, in order. */
-export function encodeSlicesBatch(slices: readonly RecordSlice[], id: BatchIdentity, now = Date.now()): Buffer {
+export function encodeSlicesBatch(slices: readonly RecordSlice[], id: BatchIdentity): Buffer {
   const count = sliceCount(slices);
-  const base = firstTimestamp(slices, now);
+  const base = firstTimestamp(slices);
   const sizes = new Int32Array(count);
-  const total = recordSizes(slices, base, now, sizes);
+  const total = recordSizes(slices, base, sizes);
   const out = Buffer.allocUnsafe(total);
-  writeRecordBatch(out, 0, slices, count, id, now, base, sizes, total);
+  writeRecordBatch(out, 0, slices, count, id, base, sizes, total);
   return out;
 }
 
@@ -186,8 +192,8 @@ export function encodeSlicesBatch(slices: readonly RecordSlice[], id: BatchIdent
  * The body of a Produce request (versions 3 to 8 share it) carrying one record batch for one
  * partition: transactional_id null, acks, timeout, [topic [partition records]].
  */
-export function encodeProduceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number, now = Date.now()): Buffer {
-  return produceBody(topic, partition, wholeSlice(records), id, acks, timeoutMs, now, true).body;
+export function encodeProduceBody(topic: string, partition: number, records: readonly ArchiveRecord[], id: BatchIdentity, acks: number, timeoutMs: number): Buffer {
+  return produceBody(topic, partition, wholeSlice(records), id, acks, timeoutMs, true).body;
 }
 
 /** The CRC-32C a batch still needs: of body[start, end), written at `at`. */
@@ -199,12 +205,12 @@ interface PendingCrc {
 }
 
 /** `prefix` bytes are left free at the start of the body (for the request's frame header). */
-function produceBody(topic: string, partition: number, slices: readonly RecordSlice[], id: BatchIdentity, acks: number, timeoutMs: number, now: number, crc: boolean, prefix = 0): PendingCrc {
+function produceBody(topic: string, partition: number, slices: readonly RecordSlice[], id: BatchIdentity, acks: number, timeoutMs: number, crc: boolean, prefix = 0): PendingCrc {
   const count = sliceCount(slices);
   const name = utf8Name(topic);
-  const base = firstTimestamp(slices, now);
+  const base = firstTimestamp(slices);
   const sizes = new Int32Array(count);
-  const batch = recordSizes(slices, base, now, sizes);
+  const batch = recordSizes(slices, base, sizes);
   const head = 2 + 2 + 4 + 4 + 2 + name.length + 4 + 4 + 4;
   // allocUnsafeSlow: memory of its own (never Buffer's shared pool), so it can move to a worker
   const out = Buffer.allocUnsafeSlow(prefix + head + batch);
@@ -218,7 +224,7 @@ function produceBody(topic: string, partition: number, slices: readonly RecordSl
   o = out.writeInt32BE(1, o); // one partition
   o = out.writeInt32BE(partition, o);
   o = out.writeInt32BE(batch, o);
-  const end = writeRecordBatch(out, o, slices, count, id, now, base, sizes, batch, crc);
+  const end = writeRecordBatch(out, o, slices, count, id, base, sizes, batch, crc);
   return { body: out, at: o + 17, start: o + 21, end };
 }
 
@@ -290,7 +296,7 @@ export class BatchProducer {
     // the checksum of a larger batch is computed beside this thread, which goes on with the next
     const inWorker = this.crcWorker !== null && count >= CRC_IN_WORKER_MIN_RECORDS;
     const prefix = this.k.frameHeaderSize ?? 0;
-    const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, Date.now(), !inWorker, prefix);
+    const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, !inWorker, prefix);
     if (inWorker) {
       body = this.crcWorker!.fill(p.body, p.at, p.start, p.end);
       body.catch(() => {}); // surfaces in transmit

@@ -117,7 +117,8 @@ export class KafkaProducer {
           key: rec.key === null ? null : asBuffer(rec.key),
           value: rec.value === null ? null : asBuffer(rec.value),
           headers,
-          timestamp: rec.timestamp === null ? undefined : String(rec.timestamp),
+          // no timestamp (message format v0): Kafka's -1, not kafkajs' default of the time of sending
+          timestamp: rec.timestamp === null ? '-1' : String(rec.timestamp),
         };
       }),
     });

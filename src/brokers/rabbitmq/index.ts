@@ -47,7 +47,7 @@ export const adapter: BrokerAdapter = {
     const lines: string[] = [];
     if (options.definitions) lines.push('definitions: the saved exchanges, queues, bindings and policies would be recreated first');
     if (options.viaExchange) lines.push('messages would be published to their original exchange and routing key');
-    return { lines, json: { definitions: null, userIdDropped: 0, headersRenamed: 0 } };
+    return { lines, json: { definitions: null, userIdDropped: 0, headersRenamed: 0, routingHeadersRenamed: 0 } };
   },
 };
 

@@ -30,16 +30,34 @@ interface Pending {
  */
 export const BROKER_OWNED_HEADERS = /^x-(death|delivery-count|first-death-.+|last-death-.+|stream-offset)$/;
 
-export function renameBrokerHeaders(headers: AmqpField[]): { headers: AmqpField[]; renamed: string[] } {
+/**
+ * Sender-selected distribution: RabbitMQ routes a message also to every routing key listed in its
+ * `CC` and `BCC` headers (names case-sensitive, values arrays of strings; another type makes the
+ * broker close the channel) and strips `BCC` before delivery. Republished as they are, they would
+ * send copies to the queues they name, whatever target the restore was given.
+ */
+export const ROUTING_HEADERS = /^(CC|BCC)$/;
+
+/** Where a renamed header's value is kept: x-death as x-mqbak-original-death, CC as x-mqbak-original-cc. */
+export function originalHeaderName(name: string): string {
+  return `x-mqbak-original-${name.startsWith('x-') ? name.slice(2) : name.toLowerCase()}`;
+}
+
+/** Renames the headers whose names match `which` (values, types and order kept); `renamed`: their old names. */
+export function renameHeaders(headers: AmqpField[], which: RegExp): { headers: AmqpField[]; renamed: string[] } {
   const renamed: string[] = [];
   const out = headers.map((f) => {
-    if (BROKER_OWNED_HEADERS.test(f.name)) {
+    if (which.test(f.name)) {
       renamed.push(f.name);
-      return { name: `x-mqbak-original-${f.name.slice(2)}`, value: f.value };
+      return { name: originalHeaderName(f.name), value: f.value };
     }
     return f;
   });
   return { headers: out, renamed };
+}
+
+export function renameBrokerHeaders(headers: AmqpField[]): { headers: AmqpField[]; renamed: string[] } {
+  return renameHeaders(headers, BROKER_OWNED_HEADERS);
 }
 
 /** amqplib publish options from archived properties (headers keep their wire types). */

@@ -1,18 +1,26 @@
 /**
  * What a restore changes in an archived message before publishing it, and why: broker-owned
- * headers are renamed (copied back they would mislead consumers), a user-id other than the
+ * headers are renamed (copied back they would mislead consumers), so are the CC and BCC headers
+ * when publishing to the target queue (the broker would route copies to the queues they name;
+ * --via-exchange keeps them, leaving the routing to the broker), a user-id other than the
  * connecting user is dropped (RabbitMQ refuses it), and a stream-queue target refuses decimal
  * headers (measured on 3.10: the broker closes the whole connection) and drops array and table
  * headers. Counts what it did, for the restore's warnings.
  */
 import type { Options } from 'amqplib';
 import type { AmqpMessageMeta, AmqpProperties, AmqpValue } from './amqp-types.js';
-import { publishOptions, renameBrokerHeaders } from './publisher.js';
+import { BROKER_OWNED_HEADERS, publishOptions, renameHeaders, ROUTING_HEADERS } from './publisher.js';
 
 /** Per restore: what was changed in how many messages. */
 export interface RepublishCounts {
   headersRenamed: number;
+  /** Messages whose CC or BCC header was renamed (not with --via-exchange). */
+  routingHeadersRenamed: number;
   userIdDropped: number;
+}
+
+export function newRepublishCounts(): RepublishCounts {
+  return { headersRenamed: 0, routingHeadersRenamed: 0, userIdDropped: 0 };
 }
 
 /** Per target queue: what was dropped or could not be said. */
@@ -42,9 +50,14 @@ export interface RepublishRules {
 export function republish(meta: AmqpMessageMeta, rules: RepublishRules, counts: RepublishCounts, notes: QueueNotes): Republish | { refused: string } {
   const props: AmqpProperties = { ...meta.properties };
   if (props.headers) {
-    const r = renameBrokerHeaders(props.headers);
+    const r = renameHeaders(props.headers, BROKER_OWNED_HEADERS);
     if (r.renamed.length > 0) counts.headersRenamed++;
     props.headers = r.headers;
+    if (!rules.viaExchange) {
+      const cc = renameHeaders(props.headers, ROUTING_HEADERS);
+      if (cc.renamed.length > 0) counts.routingHeadersRenamed++;
+      props.headers = cc.headers;
+    }
     if (rules.streamTarget) {
       if (props.headers.some((h) => containsDecimal(h.value))) {
         return { refused: 'not sent: RabbitMQ stream queues cannot store decimal headers (the broker closes the connection)' };

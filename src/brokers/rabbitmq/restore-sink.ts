@@ -13,7 +13,7 @@ import { ManagementClient } from './management.js';
 import type { RestoreSettings } from './options.js';
 import { addressOf } from './address.js';
 import { QueueWriter } from './queue-writer.js';
-import type { RepublishCounts } from './republish.js';
+import { newRepublishCounts } from './republish.js';
 import { queueDepth } from './consumer.js';
 import { StreamTargetOffsets } from './stream-target-offsets.js';
 
@@ -25,7 +25,7 @@ export class RabbitSink implements BrokerSink {
   private definitions: ApplyReport | null = null;
   /** Target queue types the management API reported (null: unknown, e.g. via exchange). */
   private readonly targetTypes = new Map<string, string | null>();
-  private readonly counts: RepublishCounts = { headersRenamed: 0, userIdDropped: 0 };
+  private readonly counts = newRepublishCounts();
   private readonly notes: string[] = [];
 
   constructor(
@@ -157,14 +157,19 @@ export class RabbitSink implements BrokerSink {
       lines.push(`definitions: ${d.created.length} created, ${d.unchanged.length} already there, ${d.conflicts.length} differing (left unchanged)`);
       for (const c of d.conflicts) lines.push(`  ${c}`);
     }
-    const { userIdDropped, headersRenamed } = this.counts;
+    const { userIdDropped, headersRenamed, routingHeadersRenamed } = this.counts;
     if (userIdDropped > 0) {
       this.warn(`${userIdDropped} message(s) had a user-id other than ${this.target.user}: RabbitMQ refuses those, so the property was left out`);
     }
     if (headersRenamed > 0) {
       this.warn(`${headersRenamed} message(s) carried broker-owned headers (x-death, x-delivery-count, ...): republished as x-mqbak-original-*`);
     }
-    return { lines, json: { definitions: d, userIdDropped, headersRenamed } };
+    if (routingHeadersRenamed > 0) {
+      this.warn(
+        `${routingHeadersRenamed} message(s) carried CC or BCC headers, which would have made RabbitMQ deliver copies to the queues they name: republished as x-mqbak-original-cc / x-mqbak-original-bcc (--via-exchange keeps them and their routing)`,
+      );
+    }
+    return { lines, json: { definitions: d, userIdDropped, headersRenamed, routingHeadersRenamed } };
   }
 
   warnings(): string[] {

@@ -116,19 +116,26 @@ describe('record batch encoding', () => {
       { cols: a, from: 2, to: 3 },
       { cols: b, from: 1, to: 2 },
     ];
-    expect(encodeSlicesBatch(slices, id, t0).equals(encodeRecordBatch(records, id, t0))).toBe(true);
-    expect(encodeSlicesBatch([{ cols: b, from: 1, to: 2 }], id, t0).equals(encodeRecordBatch([records[3]!], id, t0))).toBe(true);
+    expect(encodeSlicesBatch(slices, id).equals(encodeRecordBatch(records, id))).toBe(true);
+    expect(encodeSlicesBatch([{ cols: b, from: 1, to: 2 }], id).equals(encodeRecordBatch([records[3]!], id))).toBe(true);
   });
 
-  it('a record without a timestamp gets the time given as now', async () => {
-    const buf = encodeRecordBatch([{ ...records[0]!, timestamp: null }], { producerId: 1n, producerEpoch: 0, baseSequence: 0 }, t0 + 123);
-    const batch = await decodeBatch(new Decoder(buf));
-    expect(batch.records[0]!.timestamp).toBe(String(t0 + 123));
+  it('a record without a timestamp (message format v0) gets -1, "no timestamp", never the time of the restore', async () => {
+    const id = { producerId: 1n, producerEpoch: 0, baseSequence: 0 };
+    const alone = await decodeBatch(new Decoder(encodeRecordBatch([{ ...records[0]!, timestamp: null }], id)));
+    expect(alone.records[0]!.timestamp).toBe('-1');
+    expect([alone.firstTimestamp, alone.maxTimestamp]).toEqual(['-1', '-1']);
+    // first, between and after records with timestamps: each keeps its own
+    const mixed = [{ ...records[0]!, timestamp: null }, records[1]!, { ...records[2]!, timestamp: null }, records[3]!];
+    const batch = await decodeBatch(new Decoder(encodeRecordBatch(mixed, id)));
+    expect(batch.records.map((r) => r.timestamp)).toEqual(['-1', String(t0 - 5000), '-1', String(t0 + 1)]);
+    expect(batch.firstTimestamp).toBe('-1');
+    expect(batch.maxTimestamp).toBe(String(t0 + 1));
   });
 
   it('the Produce body frames one topic, one partition and the batch', async () => {
     const id = { producerId: 9n, producerEpoch: 1, baseSequence: 5 };
-    const body = encodeProduceBody('orders', 2, records, id, -1, 30_000, t0);
+    const body = encodeProduceBody('orders', 2, records, id, -1, 30_000);
     const d = new Decoder(body);
     expect(d.readInt16()).toBe(-1); // transactional id: null
     expect(d.readInt16()).toBe(-1); // acks
@@ -138,6 +145,6 @@ describe('record batch encoding', () => {
     expect(d.readInt32()).toBe(1);
     expect(d.readInt32()).toBe(2);
     const batch = d.readBytes();
-    expect(batch.equals(encodeRecordBatch(records, id, t0))).toBe(true);
+    expect(batch.equals(encodeRecordBatch(records, id))).toBe(true);
   });
 });
