@@ -1,7 +1,7 @@
 /**
  * Regenerates the golden archives in fixtures/ (docs/FORMAT.md, "Golden fixtures"):
  *
- *   npx tsx scripts/make-fixtures.ts
+ *   npx tsx scripts/make-fixtures.ts [--encrypted] [--cut]
  *
  * fixtures/store-v2/ holds three backups written by the real writer with fixed ids and clocks:
  * a Kafka full backup, a Kafka incremental on top of it, and a RabbitMQ full backup.
@@ -16,6 +16,10 @@
  * id, master key, the lowest scrypt cost), every block and manifest sealed. Nonces come from
  * each block's place, so the store is reproducible byte for byte like the others.
  *
+ * fixtures/store-v4-cut/ is store-v2 plus a cut (format version 4, docs/FORMAT.md 11) of the Kafka
+ * chain at CUT_FIXTURE's time, made by core's cut with a fixed id and clock: a full backup that
+ * refers to the incremental's segments and leaves out the full's.
+ *
  * fixtures/store-v1/ is the same three backups as format version 1 wrote them (by this script
  * before version 2): the same segments, manifests with version 1 stream entries. It is never
  * rewritten; tests check that it still decodes, verifies and prints the same JSON lines.
@@ -28,6 +32,7 @@ import { amqpToAttributes } from '../src/brokers/rabbitmq/amqp-json.js';
 import type { SourceDescription } from '../src/archive/manifest.js';
 import { LocalStore } from '../src/stores/local.js';
 import { openBackupWriter, type StreamSpec } from '../src/core/backup-writer.js';
+import { cut } from '../src/core/cut.js';
 import { recordToJson } from '../src/core/inspect.js';
 import { adapterNamed } from '../src/brokers/registry.js';
 import { wasmZstdCodec, type BlockCodec } from '../src/archive/codec.js';
@@ -77,6 +82,9 @@ export const ENCRYPTED_FIXTURE = {
   created: '2026-11-25T00:00:00.000Z',
   params: { N: 1024, r: 8, p: 1 },
 };
+/** The store of format version 4: store-v2 and a cut of its Kafka chain. */
+export const CUT_FIXTURE_STORE = 'store-v4-cut';
+export const CUT_FIXTURE = { id: '20261125T040000000Z-c4c4c4', time: '2026-11-25T04:00:00.000Z', of: '20261125T020000000Z-d4e5f6', before: '2026-11-25T01:30:00.000Z' };
 export const FIXTURE_OPTIONS = { blockSize: 1024, segmentSize: 2048, level: 3, toolVersion: '0.1.0' };
 
 const kafkaSource: SourceDescription = {
@@ -312,6 +320,23 @@ export async function writeFixtureStore(dir: string, codec: BlockCodec = wasmZst
   return shas;
 }
 
+/** Writes the cut fixture store into `dir`: the fixture store, then the cut (CUT_FIXTURE). */
+export async function writeCutFixtureStore(dir: string, codec: BlockCodec = wasmZstdCodec): Promise<void> {
+  await writeFixtureStore(dir, codec);
+  const store = new LocalStore(dir);
+  const c = CUT_FIXTURE;
+  const r = await cut({ store, beforeMs: Date.parse(c.before), backupId: c.of, id: c.id, now: () => Date.parse(c.time), toolVersion: FIXTURE_OPTIONS.toolVersion });
+  if (r.cuts[0]?.id !== c.id) throw new Error(`the fixture cut was not made: ${JSON.stringify(r.cuts[0]?.plan.summary)}`);
+  await store.close();
+}
+
+/** What `mqbak cat` prints for the cut: the incremental's records (the full's are left out whole). */
+export async function expectedCutLines(): Promise<string[]> {
+  const inc = fixtureBackups().find((b) => b.id === CUT_FIXTURE.of)!;
+  const key = (await adapterNamed(inc.source.broker))?.attributesKey ?? undefined;
+  return inc.streams.flatMap((s) => s.records.map((r) => JSON.stringify({ backup: CUT_FIXTURE.id, ...recordToJson(s.spec.name, r, key) })));
+}
+
 /**
  * The JSON lines `mqbak cat` prints for each fixture backup, from the input records (attributes
  * under the name the backup's adapter gives them, as cat does: RabbitMQ's under "amqp").
@@ -333,6 +358,14 @@ async function main(): Promise<void> {
   const shas = await writeFixtureStore(dir);
   await writeFile(join(root, `${FIXTURE_STORE}.expected.jsonl`), `${(await expectedLines()).join('\n')}\n`);
   process.stdout.write(`wrote ${dir}\n${Object.entries(shas).map(([id, sha]) => `  ${id} ${sha}`).join('\n')}\n`);
+  // the cut store only when asked: its bytes must not change once checked in either
+  if (process.argv.includes('--cut')) {
+    const cdir = join(root, CUT_FIXTURE_STORE);
+    await rm(cdir, { recursive: true, force: true });
+    await writeCutFixtureStore(cdir);
+    await writeFile(join(root, `${CUT_FIXTURE_STORE}.expected.jsonl`), `${[...(await expectedLines()), ...(await expectedCutLines())].join('\n')}\n`);
+    process.stdout.write(`wrote ${cdir}\n`);
+  }
   // the encrypted store only when asked: its bytes must not change once checked in either
   if (process.argv.includes('--encrypted')) {
     const edir = join(root, ENCRYPTED_FIXTURE_STORE);

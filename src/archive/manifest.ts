@@ -11,8 +11,14 @@ import { upgradeV1, V1_STREAM_FIELDS, v1BrokerOk, v1StreamProblems } from './man
 export const FORMAT_VERSION = 2;
 /** The version of manifests written to an encrypted store: sealed, their segments' blocks sealed (docs/FORMAT.md 9). */
 export const ENCRYPTED_FORMAT_VERSION = 3;
+/**
+ * The version of a cut (docs/FORMAT.md 11, docs/RETENTION.md "Cutting old data"): a full backup made
+ * from an existing chain without reading the broker, whose segments belong to older backups; in
+ * the clear in a plain store, sealed in an encrypted one.
+ */
+export const CUT_FORMAT_VERSION = 4;
 /** The newest version this mqbak reads. */
-export const NEWEST_FORMAT_VERSION = 3;
+export const NEWEST_FORMAT_VERSION = 4;
 
 export type BackupKind = 'full' | 'incremental';
 
@@ -40,6 +46,8 @@ export interface Manifest {
   endedAt: string; // ISO 8601
   /** Things the user was warned about while the backup ran (retention gaps, duplicates...). */
   warnings: string[];
+  /** Version 4 only: the backup this cut was made of, and the time before which records were left out. */
+  cut?: { of: string; before: string };
 }
 
 export interface SourceDescription {
@@ -106,8 +114,9 @@ function canonicalText(value: unknown): string {
 
 /** The bytes a manifest is stored as. */
 export function serializeManifest(manifest: Manifest): Uint8Array {
-  // version 3 is version 2's manifest, stored sealed: the same rules
-  const problems = manifestProblems(manifest, manifest.version === ENCRYPTED_FORMAT_VERSION ? ENCRYPTED_FORMAT_VERSION : FORMAT_VERSION);
+  // version 3 is version 2's manifest, stored sealed: the same rules; version 4 adds the cut
+  const version = manifest.version === ENCRYPTED_FORMAT_VERSION || manifest.version === CUT_FORMAT_VERSION ? manifest.version : FORMAT_VERSION;
+  const problems = manifestProblems(manifest, version);
   if (problems.length > 0) throw new MqbakError('internal', `manifest ${manifest.id}: ${problems.join('; ')}`);
   let body: string;
   try {
@@ -222,6 +231,12 @@ export function manifestProblems(m: unknown, version: number = FORMAT_VERSION): 
   if (!isIso(m.startedAt)) p.push('bad startedAt');
   if (!isIso(m.endedAt)) p.push('bad endedAt');
   if (!Array.isArray(m.warnings) || !m.warnings.every((w) => typeof w === 'string')) p.push('bad warnings');
+  if (version === CUT_FORMAT_VERSION) {
+    const c = m.cut;
+    if (!isObj(c) || typeof c.of !== 'string' || !isBackupId(c.of) || !isIso(c.before)) p.push('a version 4 manifest needs cut {of, before}');
+    else if (typeof m.id === 'string' && c.of >= m.id) p.push(`cut of ${c.of}, which is not older than ${m.id}`);
+    if (m.kind !== 'full') p.push('a cut is a full backup');
+  } else if (m.cut !== undefined) p.push(`a version ${String(m.version)} manifest has no cut`);
   if (!Array.isArray(m.streams)) {
     p.push('streams is not an array');
     return p;

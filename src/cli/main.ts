@@ -9,6 +9,7 @@ import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
 import { createProgress, type CliContext } from './context.js';
 import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
 import { addKeyCommands } from './key-commands.js';
+import { addCutCommand } from './cut-command.js';
 import { addAdapterOptions } from './adapter-options.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import { allAdapters } from '../brokers/registry.js';
@@ -278,6 +279,7 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
   mqbak unlock s3://ops-backups/mq --all`, STORE_HELP))
     .action(action('unlock', async () => (await import('./commands/unlock.js')).run));
 
+  addCutCommand(program, action, help, STORE_HELP);
   addKeyCommands(program, action, help, STORE_HELP);
 
   return program;

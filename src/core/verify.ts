@@ -178,13 +178,17 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
   const referenced = new Set<string>();
   for (const l of loaded.values()) for (const s of l.manifest.streams) for (const g of s.segments) referenced.add(g.key);
   const listed = new Map<string, number>();
-  const scopes = options.id === undefined ? [SEGMENTS_PREFIX] : targets.map((id) => segmentsPrefix(id));
+  // a cut (format 4) refers to segments of older backups: their folders are listed too
+  const owners = (id: string) => [id, ...(loaded.get(id)?.manifest.streams.flatMap((s) => s.segments.map((g) => idOfSegmentKey(g.key) ?? id)) ?? [])];
+  const scopes = options.id === undefined ? [SEGMENTS_PREFIX] : [...new Set(targets.flatMap(owners))].map((id) => segmentsPrefix(id));
   for (const prefix of scopes) {
     try {
       for await (const o of store.list(prefix, { signal })) {
         listed.set(o.key, o.size);
         if (referenced.has(o.key)) continue;
         const owner = idOfSegmentKey(o.key);
+        // with --id, the folders of older backups a cut refers to are listed for sizes only
+        if (options.id !== undefined && owner !== null && !targets.includes(owner)) continue;
         if (owner === null) {
           add({ kind: 'unknown-object', severity: 'warning', backup: null, key: o.key, message: `object ${o.key}: not a name mqbak writes` });
         } else if (!unreadable.has(owner)) {

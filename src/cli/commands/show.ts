@@ -19,7 +19,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     const bytes = m.streams.reduce((n, s) => n + s.segments.reduce((k, g) => k + g.bytes, 0), 0);
     const lines = [
       `backup    ${m.id}`,
-      `kind      ${m.kind}${m.parent ? ` (parent ${m.parent.id})` : ''}`,
+      `kind      ${m.kind}${m.parent ? ` (parent ${m.parent.id})` : ''}${m.cut ? ` (a cut of ${m.cut.of}: records before ${m.cut.before} left out)` : ''}`,
       `source    ${m.source.broker} ${m.source.url}`,
       `chain key ${m.source.chainKey}`,
       `started   ${m.startedAt}`,

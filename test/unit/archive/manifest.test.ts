@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FORMAT_VERSION, manifestProblems, parseManifest, serializeManifest, type Manifest } from '../../../src/archive/manifest.js';
+import { CUT_FORMAT_VERSION, FORMAT_VERSION, manifestProblems, parseManifest, serializeManifest, type Manifest } from '../../../src/archive/manifest.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const RABBIT = 'manifests/20261125T030000000Z-0a0b0c.json';
@@ -50,6 +50,30 @@ describe('manifest version 2', () => {
   it('refuses a version 1 manifest edited into the version 2 shape (checksum), and a newer version', async () => {
     const text = await readFile(`${FIXTURES}store-v1/${RABBIT}`, 'utf8');
     expect(() => parseManifest(Buffer.from(text.replace('"broker": "rabbitmq",\n      "extra"', '"extra"')))).toThrow(/checksum mismatch|canonical/);
-    expect(() => parseManifest(Buffer.from(text.replace('"version": 1', '"version": 4')))).toThrow(expect.objectContaining({ code: 'unsupported' }));
+    expect(() => parseManifest(Buffer.from(text.replace('"version": 1', '"version": 5')))).toThrow(expect.objectContaining({ code: 'unsupported' }));
+  });
+});
+
+describe('manifest version 4 (a cut)', () => {
+  const cut = (over: Partial<Manifest> = {}): Manifest => ({
+    ...manifest([stream({ stream: 'ORDERS' })]),
+    version: CUT_FORMAT_VERSION,
+    id: '20261201T000000000Z-bbbbbb',
+    cut: { of: '20261125T010000000Z-aaaaaa', before: '2026-11-01T00:00:00.000Z' },
+    ...over,
+  });
+
+  it('carries what it is a cut of, and reads back', () => {
+    expect(manifestProblems(cut(), CUT_FORMAT_VERSION)).toEqual([]);
+    expect(parseManifest(serializeManifest(cut()))).toEqual(cut());
+  });
+
+  it('needs its cut, of an older backup, and is a full backup; other versions have no cut', () => {
+    expect(manifestProblems(cut({ cut: undefined }), CUT_FORMAT_VERSION)).toEqual(['a version 4 manifest needs cut {of, before}']);
+    expect(manifestProblems(cut({ cut: { of: '20261202T000000000Z-cccccc', before: '2026-11-01T00:00:00.000Z' } }), CUT_FORMAT_VERSION)).toEqual([
+      'cut of 20261202T000000000Z-cccccc, which is not older than 20261201T000000000Z-bbbbbb',
+    ]);
+    expect(manifestProblems(cut({ kind: 'incremental', parent: { id: '20261125T010000000Z-aaaaaa', sha256: 'a'.repeat(64) } }), CUT_FORMAT_VERSION)).toEqual(['a cut is a full backup']);
+    expect(manifestProblems({ ...manifest([]), cut: cut().cut })).toEqual(['a version 2 manifest has no cut']);
   });
 });

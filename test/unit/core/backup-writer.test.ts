@@ -256,7 +256,7 @@ describe('archive round trip through the local store', () => {
   it('refuses a manifest of a newer format version, with a hint to upgrade', async () => {
     const { committed } = await writeBackup({ id: '20261125T010000000Z-aaaaaa' }, [{ name: 'kafka/orders/0', records: kafkaRecords(0n, 3), from: 0n, to: 10n }]);
     const other = new LocalStore(join(dir, 'v3'));
-    const text = (await readFile(join(dir, 'manifests', `${committed.manifest.id}.json`), 'utf8')).replace('"version": 2', '"version": 4');
+    const text = (await readFile(join(dir, 'manifests', `${committed.manifest.id}.json`), 'utf8')).replace('"version": 2', '"version": 5');
     await other.put(`manifests/${committed.manifest.id}.json`, enc(text));
     const e = await loadManifest(other, committed.manifest.id).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'unsupported' });

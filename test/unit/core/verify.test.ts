@@ -152,7 +152,7 @@ describe('corruption: each damage gives its own finding', () => {
 
   it('a newer format version: unsupported-version, and the reader says to upgrade', async () => {
     const key = `manifests/${RABBIT}.json`;
-    await writeFile(file(key), (await readFile(file(key), 'utf8')).replace('"version": 2', '"version": 4'));
+    await writeFile(file(key), (await readFile(file(key), 'utf8')).replace('"version": 2', '"version": 5'));
     const r = await verifyStore(store);
     expect(kinds(r.findings)).toEqual([`unsupported-version ${key}`]);
     await expect(loadManifest(store, RABBIT)).rejects.toMatchObject({ code: 'unsupported', hint: expect.stringMatching(/upgrade mqbak/) });
