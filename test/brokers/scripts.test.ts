@@ -23,15 +23,19 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A folder holding executables that stand in for COMMANDs: each exits with `status`. */
-function failingCommands(name: string, commands: string[], status: number): string {
+/**
+ * A folder holding a stand-in for `command` that exits with `status` when its arguments contain
+ * `when`, and otherwise runs the real one (so that nothing else the script runs, such as an npm
+ * ci, is broken by it).
+ */
+function failingCommand(name: string, command: string, when: string, status: number): string {
+  const real = spawnSync('sh', ['-c', 'command -v "$0"', command], { encoding: 'utf8' }).stdout.trim();
+  expect(real).not.toBe('');
   const dir = path.join(work, name);
   mkdirSync(dir, { recursive: true });
-  for (const c of commands) {
-    const f = path.join(dir, c);
-    writeFileSync(f, `#!/bin/sh\nexit ${status}\n`);
-    chmodSync(f, 0o755);
-  }
+  const f = path.join(dir, command);
+  writeFileSync(f, `#!/bin/sh\ncase "$*" in *'${when}'*) exit ${status} ;; esac\nexec '${real}' "$@"\n`);
+  chmodSync(f, 0o755);
   return dir;
 }
 
@@ -72,7 +76,7 @@ describe('the broker scripts and the demo say what failed', () => {
   it('npm run demo, when a command inside the Kafka broker start fails (sed exiting 2): names the command, the line and the broker, and stops the half-started broker', () => {
     // sed exiting 2 is what a sed on a log file not yet created did: set -e turned it into a
     // silent exit 2 of kafka-mock.sh, and so of the demo
-    const bin = failingCommands('sed-fails', ['sed'], 2);
+    const bin = failingCommand('sed-fails', 'sed', 'BOOTSTRAP', 2);
     const runtime = path.join(work, 'run'); // the broker's state folder, away from anyone's running broker
     const r = run('scripts/demo.sh', [], { PATH: `${bin}:${process.env.PATH}`, XDG_RUNTIME_DIR: runtime });
     expect(r.stdout).toMatch(/== starting local brokers/);
