@@ -74,22 +74,17 @@ cmd_build() {
   printf '%s\n' "$dir/mockd"
 }
 
+SERVER=mockd # in lib.sh's server_* messages
+PID_NEEDLE=mockd
+DATA_PREFIX=kafka-mock-data # mockd keeps its data in memory: no data folder is ever made
+
 state_paths() {
   STATE=${1:-$(mqbak_state_dir)}
   PIDFILE=$STATE/kafka-mock.pid
-  BOOTFILE=$STATE/kafka-mock.bootstrap
+  URLFILE=$STATE/kafka-mock.bootstrap
+  DATAFILE=$STATE/kafka-mock.datadir
   LOGFILE=$STATE/kafka-mock.log
 }
-
-running_pid() {
-  local pid
-  [[ -f $PIDFILE ]] || return 1
-  pid=$(<"$PIDFILE")
-  pid_is "$pid" mockd || return 1
-  printf '%s\n' "$pid"
-}
-
-SERVER=mockd # in server_wait_ready's messages
 
 # The bootstrap address mockd prints once it listens.
 bootstrap_line() {
@@ -98,15 +93,12 @@ bootstrap_line() {
 
 cmd_start() {
   state_paths "${1:-}"
-  mkdir -p "$STATE"
-  if running_pid >/dev/null && [[ -s $BOOTFILE ]]; then
-    cat "$BOOTFILE"
-    return
-  fi
-  rm -f "$PIDFILE" "$BOOTFILE"
-  local bin pid boot=""
+  mkdir -p "$STATE" || die "cannot make the state folder $STATE"
+  server_reuse && return
+  server_stop # clears stale files
+  local bin pid boot
   bin=$(cmd_build)
-  # The log is emptied here, not by the background job's redirection: the loop below could read
+  # The log is emptied here, not by the background job's redirection: the wait below could read
   # it first, find a BOOTSTRAP line of an earlier run's broker or no file at all (sed then exits
   # 2, which set -e turned into a silent exit 2 of `npm run demo`).
   : >"$LOGFILE"
@@ -115,37 +107,12 @@ cmd_start() {
   pid=$!
   MQBAK_CLEANUP_PID=$pid
   boot=$(server_wait_ready "$pid" 20 bootstrap_line)
-  printf '%s\n' "$pid" >"$PIDFILE"
-  printf '%s\n' "$boot" >"$BOOTFILE"
-  MQBAK_CLEANUP_PID=""
-  printf '%s\n' "$boot"
+  server_started "$pid" "$boot"
 }
 
-cmd_stop() {
-  state_paths "${1:-}"
-  local pid
-  if pid=$(running_pid); then stop_pid "$pid"; fi
-  rm -f "$PIDFILE" "$BOOTFILE"
-}
-
-cmd_status() {
-  state_paths "${1:-}"
-  local pid
-  if pid=$(running_pid) && [[ -s $BOOTFILE ]]; then
-    printf 'running %s pid %s\n' "$(<"$BOOTFILE")" "$pid"
-  else
-    echo "not running"
-    return 1
-  fi
-}
-
-case ${1:-} in
-  build) cmd_build ;;
-  start) cmd_start "${2:-}" ;;
-  stop) cmd_stop "${2:-}" ;;
-  status) cmd_status "${2:-}" || exit 1 ;;
-  *)
-    echo "usage: ${0##*/} build | start [STATEDIR] | stop [STATEDIR] | status [STATEDIR]" >&2
-    exit 2
-    ;;
-esac
+if [[ ${1:-} == build ]]; then
+  cmd_build
+else
+  SERVER_USAGE="build | "
+  server_main "$@"
+fi

@@ -313,14 +313,15 @@ server_status() {
   fi
 }
 
-# server_main ARGS...: the start | stop | status [STATEDIR] commands, with cmd_start of the script.
+# server_main ARGS...: the start | stop | status [STATEDIR] commands, with cmd_start of the
+# script; SERVER_USAGE names more commands the script handles before calling this.
 server_main() {
   case ${1:-} in
     start) cmd_start "${2:-}" ;;
     stop) state_paths "${2:-}" && server_stop ;;
     status) state_paths "${2:-}" && { server_status || exit 1; } ;;
     *)
-      echo "usage: ${0##*/} start [STATEDIR] | stop [STATEDIR] | status [STATEDIR]" >&2
+      echo "usage: ${0##*/} ${SERVER_USAGE:-}start [STATEDIR] | stop [STATEDIR] | status [STATEDIR]" >&2
       exit 2
       ;;
   esac
