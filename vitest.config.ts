@@ -2,9 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 // Three groups, all run by `npm test` (vitest run); one alone with `vitest run --project <name>`.
 // test/contract holds suites, not test files: unit and integration files import and run them.
+// every project first installs the command-line tools its tests spawn (scripts/ensure-deps.sh)
+const tools = 'test/helpers/tools-setup.ts';
 const brokers = {
-  // starts (or finds) RabbitMQ, the Kafka mock cluster and s3rver once per vitest run
-  globalSetup: ['test/helpers/global-setup.ts'],
+  // then starts (or finds) RabbitMQ, the Kafka mock cluster and s3rver once per vitest run
+  globalSetup: [tools, 'test/helpers/global-setup.ts'],
   testTimeout: 60_000,
   hookTimeout: 120_000,
 };
@@ -16,7 +18,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], globalSetup: [tools] },
       },
       {
         extends: true,

@@ -30,10 +30,6 @@ state_paths() {
   URLFILE=$DIR/endpoint
 }
 
-# A TCP port nobody listens on right now (Node is always there: the project needs it).
-free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
-}
 
 random_alnum() {
   local n=$1 out=""
@@ -77,13 +73,7 @@ fail_start() {
 }
 
 cmd_install() {
-  if command -v radosgw >/dev/null && command -v ceph-mon >/dev/null && command -v ceph-osd >/dev/null &&
-    command -v radosgw-admin >/dev/null; then
-    return
-  fi
-  echo "installing ${PACKAGES[*]} (Debian's Ceph)" >&2
-  run_as_root apt-get update -qq
-  run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  ensure_commands "the Ceph RADOS Gateway" ceph-mon=ceph-mon ceph-osd=ceph-osd radosgw=radosgw radosgw-admin=radosgw ceph=ceph-common
 }
 
 cmd_start() {
@@ -239,7 +229,7 @@ case ${1:-} in
   start) cmd_start "${2:-}" ;;
   env) cmd_env "${2:-}" ;;
   stop) cmd_stop "${2:-}" ;;
-  status) cmd_status "${2:-}" ;;
+  status) cmd_status "${2:-}" || exit 1 ;;
   *)
     echo "usage: ${0##*/} install | start [STATEDIR] | env [STATEDIR] | stop [STATEDIR] | status [STATEDIR]" >&2
     exit 2

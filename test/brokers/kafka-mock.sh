@@ -36,6 +36,7 @@ cmd_build() {
   local root key dir tmp
   root=$(mqbak_cache_dir)/kafka-mock
   key=$(cache_key)
+  [[ $key =~ ^[0-9a-f]{16}$ ]] || die "could not compute the Kafka test broker's cache key (got '$key'): is sha256sum working?"
   dir=$root/$key
   if [[ -x $dir/mockd ]]; then printf '%s\n' "$dir/mockd"; return; fi
   mkdir -p "$root"
@@ -43,13 +44,9 @@ cmd_build() {
   exec 9>"$root/.lock"
   flock 9
   if [[ ! -x $dir/mockd ]]; then
-    local tool missing=()
-    # setup-kafka-mock.sh installs gcc and make itself, but not patch (for patches/*.patch)
-    for tool in gcc make patch; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-    if ((${#missing[@]})); then
-      { run_as_root apt-get update -qq && run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null ||
-        die "could not install ${missing[*]} (needed to build the Kafka test broker)"
-    fi
+    # the compilers, patch for patches/*.patch, perl for setup-kafka-mock.sh's edits
+    ensure_commands "building the Kafka test broker" gcc=gcc make=make patch=patch perl=perl
+    command -v npm >/dev/null 2>&1 || die "npm is not installed: building the Kafka test broker fetches librdkafka's source with npm pack"
     # Build in a temporary directory and rename it into place: an interrupted or concurrent
     # build never leaves a half-built broker under the final name.
     tmp=$(mktemp -d "$root/.build-$key.XXXXXX")
@@ -77,78 +74,45 @@ cmd_build() {
   printf '%s\n' "$dir/mockd"
 }
 
+SERVER=mockd # in lib.sh's server_* messages
+PID_NEEDLE=mockd
+DATA_PREFIX=kafka-mock-data # mockd keeps its data in memory: no data folder is ever made
+
 state_paths() {
   STATE=${1:-$(mqbak_state_dir)}
   PIDFILE=$STATE/kafka-mock.pid
-  BOOTFILE=$STATE/kafka-mock.bootstrap
+  URLFILE=$STATE/kafka-mock.bootstrap
+  DATAFILE=$STATE/kafka-mock.datadir
   LOGFILE=$STATE/kafka-mock.log
 }
 
-running_pid() {
-  local pid
-  [[ -f $PIDFILE ]] || return 1
-  pid=$(<"$PIDFILE")
-  pid_is "$pid" mockd || return 1
-  printf '%s\n' "$pid"
+# The bootstrap address mockd prints once it listens.
+bootstrap_line() {
+  sed -n 's/^BOOTSTRAP //p' "$LOGFILE" 2>/dev/null | head -n1
 }
 
 cmd_start() {
   state_paths "${1:-}"
-  mkdir -p "$STATE"
-  if running_pid >/dev/null && [[ -s $BOOTFILE ]]; then
-    cat "$BOOTFILE"
-    return
-  fi
-  rm -f "$PIDFILE" "$BOOTFILE"
-  local bin pid boot=""
+  mkdir -p "$STATE" || die "cannot make the state folder $STATE"
+  server_reuse && return
+  server_stop # clears stale files
+  local bin pid boot
   bin=$(cmd_build)
+  # The log is emptied here, not by the background job's redirection: the wait below could read
+  # it first, find a BOOTSTRAP line of an earlier run's broker or no file at all (sed then exits
+  # 2, which set -e turned into a silent exit 2 of `npm run demo`).
+  : >"$LOGFILE"
   # setsid: its own session, so a Ctrl-C in the shell that started it does not stop the broker.
-  setsid "$bin" </dev/null >"$LOGFILE" 2>&1 &
+  setsid "$bin" </dev/null >>"$LOGFILE" 2>&1 &
   pid=$!
-  local deadline=$((SECONDS + 20))
-  while :; do
-    boot=$(sed -n 's/^BOOTSTRAP //p' "$LOGFILE" 2>/dev/null | head -n1)
-    [[ -n $boot ]] && break
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cat "$LOGFILE" >&2
-      die "mockd exited before printing its BOOTSTRAP line"
-    fi
-    if ((SECONDS >= deadline)); then
-      stop_pid "$pid"
-      die "mockd printed no BOOTSTRAP line within 20 s (log: $LOGFILE)"
-    fi
-    sleep 0.1
-  done
-  printf '%s\n' "$pid" >"$PIDFILE"
-  printf '%s\n' "$boot" >"$BOOTFILE"
-  printf '%s\n' "$boot"
+  MQBAK_CLEANUP_PID=$pid
+  boot=$(server_wait_ready "$pid" 20 bootstrap_line)
+  server_started "$pid" "$boot"
 }
 
-cmd_stop() {
-  state_paths "${1:-}"
-  local pid
-  if pid=$(running_pid); then stop_pid "$pid"; fi
-  rm -f "$PIDFILE" "$BOOTFILE"
-}
-
-cmd_status() {
-  state_paths "${1:-}"
-  local pid
-  if pid=$(running_pid) && [[ -s $BOOTFILE ]]; then
-    printf 'running %s pid %s\n' "$(<"$BOOTFILE")" "$pid"
-  else
-    echo "not running"
-    return 1
-  fi
-}
-
-case ${1:-} in
-  build) cmd_build ;;
-  start) cmd_start "${2:-}" ;;
-  stop) cmd_stop "${2:-}" ;;
-  status) cmd_status "${2:-}" ;;
-  *)
-    echo "usage: ${0##*/} build | start [STATEDIR] | stop [STATEDIR] | status [STATEDIR]" >&2
-    exit 2
-    ;;
-esac
+if [[ ${1:-} == build ]]; then
+  cmd_build
+else
+  SERVER_USAGE="build | "
+  server_main "$@"
+fi

@@ -12,9 +12,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 BIN=${MQBAK_PUSHGATEWAY_BIN:-$(command -v prometheus-pushgateway || true)}
 
-free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
 
 cmd_start() {
   local dir=$1 pid port try

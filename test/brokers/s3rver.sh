@@ -17,6 +17,10 @@ source "$HERE/lib.sh"
 ROOT=$(cd "$HERE/../.." && pwd)
 BIN=$ROOT/node_modules/s3rver/bin/s3rver.js
 
+SERVER=s3rver
+PID_NEEDLE=s3rver
+DATA_PREFIX=s3rver-data
+
 state_paths() {
   STATE=${1:-$(mqbak_state_dir)}
   PIDFILE=$STATE/s3rver.pid
@@ -25,81 +29,33 @@ state_paths() {
   LOGFILE=$STATE/s3rver.log
 }
 
-running_pid() {
-  local pid
-  [[ -f $PIDFILE ]] || return 1
-  pid=$(<"$PIDFILE")
-  pid_is "$pid" s3rver || return 1
-  printf '%s\n' "$pid"
+# s3rver prints "S3rver listening on ADDR:PORT" even with --silent: that gives us port 0's pick,
+# once it takes connections.
+listening_port() {
+  local port
+  port=$(sed -n 's/^S3rver listening on .*:\([0-9][0-9]*\)$/\1/p' "$LOGFILE" 2>/dev/null | head -n1)
+  if [[ -n $port ]] && port_open 127.0.0.1 "$port"; then printf '%s\n' "$port"; fi
 }
 
 cmd_start() {
   state_paths "${1:-}"
-  mkdir -p "$STATE"
-  if running_pid >/dev/null && [[ -s $URLFILE ]]; then
-    cat "$URLFILE"
-    return
-  fi
-  cmd_stop "$STATE" # clears stale files and a data directory left behind
+  mkdir -p "$STATE" || die "cannot make the state folder $STATE"
+  server_reuse && return
+  server_stop # clears stale files and a data directory left behind
   [[ -f $BIN ]] || die "s3rver is not installed: run 'npm ci' in $ROOT first"
-  local data pid port="" deadline
-  data=$(mktemp -d "$STATE/s3rver-data.XXXXXX")
-  printf '%s\n' "$data" >"$DATAFILE"
-  # --openssl-legacy-provider: without it ListObjectsV2 pagination answers 500 on Node 20.
-  # s3rver prints "S3rver listening on ADDR:PORT" even with --silent: that gives us port 0's pick.
-  # created here, not by the background job's redirection: under load the loop below can read
-  # it first, and sed on a missing file exits 2, which set -e turns into a silent failure
+  command -v node >/dev/null 2>&1 || die "node is not installed: s3rver runs on Node.js (>= 20.19)"
+  check_port_free MQBAK_S3RVER_PORT "${MQBAK_S3RVER_PORT:-0}"
+  local data pid port
+  data=$(server_new_data_dir)
+  # emptied before the start, not by the job's redirection: the wait must not read an earlier log
   : >"$LOGFILE"
+  # --openssl-legacy-provider: without it ListObjectsV2 pagination answers 500 on Node 20.
   setsid node --openssl-legacy-provider "$BIN" -d "$data" -a 127.0.0.1 -p "${MQBAK_S3RVER_PORT:-0}" --silent \
     </dev/null >>"$LOGFILE" 2>&1 &
   pid=$!
-  deadline=$((SECONDS + 30))
-  while :; do
-    port=$(sed -n 's/^S3rver listening on .*:\([0-9][0-9]*\)$/\1/p' "$LOGFILE" 2>/dev/null | head -n1)
-    [[ -n $port ]] && port_open 127.0.0.1 "$port" && break
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cat "$LOGFILE" >&2
-      die "s3rver exited at start (log above)"
-    fi
-    if ((SECONDS >= deadline)); then
-      stop_pid "$pid"
-      die "s3rver did not start listening within 30 s (log: $LOGFILE)"
-    fi
-    sleep 0.1
-  done
-  printf '%s\n' "$pid" >"$PIDFILE"
-  printf 'http://127.0.0.1:%s\n' "$port" | tee "$URLFILE"
+  MQBAK_CLEANUP_PID=$pid
+  port=$(server_wait_ready "$pid" 30 listening_port)
+  server_started "$pid" "http://127.0.0.1:$port"
 }
 
-cmd_stop() {
-  state_paths "${1:-}"
-  local pid data
-  if pid=$(running_pid); then stop_pid "$pid"; fi
-  if [[ -f $DATAFILE ]]; then
-    data=$(<"$DATAFILE")
-    # only ever delete a directory this script created
-    [[ $data == "$STATE"/s3rver-data.* ]] && rm -rf "$data"
-  fi
-  rm -f "$PIDFILE" "$URLFILE" "$DATAFILE"
-}
-
-cmd_status() {
-  state_paths "${1:-}"
-  local pid
-  if pid=$(running_pid) && [[ -s $URLFILE ]]; then
-    printf 'running %s pid %s\n' "$(<"$URLFILE")" "$pid"
-  else
-    echo "not running"
-    return 1
-  fi
-}
-
-case ${1:-} in
-  start) cmd_start "${2:-}" ;;
-  stop) cmd_stop "${2:-}" ;;
-  status) cmd_status "${2:-}" ;;
-  *)
-    echo "usage: ${0##*/} start [STATEDIR] | stop [STATEDIR] | status [STATEDIR]" >&2
-    exit 2
-    ;;
-esac
+server_main "$@"

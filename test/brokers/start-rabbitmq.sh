@@ -33,22 +33,31 @@ startup_logs() {
 management_ok() { http_ok http://127.0.0.1:15672/api/overview guest:guest; }
 stream_ok() { port_open 127.0.0.1 5552; }
 
+# True when what listens on 127.0.0.1:5672 answers as an AMQP broker: to bytes that are not an
+# AMQP protocol header, a broker replies with its own header ("AMQP...") and closes.
+speaks_amqp() {
+  local reply
+  reply=$(timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672 && printf "HELLO\r\n\r\n" >&3 && head -c 4 <&3' 2>/dev/null | tr -d '\0') || true
+  [[ $reply == AMQP ]]
+}
+
 if port_open 127.0.0.1 5672; then
   if management_ok && stream_ok; then exit 0; fi
+  speaks_amqp ||
+    die "something that is not an AMQP broker listens on 127.0.0.1:5672$(port_owner 5672): stop it, or point the tests at another RabbitMQ with MQBAK_TEST_AMQP_URL and MQBAK_TEST_RABBITMQ_MANAGEMENT_URL"
   # A server someone else started, without our plugins: enabling them online does not restart it.
   run_as_root rabbitmq-plugins enable "${PLUGINS[@]}" >/dev/null ||
     die "rabbitmq-plugins enable ${PLUGINS[*]} failed on the running RabbitMQ"
 else
-  if ! command -v rabbitmq-server >/dev/null 2>&1 && [[ ! -x /usr/sbin/rabbitmq-server ]]; then
-    command -v apt-get >/dev/null 2>&1 || die "RabbitMQ is not running on 127.0.0.1:5672 and rabbitmq-server is not installed (no apt-get to install it)"
-    log=$(mktemp)
-    if ! { run_as_root apt-get update -qq && run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; } >"$log" 2>&1; then
-      tail -n 30 "$log" >&2; rm -f "$log"
-      die "could not install rabbitmq-server with apt-get"
-    fi
-    rm -f "$log"
-  fi
+  ensure_commands "RabbitMQ is not running on 127.0.0.1:5672, and starting one" rabbitmq-server=rabbitmq-server
   export PATH=$PATH:/usr/sbin
+  # the ports the server and its plugins bind: one taken by another program fails the start
+  # late and obscurely (the plugin just never answers)
+  for port in 15672:"the management plugin" 5552:"the stream plugin" 25672:"Erlang distribution"; do
+    if port_open 127.0.0.1 "${port%%:*}"; then
+      die "port ${port%%:*} of 127.0.0.1 (${port#*:} of RabbitMQ) is in use by another program$(port_owner "${port%%:*}"): stop it, or point the tests at another RabbitMQ with MQBAK_TEST_AMQP_URL and MQBAK_TEST_RABBITMQ_MANAGEMENT_URL"
+    fi
+  done
   # Enabling offline before the first boot saves a second start-up of the plugins.
   run_as_root rabbitmq-plugins --offline enable "${PLUGINS[@]}" >/dev/null ||
     die "rabbitmq-plugins --offline enable ${PLUGINS[*]} failed"

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { kafkaBrokers, kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
 import { kafka, produceVaried, readAll, restoreMatchesSource, url, useTempDirs } from '../helpers/kafka-e2e.js';
 import { runMqbak } from '../helpers/run-mqbak.js';
+import { requireTool } from '../helpers/tools.js';
 
 const tempDir = useTempDirs();
 
@@ -97,6 +98,7 @@ describe("kafka backup's own Fetch reader", () => {
   });
 
   it('zstd batches (made by kcat) back up, with the native binding and with zstd-codec, and restore byte for byte', async () => {
+    requireTool('kcat');
     const topic = uniqueName('zstd');
     await kafkaCreateTopic(topic, 2);
     for (const p of [0, 1]) {
@@ -121,6 +123,7 @@ describe("kafka backup's own Fetch reader", () => {
   }, 60_000);
 
   it('lz4 and snappy batches (made by kcat) back up and restore to what librdkafka reads from the source', async () => {
+    requireTool('kcat');
     for (const codec of ['lz4', 'snappy']) {
       const topic = uniqueName(codec);
       await kafkaCreateTopic(topic, 1);
@@ -141,6 +144,7 @@ describe("kafka backup's own Fetch reader", () => {
   }, 60_000);
 
   it("a header name that is not UTF-8: kafkajs' consumer takes the partition over from that record, with a warning; nothing is lost", async () => {
+    requireTool('kcat');
     const topic = uniqueName('badhdr');
     await kafkaCreateTopic(topic, 1);
     const brokers = kafkaBrokers().join(',');

@@ -154,7 +154,7 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     const r = await runMqbak(['restore', store, dst.url, '--definitions', '--map', 'orders=orders-restored', '--json'], { env });
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
-    const res = JSON.parse(r.stdout) as { restored: number; failed: number; streams: Array<{ source: string; target: string; restored: number }> };
+    const res = JSON.parse(r.stdout) as { restored: number; failed: number; streams: Array<{ source: string; target: string; restored: number }>; definitions: { created: string[] } };
     expect(res).toMatchObject({ restored: 120, failed: 0 });
     expect(res.streams).toEqual([expect.objectContaining({ source: 'orders', target: 'orders-restored', restored: 120 })]);
 
@@ -176,9 +176,21 @@ describe('mqbak backup/restore with RabbitMQ', () => {
     expect(queue.arguments).toEqual({ 'x-max-priority': 10 });
     expect(await queueDepth(src.conn, 'orders')).toMatchObject({ messages: 120 }); // the source kept everything
 
-    // a second restore finds the definitions in place and says so, changing nothing
-    const again = await runMqbak(['restore', store, dst.url, '--definitions', '--map', 'orders=orders-restored', '--dry-run', '--json'], { env });
+    // a second restore (a real one: --dry-run returns before definitions are applied) finds the
+    // definitions in place and says so, creating and changing none of them
+    expect(res.definitions.created.length).toBeGreaterThan(0);
+    const bindingsBefore = bindings.length;
+    const again = await runMqbak(['restore', store, dst.url, '--definitions', '--map', 'orders=orders-restored', '--json'], { env });
+    expect(again.stderr).not.toMatch(/error/);
     expect(again.code).toBe(0);
+    const second = JSON.parse(again.stdout) as { restored: number; definitions: { created: string[]; unchanged: string[]; conflicts: string[] } };
+    expect(second.restored).toBe(120); // the messages are published again: restore appends
+    expect(second.definitions.created).toEqual([]);
+    expect(second.definitions.conflicts).toEqual([]);
+    expect([...second.definitions.unchanged].sort()).toEqual([...res.definitions.created].sort());
+    expect(((await management(`/api/bindings/${encodeURIComponent(dst.vhost)}`)) as unknown[]).length).toBe(bindingsBefore);
+    expect((await management(`/api/policies/${encodeURIComponent(dst.vhost)}`)) as unknown[]).toEqual(policies);
+    expect(((await management(`/api/queues/${encodeURIComponent(dst.vhost)}/orders-restored`)) as { arguments: Record<string, unknown> }).arguments).toEqual({ 'x-max-priority': 10 });
   });
 
   it('restore into a missing queue without --definitions fails clearly; an unroutable --via-exchange message is a counted failure (exit 3)', async () => {

@@ -5,7 +5,7 @@
  * one); and an S3 server that dies in the middle of a Kafka backup (an s3rver of the test's
  * own): exit 5, no manifest, and a rerun once it is back gives a complete, verifiable backup.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -97,17 +97,7 @@ async function consumeAll(topic: string, n: number): Promise<Map<number, Rec[]>>
   return byPartition;
 }
 
-// Written before the Kafka backup command existed (it was a placeholder while this file was
-// written): skipped, visibly, while the binary still says so; it runs as soon as the command does.
-const probe = spawnSync(process.execPath, [MQBAK_BIN, 'backup', 'kafka://127.0.0.1:9', path.join(tmpdir(), 'mqbak-kafka-probe'), '--topics', 'x'], {
-  encoding: 'utf8',
-  env: { ...process.env, CI: 'true' },
-  // once the command exists it tries the unused port and fails; no need to wait for its retries
-  timeout: 10_000,
-});
-const kafkaBackupMissing = /not available in this build yet/.test(probe.stderr ?? '');
-
-describe.skipIf(kafkaBackupMissing).each(s3Servers())('Kafka archives in S3 on $name through the mqbak binary', (server: S3TestServer) => {
+describe.each(s3Servers())('Kafka archives in S3 on $name through the mqbak binary', (server: S3TestServer) => {
   it('backs up a 3-partition topic to s3://, verifies it there and restores it from there record for record', async () => {
     const bucket = uniqueName('mqbak-kafka');
     await createBucket(bucket, server);
@@ -140,7 +130,7 @@ describe.skipIf(kafkaBackupMissing).each(s3Servers())('Kafka archives in S3 on $
   }, 180_000);
 });
 
-describe.skipIf(kafkaBackupMissing)('Kafka archives in S3 when the S3 server stops', () => {
+describe('Kafka archives in S3 when the S3 server stops', () => {
   it('S3 stopped in the middle of a Kafka backup: exit 5, no manifest; rerun once it is up: complete and verifiable', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mqbak-s3rver-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

@@ -184,6 +184,21 @@ export async function deleteVhost(name: string): Promise<void> {
   await expectOk(await management('DELETE', `/api/vhosts/${encodeURIComponent(name)}`), `delete vhost ${name}`, [404]);
 }
 
+/** Creates a RabbitMQ user with this password, the "management" tag (mqbak reads queues through the management API) and full permissions on vhost. */
+export async function createUser(name: string, password: string, vhost: string): Promise<void> {
+  const user = encodeURIComponent(name);
+  await expectOk(await management('PUT', `/api/users/${user}`, { password, tags: 'administrator' }), `create user ${name}`);
+  await expectOk(
+    await management('PUT', `/api/permissions/${encodeURIComponent(vhost)}/${user}`, { configure: '.*', write: '.*', read: '.*' }),
+    `grant ${name} on vhost ${vhost}`,
+  );
+}
+
+/** Deletes a RabbitMQ user; one that does not exist is not an error. */
+export async function deleteUser(name: string): Promise<void> {
+  await expectOk(await management('DELETE', `/api/users/${encodeURIComponent(name)}`), `delete user ${name}`, [404]);
+}
+
 /** URL of the test NATS server with JetStream (env MQBAK_TEST_NATS_URL). */
 export function natsUrl(): string {
   return required('MQBAK_TEST_NATS_URL', 'a nats-server');

@@ -1,6 +1,7 @@
 /**
  * vitest globalSetup of the integration and e2e projects: makes the test brokers available and
- * publishes where they are in the MQBAK_TEST_* variables (the test workers inherit them).
+ * publishes where they are in the MQBAK_TEST_* variables (the test workers inherit them). It runs
+ * after tools-setup.ts, which has installed the tools the tests spawn (nats-server among them).
  *
  * A variable that is already set names a broker someone else runs (docker-compose, or the other
  * project's run of this same set-up in this vitest process): it is used as it is. Otherwise:

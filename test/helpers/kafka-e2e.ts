@@ -11,6 +11,7 @@ import { afterAll, expect } from 'vitest';
 import { kafkaBrokers, uniqueName } from './brokers.js';
 import { runMqbak } from './run-mqbak.js';
 import { readTopic, type Seen } from './kafka-records.js';
+import { requireTool } from './tools.js';
 
 /** A temporary folder maker whose folders are removed after the calling test file. */
 export function useTempDirs(): () => Promise<string> {
@@ -69,6 +70,7 @@ export async function highs(topic: string): Promise<bigint[]> {
 
 /** Every record as librdkafka (kcat) reads it, with its own codecs: partition|offset|key|value|timestamp. */
 export function kcatDump(topic: string): string[] {
+  requireTool('kcat');
   const c = spawnSync('kcat', ['-C', '-b', kafkaBrokers().join(','), '-t', topic, '-e', '-q', '-o', 'beginning', '-f', '%p|%o|%k|%s|%T\n'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   expect(c.status, c.stderr).toBe(0);
   return c.stdout.trim().split('\n').sort();

@@ -140,7 +140,13 @@ export function body(i: number): Buffer {
   return Buffer.from(Array.from({ length: 100 + i }, (_, j) => (i * 31 + j) % 256));
 }
 
-/** Every file under dir (temporary files left out), as paths. */
+/** The name prefix of the local store's files being written (src/stores/local.ts). */
+export const LOCAL_STORE_TMP_PREFIX = '.mqbak-tmp-';
+
+/**
+ * Every file under dir, as paths, leaving out the local store's temporary files (named
+ * `.mqbak-tmp-*` until they are renamed into place): a file listed here is committed.
+ */
 export async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string) => {
@@ -152,7 +158,7 @@ export async function listFiles(dir: string): Promise<string[]> {
     }
     for (const e of entries) {
       if (e.isDirectory()) await walk(path.join(d, e.name));
-      else if (!e.name.includes('.tmp')) out.push(path.join(d, e.name));
+      else if (!e.name.startsWith(LOCAL_STORE_TMP_PREFIX)) out.push(path.join(d, e.name));
     }
   };
   await walk(dir);
