@@ -250,7 +250,7 @@ export class BatchProducer {
   ) {}
 
   /** Connects and initialises the producer id; InternalsMissing when this kafkajs or broker is not suitable. */
-  static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | InternalsMissing> {
+  static async open(kafka: Kafka, options: { crcWorker?: boolean; signal?: AbortSignal } = {}): Promise<BatchProducer | InternalsMissing> {
     const k = await openCluster(kafka);
     if (k instanceof InternalsMissing) return k;
     try {
@@ -266,6 +266,7 @@ export class BatchProducer {
         'InitProducerId',
         async () => (await k.cluster.findControllerBroker()).initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS }),
         () => k.cluster.refreshMetadata(),
+        options.signal,
       );
       return new BatchProducer(k, BigInt(pid.producerId), pid.producerEpoch, options.crcWorker === false ? null : new Crc32cWorker());
     } catch (e) {
@@ -350,7 +351,7 @@ export class BatchProducer {
           throw new MqbakError(gone ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(e)}${spent}`);
         }
         // same bytes, same sequence: if the first try did land, the broker answers it as a duplicate
-        await sleep(wait);
+        await sleep(wait, signal);
         await this.k.cluster.refreshMetadata().catch(() => {});
       }
     }

@@ -201,7 +201,7 @@ export class KafkaFetcher {
         wait = Math.max(wait, w);
       }
       if (retry.length > 0) {
-        await sleep(wait);
+        await sleep(wait, signal);
         // a moved leader, a broker gone or back: the next round asks the leaders anew
         await this.k.cluster.refreshMetadata().catch(() => {});
       }

@@ -8,7 +8,8 @@ import { columnRecord, type ArchiveRecord, type RecordSlice } from '../../common
 import type { KafkaAdmin } from './admin.js';
 import { BatchProducer, type PreparedBatch } from './batch-producer.js';
 import { InternalsMissing } from './internals.js';
-import { unreachable } from './client.js';
+import { unreachable, untilAborted } from './client.js';
+import { raceAbort } from '../../common/abort.js';
 import type { KafkaProducerKind } from './options.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -42,14 +43,14 @@ export class KafkaProducer {
     if (kind === 'batch') {
       let batch: BatchProducer | InternalsMissing;
       try {
-        batch = await BatchProducer.open(admin.kafka);
+        batch = await raceAbort(BatchProducer.open(admin.kafka, { signal: admin.signal }), admin.signal);
       } catch (e) {
         throw unreachable(e, 'connect the Kafka producer');
       }
       if (!(batch instanceof InternalsMissing)) return new KafkaProducer(null, batch);
       info(`mqbak's own producer is unavailable (${batch.reason}): writing through kafkajs' producer`);
     }
-    const producer = admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = untilAborted(admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }), admin.signal);
     try {
       await producer.connect();
     } catch (e) {
