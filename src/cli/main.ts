@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
 import { createProgress, type CliContext } from './context.js';
+import { handleInterrupts } from './signals.js';
 import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
 import { addKeyCommands } from './key-commands.js';
 import { addCutCommand } from './cut-command.js';
@@ -297,19 +298,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let exitCode: number = EXIT.ok;
   const debug = argv.includes('--debug');
   const quiet = argv.includes('--quiet') || argv.includes('-q');
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) {
-      process.stderr.write(`mqbak: error: interrupted again (${sig}); exiting now\n`);
-      process.exit(EXIT.interrupted);
-    }
-    process.stderr.write(`mqbak: ${sig} received: stopping (nothing half-written is kept as a backup)\n`);
-    controller.abort(new MqbakError('interrupted', `interrupted by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupts = handleInterrupts({ write: (text) => process.stderr.write(text), debug });
 
   const report = (e: unknown): number => {
     if (isMqbakError(e)) {
@@ -331,7 +320,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
       progress,
-      signal: controller.signal,
+      signal: interrupts.signal,
       env,
       debug: Boolean(opts.debug),
       quiet: Boolean(opts.quiet),
@@ -349,15 +338,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       progress.stop();
     } catch (e) {
       progress.stop();
-      // After a signal, client libraries fail in their own words ("connection closed"...):
-      // what the user did is what happened.
-      if (controller.signal.aborted && (!isMqbakError(e) || e.code === 'interrupted')) {
+      // After a signal, client libraries fail in their own words ("connection closed"), and
+      // mqbak's own wrappers call that unreachable: what the user did is what happened.
+      if (interrupts.signal.aborted) {
         process.stderr.write('mqbak: error: interrupted\n');
+        if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
         exitCode = EXIT.interrupted;
       } else {
         exitCode = report(e);
       }
     }
+    interrupts.settled(exitCode);
     if (metrics) {
       const warn = (m: string) => process.stderr.write(`mqbak: warning: ${m}\n`);
       await emitRunMetrics(metrics, { command: name as MeteredCommand, startedAt, endedAt: Date.now(), exitStatus: exitCode }, ctx.details, warn);
@@ -391,8 +382,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     return report(e);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.dispose();
   }
   return exitCode;
 }

@@ -1,6 +1,7 @@
 import { MqbakError } from '../common/errors.js';
 import { openStore, type S3Config } from '../stores/open.js';
 import type { Store } from '../stores/store.js';
+import { runSignal } from './signals.js';
 
 /** Builds the S3 settings from the --s3-* options, then MQBAK_S3_* and the AWS SDK's own variables. */
 export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): S3Config {
@@ -50,17 +51,24 @@ function checksumFromAws(v: string | undefined): string | undefined {
  * fails here (exit 2) and nothing is read or written. `unlock: false` for commands that manage
  * the keys themselves (key, unlock).
  */
-export async function openStoreFromCli(url: string, opts: Record<string, unknown>, env: NodeJS.ProcessEnv, options: { unlock?: boolean } = {}): Promise<Store> {
+export async function openStoreFromCli(
+  url: string,
+  opts: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  options: { unlock?: boolean; signal?: AbortSignal } = {},
+): Promise<Store> {
+  // the running command's signal: a store that does not answer is retried, and SIGINT ends that
+  const signal = options.signal ?? runSignal();
   const store = await openStore(url, s3ConfigFrom(opts, env));
   if (options.unlock === false) return store;
   try {
     const { isEncryptedStore, unlockStore } = await import('../core/store-keys.js');
-    if (await isEncryptedStore(store)) {
+    if (await isEncryptedStore(store, signal)) {
       const { storePassword } = await import('./password.js');
       const { attachMasterKey } = await import('../archive/encryption/store-key.js');
       const password = await storePassword(opts, env);
       try {
-        const unlocked = await unlockStore(store, password);
+        const unlocked = await unlockStore(store, password, signal);
         attachMasterKey(store, unlocked.masterKey);
         unlocked.masterKey.fill(0);
         // another key file opened it; the damaged ones may be someone's only password

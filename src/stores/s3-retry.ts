@@ -17,7 +17,10 @@ export interface RetryPolicy {
   baseMs: number;
 }
 
-/** client.send, retried while the failure is transient and attempts remain; `onRetry` before each retry. */
+/**
+ * client.send, retried while the failure is transient and attempts remain; `onRetry` before each
+ * retry. The signal ends a backoff at once and then throws the last failure, without another try.
+ */
 export async function sendWithRetry<T = unknown>(
   client: S3Client,
   command: object,
@@ -32,6 +35,8 @@ export async function sendWithRetry<T = unknown>(
       if (attempt >= policy.attempts || signal?.aborted || !isTransient(e)) throw e;
       onRetry?.();
       await backoff(Math.min(RETRY_MAX_MS, policy.baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2), signal);
+      // interrupted during the backoff: no further attempt (s3Failure makes it 'interrupted')
+      if (signal?.aborted) throw e;
     }
   }
 }

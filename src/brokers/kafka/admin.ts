@@ -4,7 +4,8 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import { MqbakError, messageOf, withContext } from '../../common/errors.js';
-import { createKafka, unreachable, type KafkaConnection } from './client.js';
+import { createKafka, unreachable, untilAborted, type KafkaConnection } from './client.js';
+import { raceAbort } from '../../common/abort.js';
 import { KafkaFetcher } from './fetcher.js';
 import { InternalsMissing, openCluster, type Internals } from './internals.js';
 import { retried } from './retry.js';
@@ -31,7 +32,7 @@ export class KafkaAdmin {
 
   static async connect(c: KafkaConnection): Promise<KafkaAdmin> {
     const kafka = await createKafka(c);
-    const admin = kafka.admin();
+    const admin = untilAborted(kafka.admin(), c.signal);
     try {
       await admin.connect();
     } catch (e) {
@@ -40,19 +41,24 @@ export class KafkaAdmin {
     return new KafkaAdmin(kafka, admin, c);
   }
 
+  /** The run's signal: the clients made from this one give way to it too. */
+  get signal(): AbortSignal | undefined {
+    return this.c.signal;
+  }
+
   async clusterId(): Promise<string> {
-    const d = await retried('describe the cluster', () => this.admin.describeCluster());
+    const d = await retried('describe the cluster', () => this.admin.describeCluster(), undefined, this.c.signal);
     return d.clusterId ?? 'unknown';
   }
 
   async listTopics(): Promise<string[]> {
-    return (await retried('list topics', () => this.admin.listTopics())).filter((t) => !t.startsWith('__')).sort();
+    return (await retried('list topics', () => this.admin.listTopics(), undefined, this.c.signal)).filter((t) => !t.startsWith('__')).sort();
   }
 
   /** Partitions of each topic; a missing topic is 'not-found'. */
   async partitions(topic: string): Promise<PartitionInfo[]> {
     try {
-      const md = await retried(`metadata of ${topic}`, () => this.admin.fetchTopicMetadata({ topics: [topic] }));
+      const md = await retried(`metadata of ${topic}`, () => this.admin.fetchTopicMetadata({ topics: [topic] }), undefined, this.c.signal);
       const t = md.topics[0];
       if (!t) throw new MqbakError('not-found', `topic ${topic} not found`);
       return t.partitions.map((p) => ({ partition: p.partitionId, replicationFactor: p.replicas.length })).sort((a, b) => a.partition - b.partition);
@@ -73,7 +79,7 @@ export class KafkaAdmin {
    */
   async watermarks(topic: string): Promise<Map<number, Watermarks>> {
     const out = new Map<number, Watermarks>();
-    for (const p of await retried(`list offsets of ${topic}`, () => this.admin.fetchTopicOffsets(topic))) out.set(p.partition, { low: BigInt(p.low), high: BigInt(p.high) });
+    for (const p of await retried(`list offsets of ${topic}`, () => this.admin.fetchTopicOffsets(topic), undefined, this.c.signal)) out.set(p.partition, { low: BigInt(p.low), high: BigInt(p.high) });
     return out;
   }
 
@@ -148,7 +154,7 @@ export class KafkaAdmin {
 
   /** kafkajs' internals for mqbak's own requests (internals.ts), opened once. */
   internals(): Promise<Internals | InternalsMissing> {
-    this.clusterOpen ??= openCluster(this.kafka);
+    this.clusterOpen ??= raceAbort(openCluster(this.kafka), this.c.signal);
     return this.clusterOpen;
   }
 

@@ -24,6 +24,7 @@ import { crc32c } from './crc32c.js';
 import { Crc32cWorker } from './crc32c-worker.js';
 import { utf8Name } from '../../common/utf8-names.js';
 import { InternalsMissing, openCluster, type Internals, type KjsRequest } from './internals.js';
+import { raceAbort } from '../../common/abort.js';
 import { describe, isBrokerGone, isRetriable, retried, Retries, sleep } from './retry.js';
 
 const MAGIC = 2;
@@ -256,7 +257,7 @@ export class BatchProducer {
   ) {}
 
   /** Connects and initialises the producer id; InternalsMissing when this kafkajs or broker is not suitable. */
-  static async open(kafka: Kafka, options: { crcWorker?: boolean } = {}): Promise<BatchProducer | InternalsMissing> {
+  static async open(kafka: Kafka, options: { crcWorker?: boolean; signal?: AbortSignal } = {}): Promise<BatchProducer | InternalsMissing> {
     const k = await openCluster(kafka);
     if (k instanceof InternalsMissing) return k;
     try {
@@ -272,6 +273,7 @@ export class BatchProducer {
         'InitProducerId',
         async () => (await k.cluster.findControllerBroker()).initProducerId({ transactionTimeout: REQUEST_TIMEOUT_MS }),
         () => k.cluster.refreshMetadata(),
+        options.signal,
       );
       return new BatchProducer(k, BigInt(pid.producerId), pid.producerEpoch, options.crcWorker === false ? null : new Crc32cWorker());
     } catch (e) {
@@ -341,8 +343,10 @@ export class BatchProducer {
         const request: KjsRequest = { ...protocol.request, encode: async () => payload };
         // a resend gets a copy: the first try's bytes may still sit in the socket's queue
         if (attempt > 1 && prepared.prefix > 0) frame = Buffer.from(frame);
-        const framed = prepared.prefix > 0 ? await this.k.sendFrame(broker, { ...protocol, request }, frame) : null;
-        const result = (framed ? framed.result : await this.k.send(broker, { ...protocol, request })) as ProduceResult;
+        // a broker that takes the request and never answers: the signal ends the wait (if the batch
+        // did land, the rerun's resume finds it on the target)
+        const framed = prepared.prefix > 0 ? await raceAbort(this.k.sendFrame(broker, { ...protocol, request }, frame), signal) : null;
+        const result = (framed ? framed.result : await raceAbort(this.k.send(broker, { ...protocol, request }), signal)) as ProduceResult;
         const p = result.topics.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
         if (!p) throw new MqbakError('partial', `produce to ${topic}[${partition}]: the broker's answer does not name this partition`);
         return BigInt(p.baseOffset);
@@ -356,7 +360,7 @@ export class BatchProducer {
           throw new MqbakError(gone ? 'unreachable' : 'partial', `produce to ${topic}[${partition}]: ${describe(e)}${spent}`);
         }
         // same bytes, same sequence: if the first try did land, the broker answers it as a duplicate
-        await sleep(wait);
+        await sleep(wait, signal);
         await this.k.cluster.refreshMetadata().catch(() => {});
       }
     }

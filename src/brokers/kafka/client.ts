@@ -4,6 +4,7 @@
  */
 import type { Kafka, SASLOptions } from 'kafkajs';
 import { withContext, type MqbakError } from '../../common/errors.js';
+import { raceAbort } from '../../common/abort.js';
 import type { Progress } from '../../common/progress.js';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -15,6 +16,8 @@ export interface KafkaConnection {
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
   progress: Progress;
   debug: boolean;
+  /** The run's signal (SIGINT, SIGTERM): every wait on the cluster gives way to it. */
+  signal?: AbortSignal;
 }
 
 /** kafkajs logs JSON to the console by default: everything goes through Progress instead. */
@@ -40,4 +43,24 @@ export async function createKafka(c: KafkaConnection): Promise<Kafka> {
 /** A failure to reach the brokers, with what was being done ('connect to Kafka host:9092: ...'). */
 export function unreachable(e: unknown, what: string): MqbakError {
   return withContext(e, what, 'unreachable');
+}
+
+/**
+ * A kafkajs client (admin, producer, consumer) whose every call gives way to the signal. kafkajs
+ * takes no signal and retries on its own (a connect to a broker that is gone: 5 retries, about
+ * 9 s), so each promise a call returns is raced with the signal: 'interrupted' at once, the call
+ * going on unobserved (a disconnect too: callers ignore its outcome).
+ */
+export function untilAborted<T extends object>(client: T, signal: AbortSignal | undefined): T {
+  if (!signal) return client;
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        const r: unknown = (v as (...a: unknown[]) => unknown).apply(target, args);
+        return r instanceof Promise ? raceAbort(r, signal) : r;
+      };
+    },
+  });
 }

@@ -8,7 +8,7 @@ import type { Consumer } from 'kafkajs';
 import { MqbakError } from '../../common/errors.js';
 import type { ArchiveRecord, RecordHeader } from '../../common/record.js';
 import type { KafkaAdmin } from './admin.js';
-import { unreachable } from './client.js';
+import { unreachable, untilAborted } from './client.js';
 import type { Isolation } from './options.js';
 
 /** Offsets [from, to) of one partition. */
@@ -55,13 +55,16 @@ export async function readWithConsumer(
   if (todo.length === 0) return;
   const groupId = `mqbak-${randomBytes(6).toString('hex')}`;
   const kafka = admin.kafka;
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    readUncommitted: isolation === 'read_uncommitted',
-    sessionTimeout: 30000,
-    maxWaitTimeInMs: 200,
-    allowAutoTopicCreation: false,
-  });
+  const consumer: Consumer = untilAborted(
+    kafka.consumer({
+      groupId,
+      readUncommitted: isolation === 'read_uncommitted',
+      sessionTimeout: 30000,
+      maxWaitTimeInMs: 200,
+      allowAutoTopicCreation: false,
+    }),
+    signal,
+  );
   const pending = new Map<number, ReadRange>(todo.map((r) => [r.partition, r]));
   const all = new Set(ranges.map((r) => r.partition));
   try {

@@ -8,6 +8,7 @@
  * No consumer group is involved: nothing is joined, committed or left behind on the broker.
  */
 import { MqbakError } from '../../common/errors.js';
+import { raceAbort } from '../../common/abort.js';
 import type { RecordColumns } from '../../common/record.js';
 import { InternalsMissing, kafkajsModule, type Internals, type KjsBroker } from './internals.js';
 import { describe, isRetriable, Retries, sleep } from './retry.js';
@@ -186,7 +187,7 @@ export class KafkaFetcher {
       }
       await Promise.all(
         [...byBroker].map(([broker, parts]) =>
-          this.session(broker, topic, parts, readCommitted, handlers, stopped, retry, leftovers).catch(fail),
+          this.session(broker, topic, parts, readCommitted, handlers, stopped, retry, leftovers, signal).catch(fail),
         ),
       );
       if (stopped()) break;
@@ -201,7 +202,7 @@ export class KafkaFetcher {
         wait = Math.max(wait, w);
       }
       if (retry.length > 0) {
-        await sleep(wait);
+        await sleep(wait, signal);
         // a moved leader, a broker gone or back: the next round asks the leaders anew
         await this.k.cluster.refreshMetadata().catch(() => {});
       }
@@ -225,6 +226,7 @@ export class KafkaFetcher {
     stopped: () => boolean,
     retry: PartitionRead[],
     leftovers: Leftover[],
+    signal: AbortSignal,
   ): Promise<void> {
     let active = parts;
     let turn = 0;
@@ -241,7 +243,8 @@ export class KafkaFetcher {
     while (inFlight && !stopped()) {
       let answer: FetchAnswer;
       try {
-        answer = await inFlight.answer;
+        // a broker that never answers: the signal ends the wait ('interrupted', thrown below)
+        answer = await raceAbort(inFlight.answer, signal);
       } catch (e) {
         if (e instanceof MqbakError) throw e;
         // the connection or the request failed: every partition of it is tried again

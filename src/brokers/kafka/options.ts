@@ -92,7 +92,7 @@ function connectionSettings(url: string, options: AdapterOptionValues, env: Env)
 }
 
 /** The connection: the settings checked again and the TLS files read. */
-export async function connectionFrom(url: string, options: AdapterOptionValues, env: Env, ctx: { progress: KafkaConnection['progress']; debug: boolean }): Promise<KafkaConnection> {
+export async function connectionFrom(url: string, options: AdapterOptionValues, env: Env, ctx: { progress: KafkaConnection['progress']; debug: boolean; signal?: AbortSignal }): Promise<KafkaConnection> {
   const s = connectionSettings(url, options, env);
   const file = async (path: string | undefined, what: string) => {
     if (path === undefined) return undefined;
@@ -103,7 +103,7 @@ export async function connectionFrom(url: string, options: AdapterOptionValues, 
     }
   };
   const tls = s.tls && { ca: await file(s.tls.ca, '--tls-ca'), cert: await file(s.tls.cert, '--tls-cert'), key: await file(s.tls.key, '--tls-key'), rejectUnauthorized: s.tls.rejectUnauthorized };
-  return { brokers: s.brokers, clientId: s.clientId, sasl: s.sasl, tls, progress: ctx.progress, debug: ctx.debug };
+  return { brokers: s.brokers, clientId: s.clientId, sasl: s.sasl, tls, progress: ctx.progress, debug: ctx.debug, signal: ctx.signal };
 }
 
 export type Isolation = 'read_committed' | 'read_uncommitted';

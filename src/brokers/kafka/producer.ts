@@ -8,7 +8,9 @@ import { columnRecord, type ArchiveRecord, type RecordSlice } from '../../common
 import type { KafkaAdmin } from './admin.js';
 import { BatchProducer, type PreparedBatch } from './batch-producer.js';
 import { InternalsMissing } from './internals.js';
-import { unreachable } from './client.js';
+import { unreachable, untilAborted } from './client.js';
+import { raceAbort } from '../../common/abort.js';
+import { sleep } from './retry.js';
 import type { KafkaProducerKind } from './options.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -42,14 +44,14 @@ export class KafkaProducer {
     if (kind === 'batch') {
       let batch: BatchProducer | InternalsMissing;
       try {
-        batch = await BatchProducer.open(admin.kafka);
+        batch = await raceAbort(BatchProducer.open(admin.kafka, { signal: admin.signal }), admin.signal);
       } catch (e) {
         throw unreachable(e, 'connect the Kafka producer');
       }
       if (!(batch instanceof InternalsMissing)) return new KafkaProducer(null, batch);
       info(`mqbak's own producer is unavailable (${batch.reason}): writing through kafkajs' producer`);
     }
-    const producer = admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = untilAborted(admin.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }), admin.signal);
     try {
       await producer.connect();
     } catch (e) {
@@ -88,10 +90,10 @@ export class KafkaProducer {
       if (!this.batch) throw new MqbakError('internal', 'a batch prepared for another producer');
       return this.batch.transmit(p.batch, signal);
     }
-    return this.sendWithKafkajs(p.records.topic, p.records.partition, p.records.records);
+    return this.sendWithKafkajs(p.records.topic, p.records.partition, p.records.records, signal);
   }
 
-  private async sendWithKafkajs(topic: string, partition: number, records: ArchiveRecord[]): Promise<bigint> {
+  private async sendWithKafkajs(topic: string, partition: number, records: ArchiveRecord[], signal?: AbortSignal): Promise<bigint> {
     if (!this.producer) throw new MqbakError('internal', 'Kafka producer is closed');
     const { default: kafkajs } = await import('kafkajs');
     // kafkajs sends nothing and returns [] (no error) to a partition its cached metadata does not
@@ -124,7 +126,7 @@ export class KafkaProducer {
     });
     let r = await sendOnce();
     for (let attempt = 1; attempt <= 10 && !r.some((x) => x.topicName === topic && x.partition === partition); attempt++) {
-      await new Promise((res) => setTimeout(res, 200 * attempt));
+      await sleep(200 * attempt, signal);
       r = await sendOnce();
     }
     const meta = r.find((x) => x.topicName === topic && x.partition === partition);

@@ -7,6 +7,7 @@
  * docs/KAFKA.md ("Faults") states these bounds.
  */
 import { MqbakError, messageOf } from '../../common/errors.js';
+import { raceAbort, sleepUnlessAborted } from '../../common/abort.js';
 
 /** How long a partition (or an admin call) may keep failing with retriable errors. */
 export const RETRY_BUDGET_MS = 20_000;
@@ -53,7 +54,8 @@ export function describe(e: unknown): string {
   return k && !m.includes(k) ? `${m} (${k})` : m;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A backoff; the run's signal ends it at once ('interrupted'). */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> => sleepUnlessAborted(ms, signal);
 
 /**
  * The retries of one thing (a partition's reads or writes, an admin call): failed() after each
@@ -88,13 +90,14 @@ export class Retries {
 /**
  * Runs `fn` until it succeeds, retrying retriable errors within the budget (`between` runs
  * before each retry: a metadata refresh). Out of budget: exit 5 with `what` and the error;
- * an error not worth retrying is thrown as it is.
+ * an error not worth retrying is thrown as it is. The signal ends the wait at once, also while
+ * `fn` is inside kafkajs' own retries ('interrupted').
  */
 export async function retried<T>(what: string, fn: () => Promise<T>, between?: () => Promise<unknown>, signal?: AbortSignal): Promise<T> {
   const r = new Retries();
   for (;;) {
     try {
-      return await fn();
+      return await raceAbort(fn(), signal);
     } catch (e) {
       if (e instanceof MqbakError && !e.retriable) throw e;
       const wait = r.failed(e);
@@ -102,9 +105,8 @@ export async function retried<T>(what: string, fn: () => Promise<T>, between?: (
         if (!isRetriable(e)) throw e;
         throw new MqbakError('unreachable', `${what}: ${describe(e)}; still failing after ${Math.round(r.failingFor() / 1000)} s of retries`, { cause: e });
       }
-      await sleep(wait);
-      if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
-      await between?.().catch(() => {});
+      await sleep(wait, signal);
+      await raceAbort(between?.().catch(() => {}) ?? Promise.resolve(), signal);
     }
   }
 }

@@ -143,7 +143,7 @@ export class KafkaSource implements BrokerSource {
       throw unreachable(e, 'connect to Kafka');
     });
     if (k instanceof InternalsMissing) return null;
-    const ids = await retried('topic ids (Metadata v10)', () => topicIds(k, topics));
+    const ids = await retried('topic ids (Metadata v10)', () => topicIds(k, topics), undefined, this.ctx.signal);
     return ids && topics.every((t) => ids.has(t)) ? ids : null;
   }
 

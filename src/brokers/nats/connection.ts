@@ -16,7 +16,10 @@
 import type { NatsConnection as CoreConnection } from '@nats-io/nats-core';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { MqbakError } from '../../common/errors.js';
+import { raceAbort } from '../../common/abort.js';
 import { parseNatsUrl, type NatsTarget } from './url.js';
+
+export { raceAbort };
 
 export interface NatsConnection {
   nc: CoreConnection;
@@ -110,25 +113,5 @@ function connectError(e: unknown, target: NatsTarget): MqbakError {
     hint: 'is nats-server running there with JetStream (nats-server -js)?',
     retriable: true,
     cause: e,
-  });
-}
-
-/** p, or an 'interrupted' MqbakError as soon as the signal fires. */
-export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(new MqbakError('interrupted', 'interrupted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new MqbakError('interrupted', 'interrupted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { MqbakError, messageOf } from '../../common/errors.js';
+import { interruptedError, raceAbort } from '../../common/abort.js';
 import type { AmqpProperties } from './amqp-types.js';
 import { decodeBasicProperties, type DecodeNotes } from './amqp-codec.js';
 import { parseAmqpUrl, redactAmqpUrl, type AmqpTarget } from './amqp-url.js';
@@ -30,23 +31,27 @@ async function loadAmqplib(): Promise<AmqplibModule> {
 /**
  * Connects with { noDelay: true } (without it Nagle's algorithm holds back small frames: a
  * get/ack loop measured ~23 msg/s) and installs the content-header capture. Errors become
- * 'unreachable' with the reason.
+ * 'unreachable' with the reason, a vhost RabbitMQ refuses to open 'not-found' naming it, and
+ * the signal 'interrupted' at once.
  */
 export async function connectRabbit(url: string, options: { signal?: AbortSignal; heartbeat?: number } = {}): Promise<RabbitConnection> {
   const target = parseAmqpUrl(url);
   const amqp = await loadAmqplib();
+  const u = new URL(url);
+  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(options.heartbeat ?? 30));
   let model: ChannelModel;
+  // amqplib's connect takes no signal and waits up to its timeout: raced, and a connection that
+  // opens after the signal is closed, not kept
+  if (options.signal?.aborted) throw interruptedError();
+  const attempt = amqp.connect(u.toString(), { noDelay: true, timeout: 15_000 });
   try {
-    const u = new URL(url);
-    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(options.heartbeat ?? 30));
-    model = await amqp.connect(u.toString(), { noDelay: true, timeout: 15_000 });
+    model = await raceAbort(attempt, options.signal);
   } catch (e) {
-    const msg = messageOf(e);
-    const refused = /ACCESS_REFUSED|403|not_allowed|NOT_ALLOWED|vhost/i.test(msg);
-    throw new MqbakError('unreachable', `connect to ${redactAmqpUrl(url)}: ${msg}`, {
-      cause: e,
-      hint: refused ? 'check the user, password and that the vhost exists and the user has permissions on it' : undefined,
-    });
+    if (options.signal?.aborted) {
+      attempt.then((late) => late.close().catch(() => {}), () => {});
+      throw interruptedError();
+    }
+    throw connectFailure(e, url, target);
   }
   installHeaderCapture(model);
   installPublishExtras(model);
@@ -64,6 +69,29 @@ export async function connectRabbit(url: string, options: { signal?: AbortSignal
       await model.close().catch(() => {});
     },
   };
+}
+
+/**
+ * RabbitMQ closes the connection in answer to connection.open (530 NOT_ALLOWED) when the vhost
+ * does not exist or the user has no permissions on it; amqplib 2.3 keeps not the reply text
+ * ("Expected ConnectionOpenOk; got <ConnectionClose channel:0>"), older ones did.
+ */
+const VHOST_REFUSED = /Expected ConnectionOpenOk; got <ConnectionClose|NOT[-_]ALLOWED/i;
+
+function connectFailure(e: unknown, url: string, target: AmqpTarget): MqbakError {
+  const msg = messageOf(e);
+  if (VHOST_REFUSED.test(msg)) {
+    const vhost = JSON.stringify(target.vhost);
+    return new MqbakError('not-found', `vhost ${vhost} does not exist on ${redactAmqpUrl(url)}, or user ${target.user} may not use it (RabbitMQ refused to open it)`, {
+      cause: e,
+      hint: `create it first (rabbitmqctl add_vhost ${target.vhost}) and give the user permissions on it (rabbitmqctl set_permissions -p ${target.vhost} ${target.user} '.*' '.*' '.*')`,
+    });
+  }
+  const refused = /ACCESS_REFUSED|403/i.test(msg);
+  return new MqbakError('unreachable', `connect to ${redactAmqpUrl(url)}: ${msg}`, {
+    cause: e,
+    hint: refused ? 'check the user and password' : undefined,
+  });
 }
 
 interface FrameReader {

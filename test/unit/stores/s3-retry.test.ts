@@ -43,4 +43,15 @@ describe('sendWithRetry', () => {
     await expect(sendWithRetry(t.client, {}, { attempts: 6, baseMs: 1 }, aborted.signal)).rejects.toMatchObject({ message: 'HTTP 500' });
     expect(t.calls()).toBe(1);
   });
+
+  it('a signal during a backoff ends it at once, without another attempt', async () => {
+    const s = scripted([status(503), 'ok']);
+    const c = new AbortController();
+    const t0 = Date.now();
+    const p = sendWithRetry(s.client, {}, { attempts: 6, baseMs: 60_000 }, c.signal);
+    setTimeout(() => c.abort(), 10);
+    await expect(p).rejects.toMatchObject({ message: 'HTTP 503' });
+    expect(s.calls()).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
 });

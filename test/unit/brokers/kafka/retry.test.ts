@@ -53,4 +53,29 @@ group('kafka retries', () => {
     const refused = protocolError('TOPIC_AUTHORIZATION_FAILED', 29, false);
     await expect(retried('y', () => Promise.reject(refused))).rejects.toBe(refused);
   });
+
+  it('retried: the signal ends the wait at once, inside a call that does not return and in a backoff', async () => {
+    const c = new AbortController();
+    const hanging = retried('list topics', () => new Promise<never>(() => {}), undefined, c.signal);
+    setTimeout(() => c.abort(), 10);
+    await expect(hanging).rejects.toMatchObject({ code: 'interrupted' });
+
+    const d = new AbortController();
+    let calls = 0;
+    const t0 = Date.now();
+    const failing = retried(
+      'metadata',
+      async () => {
+        calls++;
+        // a retriable failure, then a backoff; the signal fires while waiting
+        if (calls === 3) setTimeout(() => d.abort(), 5);
+        throw protocolError('LEADER_NOT_AVAILABLE', 5, true);
+      },
+      undefined,
+      d.signal,
+    );
+    await expect(failing).rejects.toMatchObject({ code: 'interrupted' });
+    expect(calls).toBe(3);
+    expect(Date.now() - t0).toBeLessThan(RETRY_BUDGET_MS / 2);
+  });
 });
