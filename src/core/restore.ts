@@ -220,7 +220,9 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
   let inFlight: Promise<WriteAck> | null = null;
   const send = async (batch: RecordSlice[]) => {
     published.handed(batch);
-    const next = w.write(batch, signal);
+    // the user's signal, not the lane's: when another stream stops on damage, what this one has
+    // on the wire is acknowledged and counted (the lane's signal stops it from sending more)
+    const next = w.write(batch, o.signal);
     next.catch(() => {}); // awaited below or by the next send
     if (inFlight) count(await inFlight);
     inFlight = next;

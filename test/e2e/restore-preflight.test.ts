@@ -7,13 +7,14 @@
  * key outside its backup's key space (`../`) is an integrity finding in verify and refused by
  * the preflight. Real RabbitMQ and the Kafka mock cluster; the built binary.
  */
+import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runMqbak, type RunResult } from '../helpers/run-mqbak.js';
 import { body, declare, env, readQueue, useRabbitE2e } from '../helpers/rabbitmq-e2e.js';
-import { kafka, produceVaried, readAll, url as kafkaUrl } from '../helpers/kafka-e2e.js';
+import { kafka, readAll, url as kafkaUrl } from '../helpers/kafka-e2e.js';
 import { kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
 import { queueDepth } from '../../src/brokers/rabbitmq/index.js';
 import { parseManifest, serializeManifest, type Manifest, type SegmentEntry } from '../../src/archive/manifest.js';
@@ -171,16 +172,23 @@ describe('restore preflight, Kafka', () => {
   let topic: string;
   let m: Manifest;
 
-  it('backs up 2 partitions of 150 records into many small segments', async () => {
+  it('backs up 2 partitions of 150 records of 20 KB into segments of 512 KiB', async () => {
     topic = uniqueName('pf');
     await kafkaCreateTopic(topic, 2);
-    await produceVaried(topic, 2, 300);
+    // enough that the writer sends requests (1 MB) before the damaged segment is reached
+    const p = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+    await p.connect();
+    for (let i = 0; i < 300; i += 30) {
+      const messages = Array.from({ length: 30 }, (_, j) => ({ partition: (i + j) % 2, key: `k${i + j}`, value: randomBytes(20_000) }));
+      await p.send({ topic, acks: -1, messages });
+    }
+    await p.disconnect();
     store = await newStore();
-    const r = await runMqbak(['backup', kafkaUrl(), store, '--topics', topic, '--segment-size', '2k', '--json']);
+    const r = await runMqbak(['backup', kafkaUrl(), store, '--topics', topic, '--segment-size', '512k', '--json']);
     expect(r.code, r.stderr).toBe(0);
     id = (JSON.parse(r.stdout) as { id: string }).id;
     m = await manifestOf(store, id);
-    expect(m.streams.map((s) => s.segments.length).every((n) => n >= 4)).toBe(true);
+    expect(m.streams.map((s) => s.segments.length).every((n) => n >= 6)).toBe(true);
   });
 
   for (const how of ['missing', 'truncated', 'same-size'] as const) {
@@ -200,7 +208,7 @@ describe('restore preflight, Kafka', () => {
   it('--preflight sizes: a same-size corruption stops mid-way; the printed ranges are what the target holds', async () => {
     const copy = await copyOf(store);
     const damaged = m.streams.find((s) => s.address.partition === 0)!;
-    const bad = 2;
+    const bad = 4;
     await damage(copy, damaged.segments[bad]!, 'same-size');
     const target = `${topic}-sizes`;
     const r = await runMqbak(['restore', copy, kafkaUrl(), '--map', `${topic}=${target}`, '--preflight', 'sizes'], { env: { XDG_STATE_HOME: copy } });
