@@ -73,7 +73,7 @@ export class RestoreStopped extends MqbakError {
     const some = published.some((p) => p.records > 0);
     super('integrity', `${cause.message}; the restore stopped there${some ? ' (what was published is listed above)' : ', nothing was published'}`, {
       hint: some
-        ? 'the records listed above are on the target; remove them, or keep them and restore the rest from another backup'
+        ? 'the records listed above are on the target; the same restore run again once the store is repaired continues after them (its journal), or restore another backup (--backup <id>)'
         : 'mqbak verify <store> <backup-id> lists the damage; restore another backup (--backup <id>) or repair the store',
       cause,
     });

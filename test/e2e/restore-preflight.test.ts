@@ -116,7 +116,8 @@ describe('restore preflight, RabbitMQ', () => {
     await damage(copy, segs[bad]!, 'same-size');
     const dst = await newVhost('pf-dst-sizes');
     await declare(dst.conn, 'jobs');
-    const r = await runMqbak(['restore', copy, dst.url, '--preflight', 'sizes'], { env });
+    const state = { ...env, XDG_STATE_HOME: await newStore() }; // where its journal goes
+    const r = await runMqbak(['restore', copy, dst.url, '--preflight', 'sizes'], { env: state });
     expect(r.code, r.stderr).toBe(4);
     expect(oneError(r)).toMatch(new RegExp(`^mqbak: error: segment ${segs[bad]!.key}: SHA-256 .*the restore stopped there`));
     // exactly the segments before the damaged one went out, and the line says so
@@ -128,10 +129,17 @@ describe('restore preflight, RabbitMQ', () => {
     expect(onTarget).toHaveLength(count);
     onTarget.forEach((m, i) => expect(m.content.equals(body(i))).toBe(true));
     // the full preflight (the default) finds the same damage before publishing anything more
-    const again = await runMqbak(['restore', copy, dst.url], { env });
+    const again = await runMqbak(['restore', copy, dst.url], { env: state });
     expect(again.code).toBe(4);
     expect(again.stdout).toContain(`error: sha-mismatch: segment ${segs[bad]!.key}`);
     expect((await queueDepth(dst.conn, 'jobs')).messages).toBe(count);
+    // the store repaired, the same restore continues after what it published (its journal)
+    await cp(file(store, segs[bad]!.key), file(copy, segs[bad]!.key));
+    const rest = await runMqbak(['restore', copy, dst.url], { env: state });
+    expect(rest.code, rest.stderr).toBe(0);
+    const all = await readQueue(dst.conn, 'jobs', false);
+    expect(all).toHaveLength(N);
+    all.forEach((m, i) => expect(m.content.equals(body(i))).toBe(true));
   });
 
   it('a segment key outside its backup (../): an integrity finding in verify (exit 4), refused by the preflight', async () => {
