@@ -75,20 +75,25 @@ export async function* decodeSegmentBlocks(
   for await (const b of decodeSegmentObjects(bytes, codec, context, summary, sealing)) yield b.records;
 }
 
-/** decodeSegmentBlocks, with each block's first and last positions and timestamps. */
+/**
+ * decodeSegmentBlocks, with each block's first and last positions and timestamps. With
+ * `expected` (the manifest's entry), the whole segment is framed and its block headers' counts
+ * and positions compared with it before the first block is handed out.
+ */
 export function decodeSegmentObjects(
   bytes: Uint8Array,
   codec: BlockCodec,
   context: string,
   summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
   sealing: SegmentSealing | null = null,
+  expected: SegmentExpectation | null = null,
 ): AsyncGenerator<DecodedBlock<ArchiveRecord[]>> {
-  return walkSegment(bytes, codec, context, summary, decodeObjects, sealing);
+  return walkSegment(bytes, codec, context, summary, decodeObjects, sealing, expected);
 }
 
 /**
  * decodeSegmentBlocks, each block's records as columns over its raw bytes (no object per
- * record), with the same checks. Positions must be below 2^53 in magnitude (see
+ * record), with the same checks (and `expected` as in decodeSegmentObjects). Positions must be below 2^53 in magnitude (see
  * decodeRecordColumns).
  */
 export function decodeSegmentColumns(
@@ -97,6 +102,7 @@ export function decodeSegmentColumns(
   context: string,
   summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
   sealing: SegmentSealing | null = null,
+  expected: SegmentExpectation | null = null,
 ): AsyncGenerator<DecodedBlock<RecordColumns>> {
   const checkName = utf8NameChecker();
   const decode: RecordsDecoder<RecordColumns> = (buf, lastPosition) => {
@@ -117,7 +123,7 @@ export function decodeSegmentColumns(
       : { records: c, count: n, firstPosition: BigInt(c.position[0]!), lastPosition: BigInt(c.position[n - 1]!), firstTimestamp: ts(0), lastTimestamp: ts(n - 1) };
     return { block, next };
   };
-  return walkSegment(bytes, codec, context, summary, decode, sealing);
+  return walkSegment(bytes, codec, context, summary, decode, sealing, expected);
 }
 
 const decodeObjects: RecordsDecoder<ArchiveRecord[]> = (buf, lastPosition) => {
@@ -140,30 +146,34 @@ const decodeObjects: RecordsDecoder<ArchiveRecord[]> = (buf, lastPosition) => {
   return { block, next: off };
 };
 
-async function* walkSegment<T>(
-  bytes: Uint8Array,
-  codec: BlockCodec,
-  context: string,
-  summary: DecodedSegmentSummary,
-  decode: RecordsDecoder<T>,
-  sealing: SegmentSealing | null,
-): AsyncGenerator<DecodedBlock<T>> {
-  const header = checkSegmentHeader(bytes, context);
-  let at = header.at;
-  const sealed = header.version === SEALED_SEGMENT_VERSION;
-  if (sealed && sealing === null) throw needsPassword(context);
-  // a plaintext segment where blocks must be sealed could have been put there by anyone
-  if (!sealed && sealing !== null) throw integrity(context, 'not sealed, in an encrypted store');
-  let carry: Uint8Array = new Uint8Array(0);
-  let lastPosition: bigint | null = null;
-  let index = 0;
-  const queue: Array<PendingBlock | { error: unknown }> = [];
-  let broken = false;
-  // reads the next block's header and frame and starts its decompression
-  const startNext = (): void => {
-    if (broken || at >= bytes.length) return;
+/**
+ * What the manifest's segment entry states: with it, the block headers' record counts and
+ * first and last positions are added up and compared before any record is handed out
+ * (docs/FORMAT.md section 7, item 4), and a block that does not frame fails the segment then too.
+ */
+export interface SegmentExpectation {
+  records: number;
+  firstPosition: bigint;
+  lastPosition: bigint;
+}
+
+interface FramedBlock {
+  h: BlockHeader;
+  where: string;
+  frame: Uint8Array;
+}
+
+/**
+ * Every block's header and frame of a segment, checked (header CRC, lengths, the compressed
+ * CRC-32 or, sealed, the authentication tag): nothing is decompressed. Stops at the first block
+ * that does not frame, returned as `error` after the blocks before it.
+ */
+function frameBlocks(bytes: Uint8Array, at: number, version: number, context: string, sealing: SegmentSealing | null): { blocks: FramedBlock[]; error: unknown } {
+  const sealed = version === SEALED_SEGMENT_VERSION;
+  const blocks: FramedBlock[] = [];
+  for (let index = 0; at < bytes.length; index++) {
     try {
-      const clear = decodeBlockHeader(bytes, at, context, index, header.version);
+      const clear = decodeBlockHeader(bytes, at, context, index, version);
       const where = `block ${index} at byte ${at}`;
       const frameStart = at + BLOCK_PREFIX_SIZE;
       const frameEnd = frameStart + clear.compressedLength;
@@ -172,18 +182,71 @@ async function* walkSegment<T>(
       let frame = bytes.subarray(frameStart, frameEnd);
       if (sealed) ({ h, frame } = openSegmentBlock(sealing!, index, clear, bytes.subarray(at, frameStart), frame, context, where));
       else if (crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
-      const raw = codec.decompress(frame, h.rawLength).catch((e: unknown) => {
-        throw integrity(context, `${where}: ${messageOf(e)}`);
-      });
-      raw.catch(() => {}); // surfaces when its turn comes (or never, if an earlier block fails)
-      queue.push({ h, where, raw });
+      blocks.push({ h, where, frame });
       at = frameEnd;
-      index++;
     } catch (e) {
-      // reported in order, after the blocks before it
-      broken = true;
-      queue.push({ error: e });
+      return { blocks, error: e };
     }
+  }
+  return { blocks, error: null };
+}
+
+/** Compares what the block headers add up to with the manifest's entry. */
+function checkExpected(blocks: readonly FramedBlock[], expected: SegmentExpectation, context: string): void {
+  let records = 0;
+  let first: bigint | null = null;
+  let last: bigint | null = null;
+  for (const { h } of blocks) {
+    records += h.records;
+    if (h.records === 0) continue;
+    first ??= h.firstPosition;
+    last = h.lastPosition;
+  }
+  if (records !== expected.records) throw integrity(context, `its blocks hold ${records} records, manifest says ${expected.records}`);
+  if (first !== expected.firstPosition || last !== expected.lastPosition) {
+    throw integrity(context, `its blocks hold positions ${first ?? 'none'}..${last ?? 'none'}, manifest says ${expected.firstPosition}..${expected.lastPosition}`);
+  }
+}
+
+async function* walkSegment<T>(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary,
+  decode: RecordsDecoder<T>,
+  sealing: SegmentSealing | null,
+  expected: SegmentExpectation | null,
+): AsyncGenerator<DecodedBlock<T>> {
+  const header = checkSegmentHeader(bytes, context);
+  const sealed = header.version === SEALED_SEGMENT_VERSION;
+  if (sealed && sealing === null) throw needsPassword(context);
+  // a plaintext segment where blocks must be sealed could have been put there by anyone
+  if (!sealed && sealing !== null) throw integrity(context, 'not sealed, in an encrypted store');
+  const framed = frameBlocks(bytes, header.at, header.version, context, sealing);
+  if (expected !== null) {
+    // nothing of a segment is handed out before it frames whole and adds up to its entry
+    if (framed.error !== null) throw framed.error;
+    checkExpected(framed.blocks, expected, context);
+  }
+  let carry: Uint8Array = new Uint8Array(0);
+  let lastPosition: bigint | null = null;
+  let index = 0;
+  const queue: Array<PendingBlock | { error: unknown }> = [];
+  // starts the next block's decompression (one ahead of the block being decoded)
+  const startNext = (): void => {
+    const b = framed.blocks[index];
+    if (b === undefined) {
+      // a block that does not frame is reported in order, after the blocks before it
+      if (index === framed.blocks.length && framed.error !== null) queue.push({ error: framed.error });
+      index++;
+      return;
+    }
+    index++;
+    const raw = codec.decompress(b.frame, b.h.rawLength).catch((e: unknown) => {
+      throw integrity(context, `${b.where}: ${messageOf(e)}`);
+    });
+    raw.catch(() => {}); // surfaces when its turn comes (or never, if an earlier block fails)
+    queue.push({ h: b.h, where: b.where, raw });
   };
   startNext();
   while (queue.length > 0) {

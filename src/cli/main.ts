@@ -120,6 +120,7 @@ same arguments after an interruption: restore continues where it stopped.`,
     .option('--queues <a,b>', 'alias of --streams', commaList)
     .option('--map <src=dst>', 'restore topic, queue or stream src under the name dst (repeatable)', collect, [])
     .option('--dry-run', 'print the plan and write nothing')
+    .addOption(new Option('--preflight <check>', 'checked before the first publish: full reads every segment (size, SHA-256, records), sizes only lists them (presence, size); damage: exit 4, nothing published').choices(['full', 'sizes']).default('full'))
     .option('--offset-map <file>', 'write where each source position landed as JSON lines to this file (docs/OFFSET-MAP.md)')
     .option(
       '--journal <file>',

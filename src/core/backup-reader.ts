@@ -10,7 +10,7 @@ import { idOfManifestKey, isBackupId, manifestKey, MANIFESTS_PREFIX } from '../a
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
 import { decodeStoredManifest } from '../archive/stored-manifest.js';
 import { masterKeyOf, segmentSealing, type SegmentSealing } from '../archive/encryption/store-key.js';
-import { decodeSegmentColumns, decodeSegmentObjects, type DecodedBlock } from '../archive/segment-reader.js';
+import { decodeSegmentColumns, decodeSegmentObjects, type DecodedBlock, type SegmentExpectation } from '../archive/segment-reader.js';
 
 export interface LoadedManifest {
   manifest: Manifest;
@@ -173,6 +173,7 @@ type SegmentDecoder<T> = (
   context: string,
   summary: undefined,
   sealing: SegmentSealing | null,
+  expected: SegmentExpectation,
 ) => AsyncGenerator<DecodedBlock<T>>;
 
 /** Where the blocks of the segment at `key` are sealed, when `store` was opened with its key. */
@@ -274,7 +275,9 @@ async function* checkedBlocks<T>(
   const context = `segment ${segment.key}`;
   let n = 0;
   let last: DecodedBlock<T> | null = null;
-  for await (const block of decode(bytes, codec, context, undefined, sealing)) {
+  // the block headers' count and positions are compared with the entry before a record is handed on
+  const expected = { records: segment.records, firstPosition: BigInt(segment.firstPosition), lastPosition: BigInt(segment.lastPosition) };
+  for await (const block of decode(bytes, codec, context, undefined, sealing, expected)) {
     throwIfAborted(signal);
     if (block.count === 0) continue;
     if (n === 0) {

@@ -17,6 +17,8 @@ import { acquireLock } from './store-lock.js';
 import { writeOffsetMap } from './offset-map.js';
 import { planRestore, type PlannedStream, type RestorePlan } from './restore-planner.js';
 import { readJournal, writeJournal, type RestoreJournal } from './restore-journal.js';
+import { preflight, type PreflightMode } from './restore-preflight.js';
+import { PublishedTracker, RestoreStopped } from './restore-published.js';
 
 export interface RestoreOptions {
   adapter: BrokerAdapter;
@@ -31,6 +33,8 @@ export interface RestoreOptions {
   /** Leave out records with timestamps after this (ms since the epoch); records without one are kept. */
   until: number | null;
   dryRun: boolean;
+  /** What is checked before the first publish (restore-preflight.ts); default 'full'. */
+  preflight?: PreflightMode;
   offsetMapPath?: string;
   /** Where the journal of this restore lives (computed by the caller from store, backup, target, selection). */
   journalPath: (backupId: string) => string;
@@ -54,6 +58,8 @@ export interface StreamRestoreResult {
   alreadyRestored: number;
   /** The first few failure reasons. */
   failures: string[];
+  /** What the broker acknowledged, by source position (for a restore stopped by damage). */
+  published: PublishedTracker | null;
 }
 
 export interface RestoreResult {
@@ -105,7 +111,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
     dryRun: o.dryRun,
     resumed: false,
     journalPath: null,
-    streams: plan.streams.map((p) => ({ name: p.name, plan: p, restored: 0, failed: 0, skipped: 0, alreadyRestored: 0, failures: [] })),
+    streams: plan.streams.map((p) => ({ name: p.name, plan: p, restored: 0, failed: 0, skipped: 0, alreadyRestored: 0, failures: [], published: null })),
     restored: 0,
     failed: 0,
     skipped: 0,
@@ -119,6 +125,8 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   // a forget or prune must not remove what is being read; a read-only store still restores
   const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w), withoutLockIfReadOnly: (why) => o.progress.warn(why) });
   try {
+    // nothing is created or published on the target before what it replays was checked
+    await preflight(o.store, plan, o.preflight ?? 'full', o.signal, o.progress);
     return await write(o, plan, sinkPlan, result);
   } finally {
     await lock.release();
@@ -151,7 +159,7 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
     await sink.prepare(sinkPlan, previous ? saved : null, o.signal);
     o.progress.phase(`restoring ${plan.streams.length} ${o.adapter.streamNoun}(s)`);
     let lastSave = Date.now();
-    const perStream = await forEachBounded(result.streams, Math.max(1, sink.parallelism), o.signal, async (sr, signal) => {
+    const perStream = await stopOnDamage(result.streams, forEachBounded(result.streams, Math.max(1, sink.parallelism), o.signal, async (sr, signal) => {
       const w = await sink.openStream(sr.plan, saved.get(sr.name) ?? null, signal);
       open.set(sr.name, w);
       // before the first write: the entry tells a rerun where this stream stood
@@ -166,7 +174,7 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
       // an interrupt closes connections: what was unconfirmed then failed, which is not a result
       throwIfAborted(o.signal);
       return runs;
-    });
+    }));
     // in plan order, whatever order the streams finished in
     for (const runs of perStream) result.runs.push(...runs);
     for (const s of result.streams) {
@@ -201,7 +209,10 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
   if (resume?.records !== undefined) sr.alreadyRestored = resume.records;
   const through = resume?.through;
   const retry = resume?.retry;
+  const published = new PublishedTracker(resume?.records ?? 0);
+  sr.published = published;
   const count = (ack: WriteAck) => {
+    published.acked(ack);
     sr.restored += ack.written;
     sr.failed += ack.failed.length;
     for (const f of ack.failed) if (sr.failures.length < FAILURES_KEPT) sr.failures.push(f.reason);
@@ -210,7 +221,10 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
   };
   let inFlight: Promise<WriteAck> | null = null;
   const send = async (batch: RecordSlice[]) => {
-    const next = w.write(batch, signal);
+    published.handed(batch);
+    // the user's signal, not the lane's: when another stream stops on damage, what this one has
+    // on the wire is acknowledged and counted (the lane's signal stops it from sending more)
+    const next = w.write(batch, o.signal);
     next.catch(() => {}); // awaited below or by the next send
     if (inFlight) count(await inFlight);
     inFlight = next;
@@ -227,10 +241,36 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
     if (inFlight) count(await inFlight);
     inFlight = null;
   } finally {
-    // nothing of this stream is still on the wire when it returns or throws
-    if (inFlight) await (inFlight as Promise<WriteAck>).catch(() => {});
+    // nothing of this stream is still on the wire when it returns or throws; what it
+    // acknowledged counts (a restore stopped by damage says what was published)
+    if (inFlight) await (inFlight as Promise<WriteAck>).then(count, () => {});
   }
   return await w.close();
+}
+
+/**
+ * Damage found while writing (the archive changed after the preflight, or --preflight sizes):
+ * every stream has stopped (forEachBounded); the error says what each had published.
+ */
+async function stopOnDamage<R>(streams: readonly StreamRestoreResult[], writing: Promise<R>): Promise<R> {
+  try {
+    return await writing;
+  } catch (e) {
+    if (!(e instanceof MqbakError) || e.code !== 'integrity') throw e;
+    throw new RestoreStopped(
+      e,
+      streams.map((s) => ({
+        name: s.name,
+        source: s.plan.source,
+        target: s.plan.target,
+        first: s.published?.first ?? null,
+        last: s.published?.last ?? null,
+        records: s.published?.records ?? 0,
+        refused: s.published?.refused ?? 0,
+        earlier: s.alreadyRestored,
+      })),
+    );
+  }
 }
 
 /** The records of a block to write: without those after --until and those an earlier run settled. */

@@ -81,6 +81,33 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   progress?: Progress;
   codec?: BlockCodec;
+  /** Only these streams' segments (by stream name); default every stream. Manifests and chains are checked whole. */
+  streams?: ReadonlySet<string>;
+  /** false: no segment is read, each is checked for presence and listed size only (restore --preflight sizes). Default true. */
+  readData?: boolean;
+}
+
+/** A finding as verify prints it, one line (restore's preflight prints them so too). */
+export function findingLine(f: Finding): string {
+  return `${f.severity}: ${f.kind}: ${f.message}`;
+}
+
+/**
+ * Why a segment key is not one the manifest may refer to, or null: a manifest must not make a
+ * reader fetch an arbitrary object or leave the store. Its own backup's (segments/<id>/, with no
+ * empty, `.` or `..` part); a cut's (format 4, docs/FORMAT.md 11) also those of older backups.
+ */
+export function segmentKeyProblem(manifest: Pick<Manifest, 'id' | 'cut'>, key: string): string | null {
+  const prefix = segmentsPrefix(manifest.id);
+  const parts = key.split('/');
+  const owner = idOfSegmentKey(key);
+  const ownerOk = key.startsWith(prefix) || (manifest.cut !== undefined && owner !== null && owner < manifest.id);
+  if (!ownerOk || parts.some((p) => p === '' || p === '.' || p === '..') || key.includes('\\') || key.includes('\0')) {
+    return manifest.cut === undefined
+      ? `segment key ${JSON.stringify(key)} is outside the backup's own ${prefix}`
+      : `segment key ${JSON.stringify(key)} is not a segment of this cut's older backups`;
+  }
+  return null;
 }
 
 interface Loaded {
@@ -94,7 +121,8 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
   const codec = options.codec ?? zstdCodec;
   const findings: Finding[] = [];
   const subset = options.subset ?? { kind: 'all' };
-  const checked = { backups: 0, segments: 0, records: 0, bytes: 0, subset: describeSubset(subset), segmentsNotRead: 0, bytesNotRead: 0 };
+  const readData = options.readData ?? true;
+  const checked = { backups: 0, segments: 0, records: 0, bytes: 0, subset: readData ? describeSubset(subset) : 'none', segmentsNotRead: 0, bytesNotRead: 0 };
   const add = (f: Omit<Finding, 'severity'> & { severity?: Finding['severity'] }) => findings.push({ severity: 'error', ...f });
 
   const ids = await listBackupIds(store, { signal });
@@ -214,9 +242,15 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
     checked.backups++;
     progress.phase(`verifying backup ${id}`);
     for (const stream of l.manifest.streams) {
+      if (options.streams !== undefined && !options.streams.has(stream.name)) continue;
       for (const seg of stream.segments) {
         throwIfAborted(signal);
-        if (!readsSegment(subset, seg.key)) {
+        const outside = segmentKeyProblem(l.manifest, seg.key);
+        if (outside !== null) {
+          add({ kind: 'invalid-manifest', backup: id, stream: stream.name, key: manifestKey(id), message: `backup ${id}: ${outside}` });
+          continue;
+        }
+        if (!readData || !readsSegment(subset, seg.key)) {
           // left to another slice: present, and of the size the manifest states
           checked.segmentsNotRead++;
           checked.bytesNotRead += seg.bytes;

@@ -21,6 +21,8 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
   }
   const lockWaitMs = lockWaitOf(opts);
+  const { parsePreflightMode } = await import('../../core/restore-preflight.js');
+  const preflight = parsePreflightMode(String(opts.preflight ?? 'full'));
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
   const { restore } = await import('../../core/restore.js');
@@ -37,6 +39,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       renames,
       until,
       dryRun: Boolean(opts.dryRun),
+      preflight,
       offsetMapPath: opts.offsetMap as string | undefined,
       lockWaitMs,
       journalPath: (backupId) =>
@@ -45,6 +48,10 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       progress: ctx.progress,
       debug: ctx.debug,
       env: ctx.env,
+    }).catch(async (e: unknown) => {
+      // damage: the findings, or what was published before it was found, then the error line
+      (await import('./restore-damage.js')).printRestoreDamage(ctx, adapter, e, Boolean(opts.json));
+      throw e;
     });
     ctx.details.records = r.restored;
     ctx.details.chainLength = new Set(r.plan.streams.flatMap((p) => p.parts.map((x) => x.backupId))).size;

@@ -177,6 +177,36 @@ describe('corruption: each damage gives its own finding', () => {
     ]);
   });
 
+  it('a segment key outside its backup (../, another backup\'s folder): invalid-manifest, and nothing is read there', async () => {
+    const other = `segments/${INC}/0000/0000000000.seg`;
+    for (const bad of [`segments/${FULL}/../../../etc/passwd`, `segments/${FULL}/0000/./0000000000.seg`, other]) {
+      await rm(dir, { recursive: true, force: true });
+      await cp(FIXTURE, dir, { recursive: true });
+      await rewriteManifest(FULL, (m) => {
+        m.streams[0]!.segments[0]!.key = bad;
+      });
+      for (const readData of [true, false]) {
+        const r = await verifyStore(store, { id: FULL, readData });
+        expect(r.ok).toBe(false);
+        expect(kinds(r.findings)).toEqual([`invalid-manifest manifests/${FULL}.json`]);
+        expect(errors(r.findings)[0]!.message).toBe(`backup ${FULL}: segment key ${JSON.stringify(bad)} is outside the backup's own segments/${FULL}/`);
+      }
+    }
+  });
+
+  it('readData false (restore --preflight sizes): presence and listed size only; streams limits the segments', async () => {
+    await flip(SEG, 100);
+    const sizes = await verifyStore(store, { id: FULL, readData: false });
+    expect(sizes.ok).toBe(true);
+    expect(sizes.checked).toMatchObject({ subset: 'none', segments: 0, segmentsNotRead: 4 });
+    await truncate(file(SEG), 100);
+    expect(kinds((await verifyStore(store, { id: FULL, readData: false })).findings)).toEqual([`size-mismatch ${SEG}`]);
+    // the damaged stream left out: nothing to find
+    const other = await verifyStore(store, { id: FULL, streams: new Set(['kafka/orders/0']) });
+    expect(other.ok).toBe(true);
+    expect(other.checked.segments).toBe(2);
+  });
+
   it('an unknown backup id or an empty store: not-found', async () => {
     await expect(verifyStore(store, { id: '20261125T050000000Z-000000' })).rejects.toMatchObject({ code: 'not-found' });
     await expect(verifyStore(new LocalStore(join(dir, 'empty')))).rejects.toMatchObject({ code: 'not-found' });
