@@ -119,6 +119,8 @@ same arguments after an interruption: restore continues where it stopped.`,
     .option('--map <src=dst>', 'restore topic, queue or stream src under the name dst (repeatable)', collect, [])
     .option('--dry-run', 'print the plan and write nothing')
     .option('--offset-map <file>', 'write where each source position landed as JSON lines to this file (docs/OFFSET-MAP.md)')
+    .option('--check', 'then read the targets back and compare them with the archive; a difference exits 4 (docs/RESTORE-CHECK.md)')
+    .option('--check-only', 'write nothing: compare targets an earlier restore wrote, each whole, with the archive')
     .option(
       '--journal <file>',
       'restore journal, to resume an interrupted restore (env MQBAK_RESTORE_JOURNAL; default under $XDG_STATE_HOME/mqbak/restores/)',

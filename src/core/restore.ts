@@ -17,6 +17,7 @@ import { acquireLock } from './store-lock.js';
 import { writeOffsetMap } from './offset-map.js';
 import { planRestore, type PlannedStream, type RestorePlan } from './restore-planner.js';
 import { readJournal, writeJournal, type RestoreJournal } from './restore-journal.js';
+import { checkRestore, type CheckResult } from './restore-check.js';
 
 export interface RestoreOptions {
   adapter: BrokerAdapter;
@@ -32,6 +33,8 @@ export interface RestoreOptions {
   until: number | null;
   dryRun: boolean;
   offsetMapPath?: string;
+  /** --check: read the targets back and compare them with the archive (restore-check.ts). */
+  check?: boolean;
   /** Where the journal of this restore lives (computed by the caller from store, backup, target, selection). */
   journalPath: (backupId: string) => string;
   signal: AbortSignal;
@@ -68,6 +71,8 @@ export interface RestoreResult {
   /** The adapter's lines and result keys: restorePlanNotes, replaced by finish's after a restore. */
   notes: { lines: string[]; json: Record<string, unknown> };
   warnings: string[];
+  /** --check's result; absent when not asked for, or when records failed (nothing to compare whole). */
+  check?: CheckResult;
 }
 
 /** Failure reasons kept per stream for the result. */
@@ -189,6 +194,10 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
   }
   if (result.alreadyRestored > 0) result.warnings.push(`${result.alreadyRestored} record(s) were restored by the interrupted earlier run and skipped`);
   for (const w of result.warnings) o.progress.warn(w);
+  if (o.check && result.failed === 0) {
+    result.check = await checkRestore(o, { ...sinkPlan, targets: plan.streams }, result.runs);
+    for (const w of result.check.warnings) o.progress.warn(w);
+  }
   return result;
 }
 
