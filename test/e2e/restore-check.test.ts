@@ -11,12 +11,18 @@ import { Kafka, logLevel } from 'kafkajs';
 import { kafkaBrokers, kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
 import { produceVaried, url as kafkaUrl, useTempDirs } from '../helpers/kafka-e2e.js';
 import { runMqbak } from '../helpers/run-mqbak.js';
-import { body, declare, env as rabbitEnv, fullProperties, readQueue, typedHeaders, useRabbitE2e } from '../helpers/rabbitmq-e2e.js';
+import { body, declare, env as rabbitEnv, fullProperties, readQueue, streamProperties, typedHeaders, useRabbitE2e } from '../helpers/rabbitmq-e2e.js';
 import { queueDepth } from '../../src/brokers/rabbitmq/index.js';
+import { bytes, natsConnect, publishRaw, useNatsConnection } from '../helpers/nats.js';
+import { natsUrl } from '../helpers/brokers.js';
+import type { NatsConnection } from '../../src/brokers/nats/index.js';
 
 const tempDir = useTempDirs();
 const { newVhost, newStore } = useRabbitE2e();
 const noStack = /\n\s+at /;
+let nats: NatsConnection;
+const natsStreams: string[] = [];
+useNatsConnection((c) => (nats = c), natsStreams);
 
 describe('restore --check with Kafka', () => {
   it('passes on a good restore; fails with exit 4 naming the record where the target holds a changed value', async () => {
@@ -98,5 +104,78 @@ describe('restore --check with RabbitMQ', () => {
     expect(bad.stderr).not.toMatch(noStack);
     expect(bad.code, bad.stderr + bad.stdout).toBe(4);
     expect(bad.stderr).toMatch(/mqbak: error: restore check: rabbitmq\/[^ ]+\/jobs -> queue jobs-copy: record at source position 17 \(target position 17\): value differs/);
+  });
+});
+
+describe('restore --check with a RabbitMQ stream queue', () => {
+  it('passes on a good restore (read by offset over the mapped offsets); fails with exit 4 naming the message whose body differs', async () => {
+    const { url, conn } = await newVhost('check-stream');
+    const store = await newStore();
+    const n = 12;
+    const stream = { 'x-queue-type': 'stream' };
+    const publish = async (queue: string, changed: number | null) => {
+      const ch = await conn.model.createConfirmChannel();
+      for (let i = 0; i < n; i++) ch.sendToQueue(queue, i === changed ? Buffer.from('changed') : body(i), streamProperties(i));
+      await ch.waitForConfirms();
+      await ch.close();
+    };
+    await declare(conn, 'events', stream);
+    await publish('events', null);
+    const b = await runMqbak(['backup', url, store, '--queues', 'events'], { env: rabbitEnv });
+    expect(b.code, b.stderr).toBe(0);
+
+    await declare(conn, 'events-copy', stream);
+    const good = await runMqbak(['restore', store, url, '--map', 'events=events-copy', '--check'], { env: { ...rabbitEnv, XDG_STATE_HOME: store } });
+    expect(good.stderr).not.toMatch(noStack);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toMatch(/^check: ok: 12 records read back from 1 queue equal the archive$/m);
+
+    // a stream holding the same messages, the fifth (offset 4) with another body
+    await declare(conn, 'events-changed', stream);
+    await publish('events-changed', 4);
+    const bad = await runMqbak(['restore', store, url, '--map', 'events=events-changed', '--check-only'], { env: rabbitEnv });
+    expect(bad.stderr).not.toMatch(noStack);
+    expect(bad.code, bad.stderr + bad.stdout).toBe(4);
+    expect(bad.stderr).toMatch(/mqbak: error: restore check: rabbitmq\/[^ ]+\/events -> queue events-changed: record at source position 4 \(target position 4\): value differs/);
+  });
+});
+
+describe('restore --check with NATS JetStream', () => {
+  it('passes on a good restore (headers in order, renamed subjects); fails with exit 4 naming the message whose data differs', async () => {
+    const src = uniqueName('chk');
+    await nats.jsm.streams.add({ name: src, subjects: [`${src}.>`] });
+    natsStreams.push(src);
+    const message = (i: number, stream: string) => ({
+      subject: `${stream}.${i % 2 ? 'a' : 'b.c'}`,
+      data: bytes(i === 5 && stream.endsWith('-changed') ? 'changed' : `m${i}\u0000`),
+      block: i % 3 ? bytes(`NATS/1.0\r\nA: ${i}\r\nB: x\r\nA: again\r\n\r\n`) : undefined,
+    });
+    for (let i = 0; i < 12; i++) {
+      const m = message(i, src);
+      await publishRaw(nats, m.subject, m.data, m.block);
+    }
+    const store = await tempDir();
+    const b = await runMqbak(['backup', natsUrl(), store, '--streams', src]);
+    expect(b.code, b.stderr).toBe(0);
+
+    const dst = `${src}-copy`;
+    natsStreams.push(dst);
+    const good = await runMqbak(['restore', store, natsUrl(), '--map', `${src}=${dst}`, '--subject-map', `${src}.>=${dst}.>`, '--check'], { env: { XDG_STATE_HOME: store } });
+    expect(good.stderr).not.toMatch(noStack);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toMatch(/^check: ok: 12 records read back from 1 stream equal the archive$/m);
+
+    // a stream holding the same messages, the sixth (sequence 6) with other data
+    const changed = `${src}-changed`;
+    await nats.jsm.streams.add({ name: changed, subjects: [`${changed}.>`] });
+    natsStreams.push(changed);
+    for (let i = 0; i < 12; i++) {
+      const m = message(i, changed);
+      await publishRaw(nats, m.subject, m.data, m.block);
+    }
+    const bad = await runMqbak(['restore', store, natsUrl(), '--map', `${src}=${changed}`, '--subject-map', `${src}.>=${changed}.>`, '--check-only']);
+    expect(bad.stderr).not.toMatch(noStack);
+    expect(bad.code, bad.stderr + bad.stdout).toBe(4);
+    expect(bad.stderr).toContain(`mqbak: error: restore check: nats/${src} -> stream ${changed}: record at source position 6 (target position 6): value differs`);
   });
 });
