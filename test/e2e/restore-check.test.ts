@@ -1,10 +1,10 @@
 /**
- * restore --check and --check-only through the mqbak binary against the real brokers: a good
- * restore reads back equal to the archive (exit 0, the count said); a target where one record
- * differs from what the archive holds fails with exit 4 naming that record by stream and
- * position. Kafka records cannot be changed in place, so the changed target is a topic holding
- * the same records with one value altered; a RabbitMQ queue gets the same messages republished
- * with one body altered.
+ * restore --check and --check-only through the mqbak binary against the real brokers (Kafka, a
+ * RabbitMQ classic, quorum and stream queue, a JetStream stream): a good restore reads back equal
+ * to the archive (exit 0, the count said); a target where one record differs from what the
+ * archive holds fails with exit 4 naming that record by stream and position. Kafka, stream-queue
+ * and JetStream records cannot be changed in place, so there the changed target holds the same
+ * records with one altered; the classic queue gets its messages republished with one body altered.
  */
 import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
