@@ -9,7 +9,7 @@
  * sequence, a JetStream stream sequence. A stream's positions strictly increase.
  */
 import type { Progress } from '../common/progress.js';
-import type { ArchiveRecord, RecordColumns, RecordSlice } from '../common/record.js';
+import type { ArchiveRecord, JsonValue, RecordColumns, RecordHeader, RecordSlice } from '../common/record.js';
 
 /**
  * Where a stream lives on its broker, owned by its adapter (Kafka {topic, partition}; RabbitMQ
@@ -93,6 +93,44 @@ export interface BrokerAdapter {
    * (unindented: the CLI indents them) and keys merged into the top level of restore --json.
    */
   restorePlanNotes(plan: SinkPlan, options: AdapterOptionValues): { lines: string[]; json: Record<string, unknown> };
+  /**
+   * How `restore --check` reads the restored targets back (core/restore-check.ts); absent: the
+   * adapter cannot check a restore. Checks option values without connecting ('usage').
+   */
+  readBack?(plan: SinkPlan, restoreOptions: AdapterOptionValues, env: AdapterContext['env']): Promise<ReadBack>;
+}
+
+// ---------------------------------------------------------------------------------- restore --check
+
+/**
+ * What `restore --check` compares of one record; a field left undefined on either side is not
+ * compared (and not digested) for that record: the target legitimately changes it (a Kafka
+ * timestamp the broker set, a NATS timestamp, RabbitMQ's redelivered flag).
+ */
+export interface CheckedRecord {
+  key?: Uint8Array | null;
+  value?: Uint8Array | null;
+  headers?: readonly RecordHeader[];
+  timestamp?: number | null;
+  /** Adapter-owned rest that must survive a restore (RabbitMQ properties, a NATS subject). */
+  attributes?: JsonValue | null;
+}
+
+export interface ReadBack {
+  /**
+   * Backup option values under which openSource(target URL) selects exactly the plan's target
+   * streams and reads them without removing anything: the check reads the targets through the
+   * adapter's own backup source (log streams from the first mapped target position, snapshots
+   * by a mirror read).
+   */
+  sourceOptions: AdapterOptionValues;
+  /**
+   * A record as the check compares it: an archived one with what the restore changes applied
+   * (renamed headers...), or one read from the target with what the broker adds left out
+   * (x-delivery-count, the restore's Nats-Msg-Id...). `target`: the target stream's address as
+   * the source selected it on the target (a RabbitMQ queue's actual type).
+   */
+  checked(record: ArchiveRecord, side: 'archive' | 'target', target: StreamAddress): CheckedRecord;
 }
 
 // ---------------------------------------------------------------------------------- backup

@@ -39,7 +39,8 @@ EXIT STATUS
   1    internal error (a bug: please report it with --debug output)
   2    usage or configuration error
   3    partial: some records were not backed up or not republished
-  4    integrity failure: the archive failed a size, checksum or hash check
+  4    integrity failure: the archive failed a size, checksum or hash check, or restore --check
+       found a target record that differs from the archive
   5    broker or store unreachable, or refused, after retries
   10   backup or stream not found
   130  interrupted (SIGINT or SIGTERM)`;

@@ -122,6 +122,8 @@ same arguments after an interruption: restore continues where it stopped.`,
     .option('--dry-run', 'print the plan and write nothing')
     .addOption(new Option('--preflight <check>', 'checked before the first publish: full reads every segment (size, SHA-256, records), sizes only lists them (presence, size); damage: exit 4, nothing published').choices(['full', 'sizes']).default('full'))
     .option('--offset-map <file>', 'write where each source position landed as JSON lines to this file (docs/OFFSET-MAP.md)')
+    .option('--check', 'then read the targets back and compare them with the archive; a difference exits 4 (docs/RESTORE-CHECK.md)')
+    .option('--check-only', 'write nothing: compare targets an earlier restore wrote, each whole, with the archive')
     .option(
       '--journal <file>',
       'restore journal, to resume an interrupted restore (env MQBAK_RESTORE_JOURNAL; default under $XDG_STATE_HOME/mqbak/restores/)',

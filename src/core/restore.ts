@@ -19,6 +19,7 @@ import { planRestore, type PlannedStream, type RestorePlan } from './restore-pla
 import { readJournal, writeJournal, type RestoreJournal } from './restore-journal.js';
 import { preflight, type PreflightMode } from './restore-preflight.js';
 import { PublishedTracker, RestoreStopped } from './restore-published.js';
+import { checkRestore, type CheckResult } from './restore-check.js';
 
 export interface RestoreOptions {
   adapter: BrokerAdapter;
@@ -36,6 +37,8 @@ export interface RestoreOptions {
   /** What is checked before the first publish (restore-preflight.ts); default 'full'. */
   preflight?: PreflightMode;
   offsetMapPath?: string;
+  /** --check: read the targets back and compare them with the archive (restore-check.ts). */
+  check?: boolean;
   /** Where the journal of this restore lives (computed by the caller from store, backup, target, selection). */
   journalPath: (backupId: string) => string;
   /** How long to wait for another process's conflicting store lock before refusing (default 0). */
@@ -76,6 +79,8 @@ export interface RestoreResult {
   /** The adapter's lines and result keys: restorePlanNotes, replaced by finish's after a restore. */
   notes: { lines: string[]; json: Record<string, unknown> };
   warnings: string[];
+  /** --check's result; absent when not asked for, or when records failed (nothing to compare whole). */
+  check?: CheckResult;
 }
 
 /** Failure reasons kept per stream for the result. */
@@ -199,6 +204,10 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
   }
   if (result.alreadyRestored > 0) result.warnings.push(`${result.alreadyRestored} record(s) were restored by the interrupted earlier run and skipped`);
   for (const w of result.warnings) o.progress.warn(w);
+  if (o.check && result.failed === 0) {
+    result.check = await checkRestore(o, { ...sinkPlan, targets: plan.streams }, result.runs);
+    for (const w of result.check.warnings) o.progress.warn(w);
+  }
   return result;
 }
 

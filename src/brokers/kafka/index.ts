@@ -3,7 +3,7 @@
  * (and everything that talks to a broker) is loaded only by openSource and openSink, so that
  * loading the adapter for --help stays fast. Imports only src/common and src/brokers/adapter.ts.
  */
-import type { AdapterContext, AdapterOptionValues, BrokerAdapter, BrokerSink, BrokerSource, SinkPlan, StreamAddress } from '../adapter.js';
+import type { AdapterContext, AdapterOptionValues, BrokerAdapter, BrokerSink, BrokerSource, ReadBack, SinkPlan, StreamAddress } from '../adapter.js';
 import { asKafkaAddress, describeAddress, kafkaAddress } from './address.js';
 import { backupOptions, checkBackup, checkRestore, redactUrl, restoreOptions } from './options.js';
 import { planNotes } from './restore-plan.js';
@@ -33,6 +33,10 @@ export const adapter: BrokerAdapter = {
     return KafkaSink.open(url, options, ctx);
   },
   restorePlanNotes: (plan: SinkPlan, options: AdapterOptionValues) => planNotes(plan, options),
+  async readBack(plan: SinkPlan, options: AdapterOptionValues, env: AdapterContext['env']): Promise<ReadBack> {
+    const { kafkaReadBack } = await import('./read-back.js');
+    return kafkaReadBack(plan, options, env);
+  },
 };
 
 export default adapter;

@@ -47,6 +47,10 @@ export const adapter: BrokerAdapter = {
     const s = restoreChoices(options);
     return planNotes(plan, { definitions: s.definitions, renameSubject: s.renameSubject });
   },
+  async readBack(plan, options) {
+    const { natsReadBack } = await import('./read-back.js');
+    return natsReadBack(plan, options);
+  },
 };
 
 export default adapter;

@@ -49,6 +49,10 @@ export const adapter: BrokerAdapter = {
     if (options.viaExchange) lines.push('messages would be published to their original exchange and routing key');
     return { lines, json: { definitions: null, userIdDropped: 0, headersRenamed: 0, routingHeadersRenamed: 0 } };
   },
+  async readBack(plan, options, env) {
+    const { rabbitReadBack } = await import('./read-back.js');
+    return rabbitReadBack(plan, options, env);
+  },
 };
 
 // for tests that set up and inspect queues on the real broker (test/e2e, test/integration)

@@ -5,6 +5,8 @@ import { adapterOptionValues } from '../adapter-options.js';
 import { commaList, parseMap } from '../options/common.js';
 import { openStoreFromCli } from '../store.js';
 import { lockWaitOf } from '../options/common.js';
+import { checkJson, checkLine, runCheckOnly, throwIfCheckFailed } from '../check-report.js';
+import type { RestoreOptions } from '../../core/restore.js';
 
 /** mqbak restore <store> <target>: the target URL's adapter (src/brokers/registry.ts) through core's one restore pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
@@ -23,13 +25,16 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const lockWaitMs = lockWaitOf(opts);
   const { parsePreflightMode } = await import('../../core/restore-preflight.js');
   const preflight = parsePreflightMode(String(opts.preflight ?? 'full'));
+  if ((opts.check || opts.checkOnly) && (opts.dryRun || !adapter.readBack)) {
+    throw new MqbakError('usage', opts.dryRun ? '--check reads back what a restore wrote: not with --dry-run' : `--check is not available for ${adapter.title} targets`);
+  }
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
   const { restore } = await import('../../core/restore.js');
   const { journalPathFor } = await import('../../core/restore-journal.js');
   const journalOpt = (opts.journal as string | undefined) ?? ctx.env.MQBAK_RESTORE_JOURNAL;
   try {
-    const r = await restore({
+    const options: RestoreOptions = {
       adapter,
       store,
       url: target,
@@ -42,13 +47,16 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       preflight,
       offsetMapPath: opts.offsetMap as string | undefined,
       lockWaitMs,
+      check: Boolean(opts.check),
       journalPath: (backupId) =>
         journalOpt || journalPathFor(ctx.env, { store: store.description, backupId, target: adapter.redactUrl(target), streams, renames, until }),
       signal: ctx.signal,
       progress: ctx.progress,
       debug: ctx.debug,
       env: ctx.env,
-    }).catch(async (e: unknown) => {
+    };
+    if (opts.checkOnly) return await runCheckOnly(ctx, options, Boolean(opts.json));
+    const r = await restore(options).catch(async (e: unknown) => {
       // damage: the findings, or what was published before it was found, then the error line
       (await import('./restore-damage.js')).printRestoreDamage(ctx, adapter, e, Boolean(opts.json));
       throw e;
@@ -94,6 +102,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
             })),
             offsetMap: { runs: r.runs.length, file: (opts.offsetMap as string | undefined) ?? null },
             warnings: r.warnings,
+            ...(opts.check ? { check: checkJson(r.check) } : {}),
             ...r.notes.json,
           },
           null,
@@ -119,7 +128,9 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
         for (const f of s.failures) ctx.out(`    failure: ${f}\n`);
       }
       for (const l of r.notes.lines) ctx.out(`  ${l}\n`);
+      if (opts.check) ctx.out(`${checkLine(r.check, r.failed, adapter.streamNoun)}\n`);
     }
+    throwIfCheckFailed(r.check);
     return r.failed > 0 ? 3 : 0;
   } finally {
     await store.close();
