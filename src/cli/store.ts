@@ -1,6 +1,6 @@
 import { MqbakError } from '../common/errors.js';
 import { openStore, type S3Config } from '../stores/open.js';
-import type { Store } from '../stores/store.js';
+import type { Store, StoreAccess } from '../stores/store.js';
 
 /** Builds the S3 settings from the --s3-* options, then MQBAK_S3_* and the AWS SDK's own variables. */
 export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): S3Config {
@@ -48,12 +48,20 @@ function checksumFromAws(v: string | undefined): string | undefined {
  * Opens the store, and when it is encrypted (it holds key files) reads the password and attaches
  * the master key it opens, before the command does anything else: a wrong or missing password
  * fails here (exit 2) and nothing is read or written. `unlock: false` for commands that manage
- * the keys themselves (key, unlock).
+ * the keys themselves (key, unlock). `check` first checks that the store is there (Store.check):
+ * a missing folder or bucket is then 'not-found' rather than an empty store.
  */
-export async function openStoreFromCli(url: string, opts: Record<string, unknown>, env: NodeJS.ProcessEnv, options: { unlock?: boolean } = {}): Promise<Store> {
+export async function openStoreFromCli(
+  url: string,
+  opts: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  options: { unlock?: boolean; check?: StoreAccess } = {},
+): Promise<Store> {
   const store = await openStore(url, s3ConfigFrom(opts, env));
-  if (options.unlock === false) return store;
   try {
+    // a missing folder or bucket is reported as such, before anything looks inside
+    if (options.check) await store.check(options.check);
+    if (options.unlock === false) return store;
     const { isEncryptedStore, unlockStore } = await import('../core/store-keys.js');
     if (await isEncryptedStore(store)) {
       const { storePassword } = await import('./password.js');
