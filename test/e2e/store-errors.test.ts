@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queueDepth, type RabbitConnection } from '../../src/brokers/rabbitmq/index.js';
-import { createBucket, freePort, kafkaCreateTopic, rabbitManagementUrl, s3Credentials, s3Endpoint, uniqueName } from '../helpers/brokers.js';
+import { createBucket, freePort, kafkaCreateTopic, rabbitManagementUrl, rgwServer, s3Client, s3Credentials, s3Endpoint, uniqueName, type S3TestServer } from '../helpers/brokers.js';
 import { produceVaried, url as kafkaUrl } from '../helpers/kafka-e2e.js';
 import { declare, env as rabbitEnv, useRabbitE2e } from '../helpers/rabbitmq-e2e.js';
 import { MQBAK_BIN, runMqbak, type RunResult } from '../helpers/run-mqbak.js';
@@ -294,5 +294,44 @@ describe('a missing S3 bucket', () => {
     const ok = await runMqbak(['backup', url, `s3://${bucket}/prod`, '--queues', queue, '--mode', 'drain'], { env: env() });
     expect(ok.code, ok.stderr).toBe(0);
     expect((await queueDepth(conn, queue)).messages).toBe(0);
+  });
+});
+
+// s3rver enforces no permissions: a bucket the credentials may read but not write needs the gateway
+const rgw = rgwServer();
+describe.skipIf(!rgw)('a bucket these credentials may not write, on the Ceph gateway', () => {
+  const server = rgw as S3TestServer;
+
+  it('backup: exit 5 access denied, refused before the queue is read; list still works', async () => {
+    const n = 5;
+    const { url, conn, queue } = await queueWith('se-readonly-bucket', n);
+    const bucket = uniqueName('mqbak-nowrite');
+    await createBucket(bucket, server);
+    const { PutBucketPolicyCommand, DeleteBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+    const client = await s3Client(server);
+    // an explicit Deny binds the bucket's owner too (the owner may still change the policy)
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: { AWS: ['*'] }, Action: ['s3:PutObject'], Resource: [`arn:aws:s3:::${bucket}/*`] }] };
+    await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    try {
+      const env = {
+        AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+        MQBAK_S3_ENDPOINT: server.endpoint,
+        MQBAK_S3_PATH_STYLE: '1',
+        MQBAK_S3_CHECKSUM: 'when-required',
+        MQBAK_RABBITMQ_MANAGEMENT_URL: rabbitManagementUrl(),
+      };
+      const list = await runMqbak(['list', `s3://${bucket}/prod`, '--json'], { env });
+      expect(list.code, list.stderr).toBe(0);
+      for (const mode of ['mirror', 'drain']) {
+        const r = await runMqbak(['backup', url, `s3://${bucket}/prod`, '--queues', queue, '--mode', mode], { env });
+        expectOneError(r, 5, /access denied \(AccessDenied\)/);
+        expect(r.stderr).not.toContain(server.credentials.secretAccessKey);
+      }
+      await expectUntouched(conn, queue, n);
+    } finally {
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket })).catch(() => {});
+      client.destroy();
+    }
   });
 });
