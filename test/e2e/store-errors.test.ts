@@ -36,8 +36,9 @@ async function tempDir(): Promise<string> {
 
 /** A mount namespace with a tmpfs of our own can be made here (root, unshare allowed). */
 const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
-const isRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+const canSwitchUser = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
 if (!canMount) process.stderr.write('note: store-errors: not root or unshare --mount refused: the read-only and full-disk cases are skipped\n');
+if (!canSwitchUser) process.stderr.write('note: store-errors: not root or no setpriv: the "may not write" case is skipped\n');
 
 /** A user-facing failure: exactly one `mqbak: error:` line, at most one hint right after it, no stack trace. */
 function expectOneError(r: RunResult, status: number, message: RegExp): string {
@@ -157,7 +158,7 @@ describe('backup into a store that cannot take it is refused before the broker i
     await expectUntouched(conn, queue, n);
   });
 
-  it.skipIf(!isRoot)('RabbitMQ drain into a folder this user may not write: exit 5 naming the folder, the queue untouched', async () => {
+  it.skipIf(!canSwitchUser)('RabbitMQ drain into a folder this user may not write: exit 5 naming the folder, the queue untouched', async () => {
     const n = 5;
     const { url, conn, queue } = await queueWith('se-acces', n);
     const dir = await tempDir();
