@@ -1,6 +1,6 @@
 import { MqbakError } from '../common/errors.js';
 import { openStore, type S3Config } from '../stores/open.js';
-import type { Store } from '../stores/store.js';
+import type { Store, StoreAccess } from '../stores/store.js';
 import { runSignal } from './signals.js';
 
 /** Builds the S3 settings from the --s3-* options, then MQBAK_S3_* and the AWS SDK's own variables. */
@@ -49,19 +49,22 @@ function checksumFromAws(v: string | undefined): string | undefined {
  * Opens the store, and when it is encrypted (it holds key files) reads the password and attaches
  * the master key it opens, before the command does anything else: a wrong or missing password
  * fails here (exit 2) and nothing is read or written. `unlock: false` for commands that manage
- * the keys themselves (key, unlock).
+ * the keys themselves (key, unlock). `check` first checks that the store is there (Store.check):
+ * a missing folder or bucket is then 'not-found' rather than an empty store.
  */
 export async function openStoreFromCli(
   url: string,
   opts: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
-  options: { unlock?: boolean; signal?: AbortSignal } = {},
+  options: { unlock?: boolean; signal?: AbortSignal; check?: StoreAccess } = {},
 ): Promise<Store> {
   // the running command's signal: a store that does not answer is retried, and SIGINT ends that
   const signal = options.signal ?? runSignal();
   const store = await openStore(url, s3ConfigFrom(opts, env));
-  if (options.unlock === false) return store;
   try {
+    // a missing folder or bucket is reported as such, before anything looks inside
+    if (options.check) await store.check(options.check);
+    if (options.unlock === false) return store;
     const { isEncryptedStore, unlockStore } = await import('../core/store-keys.js');
     if (await isEncryptedStore(store, signal)) {
       const { storePassword } = await import('./password.js');

@@ -67,7 +67,11 @@ const COMPRESS_IN_FLIGHT = 2;
 
 export async function backup(o: BackupOptions): Promise<BackupResult> {
   const ctx: AdapterContext = { signal: o.signal, progress: o.progress, debug: o.debug, env: o.env, zstd: () => loadZstdDecompressor() };
-  // before anything is read: a store that cannot be written, or that a forget or prune holds, stops the backup here
+  // Before the source is opened: a store that is not there (a file for a folder, a missing
+  // bucket), cannot be written (read-only, full, refused: the lock is the first write) or is held
+  // by a forget or prune (past --lock-wait) stops the backup here, when nothing was read, no
+  // message redelivered.
+  await o.store.check('write', { signal: o.signal });
   const lock = await acquireLock(o.store, 'shared', { command: 'backup', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w) });
   let source: BrokerSource;
   try {

@@ -11,7 +11,8 @@ import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
-import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store } from './store.js';
+import { exists, fsError, fsyncDir, makeFolders, mtimeOf } from './local-fs.js';
+import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store, type StoreAccess } from './store.js';
 
 /** Temporary files start with this; keys may not contain a name starting with it. */
 const TMP_PREFIX = '.mqbak-tmp-';
@@ -49,7 +50,7 @@ export class LocalStore implements Store {
     throwIfAborted(options.signal);
     const dir = path.dirname(file);
     try {
-      const created = await fs.mkdir(dir, { recursive: true });
+      const created = await makeFolders(dir);
       // new folders must survive a crash too: fsync every parent that gained an entry
       if (created !== undefined) {
         const stop = path.dirname(created);
@@ -59,7 +60,7 @@ export class LocalStore implements Store {
         }
       }
     } catch (e) {
-      throw fsError(e, `${this.where()}: create folder for ${key}`);
+      throw fsError(e, `${this.where()}: create folder for ${key}`, dir);
     }
     if (await exists(file)) throw new MqbakError('exists', `${this.where()}: object ${key} already exists`);
     const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
@@ -100,7 +101,7 @@ export class LocalStore implements Store {
     } catch (e) {
       await fs.rm(tmp, { force: true }).catch(() => {});
       if (e instanceof MqbakError) throw e;
-      throw fsError(e, `${this.where()}: write ${key}`);
+      throw fsError(e, `${this.where()}: write ${key}`, file);
     }
     void linked;
     return { key, size, modified: await mtimeOf(file) };
@@ -115,7 +116,7 @@ export class LocalStore implements Store {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new StoreNotFoundError(key, this.where());
-      throw fsError(e, `${this.where()}: read ${key}`);
+      throw fsError(e, `${this.where()}: read ${key}`, file);
     }
     try {
       const st = await fh.stat();
@@ -144,7 +145,7 @@ export class LocalStore implements Store {
       if (e instanceof MqbakError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EISDIR') throw new StoreNotFoundError(key, this.where());
-      throw fsError(e, `${this.where()}: read ${key}`);
+      throw fsError(e, `${this.where()}: read ${key}`, file);
     } finally {
       await fh.close();
     }
@@ -159,7 +160,7 @@ export class LocalStore implements Store {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-      throw fsError(e, `${this.where()}: stat ${key}`);
+      throw fsError(e, `${this.where()}: stat ${key}`, file);
     }
   }
 
@@ -183,7 +184,7 @@ export class LocalStore implements Store {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw fsError(e, `${this.where()}: list ${keyPrefix}`);
+      throw fsError(e, `${this.where()}: list ${keyPrefix || '(all)'}`, folder);
     }
     // a folder "x" holds keys "x/...": it sorts as "x/" so that the walk gives plain byte order
     const items = entries
@@ -201,7 +202,7 @@ export class LocalStore implements Store {
           st = await fs.stat(full);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile
-          throw fsError(e, `${this.where()}: list ${key}`);
+          throw fsError(e, `${this.where()}: list ${key}`, full);
         }
         yield { key, size: st.size, modified: st.mtimeMs };
       }
@@ -217,50 +218,55 @@ export class LocalStore implements Store {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw fsError(e, `${this.where()}: delete ${key}`);
+      throw fsError(e, `${this.where()}: delete ${key}`, file);
+    }
+  }
+
+  /**
+   * 'read': the folder must exist (a missing path or a file is 'not-found', as for a missing
+   * bucket). 'write': a missing folder is created, as the first put would; a file where the
+   * folder should be is the user's path gone wrong ('usage'). Whether files can be written in it
+   * (read-only, full, permissions) shows at the first put, which a backup makes at once (its lock).
+   */
+  async check(access: StoreAccess, options: { signal?: AbortSignal } = {}): Promise<void> {
+    throwIfAborted(options.signal);
+    const hint = 'a local store is a folder: check the path';
+    let st: import('node:fs').Stats;
+    try {
+      st = await fs.stat(this.root);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fsError(e, `${this.where()}: look at the folder`, this.root);
+      if (access === 'read') {
+        throw new MqbakError('not-found', `${this.where()} does not exist${code === 'ENOTDIR' ? ` (${await fileOnPath(this.root)} is a file)` : ''}`, { hint });
+      }
+      try {
+        await makeFolders(this.root);
+        await fsyncDir(path.dirname(this.root));
+      } catch (made) {
+        if ((made as NodeJS.ErrnoException).code !== 'ENOTDIR') throw fsError(made, `${this.where()}: create the folder`, this.root);
+        throw new MqbakError('usage', `${this.where()}: ${await fileOnPath(this.root)} is a file, not a folder`, { hint });
+      }
+      return;
+    }
+    if (!st.isDirectory()) {
+      throw new MqbakError(access === 'read' ? 'not-found' : 'usage', `${this.where()} is a file, not a folder`, { hint });
     }
   }
 
   async close(): Promise<void> {}
 }
 
-/** A just-written file's mtime, or null when it cannot be read (the write itself succeeded). */
-async function mtimeOf(file: string): Promise<number | null> {
-  try {
-    return (await fs.stat(file)).mtimeMs;
-  } catch {
-    return null;
+/** The first path on the way to `p` that is a file (what ENOTDIR complains about). */
+async function fileOnPath(p: string): Promise<string> {
+  const parts: string[] = [];
+  for (let d = p; d !== path.dirname(d); d = path.dirname(d)) parts.unshift(d);
+  for (const d of parts) {
+    try {
+      if (!(await fs.stat(d)).isDirectory()) return d;
+    } catch {
+      break;
+    }
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.lstat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: fs.FileHandle | undefined;
-  try {
-    fh = await fs.open(dir, 'r');
-    await fh.sync();
-  } catch (e) {
-    // some file systems refuse fsync on a folder (EINVAL/EISDIR); the file itself is synced
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw e;
-  } finally {
-    await fh?.close();
-  }
-}
-
-function fsError(e: unknown, context: string): MqbakError {
-  const err = e as NodeJS.ErrnoException;
-  const message = `${context}: ${err?.message ?? String(e)}`;
-  if (err?.code === 'EACCES' || err?.code === 'EROFS' || err?.code === 'ENOSPC' || err?.code === 'EDQUOT') {
-    return new MqbakError('unreachable', message, { cause: e, hint: 'check the folder permissions and free space' });
-  }
-  return new MqbakError('internal', message, { cause: e });
+  return p;
 }

@@ -58,9 +58,10 @@ export function s3Failure(e: unknown, where: string, bucket: string, attempts: n
   const status = statusOf(e);
   const message = messageOf(e);
   if (name === 'NoSuchBucket') {
-    return new MqbakError('unreachable', `${where}: bucket ${bucket} does not exist`, {
+    // not found (exit 10) for every command; backup included: mqbak never creates a bucket
+    return new MqbakError('not-found', `${where}: bucket ${bucket} does not exist`, {
       cause: e,
-      hint: 'create the bucket first, or check the bucket name, region and endpoint',
+      hint: 'check the bucket name, region and endpoint; mqbak never creates buckets: create it first, with the region, encryption and lifecycle rules it should have',
     });
   }
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {

@@ -27,7 +27,7 @@ import { clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_RE
 import { leftParts, multipartUpload, type MultipartTarget } from './s3-multipart.js';
 import { checkUploaded, sameBytes } from './s3-read-back.js';
 import { RETRY_BASE_MS, sendWithRetry, type RetryPolicy } from './s3-retry.js';
-import { StoreNotFoundError, wholeBody, type ByteRange, type ObjectInfo, type Store } from './store.js';
+import { StoreNotFoundError, wholeBody, type ByteRange, type ObjectInfo, type Store, type StoreAccess } from './store.js';
 
 export type { S3Config, S3StoreTuning } from './s3-config.js';
 
@@ -276,6 +276,16 @@ export class S3Store implements Store {
     }
   }
 
+  /**
+   * The bucket must exist for either access: mqbak never creates one (docs/S3.md). A listing of
+   * one key under the prefix also shows that the credentials are accepted; whether they may
+   * write shows at the first put, which a backup makes at once (its lock).
+   */
+  async check(_access: StoreAccess, options: { signal?: AbortSignal } = {}): Promise<void> {
+    throwIfAborted(options.signal);
+    await this.checkBucket(options.signal);
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
   }
@@ -290,7 +300,7 @@ export class S3Store implements Store {
       await this.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, Prefix: this.base }), signal);
       this.bucketChecked = true;
     } catch (e) {
-      throw this.failure(e, 'check bucket', signal);
+      throw this.failure(e, 'check the bucket', signal);
     }
   }
 

@@ -24,9 +24,19 @@ export interface Store {
   list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<ObjectInfo>;
   /** Removes an object; removing a missing one is not an error. */
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Whether the store itself is there, before a command does any work: a folder path that does
+   * not exist or is a file, or a bucket that does not exist, is 'not-found' for `read`. For
+   * `write` a missing folder is created (a bucket never is: still 'not-found'), and a file where
+   * the folder should be is 'usage'. Failures of the file system or the server are 'unreachable'.
+   */
+  check(access: StoreAccess, options?: { signal?: AbortSignal }): Promise<void>;
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
 }
+
+/** What a command is about to do with a store (Store.check). */
+export type StoreAccess = 'read' | 'write';
 
 /** A body given as parts, as one buffer (the same buffer when it is one already). */
 export function wholeBody(body: Uint8Array | readonly Uint8Array[]): Uint8Array {

@@ -18,7 +18,7 @@ describe('mqbak binary', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: mqbak ${c}`);
     expect(r.stdout).toMatch(new RegExp(`EXAMPLES\\n  mqbak ${c} `));
-    expect(r.stdout).toMatch(/EXIT STATUS\n  0 +success[\s\S]*\n  10 +backup or stream not found\n  130 +interrupted/);
+    expect(r.stdout).toMatch(/EXIT STATUS\n  0 +success[\s\S]*\n  10 +not found: a backup, a stream, a store folder or an S3 bucket\n  130 +interrupted/);
   });
 
   it('an unknown command exits 2 with a one-line error and no stack', async () => {

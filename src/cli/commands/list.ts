@@ -6,7 +6,8 @@ import { openStoreFromCli } from '../store.js';
 /** mqbak list <store> [--json]: the backups, oldest first, with their chains. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
   const [storeUrl = ''] = args;
-  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
+  // a mistyped path is not an empty store: exit 10, as verify
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env, { check: 'read' });
   const { listSummaries } = await import('../../core/inspect.js');
   try {
     const list = await listSummaries(store, { signal: ctx.signal });

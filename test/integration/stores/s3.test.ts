@@ -104,16 +104,20 @@ describe.each(s3Servers())('S3 store on $name', (server: S3TestServer) => {
     await store.close();
   }, 120_000);
 
-  it('a missing bucket is a clear error (exit 5), naming the bucket, without credentials', async () => {
+  it('a missing bucket is a clear error (not found, exit 10), naming the bucket, without credentials', async () => {
     const store = await openS3Store(uniqueName('nobucket'), 'x', config());
+    const c = await errorOf(store.check('read'));
+    expect(c.code).toBe('not-found');
+    expect(c.message).toMatch(/bucket nobucket-\S+ does not exist/);
+    expect((await errorOf(store.check('write'))).code).toBe('not-found');
     const e = await errorOf(store.put('k', new Uint8Array(1)));
-    expect(e.code).toBe('unreachable');
+    expect(e.code).toBe('not-found');
     expect(e.message).toMatch(/bucket nobucket-\S+ does not exist/);
     expect(e.message).not.toContain(server.credentials.secretAccessKey === 'S3RVER' ? 'S3RVER:' : server.credentials.secretAccessKey);
     const l = await errorOf((async () => {
       for await (const _ of store.list('')) void _;
     })());
-    expect(l.code).toBe('unreachable');
+    expect(l.code).toBe('not-found');
     await store.close();
   });
 

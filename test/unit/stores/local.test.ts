@@ -59,3 +59,33 @@ describe('LocalStore specifics', () => {
     await rm(dir, { recursive: true });
   });
 });
+
+describe('LocalStore.check', () => {
+  it('read: a missing folder, a file, or a path through a file is not found; a folder passes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mqbak-local-'));
+    await writeFile(join(dir, 'file'), 'x');
+    await expect(new LocalStore(join(dir, 'missing')).check('read')).rejects.toMatchObject({ code: 'not-found', message: `store ${join(dir, 'missing')} does not exist` });
+    await expect(new LocalStore(join(dir, 'file')).check('read')).rejects.toMatchObject({ code: 'not-found', message: `store ${join(dir, 'file')} is a file, not a folder` });
+    await expect(new LocalStore(join(dir, 'file', 'x')).check('read')).rejects.toMatchObject({ code: 'not-found', message: expect.stringContaining(`(${join(dir, 'file')} is a file)`) });
+    await expect(new LocalStore(dir).check('read')).resolves.toBeUndefined();
+    expect(await readdir(dir)).toEqual(['file']);
+    await rm(dir, { recursive: true });
+  });
+
+  it('write: creates a missing folder; a file in the way is a usage error naming it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mqbak-local-'));
+    await writeFile(join(dir, 'file'), 'x');
+    await new LocalStore(join(dir, 'new', 'store')).check('write');
+    expect(await readdir(join(dir, 'new'))).toEqual(['store']);
+    await expect(new LocalStore(join(dir, 'file')).check('write')).rejects.toMatchObject({ code: 'usage', message: `store ${join(dir, 'file')} is a file, not a folder` });
+    await expect(new LocalStore(join(dir, 'file', 'x')).check('write')).rejects.toMatchObject({ code: 'usage', message: `store ${join(dir, 'file', 'x')}: ${join(dir, 'file')} is a file, not a folder` });
+    await rm(dir, { recursive: true });
+  });
+
+  it('a put under a file is an environment error (exit 5) naming the file, not an internal one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mqbak-local-'));
+    await writeFile(join(dir, 'segments'), 'x');
+    await expect(new LocalStore(dir).put('segments/a', new Uint8Array(1))).rejects.toMatchObject({ code: 'unreachable', message: expect.stringContaining(`ENOTDIR: not a directory, mkdir '${join(dir, 'segments')}'`) });
+    await rm(dir, { recursive: true });
+  });
+});

@@ -27,7 +27,12 @@ describe('what S3 failures mean', () => {
 
   it('reports each kind with its code, and a hint where the user can act', () => {
     const at = 's3://b/p: put k';
-    expect(s3Failure(sdkError('NoSuchBucket', 404), at, 'b', 6, undefined)).toMatchObject({ code: 'unreachable', message: `${at}: bucket b does not exist` });
+    // not found (exit 10), as the exit table says, for every command: mqbak never creates a bucket
+    expect(s3Failure(sdkError('NoSuchBucket', 404), at, 'b', 6, undefined)).toMatchObject({
+      code: 'not-found',
+      message: `${at}: bucket b does not exist`,
+      hint: expect.stringMatching(/never creates buckets/),
+    });
     expect(s3Failure(sdkError('AccessDenied', 403), at, 'b', 6, undefined)).toMatchObject({ code: 'unreachable', message: `${at}: access denied (AccessDenied)`, hint: expect.stringMatching(/credentials/) });
     expect(s3Failure(sdkError('CredentialsProviderError'), at, 'b', 6, undefined)).toMatchObject({ code: 'usage', hint: expect.stringMatching(/AWS_ACCESS_KEY_ID/) });
     expect(s3Failure(sdkError('BadDigest', 400), at, 'b', 6, undefined)).toMatchObject({ code: 'integrity', retriable: true });
