@@ -7,9 +7,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
 import { createProgress, type CliContext } from './context.js';
-import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
+import { collect, commaList, compressionLevel, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
 import { addKeyCommands } from './key-commands.js';
 import { addAdapterOptions } from './adapter-options.js';
+import { checkCommandLine } from './command-checks.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import { allAdapters } from '../brokers/registry.js';
 import { TOOL_VERSION } from './version.js';
@@ -79,7 +80,7 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .option('--full', 'write a full backup even if a parent exists')
     .option('--full-every <duration|n>', "start a new chain (a full backup) once the current chain's full is this old (e.g. 7d) or the chain holds n backups, so that forget can drop old chains whole (docs/RETENTION.md)")
     .addOption(new Option('--segment-size <bytes>', 'raw bytes per segment before it is stored').argParser(byteSize))
-    .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(positiveInt));
+    .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(compressionLevel));
   addAdapterOptions(backup, adapters, 'backup');
   storeOptions(backup);
   metricsOptions(backup);
@@ -340,6 +341,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     let metrics: MetricsDestination | null = null;
     try {
       setZstdImplementation(zstdFrom(env.MQBAK_ZSTD));
+      checkCommandLine(name, args, opts, env);
       if (METERED.has(name)) metrics = await metricsDestination(opts, env);
       ctx.metered = metrics !== null;
       const runner = await load();

@@ -4,6 +4,7 @@ import type { CliContext } from '../context.js';
 import { adapterOptionValues } from '../adapter-options.js';
 import { commaList, parseMap } from '../options/common.js';
 import { openStoreFromCli } from '../store.js';
+import { checkJournalPlace, openOffsetMap } from '../restore-files.js';
 
 /** mqbak restore <store> <target>: the target URL's adapter (src/brokers/registry.ts) through core's one restore pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
@@ -19,11 +20,18 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     until = Date.parse(String(opts.until));
     if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
   }
-  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
-  ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
-  const { restore } = await import('../../core/restore.js');
   const { journalPathFor } = await import('../../core/restore-journal.js');
   const journalOpt = (opts.journal as string | undefined) ?? ctx.env.MQBAK_RESTORE_JOURNAL;
+  // the files it writes, before the store is read: the default journal's folder does not depend on the restore
+  if (!opts.dryRun) await checkJournalPlace(journalOpt || journalPathFor(ctx.env, { store: '', backupId: '', target: '', streams: [], renames: {}, until: null }), Boolean(journalOpt));
+  const offsetMap = opts.offsetMap === undefined ? null : await openOffsetMap(String(opts.offsetMap));
+  let mapDone = false;
+  const store = await openStoreFromCli(storeUrl, opts, ctx.env).catch(async (e: unknown) => {
+    await offsetMap?.discard();
+    throw e;
+  });
+  ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
+  const { restore } = await import('../../core/restore.js');
   try {
     const r = await restore({
       adapter,
@@ -35,7 +43,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       renames,
       until,
       dryRun: Boolean(opts.dryRun),
-      offsetMapPath: opts.offsetMap as string | undefined,
+      offsetMapPath: offsetMap?.tempPath,
       journalPath: (backupId) =>
         journalOpt || journalPathFor(ctx.env, { store: store.description, backupId, target: adapter.redactUrl(target), streams, renames, until }),
       signal: ctx.signal,
@@ -43,6 +51,9 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       debug: ctx.debug,
       env: ctx.env,
     });
+    // the map goes under its name only now: a restore that threw has none (src/cli/restore-files.ts)
+    if (offsetMap) await (r.dryRun ? offsetMap.discard() : offsetMap.commit());
+    mapDone = true;
     ctx.details.records = r.restored;
     ctx.details.chainLength = new Set(r.plan.streams.flatMap((p) => p.parts.map((x) => x.backupId))).size;
     ctx.details.streams = r.streams.map((x) => ({ stream: x.name, records: x.restored + x.alreadyRestored, lastPosition: null }));
@@ -112,6 +123,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     }
     return r.failed > 0 ? 3 : 0;
   } finally {
+    if (!mapDone) await offsetMap?.discard();
     await store.close();
   }
 }

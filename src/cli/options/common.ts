@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { MqbakError } from '../../common/errors.js';
+import { MAX_LEVEL } from '../../archive/codec.js';
 
 /** For repeatable options such as --map a=b --map c=d. */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -17,6 +18,13 @@ export function commaList(value: string): string[] {
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+/** --level: a zstd level mqbak's codecs run at, 1 to MAX_LEVEL (checked again by the backup writer). */
+export function compressionLevel(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_LEVEL) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_LEVEL}`);
   return n;
 }
 
