@@ -22,11 +22,14 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   }
   const { journalPathFor } = await import('../../core/restore-journal.js');
   const journalOpt = (opts.journal as string | undefined) ?? ctx.env.MQBAK_RESTORE_JOURNAL;
-  // the files it writes, before the store is read: the default journal's folder does not depend on the restore
-  if (!opts.dryRun) await checkJournalPlace(journalOpt || journalPathFor(ctx.env, { store: '', backupId: '', target: '', streams: [], renames: {}, until: null }), Boolean(journalOpt));
+  // the files it writes, before the store is read (src/cli/restore-files.ts)
   const offsetMap = opts.offsetMap === undefined ? null : await openOffsetMap(String(opts.offsetMap));
   let mapDone = false;
-  const store = await openStoreFromCli(storeUrl, opts, ctx.env).catch(async (e: unknown) => {
+  const store = await (async () => {
+    // the default journal's folder does not depend on the restore
+    if (!opts.dryRun) await checkJournalPlace(journalOpt || journalPathFor(ctx.env, { store: '', backupId: '', target: '', streams: [], renames: {}, until: null }), Boolean(journalOpt));
+    return await openStoreFromCli(storeUrl, opts, ctx.env);
+  })().catch(async (e: unknown) => {
     await offsetMap?.discard();
     throw e;
   });
@@ -51,7 +54,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       debug: ctx.debug,
       env: ctx.env,
     });
-    // the map goes under its name only now: a restore that threw has none (src/cli/restore-files.ts)
+    // the map goes under its name only now: a restore that threw has none
     if (offsetMap) await (r.dryRun ? offsetMap.discard() : offsetMap.commit());
     mapDone = true;
     ctx.details.records = r.restored;
