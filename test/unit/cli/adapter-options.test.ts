@@ -36,4 +36,15 @@ describe('adapter options', () => {
       expect((e as MqbakError).message).toBe('--all-queues is an option of Beta, not of Alpha sources');
     }
   });
+  it('refuses a generic alias named after another broker\'s streams (restore --queues on a topic broker)', () => {
+    const k = { name: 'k', title: 'Kafka', selectorNoun: 'topic', backupOptions: [], restoreOptions: [] } as unknown as BrokerAdapter;
+    const r = { name: 'r', title: 'RabbitMQ', selectorNoun: 'queue', backupOptions: [], restoreOptions: [] } as unknown as BrokerAdapter;
+    const n = { name: 'n', title: 'NATS', selectorNoun: 'stream', backupOptions: [], restoreOptions: [] } as unknown as BrokerAdapter;
+    expect(adapterOptionValues(k, [k, r, n], 'restore', { topics: ['t'], streams: ['s'] }, {})).toEqual({});
+    expect(adapterOptionValues(r, [k, r, n], 'restore', { queues: ['q'] }, {})).toEqual({});
+    expect(() => adapterOptionValues(k, [k, r, n], 'restore', { queues: ['q'] }, {})).toThrow(expect.objectContaining({ code: 'usage', message: '--queues is an option of RabbitMQ, not of Kafka targets' }));
+    expect(() => adapterOptionValues(r, [k, r, n], 'restore', { topics: ['t'] }, {})).toThrow('--topics is an option of Kafka, not of RabbitMQ targets');
+    expect(() => adapterOptionValues(n, [k, r, n], 'restore', { topics: ['t'] }, {})).toThrow('--topics is an option of Kafka, not of NATS targets');
+    expect(() => adapterOptionValues(n, [k, r, n], 'restore', { queues: ['q'] }, {})).toThrow('--queues is an option of RabbitMQ, not of NATS targets');
+  });
 });

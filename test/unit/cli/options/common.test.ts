@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byteSize, commaList, parseMap, positiveInt } from '../../../../src/cli/options/common.js';
+import { byteSize, commaList, compressionLevel, parseMap, positiveInt } from '../../../../src/cli/options/common.js';
 
 describe('option parsers', () => {
   it('byteSize reads plain numbers and k/m/g suffixes as powers of 1024', () => {
@@ -12,6 +12,11 @@ describe('option parsers', () => {
   });
   it('commaList trims and drops empty items', () => {
     expect(commaList(' a, b,,c ')).toEqual(['a', 'b', 'c']);
+  });
+  it('compressionLevel takes 1 to 9 only (the codecs run out of memory above)', () => {
+    expect(compressionLevel('1')).toBe(1);
+    expect(compressionLevel('9')).toBe(9);
+    for (const bad of ['0', '10', '99', '-1', '3.5', 'max', '']) expect(() => compressionLevel(bad), bad).toThrow(/from 1 to 9/);
   });
   it('positiveInt refuses zero, negatives and fractions', () => {
     expect(positiveInt('7')).toBe(7);
