@@ -57,6 +57,8 @@ const BROKER_CASES: Case[] = [
   ['--topics on a RabbitMQ target', ['restore', 'STORE', AMQP, '--topics', 'orders', ...AMQP_MGMT], /--topics is an option of Kafka, not of RabbitMQ targets/],
   ['--topics on a NATS target', ['restore', 'STORE', NATS, '--topics', 'orders'], /--topics is an option of Kafka, not of NATS JetStream targets/],
   ['--queues on a NATS target', ['restore', 'STORE', NATS, '--queues', 'jobs'], /--queues is an option of RabbitMQ, not of NATS JetStream targets/],
+  ['an --until that is not ISO 8601', ['restore', 'STORE', KAFKA, '--until', '5'], /--until 5: expected an ISO 8601 time/],
+  ['an --until time without its zone', ['restore', 'STORE', KAFKA, '--until', '2026-11-24T23:00'], /--until 2026-11-24T23:00: expected an ISO 8601 time/],
   ['a malformed --backup id', ['restore', 'STORE', KAFKA, '--backup', 'yesterday'], /--backup "yesterday": not a backup id/],
   ['--offset-map in a missing folder', ['restore', 'STORE', KAFKA, '--offset-map', '/nonexistent/dir/map.jsonl'], /--offset-map \/nonexistent\/dir\/map\.jsonl: folder \/nonexistent\/dir does not exist/],
   ['--offset-map that is a folder', ['restore', 'STORE', KAFKA, '--offset-map', 'STORE'], /--offset-map .*: .* is a folder/],

@@ -1,8 +1,7 @@
 import { adapterForUrl, allAdapters } from '../../brokers/registry.js';
-import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
 import { adapterOptionValues } from '../adapter-options.js';
-import { commaList, parseMap } from '../options/common.js';
+import { commaList, isoTime, parseMap } from '../options/common.js';
 import { openStoreFromCli } from '../store.js';
 import { checkJournalPlace, openOffsetMap } from '../restore-files.js';
 
@@ -17,8 +16,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const renames = parseMap((opts.map as string[] | undefined) ?? []);
   let until: number | null = null;
   if (opts.until !== undefined) {
-    until = Date.parse(String(opts.until));
-    if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
+    until = isoTime(String(opts.until), '--until');
   }
   const { journalPathFor } = await import('../../core/restore-journal.js');
   const journalOpt = (opts.journal as string | undefined) ?? ctx.env.MQBAK_RESTORE_JOURNAL;
