@@ -2,7 +2,8 @@
  * Broker adapters' own command-line options (AdapterOption): every adapter's are registered on
  * `backup` and `restore` (a flag two adapters share, once), and when a command runs, the URL's
  * adapter gets its values; an option of another adapter given on the command line is refused
- * (exit 2) rather than silently ignored.
+ * (exit 2) rather than silently ignored, and so is a generic alias named after another broker's
+ * streams (restore --topics on a RabbitMQ target, --queues on a Kafka one).
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { AdapterOption, AdapterOptionValues, BrokerAdapter } from '../brokers/adapter.js';
@@ -71,6 +72,12 @@ export function addAdapterOptions(cmd: Command, adapters: readonly BrokerAdapter
   }
 }
 
+/** Generic options that are aliases of --streams for the adapters whose selectorNoun they name. */
+const SELECTOR_ALIASES: ReadonlyArray<readonly [string, string]> = [
+  ['topics', 'topic'],
+  ['queues', 'queue'],
+];
+
 /**
  * The values of `adapter`'s options out of everything commander parsed: given ones checked
  * against their choices, missing ones read from their environment variable. Refuses, with
@@ -85,16 +92,23 @@ export function adapterOptionValues(
 ): AdapterOptionValues {
   const mine = optionsOf(adapter, role);
   const mineKeys = new Set(mine.map(keyOf));
+  const refuse = (flag: string, owners: readonly BrokerAdapter[]): never => {
+    throw new MqbakError('usage', `${flag} is an option of ${owners.map((a) => a.title).join(' and ')}, not of ${adapter.title} ${role === 'backup' ? 'sources' : 'targets'}`, {
+      hint: `see mqbak ${role} --help`,
+    });
+  };
   for (const other of adapters) {
     if (other === adapter) continue;
     for (const o of optionsOf(other, role)) {
       const key = keyOf(o);
       if (mineKeys.has(key) || opts[key] === undefined) continue;
-      const owners = adapters.filter((a) => optionsOf(a, role).some((x) => keyOf(x) === key)).map((a) => a.title);
-      throw new MqbakError('usage', `${longOf(o)} is an option of ${owners.join(' and ')}, not of ${adapter.title} ${role === 'backup' ? 'sources' : 'targets'}`, {
-        hint: `see mqbak ${role} --help`,
-      });
+      refuse(longOf(o), adapters.filter((a) => optionsOf(a, role).some((x) => keyOf(x) === key)));
     }
+  }
+  // generic aliases of --streams named after one broker's streams (restore --topics, --queues)
+  for (const [key, noun] of SELECTOR_ALIASES) {
+    if (mineKeys.has(key) || opts[key] === undefined || adapter.selectorNoun === noun) continue;
+    refuse(`--${key}`, adapters.filter((a) => a.selectorNoun === noun));
   }
   const values: Record<string, unknown> = {};
   for (const o of mine) {

@@ -8,10 +8,11 @@ import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
 import { createProgress, type CliContext } from './context.js';
 import { handleInterrupts } from './signals.js';
-import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
+import { collect, commaList, compressionLevel, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
 import { addKeyCommands } from './key-commands.js';
 import { addCutCommand } from './cut-command.js';
 import { addAdapterOptions } from './adapter-options.js';
+import { checkCommandLine } from './command-checks.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import { allAdapters } from '../brokers/registry.js';
 import { TOOL_VERSION } from './version.js';
@@ -81,7 +82,7 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .option('--full', 'write a full backup even if a parent exists')
     .option('--full-every <duration|n>', "start a new chain (a full backup) once the current chain's full is this old (e.g. 7d) or the chain holds n backups, so that forget can drop old chains whole (docs/RETENTION.md)")
     .addOption(new Option('--segment-size <bytes>', 'raw bytes per segment before it is stored').argParser(byteSize))
-    .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(positiveInt));
+    .addOption(new Option('--level <n>', 'zstd compression level, 1 (default: fastest, about 5:1 on JSON events) to 9').argParser(compressionLevel));
   addAdapterOptions(backup, adapters, 'backup');
   storeOptions(backup, 'locks');
   metricsOptions(backup);
@@ -116,8 +117,8 @@ same arguments after an interruption: restore continues where it stopped.`,
     .option('--backup <id>', 'backup to restore (default: the latest)')
     .option('--until <time>', 'restore only records with timestamps up to this ISO 8601 time')
     .option('--streams <a,b>', 'what to restore, by name: Kafka topics, RabbitMQ queues, JetStream streams (default: all)', commaList)
-    .option('--topics <a,b>', 'alias of --streams', commaList)
-    .option('--queues <a,b>', 'alias of --streams', commaList)
+    .option('--topics <a,b>', 'alias of --streams for Kafka targets', commaList)
+    .option('--queues <a,b>', 'alias of --streams for RabbitMQ targets', commaList)
     .option('--map <src=dst>', 'restore topic, queue or stream src under the name dst (repeatable)', collect, [])
     .option('--dry-run', 'print the plan and write nothing')
     .addOption(new Option('--preflight <check>', 'checked before the first publish: full reads every segment (size, SHA-256, records), sizes only lists them (presence, size); damage: exit 4, nothing published').choices(['full', 'sizes']).default('full'))
@@ -334,6 +335,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     let metrics: MetricsDestination | null = null;
     try {
       setZstdImplementation(zstdFrom(env.MQBAK_ZSTD));
+      checkCommandLine(name, args, opts, env);
       if (METERED.has(name)) metrics = await metricsDestination(opts, env);
       ctx.metered = metrics !== null;
       const runner = await load();

@@ -35,6 +35,31 @@ export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessE
   return config;
 }
 
+/**
+ * The region and endpoint of an s3:// store, checked before the SDK would find them wrong on
+ * its first request (only for s3:// stores: AWS_REGION and AWS_ENDPOINT_URL may be set for
+ * other tools while the store is a folder).
+ */
+export function checkS3Settings(config: S3Config): void {
+  // what the AWS SDK accepts as a region: one host name label
+  if (config.region !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(config.region)) {
+    throw new MqbakError('usage', `S3 region ${JSON.stringify(config.region)}: expected a name such as eu-west-1 (letters, digits and inner "-")`);
+  }
+  if (config.endpoint !== undefined) checkEndpoint(config.endpoint);
+}
+
+function checkEndpoint(endpoint: string): void {
+  let u: URL | null = null;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    // below
+  }
+  if (u === null || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
+    throw new MqbakError('usage', `S3 endpoint ${JSON.stringify(endpoint)}: expected an http:// or https:// URL`, { hint: 'e.g. --s3-endpoint http://127.0.0.1:9000' });
+  }
+}
+
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }

@@ -3,6 +3,7 @@
  * them and of the kafka:// URL before connecting (a bad one is a 'usage' error, exit 2).
  * Secrets are better given by environment: the SASL password only comes from there.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AdapterContext, AdapterOption, AdapterOptionValues } from '../adapter.js';
 import { MqbakError, messageOf } from '../../common/errors.js';
@@ -43,22 +44,39 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, '$1$2:***@');
 }
 
-/** The bootstrap brokers of kafka://host:port[,host:port]; each needs a port from 1 to 65535. */
+/** The port a broker without one gets: Kafka's usual listener port, as kcat and the Kafka tools assume. */
+export const DEFAULT_KAFKA_PORT = 9092;
+
+/**
+ * The bootstrap brokers of kafka://host[:port][,host[:port]], each as host:port: a broker
+ * without a port gets 9092; a port must be a number from 1 to 65535 (an empty one, `host:`, is
+ * refused as a typo). IPv6 addresses go in brackets.
+ */
 export function parseBrokers(url: string): string[] {
-  const m = /^kafka:\/\/(?:[^@/]*@)?([^/?#]+)\/?$/i.exec(url);
-  if (!m) throw new MqbakError('usage', 'expected kafka://host:port[,host:port]', { hint: 'credentials go in --sasl-username and MQBAK_KAFKA_SASL_PASSWORD, not in the URL' });
+  const m = /^kafka:\/\/(?:[^@/]*@)?([^/?#]*)\/?$/i.exec(url.trim());
+  if (!m) {
+    const hint = /^kafka:\/\/[^/?#]*[/?#]./i.test(url) ? 'a Kafka URL has no path or query: topics are chosen with --topics' : 'credentials go in --sasl-username and MQBAK_KAFKA_SASL_PASSWORD, not in the URL';
+    throw new MqbakError('usage', `${redactUrl(url)}: expected kafka://host:port[,host:port]`, { hint });
+  }
   const brokers = m[1]!.split(',').map((b) => b.trim()).filter(Boolean);
   if (brokers.length === 0) throw new MqbakError('usage', `${redactUrl(url)}: expected kafka://host:port[,host:port]`);
-  for (const b of brokers) {
-    // host:port, or [v6 address]:port
-    const hp = /^(\[[0-9a-f:.]+\]|[^:[\]]+):([^:]*)$/i.exec(b);
-    if (!hp) throw new MqbakError('usage', `kafka broker "${b}": expected host:port`, { hint: 'Kafka has no default port here: write it, e.g. kafka://localhost:9092' });
-    const port = hp[2]!;
-    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-      throw new MqbakError('usage', `kafka broker "${b}": port ${port === '' ? '(empty)' : port} is not a number from 1 to 65535`);
-    }
+  return brokers.map(brokerOf);
+}
+
+/** One broker of the list: host, host:port, [v6] or [v6]:port, as host:port. */
+function brokerOf(b: string): string {
+  const hp = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::([^:]*))?$/i.exec(b);
+  if (!hp) throw new MqbakError('usage', `kafka broker "${b}": expected host:port`, { hint: 'write an IPv6 address in brackets, e.g. kafka://[::1]:9092' });
+  const host = hp[1]!;
+  if (!host.startsWith('[') && !/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/i.test(host)) throw new MqbakError('usage', `kafka broker "${b}": bad host name`);
+  const port = hp[2];
+  if (port === undefined) return `${host}:${DEFAULT_KAFKA_PORT}`;
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    throw new MqbakError('usage', `kafka broker "${b}": port ${port === '' ? '(empty)' : port} is not a number from 1 to 65535`, {
+      hint: `leave the port out for ${DEFAULT_KAFKA_PORT}`,
+    });
   }
-  return brokers;
+  return `${host}:${Number(port)}`;
 }
 
 /** One string option: the command line first, then the environment variable. */
@@ -82,13 +100,34 @@ function connectionSettings(url: string, options: AdapterOptionValues, env: Env)
     if (!username) throw new MqbakError('usage', 'SASL needs a user name (--sasl-username or MQBAK_KAFKA_SASL_USERNAME)');
     if (password === undefined) throw new MqbakError('usage', `SASL needs a password in the environment variable ${passwordVariable}`);
     sasl = { mechanism: mech as SaslMechanism, username, password };
+  } else {
+    // given on the command line (not only in the environment) and without a mechanism: ignored otherwise
+    if (options.saslPasswordEnv !== undefined) throw new MqbakError('usage', '--sasl-password-env needs --sasl-mechanism');
+    if (options.saslUsername !== undefined && options.saslUsername !== env.MQBAK_KAFKA_SASL_USERNAME) throw new MqbakError('usage', '--sasl-username needs --sasl-mechanism');
   }
   const ca = stringOption(options, 'tlsCa', env, 'MQBAK_KAFKA_TLS_CA');
+  const cert = stringOption(options, 'tlsCert', env, 'MQBAK_KAFKA_TLS_CERT');
+  const key = stringOption(options, 'tlsKey', env, 'MQBAK_KAFKA_TLS_KEY');
   const tlsOn = Boolean(options.tls) || env.MQBAK_KAFKA_TLS === '1' || ca !== undefined || options.tlsCert !== undefined;
-  const tls = tlsOn
-    ? { ca, cert: stringOption(options, 'tlsCert', env, 'MQBAK_KAFKA_TLS_CERT'), key: stringOption(options, 'tlsKey', env, 'MQBAK_KAFKA_TLS_KEY'), rejectUnauthorized: !options.tlsInsecure }
-    : undefined;
+  if (!tlsOn && options.tlsInsecure) throw new MqbakError('usage', '--tls-insecure needs TLS (--tls)');
+  if (!tlsOn && options.tlsKey !== undefined && options.tlsKey !== env.MQBAK_KAFKA_TLS_KEY) throw new MqbakError('usage', '--tls-key needs --tls-cert');
+  if (tlsOn) for (const [path, flag] of [[ca, '--tls-ca'], [cert, '--tls-cert'], [key, '--tls-key']] as const) if (path !== undefined) readableFile(path, flag);
+  if (tlsOn && (cert === undefined) !== (key === undefined)) {
+    throw new MqbakError('usage', cert === undefined ? '--tls-key (MQBAK_KAFKA_TLS_KEY) needs --tls-cert' : '--tls-cert needs --tls-key (or MQBAK_KAFKA_TLS_KEY)');
+  }
+  const tls = tlsOn ? { ca, cert, key, rejectUnauthorized: !options.tlsInsecure } : undefined;
   return { brokers, clientId, sasl, tls };
+}
+
+/** A file named by an option must be there and readable before anything connects. */
+function readableFile(path: string, flag: string): void {
+  try {
+    if (!statSync(path).isFile()) throw new MqbakError('usage', `${flag} ${path}: not a file`);
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    if (e instanceof MqbakError) throw e;
+    throw new MqbakError('usage', `${flag} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
+  }
 }
 
 /** The connection: the settings checked again and the TLS files read. */

@@ -60,6 +60,7 @@ export function backupSettings(url: string, options: AdapterOptionValues): NatsB
   for (const s of streams) checkStreamName(s, '--streams');
   const mode = (options.mode as string | undefined) ?? 'mirror';
   if (mode !== 'mirror' && mode !== 'drain') throw new MqbakError('usage', `--mode ${mode}: expected mirror or drain`);
+  if (options.checkpoint !== undefined && mode !== 'drain') throw new MqbakError('usage', '--checkpoint applies to --mode drain only');
   const checkpoint = options.checkpoint === undefined ? DEFAULT_CHECKPOINT : Number(options.checkpoint);
   if (!Number.isSafeInteger(checkpoint) || checkpoint < 1) throw new MqbakError('usage', `--checkpoint ${String(options.checkpoint)}: expected a whole number >= 1`);
   return { streams, allStreams, mode, checkpoint };

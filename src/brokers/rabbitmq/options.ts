@@ -118,12 +118,14 @@ export function backupSettings(url: string, values: AdapterOptionValues, env: En
   const maxMessages = positive(values, 'maxMessages', '--max-messages');
   if (maxMessages !== null && mode !== 'drain') throw new MqbakError('usage', '--max-messages applies to --mode drain only');
   const checkpoint = positive(values, 'checkpoint', '--checkpoint');
+  if (checkpoint !== null && mode !== 'drain') throw new MqbakError('usage', '--checkpoint applies to --mode drain only');
+  if (values.acceptRedeliveryRisk && mode !== 'mirror') throw new MqbakError('usage', '--accept-redelivery-risk applies to --mode mirror only', { hint: 'drain returns nothing to the queue: there is no redelivery to risk' });
   if (checkpoint !== null && checkpoint > MAX_CHECKPOINT) {
     throw new MqbakError('usage', `--checkpoint: at most ${MAX_CHECKPOINT} (the AMQP prefetch limit: a checkpoint is held unacknowledged)`);
   }
   const holdSeconds = positive(values, 'holdTimeout', '--hold-timeout', env.MQBAK_RABBITMQ_HOLD_TIMEOUT);
-  const management = managementFrom(url, managementUrlOf(values, env));
   parseAmqpUrl(url);
+  const management = managementFrom(url, managementUrlOf(values, env));
   return {
     mode,
     queues,
@@ -141,8 +143,8 @@ export function backupSettings(url: string, values: AdapterOptionValues, env: En
 
 /** The settings of a restore into `url`; fails with 'usage' on anything wrong, without connecting. */
 export function restoreSettings(url: string, values: AdapterOptionValues, env: Env): RestoreSettings {
-  const management = managementFrom(url, managementUrlOf(values, env));
   parseAmqpUrl(url);
+  const management = managementFrom(url, managementUrlOf(values, env));
   return {
     definitions: Boolean(values.definitions),
     viaExchange: Boolean(values.viaExchange),
@@ -177,8 +179,20 @@ export function managementFrom(amqpUrl: string, managementUrl: string | undefine
   } catch {
     throw new MqbakError('usage', `--management-url ${redactAmqpUrl(raw)}: not a valid URL`, { hint: 'e.g. http://rabbit:15672' });
   }
-  const user = m.username ? decodeURIComponent(m.username) : a.username ? decodeURIComponent(a.username) : 'guest';
-  const password = m.username ? decodeURIComponent(m.password) : a.username ? decodeURIComponent(a.password) : 'guest';
+  if (m.protocol !== 'http:' && m.protocol !== 'https:') {
+    throw new MqbakError('usage', `--management-url ${redactAmqpUrl(raw)}: expected an http:// or https:// URL`, { hint: 'e.g. http://rabbit:15672' });
+  }
+  const decode = (s: string, what: string): string => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw new MqbakError('usage', `${what}: bad %-encoding in the user name or password`);
+    }
+  };
+  const fromAmqp = (s: string) => decode(s, `AMQP URL ${redactAmqpUrl(amqpUrl)}`);
+  const fromManagement = (s: string) => decode(s, `--management-url ${redactAmqpUrl(raw)}`);
+  const user = m.username ? fromManagement(m.username) : a.username ? fromAmqp(a.username) : 'guest';
+  const password = m.username ? fromManagement(m.password) : a.username ? fromAmqp(a.password) : 'guest';
   m.username = '';
   m.password = '';
   return { url: m.toString(), user, password };

@@ -1,12 +1,13 @@
 import { adapterForUrl, allAdapters } from '../../brokers/registry.js';
-import { MqbakError } from '../../common/errors.js';
 import type { CliContext } from '../context.js';
 import { adapterOptionValues } from '../adapter-options.js';
-import { commaList, parseMap } from '../options/common.js';
+import { commaList, isoTime, parseMap } from '../options/common.js';
 import { openStoreFromCli } from '../store.js';
+import { MqbakError } from '../../common/errors.js';
 import { lockWaitOf } from '../options/common.js';
 import { checkJson, checkLine, runCheckOnly, throwIfCheckFailed } from '../check-report.js';
 import type { RestoreOptions } from '../../core/restore.js';
+import { checkJournalPlace, openOffsetMap } from '../restore-files.js';
 
 /** mqbak restore <store> <target>: the target URL's adapter (src/brokers/registry.ts) through core's one restore pipeline. */
 export async function run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number> {
@@ -19,8 +20,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const renames = parseMap((opts.map as string[] | undefined) ?? []);
   let until: number | null = null;
   if (opts.until !== undefined) {
-    until = Date.parse(String(opts.until));
-    if (Number.isNaN(until)) throw new MqbakError('usage', `--until ${String(opts.until)}: expected an ISO 8601 time`);
+    until = isoTime(String(opts.until), '--until');
   }
   const lockWaitMs = lockWaitOf(opts);
   const { parsePreflightMode } = await import('../../core/restore-preflight.js');
@@ -28,11 +28,21 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   if ((opts.check || opts.checkOnly) && (opts.dryRun || !adapter.readBack)) {
     throw new MqbakError('usage', opts.dryRun ? '--check reads back what a restore wrote: not with --dry-run' : `--check is not available for ${adapter.title} targets`);
   }
-  const store = await openStoreFromCli(storeUrl, opts, ctx.env);
-  ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
-  const { restore } = await import('../../core/restore.js');
   const { journalPathFor } = await import('../../core/restore-journal.js');
   const journalOpt = (opts.journal as string | undefined) ?? ctx.env.MQBAK_RESTORE_JOURNAL;
+  // the files it writes, before the store is read (src/cli/restore-files.ts)
+  const offsetMap = opts.offsetMap === undefined ? null : await openOffsetMap(String(opts.offsetMap));
+  let mapDone = false;
+  const store = await (async () => {
+    // the default journal's folder does not depend on the restore
+    if (!opts.dryRun) await checkJournalPlace(journalOpt || journalPathFor(ctx.env, { store: '', backupId: '', target: '', streams: [], renames: {}, until: null }), Boolean(journalOpt));
+    return await openStoreFromCli(storeUrl, opts, ctx.env);
+  })().catch(async (e: unknown) => {
+    await offsetMap?.discard();
+    throw e;
+  });
+  ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
+  const { restore } = await import('../../core/restore.js');
   try {
     const options: RestoreOptions = {
       adapter,
@@ -45,7 +55,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       until,
       dryRun: Boolean(opts.dryRun),
       preflight,
-      offsetMapPath: opts.offsetMap as string | undefined,
+      offsetMapPath: offsetMap?.tempPath,
       lockWaitMs,
       check: Boolean(opts.check),
       journalPath: (backupId) =>
@@ -61,6 +71,9 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       (await import('./restore-damage.js')).printRestoreDamage(ctx, adapter, e, Boolean(opts.json));
       throw e;
     });
+    // the map goes under its name only now: a restore that threw has none
+    if (offsetMap) await (r.dryRun ? offsetMap.discard() : offsetMap.commit());
+    mapDone = true;
     ctx.details.records = r.restored;
     ctx.details.chainLength = new Set(r.plan.streams.flatMap((p) => p.parts.map((x) => x.backupId))).size;
     ctx.details.streams = r.streams.map((x) => ({ stream: x.name, records: x.restored + x.alreadyRestored, lastPosition: null }));
@@ -133,6 +146,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     throwIfCheckFailed(r.check);
     return r.failed > 0 ? 3 : 0;
   } finally {
+    if (!mapDone) await offsetMap?.discard();
     await store.close();
   }
 }

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { MqbakError } from '../../common/errors.js';
 import { parseDuration } from '../../core/retention-policy.js';
+import { MAX_LEVEL } from '../../archive/codec.js';
 
 /** For repeatable options such as --map a=b --map c=d. */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -18,6 +19,32 @@ export function commaList(value: string): string[] {
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+/**
+ * --until: an ISO 8601 date (UTC midnight) or date and time with its zone (Z or +hh:mm), as ms
+ * since the epoch. Date.parse alone takes "5" as May 2001 and a time without a zone as local
+ * time: a restore would then silently leave out what the user meant to keep.
+ */
+export function isoTime(value: string, flag: string): number {
+  const s = value.trim();
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(s);
+  const dateTime = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/.test(s);
+  const ms = date || dateTime ? Date.parse(s.replace(' ', 'T')) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    const noZone = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:[\d.]+)?$/.test(s);
+    throw new MqbakError('usage', `${flag} ${value}: expected an ISO 8601 time`, {
+      hint: noZone ? 'give the zone: Z for UTC, e.g. 2026-11-24T23:00:00Z' : 'e.g. 2026-11-24T23:00:00Z or 2026-11-24 (UTC midnight)',
+    });
+  }
+  return ms;
+}
+
+/** --level: a zstd level mqbak's codecs run at, 1 to MAX_LEVEL (checked again by the backup writer). */
+export function compressionLevel(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_LEVEL) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_LEVEL}`);
   return n;
 }
 

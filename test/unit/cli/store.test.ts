@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { s3ConfigFrom } from '../../../src/cli/store.js';
+import { checkS3Settings, s3ConfigFrom } from '../../../src/cli/store.js';
 
 describe('S3 settings', () => {
   it('options win over MQBAK_* variables, which win over the AWS SDK variables', () => {
@@ -13,5 +13,14 @@ describe('S3 settings', () => {
     expect(s3ConfigFrom({}, { MQBAK_S3_CHECKSUM: 'when-supported' }).checksum).toBe('when-supported');
     expect(s3ConfigFrom({}, { AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED' }).checksum).toBe('when-required');
     expect(() => s3ConfigFrom({ s3Checksum: 'sometimes' }, {})).toThrow(/when-required or when-supported/);
+  });
+  it('an s3:// store\'s region and endpoint are checked before the SDK sends anything', () => {
+    expect(() => checkS3Settings({ region: 'eu-west-1', endpoint: 'https://s3.example:9000' })).not.toThrow();
+    expect(() => checkS3Settings({ region: 'default' })).not.toThrow();
+    expect(() => checkS3Settings({ region: 'eu west' })).toThrow(/S3 region "eu west": expected a name such as eu-west-1/);
+    expect(() => checkS3Settings({ region: '-x' })).toThrow(/S3 region/);
+    expect(() => checkS3Settings({ endpoint: 'localhost:9000' })).toThrow(/S3 endpoint "localhost:9000": expected an http/);
+    expect(() => checkS3Settings({ endpoint: 'ftp://h' })).toThrow(/expected an http/);
+    expect(() => checkS3Settings({ endpoint: 'not a url' })).toThrow(/expected an http/);
   });
 });

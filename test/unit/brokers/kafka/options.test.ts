@@ -33,14 +33,24 @@ describe('kafka URL', () => {
     expect(parseBrokers('kafka://h:65535')).toEqual(['h:65535']);
   });
 
-  it('refuses a bad or missing port before connecting', () => {
+  it('a broker without a port gets 9092, as the Kafka tools assume', () => {
+    expect(parseBrokers('kafka://host')).toEqual(['host:9092']);
+    expect(parseBrokers('kafka://a:1,b')).toEqual(['a:1', 'b:9092']);
+    expect(parseBrokers('kafka://[::1]')).toEqual(['[::1]:9092']);
+    expect(parseBrokers('kafka://h:09093')).toEqual(['h:9093']);
+    expect(() => checkRestore('kafka://host', {}, {})).not.toThrow();
+  });
+
+  it('refuses a bad or empty port, a bad host, a path, before connecting', () => {
     expect(usage(() => checkBackup('kafka://host:99999', topics, {}))).toMatch(/port 99999 is not a number from 1 to 65535/);
     expect(usage(() => checkBackup('kafka://host:abc', topics, {}))).toMatch(/port abc is not a number/);
     expect(usage(() => checkBackup('kafka://host:0', topics, {}))).toMatch(/port 0 /);
     expect(usage(() => checkBackup('kafka://host:', topics, {}))).toMatch(/port \(empty\)/);
-    expect(usage(() => checkRestore('kafka://host', {}, {}))).toMatch(/kafka broker "host": expected host:port/);
-    expect(usage(() => checkRestore('kafka://a:1,b', {}, {}))).toMatch(/"b": expected host:port/);
+    expect(usage(() => checkBackup('kafka://[::1]:', topics, {}))).toMatch(/port \(empty\)/);
+    expect(usage(() => checkRestore('kafka://a:1,b:x', {}, {}))).toMatch(/"b:x": port x is not a number/);
     expect(usage(() => checkRestore('kafka://a:1:2', {}, {}))).toMatch(/expected host:port/);
+    expect(usage(() => checkRestore('kafka://ho st:1', {}, {}))).toMatch(/"ho st:1": bad host name/);
+    expect(usage(() => checkRestore('kafka://:9092', {}, {}))).toMatch(/expected host:port/);
     expect(usage(() => checkRestore('kafka://', {}, {}))).toMatch(/expected kafka:\/\/host:port/);
     expect(usage(() => checkRestore('kafka://h:1/path', {}, {}))).toMatch(/expected kafka:\/\/host:port/);
   });
@@ -74,6 +84,15 @@ describe('kafka option checks', () => {
     expect(usage(() => checkRestore('kafka://h:1', { saslUsername: 'u', saslPasswordEnv: 'PW' }, { MQBAK_KAFKA_SASL_MECHANISM: 'scram-sha-256' }))).toMatch(/variable PW/);
     expect(() => checkRestore('kafka://h:1', { saslUsername: 'u', saslPasswordEnv: 'PW' }, { MQBAK_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256', PW: 'x' })).not.toThrow();
   });
+
+  it('SASL and TLS options that would be ignored are refused', () => {
+    expect(usage(() => checkRestore('kafka://h:1', { saslUsername: 'u' }, {}))).toBe('--sasl-username needs --sasl-mechanism');
+    expect(usage(() => checkRestore('kafka://h:1', { saslPasswordEnv: 'PW' }, {}))).toBe('--sasl-password-env needs --sasl-mechanism');
+    // filled in from the environment by the CLI: not the user's command line, not refused
+    expect(() => checkRestore('kafka://h:1', { saslUsername: 'u' }, { MQBAK_KAFKA_SASL_USERNAME: 'u' })).not.toThrow();
+    expect(usage(() => checkRestore('kafka://h:1', { tlsInsecure: true }, {}))).toBe('--tls-insecure needs TLS (--tls)');
+    expect(usage(() => checkRestore('kafka://h:1', { tlsKey: '/k.pem' }, {}))).toBe('--tls-key needs --tls-cert');
+  });
 });
 
 describe('kafka connection settings', () => {
@@ -95,6 +114,12 @@ describe('kafka connection settings', () => {
       expect((await connectionFrom('kafka://a:1', { tlsInsecure: true }, { MQBAK_KAFKA_TLS: '1' }, quiet)).tls).toEqual({ ca: undefined, cert: undefined, key: undefined, rejectUnauthorized: false });
       expect((await connectionFrom('kafka://a:1', {}, { MQBAK_KAFKA_TLS: '0', MQBAK_KAFKA_TLS_CERT: ca }, quiet)).tls).toBeUndefined();
       await expect(connectionFrom('kafka://a:1', { tls: true, tlsKey: path.join(dir, 'missing.pem') }, {}, quiet)).rejects.toMatchObject({ code: 'usage', message: expect.stringMatching(/^--tls-key .*missing\.pem: /) });
+      // checked without connecting, as every other option: missing, a folder, a lone half of a pair
+      expect(usage(() => checkBackup('kafka://a:1', { ...topics, tlsCa: path.join(dir, 'missing.pem') }, {}))).toMatch(/^--tls-ca .*missing\.pem: cannot read it \(ENOENT\)$/);
+      expect(usage(() => checkRestore('kafka://a:1', { tls: true, tlsCa: dir }, {}))).toMatch(/^--tls-ca .*: not a file$/);
+      expect(usage(() => checkRestore('kafka://a:1', { tlsCert: ca }, {}))).toBe('--tls-cert needs --tls-key (or MQBAK_KAFKA_TLS_KEY)');
+      expect(usage(() => checkRestore('kafka://a:1', { tls: true }, { MQBAK_KAFKA_TLS_KEY: ca }))).toBe('--tls-key (MQBAK_KAFKA_TLS_KEY) needs --tls-cert');
+      expect((await connectionFrom('kafka://a:1', { tlsCert: ca, tlsKey: ca }, {}, quiet)).tls).toMatchObject({ cert: 'CA PEM', key: 'CA PEM' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -49,6 +49,8 @@ describe('RabbitMQ options', () => {
       [{ queues: ['a'], allQueues: true }, /exclude each other/],
       [{ queues: ['a'], mode: 'copy' }, /--mode copy: expected mirror or drain/],
       [{ queues: ['a'], maxMessages: 3 }, /--max-messages applies to --mode drain only/],
+      [{ queues: ['a'], checkpoint: 100 }, /--checkpoint applies to --mode drain only/],
+      [{ queues: ['a'], mode: 'drain', acceptRedeliveryRisk: true }, /--accept-redelivery-risk applies to --mode mirror only/],
       [{ queues: ['a'], mode: 'drain', checkpoint: 65536 }, /--checkpoint: at most 65535/],
       [{ queues: ['a'], holdTimeout: 'soon' }, /--hold-timeout: expected a positive number/],
     ];

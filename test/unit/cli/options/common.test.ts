@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byteSize, commaList, parseMap, positiveInt } from '../../../../src/cli/options/common.js';
+import { byteSize, commaList, compressionLevel, isoTime, parseMap, positiveInt } from '../../../../src/cli/options/common.js';
 
 describe('option parsers', () => {
   it('byteSize reads plain numbers and k/m/g suffixes as powers of 1024', () => {
@@ -12,6 +12,19 @@ describe('option parsers', () => {
   });
   it('commaList trims and drops empty items', () => {
     expect(commaList(' a, b,,c ')).toEqual(['a', 'b', 'c']);
+  });
+  it('compressionLevel takes 1 to 9 only (the codecs run out of memory above)', () => {
+    expect(compressionLevel('1')).toBe(1);
+    expect(compressionLevel('9')).toBe(9);
+    for (const bad of ['0', '10', '99', '-1', '3.5', 'max', '']) expect(() => compressionLevel(bad), bad).toThrow(/from 1 to 9/);
+  });
+  it('isoTime takes ISO 8601 dates and zoned date-times only', () => {
+    expect(isoTime('2026-11-24T23:00:00Z', '--until')).toBe(Date.UTC(2026, 10, 24, 23));
+    expect(isoTime('2026-11-24T23:00:00.5+01:00', '--until')).toBe(Date.UTC(2026, 10, 24, 22, 0, 0, 500));
+    expect(isoTime('2026-11-24', '--until')).toBe(Date.UTC(2026, 10, 24));
+    // Date.parse takes "5" as May 2001 and a time without a zone as local time
+    for (const bad of ['5', '2026', 'Nov 24 2026', 'tomorrow', '2026-13-01', '2026-11-24T25:00Z']) expect(() => isoTime(bad, '--until'), bad).toThrow(`--until ${bad}: expected an ISO 8601 time`);
+    expect(() => isoTime('2026-11-24T23:00', '--until')).toThrow(expect.objectContaining({ code: 'usage', hint: expect.stringMatching(/give the zone/) }));
   });
   it('positiveInt refuses zero, negatives and fractions', () => {
     expect(positiveInt('7')).toBe(7);
