@@ -160,7 +160,7 @@ describe('NATS JetStream through the binary', () => {
     const values = await storeValues(store);
     expect(values).toHaveLength(n);
     expect(values).toEqual(Array.from({ length: n }, (_, i) => `job${i}`));
-  });
+  }, 180_000);
 
   it('a restore killed with SIGKILL and run again: every message once, in order', async () => {
     const src = await stream('rk');
