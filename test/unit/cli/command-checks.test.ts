@@ -7,20 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCommandLine } from '../../../src/cli/command-checks.js';
-import { MqbakError } from '../../../src/common/errors.js';
+import { usage } from '../../helpers/usage-error.js';
 
 const ID = '20261125T020000000Z-1a2b3c';
-
-function usage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MqbakError);
-    expect((e as MqbakError).code).toBe('usage');
-    return (e as MqbakError).message;
-  }
-  throw new Error('expected a usage error');
-}
 
 describe('command-line checks', () => {
   let dir = '';

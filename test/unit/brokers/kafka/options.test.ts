@@ -6,21 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MqbakError } from '../../../../src/common/errors.js';
 import { silentProgress } from '../../../../src/common/progress.js';
 import { checkBackup, checkRestore, connectionFrom, parseBrokers, redactUrl } from '../../../../src/brokers/kafka/options.js';
 import { adapter } from '../../../../src/brokers/kafka/index.js';
-
-function usage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MqbakError);
-    expect((e as MqbakError).code).toBe('usage');
-    return (e as MqbakError).message;
-  }
-  throw new Error('expected a usage error');
-}
+import { usage } from '../../../helpers/usage-error.js';
 
 const topics = { topics: ['t'] };
 

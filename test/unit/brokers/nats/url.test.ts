@@ -3,19 +3,8 @@
  * malformed host or port a usage error found without connecting.
  */
 import { describe, expect, it } from 'vitest';
-import { MqbakError } from '../../../../src/common/errors.js';
 import { parseNatsUrl, redactNatsUrl } from '../../../../src/brokers/nats/url.js';
-
-function usage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MqbakError);
-    expect((e as MqbakError).code).toBe('usage');
-    return (e as MqbakError).message;
-  }
-  throw new Error('expected a usage error');
-}
+import { usage } from '../../../helpers/usage-error.js';
 
 describe('NATS URL', () => {
   it('servers as host:port, 4222 when the port is left out; tls:// for TLS', () => {

@@ -3,20 +3,9 @@
  * %-encoding a usage error found without connecting.
  */
 import { describe, expect, it } from 'vitest';
-import { MqbakError } from '../../../../src/common/errors.js';
 import { parseAmqpUrl } from '../../../../src/brokers/rabbitmq/amqp-url.js';
 import { managementFrom } from '../../../../src/brokers/rabbitmq/options.js';
-
-function usage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MqbakError);
-    expect((e as MqbakError).code).toBe('usage');
-    return (e as MqbakError).message;
-  }
-  throw new Error('expected a usage error');
-}
+import { usage } from '../../../helpers/usage-error.js';
 
 describe('AMQP URL', () => {
   it('without a port: 5672, amqps 5671; IPv6 in brackets; a leading zero is the same port', () => {
