@@ -72,6 +72,7 @@ export function addKeyCommands(program: Command, action: Action): void {
     .argument('<id>', 'the key to remove (see mqbak key list)');
   remove.description('Remove key <id> from <store>. Needs the password of another key of the store; the last key is never removed.');
   storeOptions(remove);
+  jsonOption(remove, '{"removed": id}');
   remove
     .addHelpText('after', help(`  MQBAK_PASSWORD_FILE=new.pw mqbak key remove ./backups 0a1b2c3d`, STORES, PASSWORDS))
     .action(action('key remove', load('remove')));

@@ -8,6 +8,7 @@ import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { helpAfter, helpWidthFor, STORES } from './help-format.js';
 import { createProgress, type CliContext } from './context.js';
+import { PROGRESS_MODES, progressMode } from './progress-json.js';
 import { collect, commaList, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
 import { addKeyCommands } from './key-commands.js';
 import { addAdapterOptions } from './adapter-options.js';
@@ -33,6 +34,7 @@ export function buildProgram(
     .version(TOOL_VERSION, '-V, --version')
     .option('--debug', 'print stack traces and client library logs')
     .option('-q, --quiet', 'no progress output (warnings and errors still go to stderr)')
+    .addOption(new Option('--progress <mode>', 'progress on stderr: auto (a spinner on a terminal, plain lines elsewhere), plain, or json (JSON lines, docs/JSON.md; env MQBAK_PROGRESS)').choices(PROGRESS_MODES))
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
@@ -259,6 +261,7 @@ export function buildProgram(
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .option('--all', 'remove every lock, also live ones');
   storeOptions(unlock);
+  jsonOption(unlock, '{"removed": [lock keys]}');
   unlock
     .addHelpText('after', helpAfter(`  mqbak unlock ./backups
   mqbak unlock s3://ops-backups/mq --all`, STORES))
@@ -310,7 +313,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   };
 
   const program = buildProgram(async (name, load, args, opts) => {
-    const progress = await createProgress({ quiet: Boolean(opts.quiet), env });
+    const progress = await createProgress({ quiet: Boolean(opts.quiet), env, mode: progressMode(opts.progress, env) });
     const ctx: CliContext = {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
