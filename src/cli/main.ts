@@ -34,7 +34,7 @@ export function buildProgram(
     .version(TOOL_VERSION, '-V, --version')
     .option('--debug', 'print stack traces and client library logs')
     .option('-q, --quiet', 'no progress output (warnings and errors still go to stderr)')
-    .addOption(new Option('--progress <mode>', 'progress on stderr: auto (a spinner on a terminal, plain lines elsewhere), plain, or json (JSON lines, docs/JSON.md; env MQBAK_PROGRESS)').choices(PROGRESS_MODES))
+    .addOption(new Option('--progress <mode>', 'progress on stderr (env MQBAK_PROGRESS): auto is a spinner on a terminal and plain lines elsewhere, json is JSON lines (docs/JSON.md)').choices(PROGRESS_MODES))
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
