@@ -1,5 +1,6 @@
 import type { Progress, ProgressCounts } from '../common/progress.js';
 import type { RunDetails } from './metrics/run-report.js';
+import { jsonProgress, type ProgressMode } from './progress-json.js';
 
 /**
  * What a command needs from the outside world. Commands write results to `out` (stdout: data
@@ -29,6 +30,8 @@ export async function createProgress(options: {
   stream?: NodeJS.WriteStream;
   env?: NodeJS.ProcessEnv;
   intervalMs?: number;
+  /** --progress: json lines (progress-json.ts), plain lines even on a terminal, or auto. */
+  mode?: ProgressMode;
 }): Promise<Progress & { stop(): void }> {
   const stream = options.stream ?? process.stderr;
   const env = options.env ?? process.env;
@@ -43,7 +46,8 @@ export async function createProgress(options: {
       stop() {},
     };
   }
-  const interactive = Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !env.CI;
+  if (options.mode === 'json') return jsonProgress({ stream });
+  const interactive = options.mode !== 'plain' && Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !env.CI;
   const intervalMs = options.intervalMs ?? 5000;
   let phase = '';
   let last: ProgressCounts | undefined;

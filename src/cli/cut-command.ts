@@ -6,11 +6,12 @@
 import type { Command } from 'commander';
 import { jsonOption, storeOptions } from './options/common.js';
 import type { CliContext } from './context.js';
+import { helpAfter, STORES } from './help-format.js';
 
 type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
 type Action = (name: string, load: () => Promise<CommandRunner>) => (this: Command, ...all: unknown[]) => Promise<void>;
 
-export function addCutCommand(program: Command, action: Action, help: (examples: string, extra?: string) => string, storeHelp: string): void {
+export function addCutCommand(program: Command, action: Action): void {
   const cut = program
     .command('cut')
     .summary('make a new full backup without the records older than a time, reading no broker')
@@ -26,11 +27,11 @@ export function addCutCommand(program: Command, action: Action, help: (examples:
   cut
     .addHelpText(
       'after',
-      help(
+      helpAfter(
         `  mqbak cut ./backups --before 90d --dry-run
   mqbak cut ./backups --before 2026-06-01 && mqbak forget ./backups --keep-last 1 --prune
   mqbak cut s3://ops-backups/mq --before 1y --backup 20261125T020000000Z-1a2b3c --json`,
-        storeHelp,
+        STORES,
       ),
     )
     .action(action('cut', async () => (await import('./commands/cut.js')).run));

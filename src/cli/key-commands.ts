@@ -5,16 +5,17 @@
 import { Option, type Command } from 'commander';
 import { jsonOption, scryptN, storeOptions } from './options/common.js';
 import type { CliContext } from './context.js';
+import { helpAfter as help, STORES, type HelpSection } from './help-format.js';
 
 type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
 type Action = (name: string, load: () => Promise<CommandRunner>) => (this: Command, ...all: unknown[]) => Promise<void>;
 
-const PASSWORDS = `
-PASSWORDS
-  The store's password comes from --password-file FILE or --password-command CMD, else from one of
-  MQBAK_PASSWORD_FILE, MQBAK_PASSWORD_COMMAND or MQBAK_PASSWORD, else from a prompt on a terminal.
-  Never from an argument. A new password comes from --new-password-file FILE or is typed twice.
-  If every password of a store is lost, its backups are lost: nobody can decrypt them.`;
+const PASSWORDS: HelpSection = {
+  title: 'PASSWORDS',
+  text:
+    "The store's password comes from --password-file FILE or --password-command CMD, else from one of MQBAK_PASSWORD_FILE, MQBAK_PASSWORD_COMMAND or MQBAK_PASSWORD, else from a prompt on a terminal. " +
+    'Never from an argument. A new password comes from --new-password-file FILE or is typed twice. If every password of a store is lost, its backups are lost: nobody can decrypt them.',
+};
 
 function newKeyOptions(cmd: Command): Command {
   return cmd
@@ -23,7 +24,7 @@ function newKeyOptions(cmd: Command): Command {
     .addOption(new Option('--scrypt-n <N>', 'scrypt cost of the new key file, a power of two (default 131072: about 0.6 s)').argParser(scryptN));
 }
 
-export function addKeyCommands(program: Command, action: Action, help: (examples: string, extra?: string) => string, storeHelp: string): void {
+export function addKeyCommands(program: Command, action: Action): void {
   const load = (sub: 'init' | 'add' | 'list' | 'remove' | 'passwd') => async () => (await import('./commands/key.js')).runner(sub);
   const key = program
     .command('key')
@@ -37,7 +38,8 @@ export function addKeyCommands(program: Command, action: Action, help: (examples
       `  MQBAK_PASSWORD_FILE=/etc/mqbak/store.pw mqbak key init s3://ops-backups/mq --new-password-file /etc/mqbak/store.pw
   mqbak key list ./backups
   MQBAK_PASSWORD_FILE=old.pw mqbak key passwd ./backups --new-password-file new.pw`,
-      `${storeHelp}\n${PASSWORDS}`,
+      STORES,
+      PASSWORDS,
     ),
   );
 
@@ -46,7 +48,7 @@ export function addKeyCommands(program: Command, action: Action, help: (examples
   newKeyOptions(storeOptions(init));
   jsonOption(init, 'the new key (id, created, description, kdf)');
   init
-    .addHelpText('after', help(`  mqbak key init ./backups\n  mqbak key init s3://ops-backups/mq --new-password-file /etc/mqbak/store.pw --description "cron on backup-1"`, `${storeHelp}\n${PASSWORDS}`))
+    .addHelpText('after', help(`  mqbak key init ./backups\n  mqbak key init s3://ops-backups/mq --new-password-file /etc/mqbak/store.pw --description "cron on backup-1"`, STORES, PASSWORDS))
     .action(action('key init', load('init')));
 
   const add = key.command('add').summary('add a password').argument('<store>', 'folder, file:///path or s3://bucket/prefix');
@@ -54,14 +56,14 @@ export function addKeyCommands(program: Command, action: Action, help: (examples
   newKeyOptions(storeOptions(add));
   jsonOption(add, 'the new key');
   add
-    .addHelpText('after', help(`  MQBAK_PASSWORD_FILE=store.pw mqbak key add ./backups --new-password-file second.pw --description "vault copy"`, `${storeHelp}\n${PASSWORDS}`))
+    .addHelpText('after', help(`  MQBAK_PASSWORD_FILE=store.pw mqbak key add ./backups --new-password-file second.pw --description "vault copy"`, STORES, PASSWORDS))
     .action(action('key add', load('add')));
 
   const list = key.command('list').summary('list the keys of a store').argument('<store>', 'folder, file:///path or s3://bucket/prefix');
   list.description('List the keys of <store>: id, creation time, scrypt cost and description. Needs no password.');
   storeOptions(list);
   jsonOption(list, '{"keys": [...], "damaged": [...]}');
-  list.addHelpText('after', help(`  mqbak key list ./backups\n  mqbak key list s3://ops-backups/mq --json | jq -r '.keys[].id'`, storeHelp)).action(action('key list', load('list')));
+  list.addHelpText('after', help(`  mqbak key list ./backups\n  mqbak key list s3://ops-backups/mq --json | jq -r '.keys[].id'`, STORES)).action(action('key list', load('list')));
 
   const remove = key
     .command('remove')
@@ -70,8 +72,9 @@ export function addKeyCommands(program: Command, action: Action, help: (examples
     .argument('<id>', 'the key to remove (see mqbak key list)');
   remove.description('Remove key <id> from <store>. Needs the password of another key of the store; the last key is never removed.');
   storeOptions(remove);
+  jsonOption(remove, '{"removed": id}');
   remove
-    .addHelpText('after', help(`  MQBAK_PASSWORD_FILE=new.pw mqbak key remove ./backups 0a1b2c3d`, `${storeHelp}\n${PASSWORDS}`))
+    .addHelpText('after', help(`  MQBAK_PASSWORD_FILE=new.pw mqbak key remove ./backups 0a1b2c3d`, STORES, PASSWORDS))
     .action(action('key remove', load('remove')));
 
   const passwd = key.command('passwd').summary('change a password').argument('<store>', 'folder, file:///path or s3://bucket/prefix');
@@ -79,6 +82,6 @@ export function addKeyCommands(program: Command, action: Action, help: (examples
   newKeyOptions(storeOptions(passwd));
   jsonOption(passwd, '{"removed": id, "added": key}');
   passwd
-    .addHelpText('after', help(`  MQBAK_PASSWORD_FILE=old.pw mqbak key passwd ./backups --new-password-file new.pw`, `${storeHelp}\n${PASSWORDS}`))
+    .addHelpText('after', help(`  MQBAK_PASSWORD_FILE=old.pw mqbak key passwd ./backups --new-password-file new.pw`, STORES, PASSWORDS))
     .action(action('key passwd', load('passwd')));
 }

@@ -5,9 +5,11 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { MqbakError, isMqbakError } from '../common/errors.js';
-import { EXIT, EXIT_STATUS_HELP, exitCodeFor } from './exit-codes.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { helpAfter, helpWidthFor, STORES } from './help-format.js';
 import { createProgress, type CliContext } from './context.js';
 import { handleInterrupts } from './signals.js';
+import { PROGRESS_MODES, progressMode } from './progress-json.js';
 import { collect, commaList, compressionLevel, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
 import { addKeyCommands } from './key-commands.js';
 import { addCutCommand } from './cut-command.js';
@@ -22,15 +24,6 @@ import { setZstdImplementation, type ZstdImplementation } from '../archive/codec
 
 type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
 
-const STORE_HELP = `
-STORES
-  <store> is a folder path, file:///path, or s3://bucket/prefix. S3 credentials come from the
-  standard AWS chain (environment, shared config and profiles, instance roles).`;
-
-function help(examples: string, extra = ''): string {
-  return `${extra}\n\nEXAMPLES\n${examples}\n${EXIT_STATUS_HELP}\n`;
-}
-
 /**
  * The command tree. `adapters` (src/brokers/registry.ts) contribute their own options to backup
  * and restore; loading them loads no client library.
@@ -44,16 +37,17 @@ export function buildProgram(
     .version(TOOL_VERSION, '-V, --version')
     .option('--debug', 'print stack traces and client library logs')
     .option('-q, --quiet', 'no progress output (warnings and errors still go to stderr)')
+    .addOption(new Option('--progress <mode>', 'progress on stderr (env MQBAK_PROGRESS): auto is a spinner on a terminal and plain lines elsewhere, json is JSON lines (docs/JSON.md)').choices(PROGRESS_MODES))
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
-      help(
+      helpAfter(
         `  mqbak backup kafka://localhost:9092 ./backups --topics orders,payments
   mqbak backup amqp://guest:guest@localhost:5672/%2F s3://ops-backups/mq --queues jobs
   mqbak backup nats://localhost:4222 ./backups --streams ORDERS
   mqbak verify ./backups
   mqbak restore ./backups kafka://localhost:9092 --map orders=orders-restored --offset-map map.jsonl`,
-        STORE_HELP,
+        STORES,
       ),
     );
 
@@ -69,13 +63,10 @@ export function buildProgram(
     .command('backup')
     .summary('copy Kafka topics, RabbitMQ queues or JetStream streams into an archive')
     .description(
-      `Copy Kafka topics (kafka://host:port[,host:port]), RabbitMQ queues (amqp://user:pass@host:port/vhost)
-or NATS JetStream streams (nats://[user:pass@]host:port) into a compressed, checksummed archive in <store>. When the store already holds a backup of the same
-source and streams, an incremental backup holding only what came after it is written (unless --full).
-Kafka and JetStream backups are a consistent cut: each partition or stream is read up to the end it had
-when the backup started (JetStream work-queue streams need --mode drain).
-RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks them redelivered);
---mode drain acknowledges messages only once the checkpoint backup holding them is committed.`,
+      'Copy Kafka topics (kafka://host:port[,host:port]), RabbitMQ queues (amqp://user:pass@host:port/vhost) or NATS JetStream streams (nats://[user:pass@]host:port) into a compressed, checksummed archive in <store>. ' +
+        'When the store already holds a backup of the same source and streams, an incremental backup holding only what came after it is written (unless --full).\n\n' +
+        'Kafka and JetStream backups are a consistent cut: each partition or stream is read up to the end it had when the backup started (JetStream work-queue streams need --mode drain). ' +
+        'RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks them redelivered); --mode drain acknowledges messages only once the checkpoint backup holding them is committed.',
     )
     .argument('<source>', adapters.flatMap((a) => a.schemes.map((s) => `${s}://...`)).join(', '))
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
@@ -90,14 +81,14 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
   backup
     .addHelpText(
       'after',
-      help(
+      helpAfter(
         `  mqbak backup kafka://localhost:9092 ./backups --topics orders --groups billing
   mqbak backup kafka://b1:9092,b2:9092 s3://ops/mq --topic-regex '^events\\.' --s3-region eu-west-1
   mqbak backup amqp://guest:guest@localhost:5672/%2F ./backups --queues jobs,emails
   mqbak backup amqp://admin:secret@rabbit:5672/prod ./backups --all-queues --mode drain
   mqbak backup nats://user:pass@nats:4222 ./backups --all-streams
   mqbak backup nats://localhost:4222 ./backups --streams JOBS --mode drain`,
-        STORE_HELP,
+        STORES,
       ),
     )
     .action(action('backup', async () => (await import('./commands/backup.js')).run));
@@ -106,11 +97,10 @@ RabbitMQ --mode mirror returns every message to its queue (RabbitMQ then marks t
     .command('restore')
     .summary('republish an archive into Kafka, RabbitMQ or NATS JetStream')
     .description(
-      `Republish the backup (by default the latest, with its chain of incrementals) from <store> into
-<target>: kafka://..., amqp(s)://user:pass@host:port/vhost or nats://... Records keep their order,
-partitions, keys, headers and timestamps (Kafka), properties (RabbitMQ) or subjects and headers (NATS). A record counts as restored only
-when the broker acknowledged it; failures are counted and give exit status 3. Run again with the
-same arguments after an interruption: restore continues where it stopped.`,
+      'Republish the backup (by default the latest, with its chain of incrementals) from <store> into <target>: kafka://..., amqp(s)://user:pass@host:port/vhost or nats://... ' +
+        'Records keep their order, partitions, keys, headers and timestamps (Kafka), properties (RabbitMQ) or subjects and headers (NATS).\n\n' +
+        'A record counts as restored only when the broker acknowledged it; failures are counted and give exit status 3. ' +
+        'Run again with the same arguments after an interruption: restore continues where it stopped.',
     )
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .argument('<target>', adapters.flatMap((a) => a.schemes.map((s) => `${s}://...`)).join(', '))
@@ -136,13 +126,13 @@ same arguments after an interruption: restore continues where it stopped.`,
   restore
     .addHelpText(
       'after',
-      help(
+      helpAfter(
         `  mqbak restore ./backups kafka://localhost:9092 --map orders=orders-restored --offset-map map.jsonl
   mqbak restore ./backups kafka://dr:9092 --backup 20261125T020000000Z-1a2b3c --groups billing
   mqbak restore ./backups kafka://localhost:9092 --until 2026-11-24T23:00:00Z --dry-run
   mqbak restore ./backups amqp://guest:guest@localhost:5672/restored --definitions --map jobs=jobs-copy
   mqbak restore ./backups nats://localhost:4222 --map ORDERS=ORDERS_COPY --subject-map 'orders.>=copy.orders.>' --definitions`,
-        STORE_HELP,
+        STORES,
       ),
     )
     .action(action('restore', async () => (await import('./commands/restore.js')).run));
@@ -151,10 +141,8 @@ same arguments after an interruption: restore continues where it stopped.`,
     .command('verify')
     .summary('check an archive end to end')
     .description(
-      `Check a backup (default: every backup in the store): the manifest chain (parents present, hashes
-equal), every segment's size and SHA-256, every block's length and checksum, every record, and the
-counts and positions the manifest states. Every finding is reported, not only the first. Segments
-no manifest refers to (left by an interrupted backup) are reported too; nothing is deleted.`,
+      "Check a backup (default: every backup in the store): the manifest chain (parents present, hashes equal), every segment's size and SHA-256, every block's length and checksum, every record, and the counts and positions the manifest states. " +
+        'Every finding is reported, not only the first. Segments no manifest refers to (left by an interrupted backup) are reported too; nothing is deleted.',
     )
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .argument('[backup-id]', 'one backup (with its chain)')
@@ -168,12 +156,13 @@ no manifest refers to (left by an interrupted backup) are reported too; nothing 
   verify
     .addHelpText(
       'after',
-      help(
+      helpAfter(
         `  mqbak verify ./backups
   mqbak verify s3://ops-backups/mq 20261125T020000000Z-1a2b3c --json | jq .findings
-  mqbak verify s3://ops-backups/mq --read-data-subset "$(date +%u)/7"   # a seventh a day, all in a week
+  # a seventh of the segments a day, all of them in a week:
+  mqbak verify s3://ops-backups/mq --read-data-subset "$(date +%u)/7"
   mqbak verify ./backups --read-data-subset 10%`,
-        STORE_HELP,
+        STORES,
       ),
     )
     .action(action('verify', async () => (await import('./commands/verify.js')).run));
@@ -186,7 +175,7 @@ no manifest refers to (left by an interrupted backup) are reported too; nothing 
   storeOptions(list);
   jsonOption(list, 'an array of {id, kind, parent, createdAt, records, ...}');
   list
-    .addHelpText('after', help(`  mqbak list ./backups\n  mqbak list s3://ops-backups/mq --json | jq -r '.[].id'`, STORE_HELP))
+    .addHelpText('after', helpAfter(`  mqbak list ./backups\n  mqbak list s3://ops-backups/mq --json | jq -r '.[].id'`, STORES))
     .action(action('list', async () => (await import('./commands/list.js')).run));
 
   const show = program
@@ -198,15 +187,14 @@ no manifest refers to (left by an interrupted backup) are reported too; nothing 
   storeOptions(show);
   jsonOption(show, 'the manifest');
   show
-    .addHelpText('after', help(`  mqbak show ./backups 20261125T020000000Z-1a2b3c\n  mqbak show ./backups 20261125T020000000Z-1a2b3c --json | jq .metadata`, STORE_HELP))
+    .addHelpText('after', helpAfter(`  mqbak show ./backups 20261125T020000000Z-1a2b3c\n  mqbak show ./backups 20261125T020000000Z-1a2b3c --json | jq .metadata`, STORES))
     .action(action('show', async () => (await import('./commands/show.js')).run));
 
   const cat = program
     .command('cat')
     .summary('print the records of a backup as JSON lines')
     .description(
-      `Print the records of one backup as JSON lines on stdout, checked as verify checks them. Keys and
-values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.`,
+      'Print the records of one backup as JSON lines on stdout, checked as verify checks them. Keys and values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.',
     )
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .argument('<backup-id>', 'the backup (see mqbak list)')
@@ -216,7 +204,7 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
   cat
     .addHelpText(
       'after',
-      help(`  mqbak cat ./backups 20261125T020000000Z-1a2b3c --stream kafka/orders/0 --limit 10\n  mqbak cat ./backups 20261125T020000000Z-1a2b3c | jq -c 'select(.key == "user-42")'`, STORE_HELP),
+      helpAfter(`  mqbak cat ./backups 20261125T020000000Z-1a2b3c --stream kafka/orders/0 --limit 10\n  mqbak cat ./backups 20261125T020000000Z-1a2b3c | jq -c 'select(.key == "user-42")'`, STORES),
     )
     .action(action('cat', async () => (await import('./commands/cat.js')).run));
 
@@ -244,11 +232,11 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
   forget
     .addHelpText(
       'after',
-      help(
+      helpAfter(
         `  mqbak forget ./backups --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
   mqbak forget s3://ops-backups/mq --keep-within 30d --prune
   mqbak forget ./backups --keep-last 1 --keep-id 20261125T020000000Z-1a2b3c --json`,
-        STORE_HELP,
+        STORES,
       ),
     )
     .action(action('forget', async () => (await import('./commands/forget.js')).run));
@@ -266,8 +254,8 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
   metricsOptions(prune);
   jsonOption(prune, 'what was (or would be) deleted');
   prune
-    .addHelpText('after', help(`  mqbak prune ./backups --dry-run
-  mqbak prune s3://ops-backups/mq --grace 48h`, STORE_HELP))
+    .addHelpText('after', helpAfter(`  mqbak prune ./backups --dry-run
+  mqbak prune s3://ops-backups/mq --grace 48h`, STORES))
     .action(action('prune', async () => (await import('./commands/prune.js')).run));
 
   const unlock = program
@@ -279,13 +267,14 @@ values are UTF-8 text where valid, otherwise {"base64": "..."}; null stays null.
     .argument('<store>', 'folder, file:///path or s3://bucket/prefix')
     .option('--all', 'remove every lock, also live ones');
   storeOptions(unlock);
+  jsonOption(unlock, '{"removed": [lock keys]}');
   unlock
-    .addHelpText('after', help(`  mqbak unlock ./backups
-  mqbak unlock s3://ops-backups/mq --all`, STORE_HELP))
+    .addHelpText('after', helpAfter(`  mqbak unlock ./backups
+  mqbak unlock s3://ops-backups/mq --all`, STORES))
     .action(action('unlock', async () => (await import('./commands/unlock.js')).run));
 
-  addCutCommand(program, action, help, STORE_HELP);
-  addKeyCommands(program, action, help, STORE_HELP);
+  addCutCommand(program, action);
+  addKeyCommands(program, action);
 
   return program;
 }
@@ -319,7 +308,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   };
 
   const program = buildProgram(async (name, load, args, opts) => {
-    const progress = await createProgress({ quiet: Boolean(opts.quiet), env });
+    const progress = await createProgress({ quiet: Boolean(opts.quiet), env, mode: progressMode(opts.progress, env) });
     const ctx: CliContext = {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
@@ -364,6 +353,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     writeOut: (s) => process.stdout.write(s),
     writeErr: (s) => process.stderr.write(s),
     outputError: (s, write) => write(`mqbak: ${s.replace(/^error: /, 'error: ').trimEnd()}\n`),
+    getOutHelpWidth: () => helpWidthFor(process.stdout, env),
+    getErrHelpWidth: () => helpWidthFor(process.stderr, env),
   });
   const override = (cmd: Command): void => {
     for (const sub of cmd.commands) {

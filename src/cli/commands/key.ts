@@ -79,7 +79,7 @@ export function runner(sub: 'init' | 'add' | 'list' | 'remove' | 'passwd') {
           } finally {
             pw.fill(0);
           }
-          ctx.out(`removed key ${id}\n`);
+          ctx.out(opts.json ? `${JSON.stringify({ removed: id })}\n` : `removed key ${id}\n`);
           return EXIT.ok;
         }
       }

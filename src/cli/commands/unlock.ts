@@ -9,6 +9,10 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   const { removeStaleLocks } = await import('../../core/store-lock.js');
   try {
     const removed = await removeStaleLocks(store, { all: Boolean(opts.all), signal: ctx.signal });
+    if (opts.json) {
+      ctx.out(`${JSON.stringify({ removed }, null, 2)}\n`);
+      return EXIT.ok;
+    }
     for (const k of removed) ctx.out(`removed ${k}\n`);
     ctx.out(`${removed.length} lock${removed.length === 1 ? '' : 's'} removed\n`);
     return EXIT.ok;
