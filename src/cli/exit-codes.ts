@@ -39,9 +39,10 @@ EXIT STATUS
   1    internal error (a bug: please report it with --debug output)
   2    usage or configuration error
   3    partial: some records were not backed up or not republished
-  4    integrity failure: the archive failed a size, checksum or hash check, or restore --check
-       found a target record that differs from the archive
+  4    integrity failure: the archive failed a size, checksum or hash check, or
+       restore --check found a target record that differs from the archive
   5    broker or store unreachable, or refused, after retries; a store folder
-       that cannot be written (read-only, full, no permission)
+       that cannot be written (read-only, full, no permission); a store locked
+       by another mqbak past --lock-wait
   10   not found: a backup, a stream, a store folder or an S3 bucket
   130  interrupted (SIGINT or SIGTERM)`;

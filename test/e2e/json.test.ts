@@ -77,7 +77,7 @@ describe('the shape checker', () => {
 });
 
 describe('--json of every command, as docs/JSON.md shows it', () => {
-  it('backup, list, show, verify, restore, cat, forget, prune, unlock', async () => {
+  it('backup, list, show, verify, restore, cat, cut, forget, prune, unlock', async () => {
     const { url, conn } = await newVhost('json');
     const store = await newStore();
     await declare(conn, 'jobs');
@@ -117,6 +117,8 @@ describe('--json of every command, as docs/JSON.md shows it', () => {
     expect(cat.code, cat.stderr).toBe(0);
     expectDocumented('mqbak cat', JSON.parse(cat.stdout.trim()));
 
+    expectDocumented('mqbak cut --json', await json(['cut', store, '--before', '2000-01-01', '--dry-run', '--json']));
+    expectDocumented('mqbak cut --json', await json(['cut', store, '--before', '2000-01-01', '--json']));
     expectDocumented('mqbak forget --json', await json(['forget', store, '--keep-last', '1', '--prune', '--json']));
     expectDocumented('mqbak forget --json', await json(['forget', store, '--keep-last', '1', '--dry-run', '--json']));
     expectDocumented('mqbak prune --json', await json(['prune', store, '--dry-run', '--json']));
