@@ -20,7 +20,7 @@ import { allAdapters } from '../brokers/registry.js';
 import { TOOL_VERSION } from './version.js';
 import { emitRunMetrics, METERED, metricsDestination, metricsOptions, type MetricsDestination } from './metrics/run-report.js';
 import type { MeteredCommand } from './metrics/run-metrics.js';
-import { setZstdImplementation, type ZstdImplementation } from '../archive/codec.js';
+import { setZstdImplementation, zstdImplementation, type ZstdImplementation } from '../archive/codec.js';
 
 type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
 
@@ -324,6 +324,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     let metrics: MetricsDestination | null = null;
     try {
       setZstdImplementation(zstdFrom(env.MQBAK_ZSTD));
+      // MQBAK_ZSTD=native without the binding: exit 2 now, not a "damaged" block in the first read
+      if (env.MQBAK_ZSTD === 'native') zstdImplementation();
       checkCommandLine(name, args, opts, env);
       if (METERED.has(name)) metrics = await metricsDestination(opts, env);
       ctx.metered = metrics !== null;
