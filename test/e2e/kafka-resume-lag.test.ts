@@ -40,7 +40,7 @@ describe('kafka restore resumed under a lagging high watermark', () => {
     try {
       const first = startMqbak(['restore', dir, urlOf(mock), '--map', `${topic}=${target}`], env);
       // two batches in: the high watermark stops there, the log grows on
-      expect(await until(() => !first.running() || /restoring/.test(first.stderr()), 30_000)).toBe(true);
+      expect(await until(() => !first.running() || /restoring \d+ /.test(first.stderr()), 30_000)).toBe(true);
       for (let i = 0; i < 200 && first.running(); i++) {
         held = (await watermarks(mock, target))[0]!.high;
         if (held >= 5_000n) break;
@@ -54,7 +54,7 @@ describe('kafka restore resumed under a lagging high watermark', () => {
       // the rerun counts from the held high watermark: fewer records than the log holds
       expect((await watermarks(mock, target))[0]!.high).toBe(held);
       const rerun = startMqbak(['restore', dir, urlOf(mock), '--map', `${topic}=${target}`, '--json'], env);
-      expect(await until(() => !rerun.running() || /restoring/.test(rerun.stderr()), 30_000)).toBe(true);
+      expect(await until(() => !rerun.running() || /restoring \d+ /.test(rerun.stderr()), 30_000)).toBe(true);
       await mock.send(`leader_hwm ${target} 0 1 -1`);
       const r = await rerun.done;
       expect(r.stderr).not.toMatch(/\n\s+at /);
