@@ -214,7 +214,10 @@ describe.each(s3Servers())('S3 stores on $name through the mqbak binary', (serve
     expect(restore.stdout).toMatch(/SHA-256 [0-9a-f]{64}, manifest says [0-9a-f]{64}/);
     expect(restore.stderr.match(/^mqbak: error: /gm)).toHaveLength(1);
     expect(restore.stderr).toMatch(/^mqbak: error: .*1 integrity finding .*nothing was restored/m);
-    expect(await peekQueue(dst, 'q')).toEqual([]);
+    // nothing was created on the target either: not even the queue its definitions would declare
+    const res = await fetch(`${rabbitManagementUrl()}/api/queues/${encodeURIComponent(dst)}`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Array<{ name: string }>).map((q) => q.name)).toEqual([]);
   });
 
   it('SIGINT in the middle of a backup to s3://: exit 130, no manifest, every message back in its queue', async () => {
