@@ -43,7 +43,9 @@ export function isMqbakError(e: unknown): e is MqbakError {
  */
 export function withContext(e: unknown, context: string, fallback: ErrorCode = 'internal'): MqbakError {
   if (e instanceof MqbakError) {
-    const wrapped = new MqbakError(e.code, `${context}: ${e.message}`, {
+    // already said by the layer below ("queue big: ..."): not twice
+    const message = e.message.startsWith(`${context}: `) ? e.message : `${context}: ${e.message}`;
+    const wrapped = new MqbakError(e.code, message, {
       hint: e.hint,
       retriable: e.retriable,
       cause: e,
