@@ -15,6 +15,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LOCKS_PREFIX, lockKey } from '../archive/keys.js';
+import { sleepUnlessAborted } from '../common/abort.js';
 import { MqbakError, messageOf, withContext } from '../common/errors.js';
 import type { Store } from '../stores/store.js';
 
@@ -63,21 +64,6 @@ const DEFAULT_REFRESH_MS = 5 * 60_000;
 /** Between two looks at a held store: at random in [MIN, 2 x MIN), doubling up to MAX. */
 const WAIT_MIN_MS = 200;
 const WAIT_MAX_MS = 5_000;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new MqbakError('interrupted', 'interrupted'));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new MqbakError('interrupted', 'interrupted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function conflicts(mine: LockKind, theirs: LockKind): boolean {
   return mine === 'exclusive' || theirs === 'exclusive';
@@ -170,7 +156,7 @@ export async function acquireLock(store: Store, kind: LockKind, options: LockOpt
     if (ms <= 0) throw refuse(held.key, held.info);
     if (!told) options.onWait?.(`waiting up to ${Math.ceil((deadline - now()) / 1000)} s for ${describeHolder(held.key, held.info)}`);
     told = true;
-    await sleep(ms, signal);
+    await sleepUnlessAborted(ms, signal);
     pause = Math.min(pause * 2, WAIT_MAX_MS);
   };
   try {
