@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import type { Progress, ProgressCounts } from '../common/progress.js';
 import type { RunDetails } from './metrics/run-report.js';
 import { jsonProgress, type ProgressMode } from './progress-json.js';
@@ -19,6 +20,12 @@ export interface CliContext {
   /** Whether the run's metrics go anywhere: details that cost I/O are gathered only then. */
   metered: boolean;
 }
+
+/** What runs a command: its arguments and options in, its exit status out. */
+export type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
+
+/** main.ts's commander action for a command whose runner is loaded when it runs. */
+export type CommandAction = (name: string, load: () => Promise<CommandRunner>) => (this: Command, ...all: unknown[]) => Promise<void>;
 
 /**
  * Progress on stderr: a spinner (ora) only on a real terminal outside CI, otherwise plain lines

@@ -5,13 +5,10 @@
  */
 import type { Command } from 'commander';
 import { jsonOption, storeOptions } from './options/common.js';
-import type { CliContext } from './context.js';
+import type { CommandAction } from './context.js';
 import { helpAfter, STORES } from './help-format.js';
 
-type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
-type Action = (name: string, load: () => Promise<CommandRunner>) => (this: Command, ...all: unknown[]) => Promise<void>;
-
-export function addCutCommand(program: Command, action: Action): void {
+export function addCutCommand(program: Command, action: CommandAction): void {
   const cut = program
     .command('cut')
     .summary('make a new full backup without the records older than a time, reading no broker')

@@ -4,11 +4,8 @@
  */
 import { Option, type Command } from 'commander';
 import { jsonOption, scryptN, storeOptions } from './options/common.js';
-import type { CliContext } from './context.js';
+import type { CommandAction } from './context.js';
 import { helpAfter as help, STORES, type HelpSection } from './help-format.js';
-
-type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
-type Action = (name: string, load: () => Promise<CommandRunner>) => (this: Command, ...all: unknown[]) => Promise<void>;
 
 const PASSWORDS: HelpSection = {
   title: 'PASSWORDS',
@@ -24,7 +21,7 @@ function newKeyOptions(cmd: Command): Command {
     .addOption(new Option('--scrypt-n <N>', 'scrypt cost of the new key file, a power of two (default 131072: about 0.6 s)').argParser(scryptN));
 }
 
-export function addKeyCommands(program: Command, action: Action): void {
+export function addKeyCommands(program: Command, action: CommandAction): void {
   const load = (sub: 'init' | 'add' | 'list' | 'remove' | 'passwd') => async () => (await import('./commands/key.js')).runner(sub);
   const key = program
     .command('key')

@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { MqbakError, isMqbakError } from '../common/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { helpAfter, helpWidthFor, STORES } from './help-format.js';
-import { createProgress, type CliContext } from './context.js';
+import { createProgress, type CliContext, type CommandRunner } from './context.js';
 import { handleInterrupts } from './signals.js';
 import { PROGRESS_MODES, progressMode } from './progress-json.js';
 import { collect, commaList, compressionLevel, jsonOption, storeOptions, positiveInt, byteSize, wholeNumber } from './options/common.js';
@@ -22,7 +22,6 @@ import { emitRunMetrics, METERED, metricsDestination, metricsOptions, type Metri
 import type { MeteredCommand } from './metrics/run-metrics.js';
 import { setZstdImplementation, zstdImplementation, type ZstdImplementation } from '../archive/codec.js';
 
-type CommandRunner = (ctx: CliContext, args: string[], options: Record<string, unknown>) => Promise<number>;
 
 /**
  * The command tree. `adapters` (src/brokers/registry.ts) contribute their own options to backup
