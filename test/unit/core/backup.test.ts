@@ -12,6 +12,7 @@ import { silentProgress } from '../../../src/common/progress.js';
 import { backup } from '../../../src/core/backup.js';
 import { listBackups } from '../../../src/core/backup-reader.js';
 import { LocalStore } from '../../../src/stores/local.js';
+import { testAdapter } from '../../helpers/test-adapter.js';
 
 /** A stream the scripted source holds: its records' values, and for log streams their first position. */
 interface Held {
@@ -88,28 +89,7 @@ function scriptedAdapter(held: Held[], events: Event[], store: () => Promise<str
       events.push('close');
     },
   };
-  return {
-    name: 'test',
-    title: 'Test',
-    schemes: ['test'],
-    urlExample: 'test://host',
-    streamNoun: 'stream',
-    selectorNoun: 'stream',
-    attributesKey: null,
-    backupOptions: [],
-    restoreOptions: [],
-    checkBackup() {},
-    checkRestore() {},
-    redactUrl: (u) => u,
-    describe: (a) => `stream ${String(a.stream)}`,
-    selectorOf: (a) => String(a.stream),
-    renamed: (a, n) => ({ ...a, stream: n }),
-    openSource: async () => source,
-    openSink: async () => {
-      throw new Error('not in this test');
-    },
-    restorePlanNotes: () => ({ lines: [], json: {} }),
-  };
+  return testAdapter({ openSource: async () => source });
 }
 
 describe('backup pipeline', () => {

@@ -16,6 +16,7 @@ import { checkRestore, type CheckOptions } from '../../../src/core/restore-check
 import { planRestore } from '../../../src/core/restore-planner.js';
 import { resolveChain } from '../../../src/core/backup-reader.js';
 import { LocalStore } from '../../../src/stores/local.js';
+import { testAdapter } from '../../helpers/test-adapter.js';
 
 const record = (position: bigint, value: number, timestamp = Number(position) * 1000): ArchiveRecord => ({
   position,
@@ -48,30 +49,11 @@ function scriptedAdapter(target: ArchiveRecord[], mode: ReadMode, reads: Array<{
     report: () => ({ lines: [], streams: {} }),
     async close() {},
   };
-  return {
-    name: 'test',
-    title: 'Test',
-    schemes: ['test'],
-    urlExample: 'test://host',
-    streamNoun: 'stream',
-    selectorNoun: 'stream',
-    attributesKey: null,
-    backupOptions: [],
-    restoreOptions: [],
-    checkBackup() {},
-    checkRestore() {},
-    redactUrl: (u) => u,
-    describe: (a) => `stream ${String(a.stream)}`,
-    selectorOf: (a) => String(a.stream),
-    renamed: (a, n) => ({ ...a, stream: n }),
+  return testAdapter({
     openSource: async () => source,
-    openSink: async () => {
-      throw new Error('not in this test');
-    },
-    restorePlanNotes: () => ({ lines: [], json: {} }),
     // the target stamps its own timestamps: not compared
     readBack: async () => ({ sourceOptions: {}, checked: (r, side) => ({ key: r.key, value: r.value, headers: r.headers, ...(side === 'target' ? {} : { timestamp: r.timestamp }) }) }),
-  };
+  });
 }
 
 describe('restore check', () => {

@@ -14,6 +14,7 @@ import { openBackupWriter } from '../../../src/core/backup-writer.js';
 import { restore, type RestoreOptions } from '../../../src/core/restore.js';
 import { readJournal } from '../../../src/core/restore-journal.js';
 import { LocalStore } from '../../../src/stores/local.js';
+import { testAdapter } from '../../helpers/test-adapter.js';
 
 interface Target {
   /** Positions written, in order, per target stream name (the selector). */
@@ -76,28 +77,10 @@ function scriptedAdapter(t: Target, journalPath: string, resume: 'through' | 're
     warnings: () => [],
     async close() {},
   };
-  return {
-    name: 'test',
-    title: 'Test',
-    schemes: ['test'],
-    urlExample: 'test://host',
-    streamNoun: 'stream',
-    selectorNoun: 'stream',
-    attributesKey: null,
-    backupOptions: [],
-    restoreOptions: [],
-    checkBackup() {},
-    checkRestore() {},
-    redactUrl: (u) => u,
-    describe: (a) => `stream ${String(a.stream)}`,
-    selectorOf: (a) => String(a.stream),
-    renamed: (a, n) => ({ ...a, stream: n }),
-    openSource: async () => {
-      throw new Error('not in this test');
-    },
+  return testAdapter({
     openSink: async () => sink,
     restorePlanNotes: (plan) => ({ lines: [`${plan.targets.length} target(s)`], json: { planned: plan.targets.length } }),
-  };
+  });
 }
 
 describe('restore pipeline', () => {
