@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { MqbakError, messageOf } from '../common/errors.js';
+import type { BlockSealJob } from './segment-sealing.js';
 
 export type ZstdImplementation = 'auto' | 'native' | 'wasm';
 
@@ -65,7 +66,13 @@ export interface BlockCodec {
    * that thread instead of copying it: the caller's views of it are then empty, and `returned`
    * is a view of the same memory handed back for reuse (null when it was copied).
    */
-  compressBlock?(raw: Uint8Array, level: number, options: { transfer: boolean }): Promise<CompressedBlock>;
+  compressBlock?(raw: Uint8Array, level: number, options: { transfer: boolean; seal?: BlockSealJob }): Promise<CompressedBlock>;
+  /**
+   * Whether compressBlock takes `seal` (an encrypted store's block, segment-sealing.ts): it then
+   * seals the frame where it compressed it, and returns the sealed bytes as `frame` and the
+   * clear header frame as `prefix` (`frameCrc` is 0: a sealed block has none).
+   */
+  readonly sealsBlocks?: boolean;
 }
 
 export interface CompressedBlock {
@@ -73,6 +80,8 @@ export interface CompressedBlock {
   rawCrc: number;
   frameCrc: number;
   returned: Uint8Array | null;
+  /** With `seal`: the block's clear header frame, to store before `frame` */
+  prefix?: Uint8Array;
   /** Where present, the caller calls it once done with `frame`, whose memory is then reused. */
   release?: () => void;
 }

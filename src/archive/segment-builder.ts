@@ -10,7 +10,7 @@ import type { BlockCodec } from './codec.js';
 import { columnRecordSize, prepareRecord, writeColumnRecord, writeRecord, type PreparedRecord } from './record-encoder.js';
 import { CODEC_ZSTD, encodeBlockPrefix, encodeSegmentHeader, FLAG_CONTINUES, SEALED_SEGMENT_VERSION, SEGMENT_VERSION, type BlockHeader } from './segment-framing.js';
 import type { SegmentSealing } from './encryption/store-key.js';
-import { sealSegmentBlock } from './segment-sealing.js';
+import { blockSealJob, sealSegmentBlock } from './segment-sealing.js';
 
 export type { SegmentBytes } from './buffer-pools.js';
 
@@ -167,6 +167,15 @@ export class SegmentBuilder {
     // parts[0] is the segment header: block i is parts[i + 1]
     const blockIndex = this.parts.length - 1;
     const block = (async () => {
+      if (sealing !== null && codec.sealsBlocks && codec.compressBlock) {
+        // compressed and sealed on the codec's thread, in the frame buffer (segment-sealing.ts);
+        // the job is made once, here: a retried upload resends these bytes (the nonce rule, nonce.ts)
+        const job = blockSealJob(sealing, blockIndex, { version: SEGMENT_VERSION, codec: CODEC_ZSTD, flags, rawLength, compressedLength: 0, rawCrc: 0, compressedCrc: 0, records, firstPosition: first, lastPosition: last });
+        const c = await codec.compressBlock(raw, level, { transfer: true, seal: job });
+        if (c.returned) giveBlock(c.returned);
+        else if (buffer.byteLength > 0) giveBlock(buffer);
+        return { prefix: c.prefix!, frame: c.frame, release: c.release };
+      }
       let frame: Uint8Array;
       let rawCrc: number;
       let frameCrc: number;

@@ -11,10 +11,11 @@
  *
  * The clear header's compressed length is the stored length (plaintext + 16).
  */
-import { openBlock, sealBlock, BLOCK_SEAL_OVERHEAD } from './encryption/block-seal.js';
+import { blockAadHead, openBlock, sealBlock, BLOCK_SEAL_OVERHEAD } from './encryption/block-seal.js';
+import { blockNonce } from './encryption/nonce.js';
 import type { SegmentSealing } from './encryption/store-key.js';
 import { ENCRYPTED_FORMAT_VERSION } from './manifest.js';
-import { encodeBlockPrefix, integrity, SEALED_SEGMENT_VERSION, type BlockHeader } from './segment-framing.js';
+import { BLOCK_PREFIX_SIZE, encodeBlockPrefix, integrity, SEALED_SEGMENT_VERSION, type BlockHeader } from './segment-framing.js';
 
 export const SEALED_INNER_HEADER = 24;
 
@@ -35,13 +36,64 @@ export function sealSegmentBlock(s: SegmentSealing, blockIndex: number, h: Block
     lastPosition: 0n,
   });
   const inner = Buffer.allocUnsafe(SEALED_INNER_HEADER + frame.length);
+  inner.set(innerHeader(h), 0);
+  inner.set(frame, SEALED_INNER_HEADER);
+  const sealed = sealBlock(s.keys, place(s, blockIndex, prefix), inner);
+  return { prefix, sealed };
+}
+
+/**
+ * Sealing where the block is compressed (a zstd worker, zstd-pool.ts), so that the main thread
+ * neither encrypts nor copies the frame. Everything that does not depend on the compressed
+ * bytes is made here, from the same functions as sealSegmentBlock (nonce, additional data, clear
+ * header, inner header); the sealer then fills in what does, at the offsets of SEAL_LAYOUT:
+ *
+ *   buffer  := inner (raw CRC-32 at 0) | zstd frame | tag          (sealed in place)
+ *   prefix  := clear header frame: compressed length = 24 + frame + 16 at 20, header CRC-32 of
+ *              bytes 8..51 at 52 (segment-framing.ts's encodeBlockPrefix, docs/FORMAT.md 4.2)
+ *   sealed  := AES-256-GCM(key, nonce, aad = aadHead | prefix, inner | frame) || tag
+ *
+ * The result is byte for byte sealSegmentBlock's (tested), so the nonce rule holds unchanged:
+ * one job per block, made once, for the block's place.
+ */
+export interface BlockSealJob {
+  /** the backup's 'segment' subkey */
+  key: Buffer;
+  /** blockNonce of the block's place */
+  nonce: Uint8Array;
+  /** blockAad up to the clear header frame */
+  aadHead: Uint8Array;
+  /** the clear header frame, compressed length and header CRC-32 still 0 */
+  prefix: Uint8Array;
+  /** the inner header, raw CRC-32 still 0 */
+  inner: Uint8Array;
+}
+
+/** The offsets a sealer fills in (see BlockSealJob); plain numbers, for a worker's source. */
+export const SEAL_LAYOUT = Object.freeze({
+  inner: SEALED_INNER_HEADER,
+  innerRawCrcAt: 0,
+  prefixLengthAt: 8 + 12,
+  prefixCrcFrom: 8,
+  prefixCrcAt: BLOCK_PREFIX_SIZE - 4,
+  tag: BLOCK_SEAL_OVERHEAD,
+});
+
+/** The seal job of block `blockIndex` (from 0) of a segment; `h`'s lengths and CRCs are not read. */
+export function blockSealJob(s: SegmentSealing, blockIndex: number, h: BlockHeader): BlockSealJob {
+  const at = { streamIndex: s.streamIndex, segmentSeq: s.segmentSeq, blockIndex, formatVersion: ENCRYPTED_FORMAT_VERSION };
+  const nonce = blockNonce(at); // refuses a place outside its fields before anything is sealed
+  const prefix = encodeBlockPrefix({ ...h, version: SEALED_SEGMENT_VERSION, compressedLength: 0, rawCrc: 0, compressedCrc: 0, records: 0, firstPosition: 0n, lastPosition: 0n });
+  return { key: s.keys.segment, nonce, aadHead: blockAadHead(s.keys.backupId, at, BLOCK_PREFIX_SIZE), prefix, inner: innerHeader({ ...h, rawCrc: 0 }) };
+}
+
+function innerHeader(h: BlockHeader): Buffer {
+  const inner = Buffer.allocUnsafe(SEALED_INNER_HEADER);
   inner.writeUInt32LE(h.rawCrc, 0);
   inner.writeUInt32LE(h.records, 4);
   inner.writeBigInt64LE(h.firstPosition, 8);
   inner.writeBigInt64LE(h.lastPosition, 16);
-  inner.set(frame, SEALED_INNER_HEADER);
-  const sealed = sealBlock(s.keys, place(s, blockIndex, prefix), inner);
-  return { prefix, sealed };
+  return inner;
 }
 
 /**

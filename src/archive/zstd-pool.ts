@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MqbakError } from '../common/errors.js';
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, nativeZstdPath, zstdBound, type BlockCodec } from './codec.js';
+import { SEAL_LAYOUT, type BlockSealJob } from './segment-sealing.js';
 
 /** Frame buffers kept for reuse (each about a block's size). */
 const MAX_FREE_FRAMES = 8;
@@ -18,12 +19,45 @@ const MAX_FREE_FRAMES = 8;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { crc32 } = require('node:zlib');
+const { createCipheriv } = require('node:crypto');
+// an encrypted store's blocks, sealed right after compression (segment-sealing.ts, BlockSealJob):
+// the subkeys this worker was given, by the pool's number for them
+const keys = new Map();
+const L = workerData.sealLayout;
+const PIECE = 64 * 1024;
+// seals inner header | frame (frame: n bytes at L.inner) in place in buf, the tag after it; fills
+// in the clear header's compressed length and CRC. Returns the sealed length.
+function seal(s, buf, n, rawCrc) {
+  const key = keys.get(s.keyId);
+  const plain = L.inner + n;
+  buf.set(s.inner, 0);
+  new DataView(buf.buffer, buf.byteOffset).setUint32(L.innerRawCrcAt, rawCrc, true);
+  const p = new DataView(s.prefix.buffer, s.prefix.byteOffset, s.prefix.byteLength);
+  p.setUint32(L.prefixLengthAt, plain + L.tag, true);
+  p.setUint32(L.prefixCrcAt, crc32(s.prefix.subarray(L.prefixCrcFrom, L.prefixCrcAt)), true);
+  const aad = new Uint8Array(s.aadHead.length + s.prefix.length);
+  aad.set(s.aadHead, 0);
+  aad.set(s.prefix, s.aadHead.length);
+  const c = createCipheriv('aes-256-gcm', key, s.nonce, { authTagLength: L.tag });
+  c.setAAD(aad);
+  // GCM gives back exactly as many bytes as it is given: each piece overwrites its plaintext
+  for (let o = 0; o < plain; o += PIECE) buf.set(c.update(buf.subarray(o, Math.min(o + PIECE, plain))), o);
+  c.final();
+  buf.set(c.getAuthTag(), plain);
+  return plain + L.tag;
+}
 function serve(simple) {
   parentPort.on('message', (m) => {
+    if (m.op === 'key') {
+      keys.set(m.keyId, m.key);
+      return;
+    }
     let out = null;
     let n = -1;
+    // a sealed block's frame goes after the inner header
+    const frameAt = m.seal ? L.inner : 0;
     try {
-      if (m.op === 'block') n = simple.compressInto(m.out, m.data, m.level);
+      if (m.op === 'block') n = simple.compressInto(m.out.subarray(frameAt, m.out.length - (m.seal ? L.tag : 0)), m.data, m.level);
       else out = m.op === 'decompress' ? simple.decompress(m.data) : simple.compress(m.data, m.level);
     } catch (e) {
       // zstd-codec aborts (OOM) by throwing a string and is unusable afterwards
@@ -33,8 +67,19 @@ function serve(simple) {
     if (m.op === 'block') {
       // raw block and frame buffer both go back to their owner for reuse: no copy either way
       const moved = m.moved ? [m.data.buffer, m.out.buffer] : [m.out.buffer];
-      if (n < 0) parentPort.postMessage({ id: m.id, error: 'compress failed', out: m.out, back: m.moved ? m.data : null }, moved);
-      else parentPort.postMessage({ id: m.id, length: n, out: m.out, rawCrc: crc32(m.data), frameCrc: crc32(m.out.subarray(0, n)), back: m.moved ? m.data : null }, moved);
+      const back = m.moved ? m.data : null;
+      if (n < 0) parentPort.postMessage({ id: m.id, error: 'compress failed', out: m.out, back }, moved);
+      else if (m.seal) {
+        const rawCrc = crc32(m.data);
+        let length;
+        try {
+          length = seal(m.seal, m.out, n, rawCrc);
+        } catch (e) {
+          parentPort.postMessage({ id: m.id, error: 'seal failed: ' + (e && e.message), out: m.out, back }, moved);
+          return;
+        }
+        parentPort.postMessage({ id: m.id, length, out: m.out, rawCrc, frameCrc: 0, prefix: m.seal.prefix, back }, moved);
+      } else parentPort.postMessage({ id: m.id, length: n, out: m.out, rawCrc: crc32(m.data), frameCrc: crc32(m.out.subarray(0, n)), back }, moved);
     } else if (out === null) parentPort.postMessage({ id: m.id, error: m.op + ' failed' });
     else {
       // zstd-codec hands out a fresh copy of its heap: move it instead of copying it again
@@ -85,6 +130,7 @@ interface Reply {
   error?: string;
   rawCrc?: number;
   frameCrc?: number;
+  prefix?: Uint8Array;
   back?: Uint8Array | null;
 }
 
@@ -97,6 +143,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   jobs: Map<number, Job>;
+  /** the pool's numbers of the subkeys this worker holds */
+  keys: Set<number>;
 }
 
 export interface ZstdPool extends BlockCodec {
@@ -119,8 +167,8 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
   let closed = false;
 
   const spawn = (i: number): Slot => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstdPath, nativePath } });
-    const slot: Slot = { worker, jobs: new Map() };
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstdPath, nativePath, sealLayout: { ...SEAL_LAYOUT } } });
+    const slot: Slot = { worker, jobs: new Map(), keys: new Set() };
     worker.unref(); // referenced only while it has work (see run)
     worker.on('message', (m: Reply) => {
       const job = slot.jobs.get(m.id);
@@ -150,13 +198,16 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
   const takeFrameBuffer = (need: number): Uint8Array => {
     const i = freeFrames.findIndex((b) => b.length >= need);
     if (i >= 0) return freeFrames.splice(i, 1)[0]!;
-    return new Uint8Array(new ArrayBuffer(Math.max(need, zstdBound(DEFAULT_BLOCK_SIZE))));
+    return new Uint8Array(new ArrayBuffer(Math.max(need, zstdBound(DEFAULT_BLOCK_SIZE) + SEAL_LAYOUT.inner + SEAL_LAYOUT.tag)));
   };
   function giveFrameBuffer(b: Uint8Array): void {
     if (b.byteLength > 0 && freeFrames.length < MAX_FREE_FRAMES) freeFrames.push(new Uint8Array(b.buffer));
   }
 
-  const run = (op: Job['op'], data: Uint8Array, level: number, move = false, out?: Uint8Array): Promise<Reply> => {
+  // subkeys by their bytes: each worker is sent each key once (a backup has one segment subkey)
+  const keyIds = new Map<string, number>();
+
+  const run = (op: Job['op'], data: Uint8Array, level: number, move = false, out?: Uint8Array, seal?: BlockSealJob): Promise<Reply> => {
     if (closed) return Promise.reject(new MqbakError('internal', 'zstd pool is closed'));
     // the least busy worker
     let best = 0;
@@ -166,11 +217,22 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
     }
     const slot = slots[best]!;
     const id = nextId++;
+    let sealing: Omit<BlockSealJob, 'key'> & { keyId: number } | undefined;
+    if (seal) {
+      const hex = seal.key.toString('hex');
+      let keyId = keyIds.get(hex);
+      if (keyId === undefined) keyIds.set(hex, (keyId = keyIds.size + 1));
+      if (!slot.keys.has(keyId)) {
+        slot.worker.postMessage({ op: 'key', keyId, key: seal.key });
+        slot.keys.add(keyId);
+      }
+      sealing = { keyId, nonce: seal.nonce, aadHead: seal.aadHead, prefix: seal.prefix, inner: seal.inner };
+    }
     return new Promise<Reply>((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject, op });
       slot.worker.ref();
       const moved = [...(move ? [data.buffer as ArrayBuffer] : []), ...(out ? [out.buffer as ArrayBuffer] : [])];
-      slot.worker.postMessage({ id, op, data, level, moved: move, out }, moved);
+      slot.worker.postMessage({ id, op, data, level, moved: move, out, seal: sealing }, moved);
     });
   };
 
@@ -180,11 +242,13 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
       if (raw.length === 0 || raw.length > MAX_BLOCK_SIZE) throw new MqbakError('internal', `zstd: block of ${raw.length} bytes`);
       return (await run('compress', raw, level)).data!;
     },
+    sealsBlocks: true,
     async compressBlock(raw, level, options) {
       if (raw.length === 0 || raw.length > MAX_BLOCK_SIZE) throw new MqbakError('internal', `zstd: block of ${raw.length} bytes`);
       // only a plain ArrayBuffer the view starts at can move (never Buffer's shared 8 KiB pool)
       const move = options.transfer && raw.byteOffset === 0 && raw.buffer instanceof ArrayBuffer && raw.buffer.byteLength > 8192;
-      const r = await run('block', raw, level, move, takeFrameBuffer(zstdBound(raw.length)));
+      const room = options.seal ? SEAL_LAYOUT.inner + SEAL_LAYOUT.tag : 0;
+      const r = await run('block', raw, level, move, takeFrameBuffer(zstdBound(raw.length) + room), options.seal);
       const out = r.out!;
       let released = false;
       return {
@@ -192,6 +256,7 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
         rawCrc: r.rawCrc!,
         frameCrc: r.frameCrc!,
         returned: r.back ? new Uint8Array(r.back.buffer) : null,
+        ...(r.prefix ? { prefix: r.prefix } : {}),
         release: () => {
           if (!released) giveFrameBuffer(out);
           released = true;

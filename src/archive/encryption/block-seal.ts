@@ -35,20 +35,31 @@ export interface SealedBlockContext extends BlockPlace {
 }
 
 export function blockAad(backupId: string, ctx: SealedBlockContext): Buffer {
-  checkBackupIdForKeys(backupId);
   const header = ctx.header ?? new Uint8Array(0);
-  const n = backupId.length;
-  const aad = Buffer.alloc(27 + n + header.length);
-  aad.write(BLOCK_AAD_MAGIC, 0, 'ascii');
-  aad.writeUInt16LE(ctx.formatVersion, 4);
-  aad.writeUInt8(n, 6);
-  aad.write(backupId, 7, 'ascii');
-  aad.writeUInt32LE(ctx.streamIndex, 7 + n);
-  aad.writeBigUInt64LE(BigInt(ctx.segmentSeq), 11 + n);
-  aad.writeUInt32LE(ctx.blockIndex, 19 + n);
-  aad.writeUInt32LE(header.length, 23 + n);
-  aad.set(header, 27 + n);
+  const head = blockAadHead(backupId, ctx, header.length);
+  const aad = Buffer.allocUnsafe(head.length + header.length);
+  aad.set(head, 0);
+  aad.set(header, head.length);
   return aad;
+}
+
+/**
+ * The additional data up to the clear header (27 + n bytes, `headerLength` in its last field):
+ * for a sealer that learns the header's bytes only once the block is compressed (zstd-pool.ts).
+ */
+export function blockAadHead(backupId: string, ctx: BlockPlace & { formatVersion: number }, headerLength: number): Buffer {
+  checkBackupIdForKeys(backupId);
+  const n = backupId.length;
+  const head = Buffer.alloc(27 + n);
+  head.write(BLOCK_AAD_MAGIC, 0, 'ascii');
+  head.writeUInt16LE(ctx.formatVersion, 4);
+  head.writeUInt8(n, 6);
+  head.write(backupId, 7, 'ascii');
+  head.writeUInt32LE(ctx.streamIndex, 7 + n);
+  head.writeBigUInt64LE(BigInt(ctx.segmentSeq), 11 + n);
+  head.writeUInt32LE(ctx.blockIndex, 19 + n);
+  head.writeUInt32LE(headerLength, 23 + n);
+  return head;
 }
 
 function where(ctx: BlockPlace): string {

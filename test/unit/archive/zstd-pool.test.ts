@@ -2,14 +2,39 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it as itBase } from 'vitest';
 import { crc32 } from 'node:zlib';
-import { nativeZstdPath, setZstdImplementation, zstdCodec, zstdImplementation } from '../../../src/archive/codec.js';
+import { nativeZstdPath, setZstdImplementation, zstdCodec, zstdImplementation, type BlockCodec } from '../../../src/archive/codec.js';
 import { decodeSegment } from '../../../src/archive/segment-reader.js';
 import { SegmentBuilder } from '../../../src/archive/segment-builder.js';
 import { SEGMENT_CHUNK_SIZE } from '../../../src/archive/buffer-pools.js';
 import { createZstdPool, type ZstdPool } from '../../../src/archive/zstd-pool.js';
 import type { ArchiveRecord } from '../../../src/common/record.js';
+import { blockAad } from '../../../src/archive/encryption/block-seal.js';
+import { gcmOpen } from '../../../src/archive/encryption/aead.js';
+import { blockNonce, MAX_BLOCK_INDEX, MAX_STREAM_INDEX } from '../../../src/archive/encryption/nonce.js';
+import type { SegmentSealing } from '../../../src/archive/encryption/store-key.js';
+import { deriveBackupKeys } from '../../../src/archive/encryption/subkeys.js';
+import { decodeBlockHeader, type BlockHeader } from '../../../src/archive/segment-framing.js';
+import { blockSealJob, openSegmentBlock, sealSegmentBlock } from '../../../src/archive/segment-sealing.js';
 
 const haveNative = nativeZstdPath() !== null;
+
+// an encrypted store's blocks, sealed in the worker right after compression (segment-sealing.ts)
+const master = Buffer.alloc(32, 9);
+const sealingAt = (id: string, streamIndex: number, segmentSeq: number): SegmentSealing => ({ keys: deriveBackupKeys(master, id), streamIndex, segmentSeq });
+const header = (raw: Uint8Array, i: number): BlockHeader => ({
+  version: 1, codec: 1, flags: i % 2, rawLength: raw.length, compressedLength: 0, rawCrc: crc32(raw), compressedCrc: 0, records: 10 + (i % 1000), firstPosition: BigInt(i) * 100n, lastPosition: BigInt(i) * 100n + 9n,
+});
+
+/** A segment of `records` in blocks of 16 KiB, through `codec` with `concurrency` compressions at once. */
+async function buildSegment(records: ArchiveRecord[], codec: BlockCodec, concurrency: number, sealing: SegmentSealing | null = null): Promise<Uint8Array> {
+  const b = new SegmentBuilder(codec, 1, 16 * 1024, concurrency, sealing);
+  for (const r of records) {
+    b.addNow(r);
+    const wait = b.backpressure();
+    if (wait) await wait;
+  }
+  return b.finish();
+}
 
 // both implementations: the native binding (where it is installed) and zstd-codec
 describe.each([
@@ -138,17 +163,8 @@ describe.each([
       headers: [{ name: 'content-type', value: new TextEncoder().encode('application/json') }, { name: 'trace', value: null }],
       attributes: null,
     }));
-    const build = async (codec: typeof zstdCodec, concurrency: number) => {
-      const b = new SegmentBuilder(codec, 1, 16 * 1024, concurrency);
-      for (const r of records) {
-        b.addNow(r);
-        const wait = b.backpressure();
-        if (wait) await wait;
-      }
-      return b.finish();
-    };
-    const viaPool = await build(pool, 3);
-    const inThread = await build(zstdCodec, 1);
+    const viaPool = await buildSegment(records, pool, 3);
+    const inThread = await buildSegment(records, zstdCodec, 1);
     // same codec, same level, same blocks: byte for byte the same segment
     expect(Buffer.from(viaPool).equals(Buffer.from(inThread))).toBe(true);
     const back: ArchiveRecord[] = [];
@@ -163,5 +179,60 @@ describe.each([
         ['trace', null],
       ]);
     }
+  });
+
+  it('seals byte for byte as sealSegmentBlock does, under the nonce and additional data of the block place', async () => {
+    expect(pool.sealsBlocks).toBe(true);
+    const s = sealingAt('20261205T010000000Z-0a0b0c', MAX_STREAM_INDEX, 2 ** 34 - 1);
+    const blocks = [new TextEncoder().encode('{"type":"order.created"} '.repeat(40_000)), randomBytes(700_000), new Uint8Array([7])];
+    for (const [k, raw] of blocks.entries()) {
+      const i = [0, 1, MAX_BLOCK_INDEX][k]!;
+      const h = header(raw, i);
+      const r = await pool.compressBlock!(Uint8Array.from(raw), 1, { transfer: true, seal: blockSealJob(s, i, h) });
+      const frame = await zstdCodec.compress(raw, 1);
+      const want = sealSegmentBlock(s, i, h, frame);
+      expect(Buffer.from(r.prefix!).equals(Buffer.from(want.prefix)), `block ${i} prefix`).toBe(true);
+      expect(Buffer.from(r.frame).equals(Buffer.from(want.sealed)), `block ${i} sealed`).toBe(true);
+      expect(r.rawCrc).toBe(crc32(raw));
+      // the nonce and additional data are the block's place (docs/FORMAT.md 9.2), checked from the primitives
+      const nonce = blockNonce({ streamIndex: s.streamIndex, segmentSeq: s.segmentSeq, blockIndex: i });
+      const aad = blockAad(s.keys.backupId, { streamIndex: s.streamIndex, segmentSeq: s.segmentSeq, blockIndex: i, formatVersion: 3, header: r.prefix! });
+      const inner = gcmOpen(s.keys.segment, nonce, aad, r.frame)!;
+      expect(inner).not.toBeNull();
+      expect(Buffer.from(inner.subarray(24)).equals(Buffer.from(frame))).toBe(true);
+      const clear = decodeBlockHeader(r.prefix!, 0, 'test', i, 2);
+      const opened = openSegmentBlock(s, i, clear, r.prefix!, r.frame, 'test', `block ${i}`);
+      expect(opened.h).toEqual({ ...h, version: 2, compressedLength: r.frame.length, compressedCrc: 0 });
+      r.release!();
+    }
+  });
+
+  it('keeps the keys of different backups apart, each worker given each key once', async () => {
+    const a = sealingAt('20261205T010000000Z-aaaaaa', 0, 0);
+    const b = sealingAt('20261205T010000000Z-bbbbbb', 0, 0);
+    const raw = new TextEncoder().encode('same bytes, same place, other backup '.repeat(2000));
+    const jobs = Array.from({ length: 12 }, (_, i) => (i % 2 ? b : a));
+    const out = await Promise.all(jobs.map((s, i) => pool.compressBlock!(raw, 1, { transfer: false, seal: blockSealJob(s, i, header(raw, i)) })));
+    for (const [i, r] of out.entries()) {
+      const s = jobs[i]!;
+      const other = s === a ? b : a;
+      const clear = decodeBlockHeader(r.prefix!, 0, 'test', i, 2);
+      expect(Buffer.from(openSegmentBlock(s, i, clear, r.prefix!, r.frame, 'test', 'b').frame).equals(Buffer.from(await zstdCodec.compress(raw, 1)))).toBe(true);
+      expect(() => openSegmentBlock(other, i, clear, r.prefix!, r.frame, 'test', 'b')).toThrow(/failed authentication/);
+      r.release!();
+    }
+  });
+
+  it('a sealed segment built through the pool is byte for byte the one sealed in this thread, and decodes', async () => {
+    const s = sealingAt('20261205T010000000Z-123456', 2, 7);
+    const records: ArchiveRecord[] = Array.from({ length: 2000 }, (_, i) => ({
+      position: BigInt(i), timestamp: 1_700_000_000_000 + i, timestampType: null, key: null,
+      value: i % 400 === 0 ? randomBytes(40_000) : new TextEncoder().encode(`{"n":${i},"pad":"${'y'.repeat(i % 200)}"}`), headers: [], attributes: null,
+    }));
+    const viaPool = await buildSegment(records, pool, 3, s);
+    expect(Buffer.from(viaPool).equals(Buffer.from(await buildSegment(records, zstdCodec, 1, s)))).toBe(true);
+    let n = 0;
+    for await (const r of decodeSegment(viaPool, zstdCodec, 'sealed pool segment', undefined, s)) expect(Buffer.from(r.value!).equals(Buffer.from(records[n++]!.value!))).toBe(true);
+    expect(n).toBe(records.length);
   });
 });

@@ -6,6 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { blockNonce, MAX_BLOCK_INDEX, MAX_SEGMENT_SEQ, MAX_STREAM_INDEX, manifestNonce, type BlockPlace } from '../../../../src/archive/encryption/nonce.js';
 import { deriveBackupKeys, deriveSubkey } from '../../../../src/archive/encryption/subkeys.js';
+import { blockSealJob } from '../../../../src/archive/segment-sealing.js';
+
+const JOB_HEADER = { version: 1, codec: 1, flags: 0, rawLength: 1, compressedLength: 0, rawCrc: 0, compressedCrc: 0, records: 1, firstPosition: 0n, lastPosition: 0n };
 
 const place = fc.record({
   streamIndex: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: MAX_STREAM_INDEX })),
@@ -46,6 +49,11 @@ describe('block nonces', () => {
           const keys = deriveBackupKeys(master, id);
           const distinctPlaces = new Set(places.map((p) => blockNonce(p).toString('hex')));
           for (const n of distinctPlaces) seen.add(keys.segment.toString('hex') + n);
+          // a zstd worker seals with the key and nonce of its job (segment-sealing.ts): the same pairs
+          for (const p of places) {
+            const job = blockSealJob({ keys, streamIndex: p.streamIndex, segmentSeq: p.segmentSeq }, p.blockIndex, JOB_HEADER);
+            expect(seen.has(job.key.toString('hex') + Buffer.from(job.nonce).toString('hex'))).toBe(true);
+          }
           seen.add(keys.manifest.toString('hex') + manifestNonce().toString('hex'));
           used += distinctPlaces.size + 1;
         }
