@@ -2,7 +2,9 @@
  * zstd in worker threads: the same BlockCodec as zstdCodec, with compression off the main
  * thread, so that reading from the broker, encoding records and compressing run on separate
  * cores. Each worker has its own zstd instance: the native binding where it loads (codec.ts),
- * else zstd-codec (with its own 16 MiB heap).
+ * else zstd-codec (with its own 16 MiB heap). In an encrypted store the worker also seals each
+ * block right after compressing it, in the same buffer (segment-sealing.ts, BlockSealJob), so
+ * that the main thread neither encrypts nor copies it.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
