@@ -89,13 +89,12 @@ export function unwritableHeader(h: RecordHeader): string | undefined {
 }
 
 /**
- * The header block for `headers`, after the `first` ones (mqbak's own, such as Nats-Msg-Id, which
- * the server reads from the first line of that name). Throws on a header unwritableHeader refuses.
- * Returns undefined when there is nothing to write: the message goes without a header block.
+ * The header block for `headers`. Throws on a header unwritableHeader refuses. Returns undefined
+ * when there is nothing to write: the message goes without a header block.
  */
-export function encodeHeaderBlock(headers: readonly RecordHeader[], first: readonly RecordHeader[] = []): Uint8Array | undefined {
-  if (headers.length === 0 && first.length === 0) return undefined;
-  const all = first.length ? [...first, ...headers] : headers;
+export function encodeHeaderBlock(headers: readonly RecordHeader[]): Uint8Array | undefined {
+  if (headers.length === 0) return undefined;
+  const all = headers;
   const encodedNames: Uint8Array[] = [];
   let size = PREAMBLE.length + 2 + 2;
   for (const h of all) {
