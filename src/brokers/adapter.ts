@@ -127,7 +127,7 @@ export interface ReadBack {
   /**
    * A record as the check compares it: an archived one with what the restore changes applied
    * (renamed headers...), or one read from the target with what the broker adds left out
-   * (x-delivery-count, the restore's Nats-Msg-Id...). `target`: the target stream's address as
+   * (x-delivery-count...). `target`: the target stream's address as
    * the source selected it on the target (a RabbitMQ queue's actual type).
    */
   checked(record: ArchiveRecord, side: 'archive' | 'target', target: StreamAddress): CheckedRecord;

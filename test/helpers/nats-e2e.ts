@@ -47,15 +47,6 @@ export async function streamMessages(conn: NatsConnection, stream: string): Prom
   return out;
 }
 
-/** A restored block without the restore's own first line, Nats-Msg-Id: mqbak:... (docs/NATS.md). */
-export function withoutRestoreId(block: string): string {
-  const m = /^NATS\/1\.0\r\nNats-Msg-Id: mqbak:[^\r]*\r\n/.exec(block);
-  expect(m, `restored header block ${JSON.stringify(block)} starts with the restore's Nats-Msg-Id`).not.toBeNull();
-  const rest = `NATS/1.0\r\n${block.slice(m![0].length)}`;
-  // a message that had no header block gets one holding only the id
-  return rest === 'NATS/1.0\r\n\r\n' ? '' : rest;
-}
-
 export async function mqbakJson<T>(args: string[]): Promise<T> {
   const r = await runMqbak([...args, '--json']);
   expect(r.stderr).not.toMatch(/mqbak: error/);

@@ -71,7 +71,7 @@ describe('NATS definitions', () => {
     expect(target.config).toMatchObject({ max_msgs: 1000, description: 'orders', retention: 'limits', duplicate_window: 3_600_000_000_000 });
 
     const map = new Map<number, number>();
-    const pub = await StreamPublisher.open(conn, { stream: dst, restoreId: 'def', sourceStream: src });
+    const pub = await StreamPublisher.open(conn, { stream: dst });
     for await (const b of readStream(conn, src, { from: 1, to: info.lastSeq })) {
       const out = await pub.publish(b.records.map((r) => ({ subject: rename(r.subject), headers: r.headers, data: r.data, sourceSeq: r.seq })));
       for (const o of out) if (o.ok) map.set(o.sourceSeq, o.targetSeq);

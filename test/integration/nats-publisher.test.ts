@@ -1,6 +1,6 @@
 /**
- * The publisher against the real nats-server: target sequences in order, deduplication of a
- * rerun through the Nats-Msg-Id of (restore id, source stream, source sequence), and a message
+ * The publisher against the real nats-server: target sequences in order, header blocks published
+ * as given (a source's own Nats-Msg-Id deduplicated by the server is a failure), and a message
  * the stream does not take reported as a failure, not dropped.
  */
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ describe('NATS publisher', () => {
   it('returns the target sequence of each message in order, for a window of 1 and of many', async () => {
     for (const window of [1, 64]) {
       const s = await newStream('nats-pub-order');
-      const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'r', sourceStream: 'SRC', window });
+      const pub = await StreamPublisher.open(conn, { stream: s, window });
       const out = await pub.publish(messages(`${s}.x`, 500));
       pub.close();
       expect(out.map((o) => (o.ok ? o.targetSeq : o.reason))).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
@@ -36,28 +36,28 @@ describe('NATS publisher', () => {
     }
   });
 
-  it('deduplicates a rerun of the same restore, and not another restore', async () => {
+  it('adds nothing to a header block, and reports a message the stream takes for a duplicate of its own Nats-Msg-Id', async () => {
     const s = await newStream('nats-pub-dedup');
-    const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'run1', sourceStream: 'SRC' });
-    const first = await pub.publish(messages(`${s}.x`, 200));
-    expect(first.every((o) => o.ok && !o.duplicate)).toBe(true);
-    // interrupted after 120, rerun from the start: the first 120 are duplicates with the same sequences
-    const rerun = await pub.publish(messages(`${s}.x`, 120));
-    expect(rerun.every((o) => o.ok && o.duplicate)).toBe(true);
-    expect(rerun.map((o) => o.ok && o.targetSeq)).toEqual(first.slice(0, 120).map((o) => o.ok && o.targetSeq));
+    const pub = await StreamPublisher.open(conn, { stream: s });
+    const id = (v: string) => [{ name: 'Nats-Msg-Id', value: bytes(v) }];
+    const batch: PublishMessage[] = [
+      { subject: `${s}.x`, headers: id('a'), data: bytes('1'), sourceSeq: 1 },
+      { subject: `${s}.x`, headers: [], data: bytes('2'), sourceSeq: 2 },
+      { subject: `${s}.x`, headers: id('a'), data: bytes('3'), sourceSeq: 3 },
+      { subject: `${s}.x`, headers: id('b'), data: bytes('4'), sourceSeq: 4 },
+    ];
+    const out = await pub.publish(batch);
     pub.close();
-    expect((await describeStream(conn, s)).messages).toBe(200);
-
-    const other = await StreamPublisher.open(conn, { stream: s, restoreId: 'run2', sourceStream: 'SRC' });
-    const again = await other.publish(messages(`${s}.x`, 10));
-    other.close();
-    expect(again.every((o) => o.ok && !o.duplicate)).toBe(true);
-    expect((await describeStream(conn, s)).messages).toBe(210);
+    expect(out.map((o) => (o.ok ? o.targetSeq : o.reason))).toEqual([1, 2, expect.stringMatching(/duplicate of its message 1 .*Nats-Msg-Id/), 3]);
+    expect((await describeStream(conn, s)).messages).toBe(3);
+    const keys = async (seq: number) => (await conn.jsm.streams.getMessage(s, { seq }))?.header?.keys() ?? [];
+    expect(await keys(2)).toEqual([]);
+    expect(await keys(3)).toEqual(['Nats-Msg-Id']);
   });
 
   it('reports a message whose subject the stream does not take, and publishes the others in order', async () => {
     const s = await newStream('nats-pub-subject');
-    const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'r', sourceStream: 'SRC' });
+    const pub = await StreamPublisher.open(conn, { stream: s });
     const batch = messages(`${s}.x`, 5);
     batch[2] = { ...batch[2]!, subject: 'elsewhere.x' };
     batch[3] = { ...batch[3]!, headers: [{ name: 'Bad', value: bytes('a\r\nb') }] };
@@ -72,7 +72,7 @@ describe('NATS publisher', () => {
 
   it('reports what the stream refuses (a limit), and fails the whole call when the stream is gone', async () => {
     const s = await newStream('nats-pub-limit', { max_msgs: 3, discard: 'new' });
-    const pub = await StreamPublisher.open(conn, { stream: s, restoreId: 'r', sourceStream: 'SRC', window: 1 });
+    const pub = await StreamPublisher.open(conn, { stream: s, window: 1 });
     const out = await pub.publish(messages(`${s}.x`, 5));
     expect(out.map((o) => o.ok)).toEqual([true, true, true, false, false]);
     expect(out[3]).toMatchObject({ ok: false, reason: expect.stringMatching(/maximum messages exceeded/i) });

@@ -135,8 +135,8 @@ describe('NATS stream reader', () => {
     await publishMany(conn, `${s}.a`, 10);
     const seqs: number[] = [];
     const gaps: SeqRange[] = [];
-    // batches of 3: the client pulls 3 at a time, so 8..10 are not delivered before the delete
-    for await (const b of readStream(conn, s, { from: 1, to: 10, batchSize: 3, idleMs: 1000 })) {
+    // pulls of 3: 8..10 are not delivered before the delete
+    for await (const b of readStream(conn, s, { from: 1, to: 10, batchSize: 3, pullSize: 3, idleMs: 1000 })) {
       seqs.push(...b.records.map((r) => r.seq));
       gaps.push(...b.gaps);
       if (seqs.length === 3) for (const seq of [8, 9, 10]) await conn.jsm.streams.deleteMessage(s, seq, false);

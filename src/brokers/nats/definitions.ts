@@ -34,8 +34,8 @@ export interface RestoreStreamOptions {
   /** Renames the stream's subjects (subjects.ts subjectRenamer). */
   renameSubject?: (subject: string) => string;
   /**
-   * Keep Nats-Msg-Id deduplication working for at least this long (the restore's own
-   * deduplication ids); the stream keeps its saved window when that is longer.
+   * Keep Nats-Msg-Id deduplication working for at least this long; the stream keeps its saved
+   * window when that is longer. A restore passes none: it adds no deduplication ids.
    */
   minDuplicateWindowMs?: number;
 }

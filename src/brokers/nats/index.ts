@@ -59,7 +59,7 @@ export default adapter;
 export { connectNats, raceAbort, type ConnectOptions, type NatsConnection } from './connection.js';
 export * from './definitions.js';
 export { encodeHeaderBlock, parseHeaderBlock, unwritableHeader, type ParsedHeaderBlock } from './header-block.js';
-export { dedupId, StreamPublisher, type PublishMessage, type PublishOutcome, type PublisherOptions } from './publisher.js';
+export { StreamPublisher, type PublishMessage, type PublishOutcome, type PublisherOptions } from './publisher.js';
 export { rawHeaderBlock, rawHeaders, recordOf, type NatsRecord } from './raw-message.js';
 export { readStream, type ReadBatch, type ReadOptions, type SeqRange } from './stream-reader.js';
 export { describeStream, listStreams, summarize, type Retention, type StreamSummary } from './streams.js';

@@ -3,11 +3,12 @@
  * acknowledged it, with a window of acknowledgements in flight (the server stores the messages of
  * one connection in the order they were sent, so the window keeps the order).
  *
- * Every message carries a Nats-Msg-Id derived from (restore id, source stream, source sequence),
- * written as the first header because the server reads the first line of that name: a rerun of
- * an interrupted restore is acknowledged as a duplicate, with the target sequence of the first
- * copy, instead of storing the message twice. The server keeps that header with the message, and
- * deduplicates only within the stream's duplicate_window (2 minutes unless configured).
+ * A message is published with its own header block and nothing added: the server stores every
+ * header line it is given (a deduplication id or an Nats-Expected-* line of mqbak's would stay in
+ * the restored message), so resuming without duplicates is the stream writer's work
+ * (stream-writer.ts). A message whose block holds its own Nats-Msg-Id is deduplicated by the
+ * server against that id within the stream's duplicate_window: one acknowledged as a duplicate
+ * was not stored, and is a failure.
  */
 import { MqbakError, throwIfAborted } from '../../common/errors.js';
 import type { RecordHeader } from '../../common/record.js';
@@ -22,36 +23,25 @@ export interface PublishMessage {
   subject: string;
   headers: RecordHeader[];
   data: Uint8Array;
-  /** Sequence in the source stream: with the restore id it makes the deduplication id. */
+  /** Sequence in the source stream (the outcome names it). */
   sourceSeq: number;
 }
 
 export type PublishOutcome =
-  | { sourceSeq: number; ok: true; targetSeq: number; duplicate: boolean }
+  | { sourceSeq: number; ok: true; targetSeq: number }
   | { sourceSeq: number; ok: false; reason: string };
 
 export interface PublisherOptions {
   /** Target stream; it must exist. */
   stream: string;
-  restoreId: string;
-  sourceStream: string;
   /** Acknowledgements awaited at most at once. Default 256; 1 awaits each before the next. */
   window?: number;
   /** Per acknowledgement. Default 10 s. */
   timeoutMs?: number;
-  /** false: no Nats-Msg-Id (no resumption without duplicates). Default true. */
-  dedup?: boolean;
   signal?: AbortSignal;
 }
 
-const MSG_ID = 'Nats-Msg-Id';
-const utf8 = new TextEncoder();
 const text = new TextDecoder();
-
-/** The deduplication id of one message of one restore. Stream names hold no spaces or dots. */
-export function dedupId(restoreId: string, sourceStream: string, sourceSeq: number): string {
-  return `mqbak:${restoreId}:${sourceStream}:${sourceSeq}`;
-}
 
 type Ack = { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
 
@@ -87,9 +77,6 @@ export class StreamPublisher {
     readonly subjects: readonly string[],
     inbox: string,
   ) {
-    if (/\s/.test(options.restoreId) || options.restoreId === '') {
-      throw new MqbakError('internal', `restore id ${JSON.stringify(options.restoreId)} cannot be part of a Nats-Msg-Id`);
-    }
     this.inbox = inbox;
     this.sub = conn.nc.subscribe(`${inbox}.*`, {
       callback: (err, msg) => {
@@ -128,7 +115,7 @@ export class StreamPublisher {
    * message refused for itself (its subject is not one the stream takes, a header that cannot be
    * written, too large, a stream limit) is an outcome with ok false, and the others go on. A lost
    * connection, a missing acknowledgement or the signal throw: what was sent may or may not be
-   * stored, and a rerun with the same restore id sorts it out.
+   * stored, and a rerun of the restore finds out (stream-writer.ts).
    */
   async publish(messages: readonly PublishMessage[]): Promise<PublishOutcome[]> {
     const { signal } = this.options;
@@ -160,8 +147,7 @@ export class StreamPublisher {
         }
         let block: Uint8Array | undefined;
         try {
-          const first = this.options.dedup === false ? [] : [{ name: MSG_ID, value: utf8.encode(dedupId(this.options.restoreId, this.options.sourceStream, m.sourceSeq)) }];
-          block = encodeHeaderBlock(m.headers, first);
+          block = encodeHeaderBlock(m.headers);
         } catch (e) {
           out[i] = { sourceSeq: m.sourceSeq, ok: false, reason: (e as Error).message };
           continue;
@@ -231,7 +217,10 @@ export class StreamPublisher {
       // the subject check makes this impossible unless streams changed during the restore
       return { sourceSeq: m.sourceSeq, ok: false, reason: `stored in stream ${ack.stream} instead of ${this.options.stream}` };
     }
-    return { sourceSeq: m.sourceSeq, ok: true, targetSeq: ack.seq, duplicate: ack.duplicate === true };
+    if (ack.duplicate === true) {
+      return { sourceSeq: m.sourceSeq, ok: false, reason: `stream ${this.options.stream} took it for a duplicate of its message ${ack.seq} (the same Nats-Msg-Id within the stream's duplicate window), and did not store it` };
+    }
+    return { sourceSeq: m.sourceSeq, ok: true, targetSeq: ack.seq };
   }
 
   private failAll(e: unknown): void {

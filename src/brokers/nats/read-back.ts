@@ -3,7 +3,7 @@
  * sequence over the sequences the restore mapped, through the backup source's ordered consumer
  * (which changes nothing). Compared: the data, the headers in order and the subject (renamed by
  * --subject-map as the restore renamed it). Not compared: the timestamp (JetStream stamps its own
- * when a message is stored) and the Nats-Msg-Id the restore puts first (mqbak:<restore>:...).
+ * when a message is stored).
  * A work-queue target cannot be read without removing its messages: the check refuses it.
  */
 import type { AdapterOptionValues, CheckedRecord, ReadBack, SinkPlan } from '../adapter.js';
@@ -12,9 +12,6 @@ import { asNatsAddress } from './address.js';
 import { restoreChoices } from './options.js';
 
 const EMPTY = new Uint8Array(0);
-const MSG_ID = 'Nats-Msg-Id';
-const OWN_ID = /^mqbak:/;
-const text = new TextDecoder();
 
 export function natsReadBack(plan: SinkPlan, options: AdapterOptionValues): ReadBack {
   const streams = [...new Set(plan.targets.map((t) => asNatsAddress(t.target).stream))];
@@ -22,12 +19,9 @@ export function natsReadBack(plan: SinkPlan, options: AdapterOptionValues): Read
   return {
     sourceOptions: { streams, mode: 'mirror' },
     checked(r: ArchiveRecord, side: 'archive' | 'target'): CheckedRecord {
-      let headers = r.headers;
-      const first = headers[0];
-      if (side === 'target' && first?.name === MSG_ID && first.value !== null && OWN_ID.test(text.decode(first.value))) headers = headers.slice(1);
       const subject = (r.attributes as { subject?: unknown } | null)?.subject;
       const s = typeof subject === 'string' && side === 'archive' ? renameSubject(subject) : (subject ?? null);
-      return { key: r.key, value: r.value ?? EMPTY, headers, attributes: { subject: s as string | null } };
+      return { key: r.key, value: r.value ?? EMPTY, headers: r.headers, attributes: { subject: s as string | null } };
     },
   };
 }

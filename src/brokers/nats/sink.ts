@@ -80,7 +80,7 @@ export class NatsSink implements BrokerSink {
   async openStream(target: PlannedTarget, saved: JournalEntry | null, signal: AbortSignal): Promise<StreamWriter> {
     const t = asNatsAddress(target.target).stream;
     this.ctx.progress.phase(`restoring ${target.records} messages of stream ${asNatsAddress(target.source).stream} into ${t}`);
-    return await NatsStreamWriter.open(this.conn, target, saved, this.settings.renameSubject, signal);
+    return await NatsStreamWriter.open(this.conn, target, saved, this.settings.renameSubject, this.notes, signal);
   }
 
   /** The durable consumers (--definitions), each at the first message it had not acknowledged. */

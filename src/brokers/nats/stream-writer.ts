@@ -1,30 +1,34 @@
 /**
  * Restoring one archived stream into one target stream: messages published in order, each
- * counted once the server acknowledged it, with a deduplication id (Nats-Msg-Id) made of the
- * restore id, the source stream and the source sequence (publisher.ts).
+ * counted once the server acknowledged it, with their header blocks as they were and nothing
+ * added (publisher.ts).
  *
- * Resuming: the journal entry holds the restore id, the runs of what was acknowledged, the last
- * source sequence handled (`through`: acknowledged or failed) and the failures. A rerun leaves
- * out what the journal says is done (the core passes only later records and the failures), and
- * finds what the interrupted run published after its last journal save by reading the target
- * from the first sequence it had not accounted for, looking for its own deduplication ids: those
- * messages are not published again, whatever the stream's duplicate window. Anything still racing
- * is caught by the server's deduplication.
+ * Resuming: the journal entry holds the runs of what was acknowledged, the last source sequence
+ * handled (`through`: acknowledged or failed), the failures and the first target sequence not
+ * accounted for. A rerun leaves out what the journal says is done (the core passes only later
+ * records and the failures), and finds what the interrupted run published after its last journal
+ * save by reading the target from that first sequence on: one connection's messages are stored in
+ * the order sent, so those messages are the next records in order (less any the server refused),
+ * and each record that equals the next of them (subject, header lines, data) is counted as
+ * restored there instead of being published again.
+ *
+ * A target stream that gains messages from elsewhere while mqbak writes it shows as target
+ * sequences skipped between two acknowledgements: reported as a warning (another publisher, or,
+ * on a rerun, the interrupted run's last messages stored after the rerun read the target).
  */
-import { randomBytes } from 'node:crypto';
 import type { JournalEntry, OffsetRun, PlannedTarget, StreamWriter, WriteAck } from '../adapter.js';
 import { MqbakError } from '../../common/errors.js';
 import type { RecordHeader, RecordSlice } from '../../common/record.js';
 import { asNatsAddress } from './address.js';
 import type { NatsConnection } from './connection.js';
-import { dedupId, StreamPublisher, type PublishMessage } from './publisher.js';
+import { StreamPublisher, type PublishMessage } from './publisher.js';
+import type { NatsRecord } from './raw-message.js';
 import { subjectOf } from './records.js';
 import { SeqRuns } from './seq-runs.js';
 import { readStream } from './stream-reader.js';
 import { describeStream } from './streams.js';
 
 export interface NatsJournalEntry extends JournalEntry {
-  restoreId: string;
   /** The first target sequence this restore has not accounted for. */
   targetNext: number;
   /** Every planned record up to this source sequence was acknowledged or failed; null: none yet. */
@@ -35,7 +39,6 @@ export interface NatsJournalEntry extends JournalEntry {
   runs: Array<[number, number, number]>;
 }
 
-const MSG_ID = 'Nats-Msg-Id';
 const names = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
@@ -43,47 +46,50 @@ export class NatsStreamWriter implements StreamWriter {
   readonly resume: StreamWriter['resume'];
   /** The writes so far, one after the other (the publisher takes one batch at a time). */
   private chain: Promise<unknown> = Promise.resolve();
+  /** The last target sequence known to be stored: what was there at open, then each acknowledgement. */
+  private lastStored: number;
+  /** Target sequences skipped between acknowledgements (stored by someone else). */
+  private foreign = 0;
+  private firstForeign = 0;
 
   private constructor(
     private readonly target: PlannedTarget,
     private readonly publisher: StreamPublisher,
     private readonly renameSubject: (s: string) => string,
-    private readonly restoreId: string,
     private targetNext: number,
     private through: number | null,
     private readonly failed: Set<number>,
     private readonly runs: SeqRuns,
-    /** Published by the interrupted run after its last journal save: source -> target sequence. */
-    private readonly landed: Map<number, number>,
+    /** Stored after the interrupted run's last journal save, in order: the first not matched yet first. */
+    private readonly landed: NatsRecord[],
+    lastStored: number,
+    /** Where warnings for the user go. */
+    private readonly notes: string[],
   ) {
     this.resume = through === null ? null : { through: BigInt(through), retry: new Set([...failed].map((f) => BigInt(f))) };
+    this.lastStored = lastStored;
   }
 
-  static async open(conn: NatsConnection, target: PlannedTarget, saved: JournalEntry | null, renameSubject: (s: string) => string, signal: AbortSignal): Promise<NatsStreamWriter> {
+  static async open(conn: NatsConnection, target: PlannedTarget, saved: JournalEntry | null, renameSubject: (s: string) => string, notes: string[], signal: AbortSignal): Promise<NatsStreamWriter> {
     const stream = asNatsAddress(target.target).stream;
-    const sourceStream = asNatsAddress(target.source).stream;
-    let restoreId: string;
-    let targetNext: number;
+    const lastStored = (await describeStream(conn, stream)).lastSeq;
+    let targetNext = lastStored + 1;
     let through: number | null = null;
     let failed = new Set<number>();
     let runs = new SeqRuns();
-    let landed = new Map<number, number>();
-    if (saved === null) {
-      // a new restore: its id goes into the journal before the first write
-      restoreId = randomBytes(6).toString('hex');
-      targetNext = (await describeStream(conn, stream)).lastSeq + 1;
-    } else {
+    const landed: NatsRecord[] = [];
+    if (saved !== null) {
       const e = entryOf(saved, target.name);
-      restoreId = e.restoreId;
       targetNext = e.targetNext;
       through = e.through;
       failed = new Set(e.failed);
       runs = SeqRuns.fromJson(e.runs, target.name);
-      // the ids of this restore and source stream: the prefix of dedupId(restoreId, sourceStream, seq)
-      landed = await ownMessagesFrom(conn, stream, targetNext, dedupId(restoreId, sourceStream, 0).replace(/0$/, ''), signal);
+      if (lastStored >= targetNext) {
+        for await (const b of readStream(conn, stream, { from: targetNext, to: lastStored, signal })) landed.push(...b.records);
+      }
     }
-    const publisher = await StreamPublisher.open(conn, { stream, restoreId, sourceStream, signal });
-    return new NatsStreamWriter(target, publisher, renameSubject, restoreId, targetNext, through, failed, runs, landed);
+    const publisher = await StreamPublisher.open(conn, { stream, signal });
+    return new NatsStreamWriter(target, publisher, renameSubject, targetNext, through, failed, runs, landed, lastStored, notes);
   }
 
   write(batch: readonly RecordSlice[], _signal: AbortSignal): Promise<WriteAck> {
@@ -101,14 +107,6 @@ export class NatsStreamWriter implements StreamWriter {
       for (let i = s.from; i < s.to; i++) {
         const seq = c.position[i]!;
         last = seq;
-        const there = this.landed.get(seq);
-        if (there !== undefined) {
-          // the interrupted run's message, acknowledged but not yet in its journal
-          this.runs.add(seq, there);
-          this.targetNext = Math.max(this.targetNext, there + 1);
-          ack.written++;
-          continue;
-        }
         const headers: RecordHeader[] = [];
         for (let h = c.headerStart[i]!; h < c.headerStart[i + 1]!; h++) {
           const ns = c.headerNameStart[h]!;
@@ -118,7 +116,18 @@ export class NatsStreamWriter implements StreamWriter {
         }
         const vl = c.valueLength[i]!;
         const vs = c.valueStart[i]!;
-        messages.push({ subject: this.renameSubject(subjectOf(c, i)), headers, data: vl < 0 ? EMPTY : c.bytes.subarray(vs, vs + vl), sourceSeq: seq });
+        const m: PublishMessage = { subject: this.renameSubject(subjectOf(c, i)), headers, data: vl < 0 ? EMPTY : c.bytes.subarray(vs, vs + vl), sourceSeq: seq };
+        const there = this.landed[0];
+        if (there !== undefined && sameMessage(there, m)) {
+          // the interrupted run's message, acknowledged but not yet in its journal
+          this.landed.shift();
+          this.runs.add(seq, there.seq);
+          this.failed.delete(seq);
+          this.targetNext = Math.max(this.targetNext, there.seq + 1);
+          ack.written++;
+          continue;
+        }
+        messages.push(m);
       }
     }
     if (messages.length > 0) {
@@ -127,6 +136,11 @@ export class NatsStreamWriter implements StreamWriter {
           this.runs.add(o.sourceSeq, o.targetSeq);
           this.failed.delete(o.sourceSeq);
           this.targetNext = Math.max(this.targetNext, o.targetSeq + 1);
+          if (o.targetSeq > this.lastStored + 1) {
+            if (this.foreign === 0) this.firstForeign = this.lastStored + 1;
+            this.foreign += o.targetSeq - this.lastStored - 1;
+          }
+          this.lastStored = Math.max(this.lastStored, o.targetSeq);
           ack.written++;
         } else {
           this.failed.add(o.sourceSeq);
@@ -139,7 +153,7 @@ export class NatsStreamWriter implements StreamWriter {
   }
 
   journal(): NatsJournalEntry {
-    return { restoreId: this.restoreId, targetNext: this.targetNext, through: this.through, failed: [...this.failed].sort((a, b) => a - b), runs: this.runs.toJson() };
+    return { targetNext: this.targetNext, through: this.through, failed: [...this.failed].sort((a, b) => a - b), runs: this.runs.toJson() };
   }
 
   async close(): Promise<OffsetRun[]> {
@@ -148,6 +162,12 @@ export class NatsStreamWriter implements StreamWriter {
     } finally {
       this.publisher.close();
     }
+    if (this.foreign > 0) {
+      const stream = asNatsAddress(this.target.target).stream;
+      this.notes.push(
+        `stream ${stream}: ${this.foreign} message(s) not published by this restore were stored between its own, the first at sequence ${this.firstForeign} (another publisher on its subjects, or an interrupted run of this restore still finishing when this one started: look for duplicates there)`,
+      );
+    }
     return this.runs.offsetRuns(this.target.name, this.target.source, this.target.target);
   }
 }
@@ -155,29 +175,24 @@ export class NatsStreamWriter implements StreamWriter {
 function entryOf(saved: JournalEntry, name: string): NatsJournalEntry {
   const e = saved as Partial<NatsJournalEntry>;
   const seq = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  if (typeof e.restoreId !== 'string' || !/^[0-9a-f]+$/.test(e.restoreId) || !seq(e.targetNext) || !(e.through === null || seq(e.through)) || !Array.isArray(e.failed) || !e.failed.every(seq)) {
+  if (!seq(e.targetNext) || !(e.through === null || seq(e.through)) || !Array.isArray(e.failed) || !e.failed.every(seq)) {
     throw new MqbakError('usage', `restore journal: entry of ${name} is not a JetStream restore's`, { hint: 'delete the journal to start the restore over' });
   }
   return e as NatsJournalEntry;
 }
 
-/**
- * Messages of this restore and source stream stored from target sequence `from` on, by their
- * deduplication id (the first header, `prefix` followed by the source sequence).
- */
-async function ownMessagesFrom(conn: NatsConnection, stream: string, from: number, prefix: string, signal: AbortSignal): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
-  const last = (await describeStream(conn, stream)).lastSeq;
-  if (last < from) return out;
-  for await (const b of readStream(conn, stream, { from, to: last, signal })) {
-    for (const r of b.records) {
-      const h = r.headers[0];
-      if (h?.name !== MSG_ID || h.value === null) continue;
-      const id = names.decode(h.value);
-      if (!id.startsWith(prefix)) continue;
-      const seq = Number(id.slice(prefix.length));
-      if (Number.isSafeInteger(seq)) out.set(seq, r.seq);
-    }
+/** A stored message and a message to publish: the same subject, header lines and data. */
+function sameMessage(stored: NatsRecord, m: PublishMessage): boolean {
+  if (stored.subject !== m.subject || stored.headers.length !== m.headers.length || !sameBytes(stored.data, m.data)) return false;
+  for (let i = 0; i < m.headers.length; i++) {
+    const a = stored.headers[i]!;
+    const b = m.headers[i]!;
+    if (a.name !== b.name) return false;
+    if (a.value === null || b.value === null ? a.value !== b.value : !sameBytes(a.value, b.value)) return false;
   }
-  return out;
+  return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
