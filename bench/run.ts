@@ -13,6 +13,7 @@ import { MockKafka } from './lib/kafka.js';
 import { natsScenarios } from './lib/nats.js';
 import { kafkaScenarios } from './lib/kafka-scenarios.js';
 import { rabbitScenarios } from './lib/rabbitmq-scenarios.js';
+import { S3_RUNS, s3Scenarios } from './lib/s3-scenarios.js';
 import { ROOT, TSX, W, env, find, finish, log, mqbak, ratioOf, record, results, sample, type Measure } from './lib/harness.js';
 import { zstdImplementation } from '../src/archive/codec.js';
 import { writeDataFile } from './lib/data.js';
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     const mockd = MockKafka.binary(ROOT);
     await kafkaScenarios(a, work, mockd, dataK, nK, statK.rawBytes, profileDir);
   }
+  if (a.only.has('s3')) await s3Scenarios(a, work, MockKafka.binary(ROOT), dataK, nK, statK.rawBytes);
   const dataR = join(work, 'rabbit.bin');
   const statR = await writeDataFile(dataR, nR);
   if (a.only.has('rabbitmq')) {
@@ -143,6 +145,8 @@ async function main(): Promise<void> {
     checkTarget('rabbitmq-restore-vs-publisher', 'RabbitMQ restore vs amqplib publisher', 'at-least', 0.9, ratioOf('rabbitmq restore: mqbak', 'rabbitmq publish: amqplib confirms'), 'x', why('rabbitmq restore: mqbak')),
     checkTarget('nats-backup-vs-consumer', 'JetStream backup vs ordered consumer', 'at-least', 0.9, ratioOf('nats backup: mqbak', 'nats backup baseline: ordered consumer read only'), 'x', why('nats backup: mqbak')),
     checkTarget('nats-restore-vs-publisher', 'JetStream restore vs js.publish with acks', 'at-least', 0.9, ratioOf('nats restore: mqbak', 'nats restore baseline: js.publish with acks'), 'x', why('nats restore: mqbak')),
+    checkTarget('s3-backup-vs-local', 'S3 (s3rver) backup vs local folder', 'at-least', 0.8, ratioOf(S3_RUNS.backupS3, S3_RUNS.backupLocal), 'x', why(S3_RUNS.backupS3)),
+    checkTarget('s3-restore-vs-local', 'S3 (s3rver) restore vs local folder', 'at-least', 0.8, ratioOf(S3_RUNS.restoreS3, S3_RUNS.restoreLocal), 'x', why(S3_RUNS.restoreS3)),
   ];
   const mqRuns = results.filter((m) => m.tool === 'mqbak' && m.peakRssMb !== null);
   const maxRss = mqRuns.length ? Math.max(...mqRuns.map((m) => m.peakRssMb as number)) : null;

@@ -4,7 +4,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MockKafka } from './kafka.js';
-import { measure } from './proc.js';
 import { encryptedEnv, initEncryptedStore } from './encrypted.js';
 import { MQBAK, TSX, W, dirBytes, env, finish, log, mqbak, record, sample, type Measure, type ScenarioArgs } from './harness.js';
 
@@ -12,10 +11,7 @@ export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: strin
   const k = await MockKafka.start(mockd);
   try {
     const src = 'bench-events';
-    await k.createTopic(src, 3);
-    log(`kafka: seeding ${n} records into ${src} (3 partitions) at ${k.bootstrap}`);
-    const seed = await measure([...TSX, W('kafkajs-produce.ts'), k.bootstrap, src, dataFile], { env });
-    if (seed.code !== 0) throw new Error(`seeding failed: ${seed.stderr.slice(-500)}`);
+    await k.seedTopic(src, dataFile, n, 'kafka');
     const url = `kafka://${k.bootstrap}`;
 
     // 1. backup

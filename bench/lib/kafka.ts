@@ -1,6 +1,8 @@
 // One librdkafka mock cluster (mockd) per scenario, so RAM held by earlier topics never piles up.
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { TSX, W, env, log } from './harness.js';
+import { measure } from './proc.js';
 
 export class MockKafka {
   private replies: ((line: string) => void)[] = [];
@@ -50,6 +52,14 @@ export class MockKafka {
 
   async createTopic(name: string, partitions: number): Promise<void> {
     await this.command(`create ${name} ${partitions}`);
+  }
+
+  /** Creates `topic` with 3 partitions and produces the records of `dataFile` into it (kafkajs). */
+  async seedTopic(topic: string, dataFile: string, n: number, what: string): Promise<void> {
+    await this.createTopic(topic, 3);
+    log(`${what}: seeding ${n} records into ${topic} (3 partitions) at ${this.bootstrap}`);
+    const seed = await measure([...TSX, W('kafkajs-produce.ts'), this.bootstrap, topic, dataFile], { env });
+    if (seed.code !== 0) throw new Error(`seeding failed: ${seed.stderr.slice(-500)}`);
   }
 
   async deleteTopic(name: string): Promise<void> {

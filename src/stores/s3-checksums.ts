@@ -4,8 +4,8 @@
  * the server says it stored. AWS S3 gives every new object one: the one the client sent, or
  * CRC64NVME when it sent none (which is what --s3-checksum when-required does).
  */
-import { createHash } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { hashOf, PartsBody, type Bytes } from './s3-body.js';
 
 export type S3ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 
@@ -26,9 +26,11 @@ const CRC32C_TABLE = (() => {
   return t;
 })();
 
-export function crc32c(data: Uint8Array): number {
+export function crc32c(data: Bytes): number {
   let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC32C_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  for (const p of new PartsBody(data).parts) {
+    for (let i = 0; i < p.length; i++) c = CRC32C_TABLE[(c ^ p[i]!) & 0xff]! ^ (c >>> 8);
+  }
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -50,14 +52,16 @@ const CRC64_TABLES = (() => {
 })();
 
 /** The 8 big-endian bytes of the CRC-64/NVME of `data`. */
-export function crc64nvme(data: Uint8Array): Buffer {
+export function crc64nvme(data: Bytes): Buffer {
   const { hi: thi, lo: tlo } = CRC64_TABLES;
   let hi = 0xffffffff;
   let lo = 0xffffffff;
-  for (let i = 0; i < data.length; i++) {
-    const idx = (lo ^ data[i]!) & 0xff;
-    lo = (((lo >>> 8) | (hi << 24)) ^ tlo[idx]!) >>> 0;
-    hi = ((hi >>> 8) ^ thi[idx]!) >>> 0;
+  for (const p of new PartsBody(data).parts) {
+    for (let i = 0; i < p.length; i++) {
+      const idx = (lo ^ p[i]!) & 0xff;
+      lo = (((lo >>> 8) | (hi << 24)) ^ tlo[idx]!) >>> 0;
+      hi = ((hi >>> 8) ^ thi[idx]!) >>> 0;
+    }
   }
   const out = Buffer.alloc(8);
   out.writeUInt32BE((hi ^ 0xffffffff) >>> 0, 0);
@@ -65,24 +69,25 @@ export function crc64nvme(data: Uint8Array): Buffer {
   return out;
 }
 
-/** The raw digest of `data` under `algorithm`. */
-export function digest(algorithm: S3ChecksumAlgorithm, data: Uint8Array): Buffer {
+/** The raw digest of `data` (one buffer or parts, one after the other) under `algorithm`. */
+export function digest(algorithm: S3ChecksumAlgorithm, data: Bytes): Buffer {
+  const parts = new PartsBody(data).parts;
   switch (algorithm) {
     case 'CRC32':
-      return u32(zlibCrc32(data));
+      return u32(parts.reduce((c, p) => zlibCrc32(p, c), 0));
     case 'CRC32C':
-      return u32(crc32c(data));
+      return u32(crc32c(parts));
     case 'CRC64NVME':
-      return crc64nvme(data);
+      return crc64nvme(parts);
     case 'SHA1':
-      return createHash('sha1').update(data).digest();
+      return hashOf('sha1', parts);
     case 'SHA256':
-      return createHash('sha256').update(data).digest();
+      return hashOf('sha256', parts);
   }
 }
 
 /** S3's full-object checksum value: base64 of the digest. */
-export function fullObjectChecksum(algorithm: S3ChecksumAlgorithm, data: Uint8Array): string {
+export function fullObjectChecksum(algorithm: S3ChecksumAlgorithm, data: Bytes): string {
   return digest(algorithm, data).toString('base64');
 }
 
@@ -90,8 +95,9 @@ export function fullObjectChecksum(algorithm: S3ChecksumAlgorithm, data: Uint8Ar
  * S3's composite checksum of a multipart upload made of `partSize` parts (the last one
  * shorter): the checksum of the concatenated part digests, then `-<parts>`.
  */
-export function compositeChecksum(algorithm: S3ChecksumAlgorithm, data: Uint8Array, partSize: number): string {
+export function compositeChecksum(algorithm: S3ChecksumAlgorithm, data: Bytes, partSize: number): string {
+  const body = new PartsBody(data);
   const digests: Buffer[] = [];
-  for (let at = 0; at < data.length; at += partSize) digests.push(digest(algorithm, data.subarray(at, Math.min(data.length, at + partSize))));
+  for (let at = 0; at < body.length; at += partSize) digests.push(digest(algorithm, body.slice(at, Math.min(body.length, at + partSize)).parts));
   return `${digest(algorithm, Buffer.concat(digests)).toString('base64')}-${digests.length}`;
 }

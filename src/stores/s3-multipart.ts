@@ -1,13 +1,13 @@
 /**
- * A multipart upload of a body already in memory: parts are views of it (no copies), sent
- * QUEUE_SIZE at a time, each with Content-MD5 (checked by the server) and each retried on its
- * own like any request. Any failure aborts the upload, so no invisible parts are left to pay
+ * A multipart upload of a body already in memory: each part is a list of views of the caller's
+ * chunks (a chunk that straddles a part boundary is cut into two views; nothing is copied), sent
+ * QUEUE_SIZE at a time as a stream of those views, each with Content-MD5 (checked by the server)
+ * and each retried on its own like any request. Any failure aborts the upload, so no invisible parts are left to pay
  * for, and the error reported is the one that failed the upload, not the abort's.
  * (Not lib-storage's Upload: it reports the abort's error instead of the part's when the abort
  * fails too, which turned a retriable 500 into a permanent 405 on s3rver, and it sends no
  * Content-MD5 per part.)
  */
-import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -19,9 +19,11 @@ import {
   type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
+import { PartsBody } from './s3-body.js';
+import { fullObjectChecksum } from './s3-checksums.js';
 import { isNotImplemented, nameOf } from './s3-errors.js';
 
-/** Parts in flight at once (parts are views of the body in memory: no copies). */
+/** Parts in flight at once (parts are views of the caller's chunks: no copies). */
 const QUEUE_SIZE = 4;
 
 /** What an upload needs of its store. */
@@ -37,7 +39,9 @@ export interface MultipartTarget {
   /** Whether to ask for write-once with If-None-Match; the upload clears it when the server answers 501. */
   writeOnce: { conditional: boolean };
   /** Whether the object `Key` (full object key) holds exactly `body`. */
-  holds(Key: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<boolean>;
+  holds(Key: string, body: PartsBody, signal: AbortSignal | undefined): Promise<boolean>;
+  /** Whether the client adds flexible checksums (requestChecksumCalculation WHEN_SUPPORTED). */
+  flexible(): Promise<boolean>;
 }
 
 // Errors of uploads whose abort failed as well: their parts stay on the server, which the
@@ -49,10 +53,11 @@ export function leftParts(e: unknown): boolean {
   return typeof e === 'object' && e !== null && unaborted.has(e);
 }
 
-export async function multipartUpload(t: MultipartTarget, Key: string, body: Uint8Array, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
-  // With flexible checksums on, the SDK adds a CRC32 to every part; S3 then wants the upload
-  // created with that algorithm and each part's checksum listed on completion.
-  const flexible = (await t.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+export async function multipartUpload(t: MultipartTarget, Key: string, body: PartsBody, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
+  // With flexible checksums on, every part carries its CRC32 (computed here: the SDK would send a
+  // streamed body aws-chunked, with a trailer); S3 then wants the upload created with that
+  // algorithm and each part's checksum listed on completion.
+  const flexible = await t.flexible();
   const create = await t.send<CreateMultipartUploadCommandOutput>(
     new CreateMultipartUploadCommand({ Bucket: t.bucket, Key, ChecksumAlgorithm: flexible ? 'CRC32' : undefined, ...t.sse }),
     signal,
@@ -104,7 +109,7 @@ async function uploadParts(
   t: MultipartTarget,
   Key: string,
   UploadId: string,
-  body: Uint8Array,
+  body: PartsBody,
   flexible: boolean,
   signal: AbortSignal | undefined,
   onRetry: () => void,
@@ -116,7 +121,7 @@ async function uploadParts(
   const worker = async (): Promise<void> => {
     while (next < count && !failed) {
       const i = next++;
-      const part = body.subarray(i * t.partSize, Math.min(body.length, (i + 1) * t.partSize));
+      const part = body.slice(i * t.partSize, Math.min(body.length, (i + 1) * t.partSize));
       try {
         const out = await t.send<UploadPartCommandOutput>(
           new UploadPartCommand({
@@ -124,10 +129,11 @@ async function uploadParts(
             Key,
             UploadId,
             PartNumber: i + 1,
-            Body: part,
+            // sent by the client's PartsBody middleware (s3-body.ts)
+            Body: part as never,
             ContentLength: part.length,
-            ContentMD5: createHash('md5').update(part).digest('base64'),
-            ChecksumAlgorithm: flexible ? 'CRC32' : undefined,
+            ContentMD5: part.md5Base64(),
+            ...(flexible ? { ChecksumAlgorithm: 'CRC32' as const, ChecksumCRC32: fullObjectChecksum('CRC32', part.parts) } : {}),
           }),
           signal,
           onRetry,

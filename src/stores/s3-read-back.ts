@@ -7,6 +7,7 @@
  */
 import type { HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { MqbakError } from '../common/errors.js';
+import { PartsBody, type Bytes } from './s3-body.js';
 import { compositeChecksum, fullObjectChecksum, type S3ChecksumAlgorithm } from './s3-checksums.js';
 
 const CHECKSUM_FIELDS = [
@@ -19,10 +20,11 @@ const CHECKSUM_FIELDS = [
 
 /**
  * Checks what HeadObject (with ChecksumMode ENABLED) says of the object `key` just uploaded
- * from `body`: 'integrity' when it differs. `partSize` is the multipart part size, for composite
- * checksums of a multipart upload.
+ * from `sent` (one buffer or its parts): 'integrity' when it differs. `partSize` is the multipart
+ * part size, for composite checksums of a multipart upload.
  */
-export function checkUploaded(head: HeadObjectCommandOutput, key: string, body: Uint8Array, multipart: boolean, partSize: number, description: string): void {
+export function checkUploaded(head: HeadObjectCommandOutput, key: string, sent: Bytes, multipart: boolean, partSize: number, description: string): void {
+  const body = new PartsBody(sent);
   const size = head.ContentLength ?? 0;
   if (size !== body.length) {
     throw new MqbakError('integrity', `${description}: object ${key} holds ${size} bytes after uploading ${body.length}`, {
@@ -35,16 +37,11 @@ export function checkUploaded(head: HeadObjectCommandOutput, key: string, body: 
     const composite = /-\d+$/.test(reported);
     // a composite checksum is over the parts as uploaded: only ours (known part size) can be recomputed
     if (composite && !multipart) continue;
-    const expected = composite ? compositeChecksum(algorithm, body, partSize) : fullObjectChecksum(algorithm, body);
+    const expected = composite ? compositeChecksum(algorithm, body.parts, partSize) : fullObjectChecksum(algorithm, body.parts);
     if (reported !== expected) {
       throw new MqbakError('integrity', `${description}: object ${key} has ${algorithm} ${reported} after upload, the bytes sent have ${expected}`, {
         retriable: true,
       });
     }
   }
-}
-
-/** Whether two byte arrays hold the same bytes. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }

@@ -3,13 +3,14 @@
  * This module is only loaded for s3:// stores, so it may import the SDK at the top.
  *
  * What it checks, because object stores fail quietly: every upload (single or each part) carries
- * Content-MD5, which servers that implement it verify on receipt; after every upload a
+ * Content-MD5, which servers that implement it verify on receipt, and is signed with the SHA-256
+ * of its bytes; after every upload a
  * HeadObject must show the exact size sent and every checksum mqbak can compute
  * (s3-read-back.ts). Write-once is If-None-Match '*' where the server honours it, and a
- * HeadObject before writing everywhere. Its parts: s3-config.ts (settings and the SDK client),
- * s3-retry.ts (retries), s3-multipart.ts (large uploads), s3-errors.ts (what failures mean).
+ * HeadObject before writing everywhere. A body given as parts is sent as they are, never joined
+ * (s3-body.ts). Its parts: s3-config.ts (settings and the SDK client), s3-retry.ts (retries),
+ * s3-multipart.ts (large uploads), s3-errors.ts (what failures mean).
  */
-import { createHash } from 'node:crypto';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -23,11 +24,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { DEFAULT_MAX_ATTEMPTS, MULTIPART_THRESHOLD, PART_SIZE, s3ClientConfig, s3Description, sseParams, type S3Config, type S3StoreTuning } from './s3-config.js';
+import { PartsBody, sameBytes, sendPartsBodies, type Bytes } from './s3-body.js';
+import { fullObjectChecksum } from './s3-checksums.js';
 import { clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_REFUSALS, nameOf, s3Failure, statusOf } from './s3-errors.js';
 import { leftParts, multipartUpload, type MultipartTarget } from './s3-multipart.js';
-import { checkUploaded, sameBytes } from './s3-read-back.js';
+import { checkUploaded } from './s3-read-back.js';
 import { RETRY_BASE_MS, sendWithRetry, type RetryPolicy } from './s3-retry.js';
-import { StoreNotFoundError, wholeBody, type ByteRange, type ObjectInfo, type Store, type StoreAccess } from './store.js';
+import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store, type StoreAccess } from './store.js';
 
 export type { S3Config, S3StoreTuning } from './s3-config.js';
 
@@ -61,6 +64,7 @@ export class S3Store implements Store {
     this.description = s3Description(bucket, this.base, config.endpoint);
     this.sse = sseParams(config);
     this.client = new S3Client(s3ClientConfig(config, tuning));
+    sendPartsBodies(this.client);
     this.multipart = {
       sse: this.sse,
       client: this.client,
@@ -70,6 +74,7 @@ export class S3Store implements Store {
       send: (command, signal, onRetry) => this.send(command, signal, onRetry),
       writeOnce: this.writeOnce,
       holds: (Key, body, signal) => this.holds(Key.slice(this.base.length), body, signal),
+      flexible: () => this.flexible(),
     };
   }
 
@@ -80,9 +85,9 @@ export class S3Store implements Store {
     return this.base + key;
   }
 
-  async put(key: string, parts: Uint8Array | readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
-    // one buffer: the SDK, its checksums and a retry read it whole (a copy when given parts)
-    const body = wholeBody(parts);
+  async put(key: string, parts: Bytes, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    // the parts as they are: each attempt streams views of them (no copy of the segment)
+    const body = new PartsBody(parts);
     const Key = this.objectKey(key);
     throwIfAborted(options.signal);
     // Write-once: servers that honour If-None-Match refuse a second writer atomically; for the
@@ -113,21 +118,28 @@ export class S3Store implements Store {
       }
     }
     const head = await this.readBack(key, options.signal);
-    checkUploaded(head, key, body, multipart, this.multipart.partSize, this.description);
+    checkUploaded(head, key, body.parts, multipart, this.multipart.partSize, this.description);
     return { key, size: body.length, modified: head.LastModified?.getTime() ?? null };
   }
 
-  /** One PutObject with Content-MD5, write-once where the server supports If-None-Match. */
-  private async putWhole(Key: string, body: Uint8Array, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
-    const contentMD5 = createHash('md5').update(body).digest('base64');
+  /**
+   * One PutObject with Content-MD5, write-once where the server supports If-None-Match. With
+   * flexible checksums on, the CRC32 is computed here and sent as a header: given a streamed body,
+   * the SDK would compute it itself into an aws-chunked trailer, which many servers refuse.
+   */
+  private async putWhole(Key: string, body: PartsBody, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
+    const contentMD5 = body.md5Base64();
+    const crc32 = (await this.flexible()) ? { ChecksumAlgorithm: 'CRC32' as const, ChecksumCRC32: fullObjectChecksum('CRC32', body.parts) } : {};
     const putOnce = (conditional: boolean) =>
       this.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key,
-          Body: body,
+          // sent by the client's PartsBody middleware (s3-body.ts)
+          Body: body as never,
           ContentLength: body.length,
           ContentMD5: contentMD5,
+          ...crc32,
           IfNoneMatch: conditional ? '*' : undefined,
           ...this.sse,
         }),
@@ -153,10 +165,15 @@ export class S3Store implements Store {
     }
   }
 
+  /** Whether the client adds flexible checksums to uploads (--s3-checksum when-supported, the SDK's default). */
+  private async flexible(): Promise<boolean> {
+    return (await this.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+  }
+
   /** Whether `key` holds exactly `body` (read back in full). */
-  private async holds(key: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<boolean> {
+  private async holds(key: string, body: PartsBody, signal: AbortSignal | undefined): Promise<boolean> {
     try {
-      return sameBytes(await this.get(key, { signal }), body);
+      return sameBytes(await this.get(key, { signal }), body.parts);
     } catch (e) {
       if (e instanceof StoreNotFoundError) return false;
       throw e;

@@ -260,6 +260,33 @@ describe.each(s3Servers())('S3 store against a misbehaving server ($name behind 
     expect(puts).toBe(3);
   });
 
+  it('a retried put and a retried part send all their bytes again, from the parts given', async () => {
+    const MiB = 1024 * 1024;
+    const s = await store({}, { ...fast, multipartThreshold: 6 * MiB, partSize: 5 * MiB });
+    // chunks of their own memory, as a backup hands a segment over; part 2 spans four of them
+    const small = [bytes(1000, 20), bytes(2000, 21)];
+    const big = Array.from({ length: 12 }, (_, i) => bytes(MiB + 3, 30 + i));
+    const failed = new Set<string>();
+    faults.onRequest = (r) => {
+      const which = r.url.includes('partNumber=2') ? 'part 2' : isObjectPut(r, 'small') ? 'small' : undefined;
+      if (which === undefined || failed.has(which)) return { kind: 'forward' };
+      failed.add(which);
+      return { kind: 'answer', status: 500, code: 'InternalError' };
+    };
+    expect((await s.put('small', small)).size).toBe(3000);
+    expect((await s.put('big', big)).size).toBe(12 * (MiB + 3));
+    const sent = (which: (r: Seen) => boolean) => seen.filter(which).map((r) => r.body);
+    const smallSent = sent((r) => isObjectPut(r, 'small'));
+    const partSent = sent((r) => r.method === 'PUT' && r.url.includes('partNumber=2'));
+    expect(smallSent.length).toBe(2);
+    expect(partSent.length).toBe(2);
+    for (const b of smallSent) expect(b.equals(Buffer.concat(small))).toBe(true);
+    for (const b of partSent) expect(b.equals(Buffer.concat(big).subarray(5 * MiB, 10 * MiB))).toBe(true);
+    faults = {};
+    expect(Buffer.from(await s.get('small')).equals(Buffer.concat(small))).toBe(true);
+    expect(Buffer.from(await s.get('big')).equals(Buffer.concat(big))).toBe(true);
+  }, 60_000);
+
   it('a part that keeps failing: retried on its own, then the multipart upload is aborted and the put is unreachable (exit 5)', async () => {
     const MiB = 1024 * 1024;
     const s = await store({ maxAttempts: 2 }, { ...fast, multipartThreshold: 6 * MiB, partSize: 5 * MiB });

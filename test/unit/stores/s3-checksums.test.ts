@@ -32,4 +32,15 @@ describe('S3 checksums', () => {
     expect(compositeChecksum('SHA256', data, 4)).toBe(`${createHash('sha256').update(joined).digest('base64')}-3`);
     expect(compositeChecksum('CRC32', data, 100)).toMatch(/-1$/);
   });
+
+  it('every checksum of bytes given as parts is the checksum of the parts joined', () => {
+    const data = new Uint8Array(3001).map((_, i) => (i * 131) & 0xff);
+    const parts = [data.subarray(0, 1), new Uint8Array(0), data.subarray(1, 1024), data.subarray(1024)];
+    for (const algorithm of ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const) {
+      expect(fullObjectChecksum(algorithm, parts), algorithm).toBe(fullObjectChecksum(algorithm, data));
+      // composite parts of 1000 bytes cut across the given parts
+      expect(compositeChecksum(algorithm, parts, 1000), algorithm).toBe(compositeChecksum(algorithm, data, 1000));
+    }
+    expect(crc32c(parts)).toBe(crc32c(data));
+  });
 });
