@@ -38,11 +38,6 @@ export interface Store {
 /** What a command is about to do with a store (Store.check). */
 export type StoreAccess = 'read' | 'write';
 
-/** A body given as parts, as one buffer (the same buffer when it is one already). */
-export function wholeBody(body: Uint8Array | readonly Uint8Array[]): Uint8Array {
-  return body instanceof Uint8Array ? body : Buffer.concat(body);
-}
-
 export interface ObjectInfo {
   key: string;
   size: number;
