@@ -22,16 +22,13 @@ export function murmur2(bytes: Uint8Array, start = 0, length = bytes.length - st
     k = Math.imul(k, M);
     h = Math.imul(h, M) ^ k;
   }
-  switch (length & 3) {
-    case 3:
-      h ^= bytes[i + 2]! << 16;
-    // falls through
-    case 2:
-      h ^= bytes[i + 1]! << 8;
-    // falls through
-    case 1:
-      h ^= bytes[i]!;
-      h = Math.imul(h, M);
+  // the last one to three bytes
+  const rest = length & 3;
+  if (rest === 3) h ^= bytes[i + 2]! << 16;
+  if (rest >= 2) h ^= bytes[i + 1]! << 8;
+  if (rest >= 1) {
+    h ^= bytes[i]!;
+    h = Math.imul(h, M);
   }
   h ^= h >>> 13;
   h = Math.imul(h, M);
