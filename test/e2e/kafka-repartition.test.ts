@@ -6,6 +6,7 @@
  * other targets) before anything is published; a repartitioned restore SIGKILLed and rerun.
  */
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Partitioners } from 'kafkajs';
@@ -95,6 +96,18 @@ function expectRepartitioned(source: Seen[], target: Seen[], count: number, map:
     const where = mapped.get(`${s.partition}/${s.offset}`);
     expect(where, `source ${s.partition}/${s.offset} not in the map`).toBeDefined();
     expect(body(at.get(where!)!)).toEqual(body(s));
+  }
+}
+
+/** Records on the target topic's partitions, 0 while it does not exist. */
+async function onTarget(topic: string): Promise<number> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return 0;
+    return (await admin.fetchTopicOffsets(topic)).reduce((total, o) => total + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -188,21 +201,17 @@ describe('kafka restore --repartition', () => {
     const mapFile = path.join(dir, 'map.jsonl');
     const args = ['restore', dir, url(), '--repartition', '--partitions', '5', '--map', `${topic}=${target}`, '--offset-map', mapFile, '--json'];
     const child = spawn(process.execPath, [MQBAK_BIN, ...args], { env: { ...process.env, CI: 'true', XDG_STATE_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const admin = kafka().admin();
-    await admin.connect();
-    let written = 0;
-    const deadline = Date.now() + 60_000;
-    // past the first source partition, into the second: a resume that spans both
-    while (written < n / 3 + 2000 && Date.now() < deadline && child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 30));
-      if ((await admin.listTopics()).includes(target)) written = (await admin.fetchTopicOffsets(target)).reduce((s, o) => s + Number(o.high), 0);
+    const stderr: string[] = [];
+    child.stderr.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+    // killed past the first source partition, into the second: the resume spans both
+    const killAt = n / 3 + 2000;
+    for (const giveUp = Date.now() + 60_000; child.exitCode === null && Date.now() < giveUp; await sleep(30)) {
+      if ((await onTarget(target)) >= killAt) break;
     }
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
-    const afterKill = (await admin.fetchTopicOffsets(target)).reduce((s, o) => s + Number(o.high), 0);
-    await admin.disconnect();
+    const afterKill = await onTarget(target);
+    const err = stderr.join('');
     expect(afterKill, err).toBeGreaterThan(0);
     expect(afterKill).toBeLessThan(n);
     const r = await runMqbak(args, { env: { XDG_STATE_HOME: dir } });
