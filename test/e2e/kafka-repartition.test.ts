@@ -10,8 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Partitioners } from 'kafkajs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
+import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
+import { produceBatches, startMqbak, until, urlOf, watermarks } from '../helpers/kafka-faults.js';
+import { readTopic } from '../helpers/kafka-records.js';
 import { highs, kafka, readAll, url, useTempDirs, type Seen } from '../helpers/kafka-e2e.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
 
@@ -173,6 +176,11 @@ describe('kafka restore --repartition', () => {
     await kafkaCreateTopic(topic, 3);
     await produceMixed(topic, 90);
     expect((await runMqbak(['backup', url(), dir, '--topics', topic])).code).toBe(0);
+    // --check cannot read a repartitioned restore back: refused before anything is created
+    const checked = await runMqbak(['restore', dir, url(), '--repartition', '--check', '--map', `${topic}=${topic}-c`], { env: { XDG_STATE_HOME: dir } });
+    expect(checked.code, checked.stderr).toBe(2);
+    expect(checked.stderr).toMatch(/error: --check cannot read back a restore with --repartition/);
+    expect(await onTarget(`${topic}-c`)).toBe(0);
     const target = `${topic}-4`;
     await kafkaCreateTopic(target, 4);
     const r = await runMqbak(['restore', dir, url(), '--repartition', '--partitions', '5', '--map', `${topic}=${target}`], { env: { XDG_STATE_HOME: dir } });
@@ -224,4 +232,65 @@ describe('kafka restore --repartition', () => {
     expect((await highs(target)).reduce((s, h) => s + h, 0n)).toBe(BigInt(n));
     expectRepartitioned(await readAll(topic), await readAll(target), 5, await mapOf(mapFile));
   }, 240_000);
+});
+
+describe('kafka restore --repartition resumed under a lagging high watermark', () => {
+  let mock: KafkaMock;
+  beforeAll(async () => {
+    mock = await startKafkaMock({ brokers: 1 });
+  });
+  afterAll(async () => {
+    await mock?.stop();
+  });
+
+  it('SIGKILL while one target partition stores batches past its high watermark, rerun: exact, nothing twice', async () => {
+    const dir = await tempDir();
+    const env = { XDG_STATE_HOME: dir };
+    const topic = uniqueName('replag');
+    await mock.send(`create ${topic} 1`);
+    // 120,000 keyed records of about 250 bytes, spread by the restore over 3 partitions: about
+    // 10 requests of 1 MB each, 250 ms apart
+    const n = 120_000;
+    await produceBatches(mock, topic, 1, 60, 2000, 200);
+    const b = await runMqbak(['backup', urlOf(mock), dir, '--topics', topic], { env });
+    expect(b.code, b.stderr).toBe(0);
+    const target = `${topic}-3`;
+    const args = ['restore', dir, urlOf(mock), '--repartition', '--partitions', '3', '--map', `${topic}=${target}`, '--json'];
+    await mock.send('rtt -1 250');
+    let held = 0n;
+    let counted = 0n;
+    try {
+      const first = startMqbak(args, env);
+      expect(await until(() => !first.running() || /restoring \d+ /.test(first.stderr()), 30_000)).toBe(true);
+      for (let i = 0; i < 200 && first.running(); i++) {
+        held = (await watermarks(mock, target))[0]!.high;
+        if (held >= 3_000n) break;
+        await sleep(50);
+      }
+      expect(first.running(), first.stderr()).toBe(true);
+      await mock.send(`leader_hwm ${target} 0 1 ${held}`);
+      await sleep(700); // more batches stored past it
+      expect(first.running(), 'the first run ended before it was killed').toBe(true);
+      first.kill('SIGKILL');
+      await first.done;
+      const ends = await watermarks(mock, target);
+      expect(ends[0]!.high).toBe(held);
+      counted = ends.reduce((total, e) => total + e.high, 0n);
+      expect(counted).toBeLessThan(BigInt(n));
+      const rerun = startMqbak(args, env);
+      expect(await until(() => !rerun.running() || /restoring \d+ /.test(rerun.stderr()), 30_000)).toBe(true);
+      await mock.send(`leader_hwm ${target} 0 1 -1`);
+      const r = await rerun.done;
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.resumed).toBe(true);
+      expect(j.alreadyRestored).toBe(Number(counted));
+    } finally {
+      await mock.send('rtt -1 0');
+      await mock.command(`leader_hwm ${target} 0 1 -1`);
+    }
+    expect((await watermarks(mock, target)).reduce((total, e) => total + e.high, 0n)).toBe(BigInt(n));
+    expectRepartitioned(await readTopic(mock.brokers, topic), await readTopic(mock.brokers, target), 3, null);
+  }, 180_000);
 });
