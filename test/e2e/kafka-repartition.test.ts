@@ -13,7 +13,7 @@ import { Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
-import { produceBatches, startMqbak, until, urlOf, watermarks } from '../helpers/kafka-faults.js';
+import { produceBatches, startMqbak, until, urlOf, watermarks, type Running } from '../helpers/kafka-faults.js';
 import { readTopic } from '../helpers/kafka-records.js';
 import { highs, kafka, readAll, url, useTempDirs, type Seen } from '../helpers/kafka-e2e.js';
 import { MQBAK_BIN, runMqbak } from '../helpers/run-mqbak.js';
@@ -112,6 +112,21 @@ async function onTarget(topic: string): Promise<number> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** The rerun of an interrupted restore: exit 0, resumed, `already` records counted as the interrupted run's, n in all. */
+function expectResumed(r: { code: number | null; stdout: string; stderr: string }, already: number, n: number): void {
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.code, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout);
+  expect(j).toMatchObject({ resumed: true, alreadyRestored: already, records: n - already });
+}
+
+/** mqbak started as a child, once it has begun writing (or ended). */
+async function restoring(args: string[], env: NodeJS.ProcessEnv): Promise<Running> {
+  const run = startMqbak(args, env);
+  expect(await until(() => !run.running() || /restoring \d+ /.test(run.stderr()), 30_000)).toBe(true);
+  return run;
 }
 
 async function mapOf(file: string): Promise<Array<Record<string, unknown>>> {
@@ -222,13 +237,7 @@ describe('kafka restore --repartition', () => {
     const err = stderr.join('');
     expect(afterKill, err).toBeGreaterThan(0);
     expect(afterKill).toBeLessThan(n);
-    const r = await runMqbak(args, { env: { XDG_STATE_HOME: dir } });
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout);
-    expect(j.resumed).toBe(true);
-    expect(j.alreadyRestored).toBe(afterKill);
-    expect(j.records + j.alreadyRestored).toBe(n);
+    expectResumed(await runMqbak(args, { env: { XDG_STATE_HOME: dir } }), afterKill, n);
     expect((await highs(target)).reduce((s, h) => s + h, 0n)).toBe(BigInt(n));
     expectRepartitioned(await readAll(topic), await readAll(target), 5, await mapOf(mapFile));
   }, 240_000);
@@ -260,8 +269,7 @@ describe('kafka restore --repartition resumed under a lagging high watermark', (
     let held = 0n;
     let counted = 0n;
     try {
-      const first = startMqbak(args, env);
-      expect(await until(() => !first.running() || /restoring \d+ /.test(first.stderr()), 30_000)).toBe(true);
+      const first = await restoring(args, env);
       for (let i = 0; i < 200 && first.running(); i++) {
         held = (await watermarks(mock, target))[0]!.high;
         if (held >= 3_000n) break;
@@ -277,15 +285,10 @@ describe('kafka restore --repartition resumed under a lagging high watermark', (
       expect(ends[0]!.high).toBe(held);
       counted = ends.reduce((total, e) => total + e.high, 0n);
       expect(counted).toBeLessThan(BigInt(n));
-      const rerun = startMqbak(args, env);
-      expect(await until(() => !rerun.running() || /restoring \d+ /.test(rerun.stderr()), 30_000)).toBe(true);
+      // the rerun counts from the held high watermark; released once it has
+      const rerun = await restoring(args, env);
       await mock.send(`leader_hwm ${target} 0 1 -1`);
-      const r = await rerun.done;
-      expect(r.stderr).not.toMatch(/\n\s+at /);
-      expect(r.code, r.stderr).toBe(0);
-      const j = JSON.parse(r.stdout);
-      expect(j.resumed).toBe(true);
-      expect(j.alreadyRestored).toBe(Number(counted));
+      expectResumed(await rerun.done, Number(counted), n);
     } finally {
       await mock.send('rtt -1 0');
       await mock.command(`leader_hwm ${target} 0 1 -1`);
