@@ -2,8 +2,9 @@
  * restore --repartition through the mqbak binary against the Kafka test broker: a 3-partition
  * topic of keyed and keyless records restored into 5 and into 2 partitions, every record where
  * kafkajs' DefaultPartitioner puts its key (keyless: source partition modulo the count), order and
- * bytes kept, the offset map exact; the refusals (group translation, a --partitions mismatch,
- * other targets) before anything is published; a repartitioned restore SIGKILLed and rerun.
+ * bytes kept, the offset map exact, through either producer; the refusals (group translation,
+ * --check, a --partitions mismatch, other targets) before anything is published; a repartitioned
+ * restore SIGKILLed and rerun, also while a target partition's high watermark lags its log.
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -162,6 +163,11 @@ describe('kafka restore --repartition', () => {
       // every target partition got records: keys are spread
       expect(new Set(restored.map((x) => x.partition)).size).toBe(count);
     }
+    // through kafkajs' producer (MQBAK_KAFKA_PRODUCER=kafkajs) the records land in the same places
+    const viaKafkajs = `${topic}-kjs`;
+    const k = await runMqbak(['restore', dir, url(), '--repartition', '--partitions', '5', '--map', `${topic}=${viaKafkajs}`], { env: { XDG_STATE_HOME: dir, MQBAK_KAFKA_PRODUCER: 'kafkajs' } });
+    expect(k.code, k.stderr).toBe(0);
+    expectRepartitioned(source, await readAll(viaKafkajs), 5, null);
   }, 120_000);
 
   it('refuses group translation with --repartition (exit 2, before connecting) and --partitions without it', async () => {

@@ -2,7 +2,8 @@
  * The Kafka restore target: target topics created as the backup had them, non-empty partitions
  * refused unless allowed, active consumer groups refused before anything is written, one writer
  * per partition (stream-writer.ts), and the groups' committed offsets translated through the
- * offset runs once every partition is written.
+ * offset runs once every partition is written. With --repartition each source partition is
+ * spread by key over the target's partitions instead (fanout-writer.ts, repartition.ts).
  */
 import type { AdapterContext, AdapterOptionValues, BrokerSink, JournalEntry, OffsetRun, PlannedTarget, SinkPlan } from '../adapter.js';
 import { MqbakError, messageOf } from '../../common/errors.js';
