@@ -290,8 +290,10 @@ export interface StreamWriter {
    * Where an interrupted earlier run of the same restore stopped, from the journal entry it
    * left, or null:
    * - `records`: the first `records` planned records are on the target already (Kafka counts
-   *   them on the broker). The core still passes every planned record to write(): the writer
-   *   leaves those out itself (it maps them in its offset runs) and does not count them as written;
+   *   them on the broker; with --repartition they are that many, a prefix of each target
+   *   partition's share rather than of the stream). The core still passes every planned record to
+   *   write(): the writer leaves those out itself (it maps them in its offset runs) and does not
+   *   count them as written;
    * - `through`: every record through position `through` except those in `retry` was settled; the
    *   core leaves them out and passes only the others.
    */

@@ -129,6 +129,7 @@ export function buildProgram(
         `  mqbak restore ./backups kafka://localhost:9092 --map orders=orders-restored --offset-map map.jsonl
   mqbak restore ./backups kafka://dr:9092 --backup 20261125T020000000Z-1a2b3c --groups billing
   mqbak restore ./backups kafka://localhost:9092 --until 2026-11-24T23:00:00Z --dry-run
+  mqbak restore ./backups kafka://dr:9092 --repartition --partitions 12 --topics orders --offset-map map.jsonl
   mqbak restore ./backups amqp://guest:guest@localhost:5672/restored --definitions --map jobs=jobs-copy
   mqbak restore ./backups nats://localhost:4222 --map ORDERS=ORDERS_COPY --subject-map 'orders.>=copy.orders.>' --definitions`,
         STORES,

@@ -126,6 +126,8 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
     warnings: [],
   };
   if (o.dryRun) return result;
+  // --check's option checks refuse before anything is written, not after
+  if (o.check) await o.adapter.readBack?.(sinkPlan, o.adapterOptions, o.env);
 
   // a forget or prune must not remove what is being read; a read-only store still restores
   const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w), withoutLockIfReadOnly: (why) => o.progress.warn(why) });

@@ -315,6 +315,13 @@ export class BatchProducer {
     return { producerId: this.producerId, producerEpoch: this.producerEpoch };
   }
 
+  /** The identity and the sequence the partition's next prepared batch gets (adopted or this producer's own). */
+  position(topic: string, partition: number): { producerId: bigint; producerEpoch: number; nextSequence: number } {
+    const key = `${topic}\u0000${partition}`;
+    const own = this.adopted.get(key) ?? { producerId: this.producerId, producerEpoch: this.producerEpoch };
+    return { ...own, nextSequence: this.sequences.get(key) ?? 0 };
+  }
+
   /**
    * Writes the partition on as the producer id and epoch of an interrupted earlier run, from
    * sequence `nextSequence`: a batch that run had sent is then sent again with the same

@@ -37,6 +37,13 @@ export const restoreOptions: readonly AdapterOption[] = [
   { flags: '--groups <g1,g2>', description: 'Kafka: consumer groups whose offsets are translated and committed on the target', kind: 'list' },
   { flags: '--all-groups', description: 'Kafka: translate every consumer group saved in the backup', kind: 'flag' },
   { flags: '--allow-nonempty', description: 'Kafka: restore into target partitions that already hold data', kind: 'flag' },
+  {
+    flags: '--repartition',
+    description:
+      "Kafka: place each record as Kafka's default partitioner would on the target (murmur2 of the key modulo the target's partition count; a record without a key: its source partition modulo the count), for a target with another partition count, e.g. --repartition --partitions 12",
+    kind: 'flag',
+  },
+  { flags: '--partitions <n>', description: 'Kafka, with --repartition: the target topics have n partitions (created so when missing; an existing one with another count is refused)', kind: 'positive-int' },
 ];
 
 /** A URL fit to print and store: the password replaced by ***, the user kept. */
@@ -149,6 +156,12 @@ export type Isolation = 'read_committed' | 'read_uncommitted';
 export type KafkaReaderKind = 'fetch' | 'kafkajs';
 export type KafkaProducerKind = 'batch' | 'kafkajs';
 
+/** restore --repartition: null without it; else the --partitions count, or null to take the target's (or the source's). */
+export function repartitionOf(options: AdapterOptionValues): { partitions: number | null } | null {
+  if (!options.repartition) return null;
+  return { partitions: typeof options.partitions === 'number' ? options.partitions : null };
+}
+
 export function isolationOf(options: AdapterOptionValues): Isolation {
   const isolation = (options.isolation as string | undefined) ?? 'read_committed';
   if (isolation !== 'read_committed' && isolation !== 'read_uncommitted') throw new MqbakError('usage', `--isolation ${isolation}: expected read_committed or read_uncommitted`);
@@ -205,6 +218,14 @@ export function checkBackup(url: string, options: AdapterOptionValues, env: Env)
 
 export function checkRestore(url: string, options: AdapterOptionValues, env: Env): void {
   if (listOption(options, 'groups') && options.allGroups) throw new MqbakError('usage', '--groups and --all-groups exclude each other');
+  if (options.partitions !== undefined && !options.repartition) {
+    throw new MqbakError('usage', '--partitions needs --repartition', { hint: 'without --repartition each partition is restored into the partition of the same number' });
+  }
+  if (options.repartition && (listOption(options, 'groups') || options.allGroups)) {
+    throw new MqbakError('usage', `--repartition cannot translate consumer group offsets (${options.allGroups ? '--all-groups' : '--groups'})`, {
+      hint: "a group's committed offset in one source partition has no single place among the target partitions; restore without the group option and let consumers start from the offset map",
+    });
+  }
   connectionSettings(url, options, env);
   producerKind(env);
 }

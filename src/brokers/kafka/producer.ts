@@ -65,6 +65,11 @@ export class KafkaProducer {
     return this.batch ? this.batch.identity() : null;
   }
 
+  /** See BatchProducer.position; null for kafkajs' producer. */
+  position(topic: string, partition: number): { producerId: bigint; producerEpoch: number; nextSequence: number } | null {
+    return this.batch ? this.batch.position(topic, partition) : null;
+  }
+
   /** See BatchProducer.adopt; only for the batch producer. */
   adopt(topic: string, partition: number, producerId: bigint, producerEpoch: number, nextSequence: number): void {
     if (!this.batch) throw new MqbakError('internal', "kafkajs' producer cannot write as another producer id");

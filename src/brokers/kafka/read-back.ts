@@ -9,12 +9,14 @@
  */
 import type { AdapterContext, AdapterOptionValues, CheckedRecord, ReadBack, SinkPlan } from '../adapter.js';
 import type { ArchiveRecord, RecordHeader } from '../../common/record.js';
+import { MqbakError } from '../../common/errors.js';
 import { asKafkaAddress } from './address.js';
 import { producerKind } from './options.js';
 
 const EMPTY = new Uint8Array(0);
 
 export function kafkaReadBack(plan: SinkPlan, options: AdapterOptionValues, env: AdapterContext['env']): ReadBack {
+  if (options.repartition) throw new MqbakError('usage', '--check cannot read back a restore with --repartition', { hint: 'check the restore with the offset map (--offset-map) instead' });
   const topics = [...new Set(plan.targets.map((t) => asKafkaAddress(t.target).topic))];
   const viaKafkajs = producerKind(env) === 'kafkajs';
   return {

@@ -6,7 +6,7 @@
 import type { AdapterOptionValues, OffsetRun, SinkPlan } from '../adapter.js';
 import { MqbakError } from '../../common/errors.js';
 import { asKafkaAddress } from './address.js';
-import { listOption } from './options.js';
+import { listOption, repartitionOf } from './options.js';
 
 export interface TargetTopic {
   /** The backed-up topic it is restored from. */
@@ -26,9 +26,11 @@ interface SavedTopic {
 /**
  * The target topics by name, created with the source's partition count (or more, to hold every
  * restored partition). Two source topics restored into one target would interleave their records
- * (no offset map, no resume): refused.
+ * (no offset map, no resume): refused. With --repartition the records go where their keys say
+ * whatever their source partition: a missing topic is created with --partitions, else with the
+ * source's count.
  */
-export function targetTopics(plan: SinkPlan): Record<string, TargetTopic> {
+export function targetTopics(plan: SinkPlan, repartition: { partitions: number | null } | null = null): Record<string, TargetTopic> {
   const saved = (plan.metadata.topics ?? {}) as Record<string, SavedTopic>;
   const topics: Record<string, TargetTopic> = {};
   for (const t of plan.targets) {
@@ -41,7 +43,7 @@ export function targetTopics(plan: SinkPlan): Record<string, TargetTopic> {
     const m = saved[source.topic];
     topics[target.topic] = {
       source: source.topic,
-      partitions: Math.max(m?.partitions ?? 0, cur?.partitions ?? 0, target.partition + 1),
+      partitions: repartition?.partitions ?? Math.max(m?.partitions ?? 0, cur?.partitions ?? 0, (repartition ? source : target).partition + 1),
       replicationFactor: m?.replicationFactor ?? 1,
       configs: m && m.configs && m.configs !== 'unavailable' ? m.configs : null,
     };
@@ -88,12 +90,17 @@ export function planGroups(plan: SinkPlan, options: AdapterOptionValues): GroupP
 
 /** The plan for --dry-run and the result: lines for people, the --json keys createTopics and groups. */
 export function planNotes(plan: SinkPlan, options: AdapterOptionValues): { lines: string[]; json: Record<string, unknown> } {
-  const topics = targetTopics(plan);
+  const repartition = repartitionOf(options);
+  const topics = targetTopics(plan, repartition);
   const groups = planGroups(plan, options);
   const lines: string[] = [];
-  for (const [t, i] of Object.entries(topics)) lines.push(`target topic ${t}: ${i.partitions} partitions (created if missing)`);
+  for (const [t, i] of Object.entries(topics)) {
+    if (!repartition) lines.push(`target topic ${t}: ${i.partitions} partitions (created if missing)`);
+    else if (repartition.partitions !== null) lines.push(`target topic ${t}: ${i.partitions} partitions (created if missing, refused if it has another count), records placed by key`);
+    else lines.push(`target topic ${t}: records placed by key over its partitions (created with ${i.partitions} if missing)`);
+  }
   for (const g of groups) lines.push(`group ${g.group}: ${g.topic}[${g.partition}] committed ${g.committed} -> translated on ${g.targetTopic} after the restore`);
-  return { lines, json: { createTopics: topics, groups } };
+  return { lines, json: { createTopics: topics, groups, ...(repartition ? { repartition: true } : {}) } };
 }
 
 /**

@@ -2,16 +2,19 @@
  * The Kafka restore target: target topics created as the backup had them, non-empty partitions
  * refused unless allowed, active consumer groups refused before anything is written, one writer
  * per partition (stream-writer.ts), and the groups' committed offsets translated through the
- * offset runs once every partition is written.
+ * offset runs once every partition is written. With --repartition each source partition is
+ * spread by key over the target's partitions instead (fanout-writer.ts, repartition.ts).
  */
 import type { AdapterContext, AdapterOptionValues, BrokerSink, JournalEntry, OffsetRun, PlannedTarget, SinkPlan } from '../adapter.js';
 import { MqbakError, messageOf } from '../../common/errors.js';
 import { asKafkaAddress } from './address.js';
 import { KafkaAdmin } from './admin.js';
-import { connectionFrom, producerKind, type KafkaProducerKind } from './options.js';
+import { connectionFrom, producerKind, repartitionOf, type KafkaProducerKind } from './options.js';
 import { KafkaProducer } from './producer.js';
 import { planGroups, targetTopics, translateCommitted, type GroupPlan } from './restore-plan.js';
 import { KafkaStreamWriter, type WriterIdentity } from './stream-writer.js';
+import { FanoutWriter, lanesOf, type LaneStart } from './fanout-writer.js';
+import { refuseOtherJournal, resumeBounds, targetCounts } from './repartition.js';
 
 /**
  * Partitions restored at once with the batch producer: their requests share the connection, so
@@ -28,13 +31,20 @@ export class KafkaSink implements BrokerSink {
   /** Each target partition's end offset when prepare() looked, by topic/partition. */
   private readonly ends = new Map<string, bigint>();
   private groups: GroupPlan[] = [];
+  /** restore --repartition: null without it. */
+  private readonly repartition: { partitions: number | null } | null;
+  /** With --repartition: each target topic's partition count, and the streams an interrupted run wrote. */
+  private readonly counts = new Map<string, number>();
+  private bounds = new Map<string, bigint[]>();
 
   private constructor(
     private readonly admin: KafkaAdmin,
     private readonly options: AdapterOptionValues,
     private readonly ctx: AdapterContext,
     private readonly producerKind: KafkaProducerKind,
-  ) {}
+  ) {
+    this.repartition = repartitionOf(options);
+  }
 
   static async open(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<KafkaSink> {
     const env = ctx.env;
@@ -45,10 +55,13 @@ export class KafkaSink implements BrokerSink {
 
   /** Known once prepare() connected the producer: mqbak's pipelines partitions, kafkajs' does not. */
   get parallelism(): number {
-    return this.producer?.kind === 'kafkajs' ? 1 : PARTITIONS_IN_PARALLEL;
+    // repartitioned: every source partition writes to every target one, one source after another
+    return this.producer?.kind === 'kafkajs' || this.repartition ? 1 : PARTITIONS_IN_PARALLEL;
   }
 
   async prepare(plan: SinkPlan, journal: ReadonlyMap<string, JournalEntry> | null, _signal: AbortSignal): Promise<void> {
+    refuseOtherJournal(journal, this.repartition !== null);
+    if (this.repartition) return this.prepareRepartitioned(plan, journal);
     const topics = targetTopics(plan);
     this.groups = planGroups(plan, this.options);
     for (const g of new Set(this.groups.map((x) => x.group))) await this.refuseActive(g);
@@ -74,6 +87,56 @@ export class KafkaSink implements BrokerSink {
     this.producer = await KafkaProducer.connect(this.admin, this.producerKind, (m) => this.ctx.progress.info(m));
   }
 
+  /**
+   * --repartition: partition counts checked (or topics created) before anything is written, every
+   * partition of a target refused when it holds data (unless allowed or resumed), and what an
+   * interrupted run wrote worked out from its journal. No groups: refused by checkRestore.
+   */
+  private async prepareRepartitioned(plan: SinkPlan, journal: ReadonlyMap<string, JournalEntry> | null): Promise<void> {
+    const topics = targetTopics(plan, this.repartition);
+    for (const [t, n] of await targetCounts(this.admin, topics, this.repartition!.partitions, (m) => this.ctx.progress.info(m))) this.counts.set(t, n);
+    for (const t of Object.keys(topics)) for (const [p, m] of await this.admin.watermarks(t)) this.ends.set(keyOf(t, p), m.high);
+    this.bounds = resumeBounds(plan, journal, this.counts, (t, p) => this.ends.get(keyOf(t, p)) ?? 0n);
+    for (const t of Object.keys(topics)) {
+      const resumed = plan.targets.some((x) => asKafkaAddress(x.target).topic === t && journal?.has(x.name));
+      if (resumed || this.options.allowNonempty) continue;
+      for (let p = 0; p < this.counts.get(t)!; p++) {
+        const end = this.ends.get(keyOf(t, p)) ?? 0n;
+        if (end > 0n) throw new MqbakError('usage', `target partition ${t}[${p}] already holds data (end offset ${end})`, { hint: 'restore under another name with --map, or pass --allow-nonempty' });
+      }
+    }
+    this.producer = await KafkaProducer.connect(this.admin, this.producerKind, (m) => this.ctx.progress.info(m));
+  }
+
+  /** A repartitioned stream's writer: lanes from its journal entry (resumed) or from where the targets end now. */
+  private openFanout(producer: KafkaProducer, target: PlannedTarget, saved: JournalEntry | null): FanoutWriter {
+    const topic = asKafkaAddress(target.target).topic;
+    const n = this.counts.get(topic)!;
+    let lanes: LaneStart[];
+    if (saved !== null) {
+      const bound = this.bounds.get(target.name)!;
+      const adopts = producer.position(topic, 0) !== null;
+      lanes = lanesOf(target.name, saved).map((l, p) => {
+        const already = bound[p]! - l.initialEnd;
+        if (already >= 0n) return { ...l, already };
+        // a high watermark lagging behind what this stream's start saw acknowledged: none counted,
+        // its batches sent again as the same producer are acknowledged where they lie
+        if (adopts && l.identity) return { ...l, already: 0n };
+        throw new MqbakError('integrity', `target ${topic}/${p} ends at ${bound[p]}, before ${l.initialEnd} where this restore started writing ${target.name} (records deleted?)`);
+      });
+    } else {
+      lanes = Array.from({ length: n }, (_, p) => {
+        const at = producer.position(topic, p);
+        const identity = at && { producerId: at.producerId, producerEpoch: at.producerEpoch, sequenceStart: at.nextSequence };
+        return { partition: p, initialEnd: this.ends.get(keyOf(topic, p)) ?? 0n, identity, already: 0n };
+      });
+    }
+    // the next stream of the topic starts where this one ended
+    return new FanoutWriter(producer, target, lanes, (ends) => {
+      for (const [p, end] of ends) this.ends.set(keyOf(topic, p), end);
+    });
+  }
+
   /** Moving the offsets of a group whose consumers run would fight them: refused. */
   private async refuseActive(group: string): Promise<void> {
     let st: { state: string; members: number };
@@ -91,8 +154,9 @@ export class KafkaSink implements BrokerSink {
    * `saved` {initialEnd, producerId, producerEpoch, sequenceStart}: where the partition ended
    * before an interrupted run of this restore wrote, and the producer it wrote as.
    */
-  async openStream(target: PlannedTarget, saved: JournalEntry | null, _signal: AbortSignal): Promise<KafkaStreamWriter> {
+  async openStream(target: PlannedTarget, saved: JournalEntry | null, _signal: AbortSignal): Promise<KafkaStreamWriter | FanoutWriter> {
     if (!this.producer) throw new MqbakError('internal', 'Kafka sink: openStream() before prepare()');
+    if (this.repartition) return this.openFanout(this.producer, target, saved);
     const { topic, partition } = asKafkaAddress(target.target);
     const current = this.ends.get(keyOf(topic, partition)) ?? 0n;
     let initial = current;
