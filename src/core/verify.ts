@@ -7,7 +7,7 @@ import { silentProgress, type Progress } from '../common/progress.js';
 import { sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
 import { idOfManifestKey, idOfSegmentKey, manifestKey, MANIFESTS_PREFIX, SEGMENTS_PREFIX, segmentsPrefix } from '../archive/keys.js';
 import { zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { decodeSegment } from '../archive/segment-reader.js';
+import { scanSegment } from '../archive/segment-reader.js';
 import { decodeStoredManifest } from '../archive/stored-manifest.js';
 import { masterKeyOf, segmentSealing } from '../archive/encryption/store-key.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
@@ -304,10 +304,12 @@ async function checkSegment(store: Store, seg: SegmentEntry, codec: BlockCodec, 
   let decodeError: string | null = null;
   try {
     const mk = masterKeyOf(store);
-    for await (const r of decodeSegment(bytes, codec, ctx, undefined, mk === null ? null : segmentSealing(mk, seg.key))) {
-      records++;
-      if (first === null) first = { position: r.position, timestamp: r.timestamp };
-      last = { position: r.position, timestamp: r.timestamp };
+    // every record is checked as a reader checks it, without being decoded into objects
+    for await (const b of scanSegment(bytes, codec, ctx, undefined, mk === null ? null : segmentSealing(mk, seg.key))) {
+      if (b.count === 0) continue;
+      records += b.count;
+      first ??= { position: b.firstPosition, timestamp: b.firstTimestamp };
+      last = { position: b.lastPosition, timestamp: b.lastTimestamp };
     }
   } catch (e) {
     // a segment claiming to be sealed in a store opened without a key is damage here: the
