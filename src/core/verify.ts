@@ -6,7 +6,7 @@ import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { silentProgress, type Progress } from '../common/progress.js';
 import { sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
 import { idOfManifestKey, idOfSegmentKey, manifestKey, MANIFESTS_PREFIX, SEGMENTS_PREFIX, segmentsPrefix } from '../archive/keys.js';
-import { zstdCodec, type BlockCodec } from '../archive/codec.js';
+import { recyclingZstdCodec, type BlockCodec } from '../archive/codec.js';
 import { scanSegment } from '../archive/segment-reader.js';
 import { decodeStoredManifest } from '../archive/stored-manifest.js';
 import { masterKeyOf, segmentSealing } from '../archive/encryption/store-key.js';
@@ -118,7 +118,8 @@ interface Loaded {
 export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { signal } = options;
   const progress = options.progress ?? silentProgress;
-  const codec = options.codec ?? zstdCodec;
+  // nothing of a block is kept once the scan has gone on: its buffers can be used again
+  const codec = options.codec ?? recyclingZstdCodec();
   const findings: Finding[] = [];
   const subset = options.subset ?? { kind: 'all' };
   const readData = options.readData ?? true;
