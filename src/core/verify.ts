@@ -236,6 +236,29 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
       throw withContext(e, `list ${prefix} in ${store.description}`, 'unreachable');
     }
   }
+  // which segments are read, decided before the first is (a percentage draws once per segment,
+  // in order), so that the next one's bytes are on their way while one is being checked
+  const toRead: SegmentEntry[] = [];
+  for (const id of targets) {
+    const l = loaded.get(id);
+    for (const stream of l?.manifest.streams ?? []) {
+      if (options.streams !== undefined && !options.streams.has(stream.name)) continue;
+      for (const seg of stream.segments) {
+        if (readData && segmentKeyProblem(l!.manifest, seg.key) === null && readsSegment(subset, seg.key)) toRead.push(seg);
+      }
+    }
+  }
+  const reads = new Set(toRead);
+  const fetched = new Map<SegmentEntry, Promise<Uint8Array>>();
+  const fetchAhead = (i: number): void => {
+    const seg = toRead[i];
+    if (seg === undefined || fetched.has(seg)) return;
+    const bytes = store.get(seg.key, { signal });
+    bytes.catch(() => {}); // its error is the segment's finding, when its turn comes
+    fetched.set(seg, bytes);
+  };
+  let turn = 0;
+
   // every segment of every target
   for (const id of targets) {
     const l = loaded.get(id);
@@ -251,7 +274,7 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
           add({ kind: 'invalid-manifest', backup: id, stream: stream.name, key: manifestKey(id), message: `backup ${id}: ${outside}` });
           continue;
         }
-        if (!readData || !readsSegment(subset, seg.key)) {
+        if (!reads.has(seg)) {
           // left to another slice: present, and of the size the manifest states
           checked.segmentsNotRead++;
           checked.bytesNotRead += seg.bytes;
@@ -260,7 +283,11 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
           else if (size !== seg.bytes) add({ kind: 'size-mismatch', backup: id, stream: stream.name, key: seg.key, message: `segment ${seg.key}: ${size} bytes, manifest says ${seg.bytes}` });
           continue;
         }
-        const f = await checkSegment(store, seg, codec, signal);
+        fetchAhead(turn);
+        fetchAhead(++turn);
+        const bytes = fetched.get(seg) ?? store.get(seg.key, { signal });
+        fetched.delete(seg);
+        const f = await checkSegment(store, seg, bytes, codec);
         checked.segments++;
         checked.bytes += f.bytes;
         checked.records += f.records;
@@ -284,12 +311,13 @@ interface SegmentCheck {
   findings: Array<Pick<Finding, 'kind' | 'message'>>;
 }
 
-async function checkSegment(store: Store, seg: SegmentEntry, codec: BlockCodec, signal: AbortSignal | undefined): Promise<SegmentCheck> {
+/** Checks the segment `seg` whose bytes `fetched` reads from `store`. */
+async function checkSegment(store: Store, seg: SegmentEntry, fetched: Promise<Uint8Array>, codec: BlockCodec): Promise<SegmentCheck> {
   const out: SegmentCheck = { bytes: 0, records: 0, findings: [] };
   const ctx = `segment ${seg.key}`;
   let bytes: Uint8Array;
   try {
-    bytes = await store.get(seg.key, { signal });
+    bytes = await fetched;
   } catch (e) {
     if (e instanceof StoreNotFoundError) {
       out.findings.push({ kind: 'missing-segment', message: `${ctx}: missing` });
