@@ -8,7 +8,7 @@ import { MqbakError, messageOf } from '../common/errors.js';
 import { ColumnsBuilder, type ArchiveRecord, type RecordColumns } from '../common/record.js';
 import { utf8NameChecker } from '../common/utf8-names.js';
 import type { BlockCodec } from './codec.js';
-import { decodeRecordAt, decodeRecordColumns } from './record-decoder.js';
+import { decodeRecordAt, decodeRecordColumns, scanRecords } from './record-decoder.js';
 import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader, FLAG_CONTINUES, integrity, SEALED_SEGMENT_VERSION, type BlockHeader } from './segment-framing.js';
 import type { SegmentSealing } from './encryption/store-key.js';
 import { openSegmentBlock } from './segment-sealing.js';
@@ -124,6 +124,26 @@ export function decodeSegmentColumns(
     return { block, next };
   };
   return walkSegment(bytes, codec, context, summary, decode, sealing, expected);
+}
+
+/**
+ * decodeSegmentBlocks without handing out records: every check, and each block's record count and
+ * first and last positions and timestamps, with no object or column per record (what verify
+ * reads with; any 64-bit position).
+ */
+export function scanSegment(
+  bytes: Uint8Array,
+  codec: BlockCodec,
+  context: string,
+  summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
+  sealing: SegmentSealing | null = null,
+): AsyncGenerator<DecodedBlock<null>> {
+  const checkName = utf8NameChecker();
+  const scan: RecordsDecoder<null> = (buf, lastPosition) => {
+    const { next, ...found } = scanRecords(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), checkName, lastPosition);
+    return { block: { records: null, ...found }, next };
+  };
+  return walkSegment(bytes, codec, context, summary, scan, sealing, null);
 }
 
 const decodeObjects: RecordsDecoder<ArchiveRecord[]> = (buf, lastPosition) => {

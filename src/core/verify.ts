@@ -6,8 +6,8 @@ import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { silentProgress, type Progress } from '../common/progress.js';
 import { sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
 import { idOfManifestKey, idOfSegmentKey, manifestKey, MANIFESTS_PREFIX, SEGMENTS_PREFIX, segmentsPrefix } from '../archive/keys.js';
-import { zstdCodec, type BlockCodec } from '../archive/codec.js';
-import { decodeSegment } from '../archive/segment-reader.js';
+import { recyclingZstdCodec, type BlockCodec } from '../archive/codec.js';
+import { scanSegment } from '../archive/segment-reader.js';
 import { decodeStoredManifest } from '../archive/stored-manifest.js';
 import { masterKeyOf, segmentSealing } from '../archive/encryption/store-key.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
@@ -118,7 +118,8 @@ interface Loaded {
 export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { signal } = options;
   const progress = options.progress ?? silentProgress;
-  const codec = options.codec ?? zstdCodec;
+  // nothing of a block is kept once the scan has gone on: its buffers can be used again
+  const codec = options.codec ?? recyclingZstdCodec();
   const findings: Finding[] = [];
   const subset = options.subset ?? { kind: 'all' };
   const readData = options.readData ?? true;
@@ -235,6 +236,29 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
       throw withContext(e, `list ${prefix} in ${store.description}`, 'unreachable');
     }
   }
+  // which segments are read, decided before the first is (a percentage draws once per segment,
+  // in order), so that the next one's bytes are on their way while one is being checked
+  const toRead: SegmentEntry[] = [];
+  for (const id of targets) {
+    const l = loaded.get(id);
+    for (const stream of l?.manifest.streams ?? []) {
+      if (options.streams !== undefined && !options.streams.has(stream.name)) continue;
+      for (const seg of stream.segments) {
+        if (readData && segmentKeyProblem(l!.manifest, seg.key) === null && readsSegment(subset, seg.key)) toRead.push(seg);
+      }
+    }
+  }
+  const reads = new Set(toRead);
+  const fetched = new Map<SegmentEntry, Promise<Uint8Array>>();
+  const fetchAhead = (i: number): void => {
+    const seg = toRead[i];
+    if (seg === undefined || fetched.has(seg)) return;
+    const bytes = store.get(seg.key, { signal });
+    bytes.catch(() => {}); // its error is the segment's finding, when its turn comes
+    fetched.set(seg, bytes);
+  };
+  let turn = 0;
+
   // every segment of every target
   for (const id of targets) {
     const l = loaded.get(id);
@@ -250,7 +274,7 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
           add({ kind: 'invalid-manifest', backup: id, stream: stream.name, key: manifestKey(id), message: `backup ${id}: ${outside}` });
           continue;
         }
-        if (!readData || !readsSegment(subset, seg.key)) {
+        if (!reads.has(seg)) {
           // left to another slice: present, and of the size the manifest states
           checked.segmentsNotRead++;
           checked.bytesNotRead += seg.bytes;
@@ -259,7 +283,11 @@ export async function verifyStore(store: Store, options: VerifyOptions = {}): Pr
           else if (size !== seg.bytes) add({ kind: 'size-mismatch', backup: id, stream: stream.name, key: seg.key, message: `segment ${seg.key}: ${size} bytes, manifest says ${seg.bytes}` });
           continue;
         }
-        const f = await checkSegment(store, seg, codec, signal);
+        fetchAhead(turn);
+        fetchAhead(++turn);
+        const bytes = fetched.get(seg) ?? store.get(seg.key, { signal });
+        fetched.delete(seg);
+        const f = await checkSegment(store, seg, bytes, codec);
         checked.segments++;
         checked.bytes += f.bytes;
         checked.records += f.records;
@@ -283,12 +311,13 @@ interface SegmentCheck {
   findings: Array<Pick<Finding, 'kind' | 'message'>>;
 }
 
-async function checkSegment(store: Store, seg: SegmentEntry, codec: BlockCodec, signal: AbortSignal | undefined): Promise<SegmentCheck> {
+/** Checks the segment `seg` whose bytes `fetched` reads from `store`. */
+async function checkSegment(store: Store, seg: SegmentEntry, fetched: Promise<Uint8Array>, codec: BlockCodec): Promise<SegmentCheck> {
   const out: SegmentCheck = { bytes: 0, records: 0, findings: [] };
   const ctx = `segment ${seg.key}`;
   let bytes: Uint8Array;
   try {
-    bytes = await store.get(seg.key, { signal });
+    bytes = await fetched;
   } catch (e) {
     if (e instanceof StoreNotFoundError) {
       out.findings.push({ kind: 'missing-segment', message: `${ctx}: missing` });
@@ -304,10 +333,12 @@ async function checkSegment(store: Store, seg: SegmentEntry, codec: BlockCodec, 
   let decodeError: string | null = null;
   try {
     const mk = masterKeyOf(store);
-    for await (const r of decodeSegment(bytes, codec, ctx, undefined, mk === null ? null : segmentSealing(mk, seg.key))) {
-      records++;
-      if (first === null) first = { position: r.position, timestamp: r.timestamp };
-      last = { position: r.position, timestamp: r.timestamp };
+    // every record is checked as a reader checks it, without being decoded into objects
+    for await (const b of scanSegment(bytes, codec, ctx, undefined, mk === null ? null : segmentSealing(mk, seg.key))) {
+      if (b.count === 0) continue;
+      records += b.count;
+      first ??= { position: b.firstPosition, timestamp: b.firstTimestamp };
+      last = { position: b.lastPosition, timestamp: b.lastTimestamp };
     }
   } catch (e) {
     // a segment claiming to be sealed in a store opened without a key is damage here: the

@@ -3,11 +3,11 @@
  * and last positions are checked before the first block's records are handed out
  * (docs/FORMAT.md section 7, item 4), not after earlier blocks went on.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { zstdCodec } from '../../../src/archive/codec.js';
-import { decodeSegmentColumns, decodeSegmentObjects } from '../../../src/archive/segment-reader.js';
+import { recyclingZstdCodec, zstdCodec } from '../../../src/archive/codec.js';
+import { decodeSegmentColumns, decodeSegmentObjects, scanSegment } from '../../../src/archive/segment-reader.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/store-v2/', import.meta.url));
 // payments[0] of the full backup: 3 records at positions 3..9 over several 1 KiB blocks
@@ -45,4 +45,39 @@ describe('decodeSegmentColumns / decodeSegmentObjects with the manifest entry', 
     const it = decodeSegmentColumns(b.subarray(0, b.length - 10), zstdCodec, `segment ${SEG}`, undefined, null, RIGHT);
     await expect(it.next()).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/runs past the end of the segment/) as unknown });
   });
+});
+
+/** Each block's count, first and last positions and timestamps, and the error that ended the segment, if any. */
+async function blocksOf(it: AsyncGenerator<{ count: number; firstPosition: bigint; lastPosition: bigint; firstTimestamp: number | null; lastTimestamp: number | null }>): Promise<unknown[]> {
+  const out: unknown[] = [];
+  try {
+    for await (const { count, firstPosition, lastPosition, firstTimestamp, lastTimestamp } of it) out.push({ count, firstPosition, lastPosition, firstTimestamp, lastTimestamp });
+  } catch (e) {
+    out.push({ error: (e as Error).message });
+  }
+  return out;
+}
+
+describe('scanSegment (what verify reads with)', () => {
+  it('finds the blocks, and every damage, that decodeSegmentObjects finds: every seventh byte of the golden segments flipped in turn', async () => {
+    const segments = (await readdir(`${FIXTURE}segments`, { recursive: true })).filter((f) => f.endsWith('.seg'));
+    expect(segments.length).toBeGreaterThan(5);
+    let damaged = 0;
+    const codec = recyclingZstdCodec();
+    for (const f of segments) {
+      const good = new Uint8Array(await readFile(`${FIXTURE}segments/${f}`));
+      const ctx = `segment ${f}`;
+      const expected = await blocksOf(decodeSegmentObjects(good, zstdCodec, ctx));
+      expect(expected.some((b) => 'error' in (b as object))).toBe(false);
+      expect(await blocksOf(scanSegment(good, codec, ctx))).toEqual(expected);
+      for (let at = f.length % 7; at < good.length; at += 7) {
+        const b = Uint8Array.from(good);
+        b[at]! ^= 0x10;
+        const want = await blocksOf(decodeSegmentObjects(b, zstdCodec, ctx));
+        if ('error' in (want.at(-1) as object)) damaged++;
+        expect(await blocksOf(scanSegment(b, codec, ctx)), `${f}, byte ${at}`).toEqual(want);
+      }
+    }
+    expect(damaged).toBeGreaterThan(500);
+  }, 60_000);
 });
