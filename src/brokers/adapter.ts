@@ -88,6 +88,12 @@ export interface BrokerAdapter {
   openSource(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<BrokerSource>;
   openSink(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<BrokerSink>;
   /**
+   * Loads the modules openSource ('source') or openSink ('sink') needs, without connecting or
+   * reading anything. The CLI calls it while it waits for the store (an encrypted store's key
+   * derivation runs off the main thread), so that loading a client library does not add to it.
+   */
+  preload?(role: 'source' | 'sink'): Promise<void>;
+  /**
    * What a restore would do beyond publishing, for --dry-run and the result (topics to create,
    * groups to move...), without connecting; may refuse ('usage', 'not-found'). Lines for people
    * (unindented: the CLI indents them) and keys merged into the top level of restore --json.

@@ -32,6 +32,9 @@ export const adapter: BrokerAdapter = {
     const { KafkaSink } = await import('./sink.js');
     return KafkaSink.open(url, options, ctx);
   },
+  async preload(role: 'source' | 'sink'): Promise<void> {
+    await (role === 'source' ? import('./source.js') : import('./sink.js'));
+  },
   restorePlanNotes: (plan: SinkPlan, options: AdapterOptionValues) => planNotes(plan, options),
   async readBack(plan: SinkPlan, options: AdapterOptionValues, env: AdapterContext['env']): Promise<ReadBack> {
     const { kafkaReadBack } = await import('./read-back.js');

@@ -43,6 +43,9 @@ export const adapter: BrokerAdapter = {
     const { NatsSink } = await import('./sink.js');
     return NatsSink.open(url, restoreSettings(url, options), ctx);
   },
+  async preload(role) {
+    await (role === 'source' ? import('./source.js') : import('./sink.js'));
+  },
   restorePlanNotes(plan: SinkPlan, options) {
     const s = restoreChoices(options);
     return planNotes(plan, { definitions: s.definitions, renameSubject: s.renameSubject });

@@ -43,6 +43,9 @@ export const adapter: BrokerAdapter = {
     const { RabbitSink } = await import('./restore-sink.js');
     return new RabbitSink(url, restoreSettings(url, options, ctx.env), ctx);
   },
+  async preload(role) {
+    await (role === 'source' ? import('./backup-source.js') : import('./restore-sink.js'));
+  },
   restorePlanNotes(_plan: SinkPlan, options) {
     const lines: string[] = [];
     if (options.definitions) lines.push('definitions: the saved exchanges, queues, bindings and policies would be recreated first');

@@ -15,9 +15,12 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   adapter.checkBackup(source, adapterOptions, ctx.env);
   const lockWaitMs = lockWaitOf(opts);
   const fullEvery = opts.fullEvery === undefined ? undefined : parseFullEvery(String(opts.fullEvery));
+  // the pipeline's and the client's modules load while the store opens (a key derivation)
+  const loading = Promise.all([import('../../core/backup.js'), adapter.preload?.('source')]);
+  loading.catch(() => undefined); // a failure to load shows where it is awaited
   const store = await openStoreFromCli(storeUrl, opts, ctx.env);
   ctx.details.labels = { store: store.description, source: adapter.redactUrl(source) };
-  const { backup } = await import('../../core/backup.js');
+  const [{ backup }] = await loading;
   try {
     const r = await backup({
       adapter,

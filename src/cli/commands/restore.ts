@@ -33,6 +33,9 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   // the files it writes, before the store is read (src/cli/restore-files.ts)
   const offsetMap = opts.offsetMap === undefined ? null : await openOffsetMap(String(opts.offsetMap));
   let mapDone = false;
+  // the pipeline's and the client's modules load while the store opens (a key derivation)
+  const loading = Promise.all([import('../../core/restore.js'), opts.dryRun ? undefined : adapter.preload?.('sink')]);
+  loading.catch(() => undefined); // a failure to load shows where it is awaited
   const store = await (async () => {
     // the default journal's folder does not depend on the restore
     if (!opts.dryRun) await checkJournalPlace(journalOpt || journalPathFor(ctx.env, { store: '', backupId: '', target: '', streams: [], renames: {}, until: null }), Boolean(journalOpt));
@@ -42,7 +45,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
     throw e;
   });
   ctx.details.labels = { store: store.description, target: adapter.redactUrl(target) };
-  const { restore } = await import('../../core/restore.js');
+  const [{ restore }] = await loading;
   try {
     const options: RestoreOptions = {
       adapter,
