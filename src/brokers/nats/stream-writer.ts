@@ -17,6 +17,7 @@
  * on a rerun, the interrupted run's last messages stored after the rerun read the target).
  */
 import type { JournalEntry, OffsetRun, PlannedTarget, StreamWriter, WriteAck } from '../adapter.js';
+import { sleepUnlessAborted } from '../../common/abort.js';
 import { MqbakError } from '../../common/errors.js';
 import type { RecordHeader, RecordSlice } from '../../common/record.js';
 import { asNatsAddress } from './address.js';
@@ -72,7 +73,8 @@ export class NatsStreamWriter implements StreamWriter {
 
   static async open(conn: NatsConnection, target: PlannedTarget, saved: JournalEntry | null, renameSubject: (s: string) => string, notes: string[], signal: AbortSignal): Promise<NatsStreamWriter> {
     const stream = asNatsAddress(target.target).stream;
-    const lastStored = (await describeStream(conn, stream)).lastSeq;
+    let lastStored = (await describeStream(conn, stream)).lastSeq;
+    if (saved !== null) lastStored = await settledLastSeq(conn, stream, lastStored, signal);
     let targetNext = lastStored + 1;
     let through: number | null = null;
     let failed = new Set<number>();
@@ -195,4 +197,20 @@ function sameMessage(stored: NatsRecord, m: PublishMessage): boolean {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/**
+ * The stream's last sequence once it has stopped moving (a rerun's read of the target): what a
+ * killed run sent just before it died may still be on its way into the stream for a moment after.
+ * Waits until two readings a quarter second apart agree, for at most about five seconds.
+ */
+async function settledLastSeq(conn: NatsConnection, stream: string, first: number, signal: AbortSignal): Promise<number> {
+  let last = first;
+  for (let i = 0; i < 20; i++) {
+    await sleepUnlessAborted(250, signal);
+    const now = (await describeStream(conn, stream)).lastSeq;
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
 }
