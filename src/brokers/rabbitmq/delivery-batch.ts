@@ -19,10 +19,11 @@ import { ByteWriter } from './byte-writer.js';
 /** A batch is handed on when it holds this many messages or bytes (or no delivery is waiting). */
 const MAX_MESSAGES = 1024;
 const MAX_BYTES = 1024 * 1024;
+const BUFFER_SIZE = MAX_BYTES + 64 * 1024;
 
 export class DeliveryBatch {
   private readonly cols = new ColumnsBuilder(MAX_MESSAGES, 8);
-  private readonly w = new ByteWriter(MAX_BYTES + 64 * 1024);
+  private readonly w = new ByteWriter(BUFFER_SIZE);
   private readonly written: WrittenAttributes = { timestamp: -1 };
   /** Messages that took the general path (non-ASCII or escaped strings, floats...): for tests. */
   general = 0;
@@ -79,6 +80,8 @@ export class DeliveryBatch {
     this.cols.count = 0;
     this.cols.headers = 0;
     this.w.length = 0;
+    // a very large message grew the buffer: not kept for the rest of the read (cols holds the old one)
+    if (this.w.buf.length > 4 * BUFFER_SIZE) this.w.buf = Buffer.allocUnsafe(BUFFER_SIZE);
     return cols;
   }
 }

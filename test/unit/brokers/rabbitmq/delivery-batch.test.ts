@@ -211,11 +211,14 @@ describe('DeliveryBatch: the same record bytes as deliveryRecord and the record 
     batch.add(message('', 'a', false, Buffer.from('one')), raw, 0, { invalidUtf8: [] });
     const first = fromBatch(batch);
     batch.add(message('', 'b', false, Buffer.from('two')), raw, 1, { invalidUtf8: [] });
-    batch.add(message('', 'c', false, Buffer.alloc(3 * 1024 * 1024, 7)), raw, 2, { invalidUtf8: [] });
+    batch.add(message('', 'c', false, Buffer.alloc(6 * 1024 * 1024, 7)), raw, 2, { invalidUtf8: [] });
     const second = fromBatch(batch);
     expect(first).toHaveLength(1);
     expect(second).toHaveLength(2);
-    expect(Buffer.from(second[1]!).equals(before(message('', 'c', false, Buffer.alloc(3 * 1024 * 1024, 7)), raw, 2))).toBe(true);
+    expect(Buffer.from(second[1]!).equals(before(message('', 'c', false, Buffer.alloc(6 * 1024 * 1024, 7)), raw, 2))).toBe(true);
     expect(text(second[0]!)).toBe(text(before(message('', 'b', false, Buffer.from('two')), raw, 1)));
+    // after a message that grew the buffer past its usual size, the next batch is whole too
+    batch.add(message('', 'd', true, Buffer.from('four')), raw, 3, { invalidUtf8: [] });
+    expect(fromBatch(batch).map(text)).toEqual([text(before(message('', 'd', true, Buffer.from('four')), raw, 3))]);
   });
 });
