@@ -25,11 +25,18 @@ export function amqpFromAttributes(attributes: JsonValue): AmqpMessageMeta {
 
 /** The AMQP side of a record read from RabbitMQ or from a RabbitMQ backup; 'integrity' when absent or malformed. */
 export function amqpMetaOf(record: ArchiveRecord): AmqpMessageMeta {
-  if (record.attributes === null) throw new MqbakError('integrity', `record ${record.position} has no AMQP properties`);
+  return amqpMetaOfAttributes(record.position, () => record.attributes);
+}
+
+/** amqpMetaOf for the record at `position` whose attributes `attributes()` gives (it may throw: a parse). */
+export function amqpMetaOfAttributes(position: bigint, attributes: () => JsonValue | null): AmqpMessageMeta {
   try {
-    return amqpFromAttributes(record.attributes);
+    const a = attributes();
+    if (a === null) throw new MqbakError('integrity', `record ${position} has no AMQP properties`);
+    return amqpFromAttributes(a);
   } catch (e) {
-    throw new MqbakError('integrity', `record ${record.position}: AMQP properties: ${messageOf(e)}`);
+    if (e instanceof MqbakError) throw e;
+    throw new MqbakError('integrity', `record ${position}: AMQP properties: ${messageOf(e)}`);
   }
 }
 

@@ -55,6 +55,7 @@ export async function connectRabbit(url: string, options: { signal?: AbortSignal
   }
   installHeaderCapture(model);
   installPublishExtras(model);
+  installWriteBatching(model);
   // an 'error' event without a listener would crash the process; failures surface on the calls
   model.on('error', () => {});
   const onAbort = () => {
@@ -188,4 +189,31 @@ function installPublishExtras(model: ChannelModel): void {
     return original.call(this, channel, method, fields, properties, props, content);
   };
   Object.defineProperty(model, EXTRAS_INSTALLED, { value: true });
+}
+
+interface Muxer {
+  out: { cork?: () => void; uncork?: () => void };
+  _readIncoming?: () => void;
+}
+
+/**
+ * amqplib's Mux writes every frame it takes from the channels to the socket with its own write,
+ * and with noDelay each is a system call and, mostly, a TCP segment the broker reads on its own:
+ * a restore publishing a window's worth of messages at once made one per message. Corking the
+ * socket while the Mux hands over what the channels hold sends them with one writev; the frames
+ * and their order are unchanged. Left alone if amqplib's internals are not as expected.
+ */
+function installWriteBatching(model: ChannelModel): void {
+  const mux = (model as unknown as { connection?: { muxer?: Muxer } }).connection?.muxer;
+  const original = mux?._readIncoming;
+  const out = mux?.out;
+  if (!mux || typeof original !== 'function' || typeof out?.cork !== 'function' || typeof out.uncork !== 'function') return;
+  mux._readIncoming = function (this: Muxer) {
+    out.cork!();
+    try {
+      original.call(this);
+    } finally {
+      out.uncork!();
+    }
+  };
 }

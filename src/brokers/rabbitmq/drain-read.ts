@@ -7,7 +7,8 @@
  */
 import { throwIfAborted } from '../../common/errors.js';
 import type { ReadOutcome, RecordSink } from '../adapter.js';
-import { deliveryMeta, deliveryRecord } from './delivery.js';
+import { rawPropertiesOf } from './connection.js';
+import { DeliveryBatch } from './delivery-batch.js';
 import type { QueueInfo } from './management.js';
 import { MAX_CHECKPOINT, type BackupSettings } from './options.js';
 import { holdLimit } from './queue-selection.js';
@@ -24,6 +25,7 @@ export class QueueDrain {
   /** Messages to drain in this run: the depth at the cut, or less with --max-messages. */
   readonly target: number;
   private readonly checkpoint: number;
+  private readonly batch = new DeliveryBatch();
 
   constructor(
     settings: BackupSettings,
@@ -57,6 +59,7 @@ export class QueueDrain {
     let inBatch = 0;
     let redelivered = 0;
     let lastTag = -1;
+    const batch = this.batch;
     while (inBatch < size && this.drained + inBatch < this.target && Date.now() < deadline) {
       throwIfAborted(ctx.signal);
       const msg = await consumer.next(Math.min(ctx.settings.idleMs, Math.max(1, deadline - Date.now())), ctx.signal);
@@ -65,14 +68,16 @@ export class QueueDrain {
         this.exhausted = true;
         break;
       }
-      const meta = deliveryMeta(msg, ctx.notes);
-      if (meta.redelivered) redelivered++;
-      await out.append(deliveryRecord(msg, meta, position));
+      if (msg.fields.redelivered) redelivered++;
+      batch.add(msg, rawPropertiesOf(msg), Number(position), ctx.notes);
       lastTag = msg.fields.deliveryTag;
       position++;
       inBatch++;
+      // handed on whenever no further delivery is waiting, so nothing sits here while the broker is slow
+      if (consumer.pending === 0 || batch.full) await out.appendColumns(batch.take());
       if ((this.drained + inBatch) % 1000 === 0) ctx.progress.update({ stream: report.stream, records: this.drained + inBatch, total: this.target });
     }
+    if (batch.count > 0) await out.appendColumns(batch.take());
     if (redelivered > 0) out.setExtra('redelivered', redelivered);
     // a message RabbitMQ redelivers may be one an earlier drain of this chain committed and then
     // crashed before acknowledging: the chain may hold it twice. (Without an earlier drain in the

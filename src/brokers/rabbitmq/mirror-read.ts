@@ -6,7 +6,9 @@
  */
 import { MqbakError, throwIfAborted } from '../../common/errors.js';
 import type { RecordSink } from '../adapter.js';
-import { deliveryCountOf, deliveryMeta, deliveryRecord } from './delivery.js';
+import { propertiesOf, rawPropertiesOf } from './connection.js';
+import { deliveryCountOf } from './delivery.js';
+import { DeliveryBatch } from './delivery-batch.js';
 import type { QueueInfo } from './management.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
@@ -38,6 +40,7 @@ export async function readMirror(
   const deadline = Date.now() + holdMs;
   let position = from;
   let records = 0;
+  const batch = new DeliveryBatch();
   try {
     while (records < depth) {
       throwIfAborted(ctx.signal);
@@ -54,14 +57,16 @@ export async function readMirror(
         out.warn(`queue ${q.name}: ${depth} messages at start, only ${records} delivered (others consumed, expired or dead-lettered meanwhile)`);
         break;
       }
-      const meta = deliveryMeta(msg, ctx.notes);
-      if (meta.redelivered) report.redelivered++;
-      if (limit !== null && deliveryCountOf(meta.properties) + 1 >= limit) nearLimit++;
-      await out.append(deliveryRecord(msg, meta, position));
+      if (msg.fields.redelivered) report.redelivered++;
+      if (limit !== null && deliveryCountOf(propertiesOf(msg, { invalidUtf8: [] })) + 1 >= limit) nearLimit++;
+      batch.add(msg, rawPropertiesOf(msg), Number(position), ctx.notes);
       position++;
       records++;
+      // handed on whenever no further delivery is waiting, so nothing sits here while the broker is slow
+      if (consumer.pending === 0 || batch.full) await out.appendColumns(batch.take());
       if (records % 1000 === 0) ctx.progress.update({ stream: report.stream, records, total: depth });
     }
+    if (batch.count > 0) await out.appendColumns(batch.take());
   } finally {
     // the return: closing the channel without acknowledging puts every delivery back, in order
     await consumer.close();

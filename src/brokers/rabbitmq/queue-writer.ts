@@ -7,9 +7,10 @@
  * unconfirmed).
  */
 import { MqbakError, throwIfAborted } from '../../common/errors.js';
-import { columnRecord, type RecordSlice } from '../../common/record.js';
+import type { JsonValue, RecordColumns, RecordSlice } from '../../common/record.js';
 import type { JournalEntry, OffsetRun, PlannedTarget, StreamWriter, WriteAck } from '../adapter.js';
-import { amqpMetaOf } from './amqp-json.js';
+import { amqpMetaOfAttributes } from './amqp-json.js';
+import type { AmqpMessageMeta } from './amqp-types.js';
 import type { RabbitConnection } from './connection.js';
 import { queueWarnings, republish, type QueueNotes, type RepublishCounts, type RepublishRules } from './republish.js';
 import { settledEntryOf, SettledTracker } from './settled-tracker.js';
@@ -77,17 +78,17 @@ export class QueueWriter implements StreamWriter {
     for (const slice of batch) {
       for (let i = slice.from; i < slice.to; i++) {
         throwIfAborted(signal);
-        const rec = columnRecord(slice.cols, i);
-        const position = rec.position;
-        const how = republish(amqpMetaOf(rec), rules, counts, this.notes);
+        const cols = slice.cols;
+        const position = BigInt(cols.position[i]!);
+        const how = republish(metaAt(cols, i, position), rules, counts, this.notes);
         const settle = this.tracker.sent(position);
         if ('refused' in how) {
           settle(false);
           out.push({ position, ok: false, reason: how.refused });
           continue;
         }
-        const value = rec.value ?? new Uint8Array(0);
-        const body = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        const bytes = cols.bytes;
+        const body = Buffer.from(bytes.buffer, bytes.byteOffset + cols.valueStart[i]!, Math.max(cols.valueLength[i]!, 0));
         const { outcome } = await this.publisher.publish(how.exchange, how.routingKey, body, how.options, signal);
         const landed = offsets?.published(position, body) ?? null;
         const done = outcome.then((o: PublishOutcome): Outcome => {
@@ -131,4 +132,15 @@ function sourceQueue(t: PlannedTarget): string {
   const q = t.source.queue;
   if (typeof q !== 'string') throw new MqbakError('integrity', `${t.name}: not a RabbitMQ queue address`);
   return q;
+}
+
+const utf8 = new TextDecoder();
+
+/** The AMQP side of record i of the columns, parsed once (columnRecord would build a record around it first). */
+function metaAt(cols: RecordColumns, i: number, position: bigint): AmqpMessageMeta {
+  return amqpMetaOfAttributes(position, () => {
+    const length = cols.attributeLength[i]!;
+    const start = cols.attributeStart[i]!;
+    return length < 0 ? null : (JSON.parse(utf8.decode(cols.bytes.subarray(start, start + length))) as JsonValue);
+  });
 }
