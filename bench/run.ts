@@ -86,7 +86,9 @@ async function main(): Promise<void> {
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: npm run build first');
 
   const dataK = join(work, 'kafka.bin');
-  const statK = await writeDataFile(dataK, nK);
+  // the data files only when a scenario reads them (the scale scenario writes its own)
+  const none = { rawBytes: 0, valueBytes: 0 };
+  const statK = a.only.has('kafka') || a.only.has('growth') ? await writeDataFile(dataK, nK) : none;
   log(`data: ${fmtInt(nK)} records, ${fmtInt(statK.rawBytes)} raw bytes (keys+values+headers), mean value ${fmtInt(statK.valueBytes / nK)} B`);
   const growth: { n: number; m: Measure | undefined }[] = [];
 
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
     await kafkaScenarios(a, work, mockd, dataK, nK, statK.rawBytes, profileDir);
   }
   const dataR = join(work, 'rabbit.bin');
-  const statR = await writeDataFile(dataR, nR);
+  const statR = a.only.has('rabbitmq') || a.only.has('nats') ? await writeDataFile(dataR, nR) : none;
   if (a.only.has('rabbitmq')) {
     execFileSync('bash', [join(ROOT, 'test/brokers/start-rabbitmq.sh')], { stdio: 'inherit' });
     await rabbitScenarios({ ...a, reps: a.rabbitReps }, work, amqpUrl, dataR, nR, statR.rawBytes, profileDir);
