@@ -107,7 +107,8 @@ export function scaleTargets(n: number, rssLimitMb: number): TargetCheck[] {
     const why = b?.error ?? s?.error ?? 'not run';
     out.push(checkTarget(`scale-${big.kind}-time`, `Scale: time per record, ${what}`, 'at-most', 1.25, perRecord, 'x', perRecord === null ? why : 'bench criterion for "linear": <= 1.25'));
     const rss = Math.max(s?.peakRssMb ?? 0, b?.peakRssMb ?? 0) || null;
-    out.push(checkTarget(`scale-${big.kind}-rss`, `Scale: peak RSS, ${big.kind === 'partitions' ? `${fmtInt(big.partitions)} partitions` : `${big.topics} topics`}`, 'at-most', rssLimitMb, rss, 'MB', rss === null ? why : undefined));
+    const sizes = big.kind === 'partitions' ? `${fmtInt(small.partitions)} and ${fmtInt(big.partitions)} partitions` : `${small.topics} and ${big.topics} topics`;
+    out.push(checkTarget(`scale-${big.kind}-rss`, `Scale: peak RSS, ${sizes}`, 'at-most', rssLimitMb, rss, 'MB', rss === null ? why : undefined));
   }
   return out;
 }
