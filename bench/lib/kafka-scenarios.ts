@@ -1,10 +1,11 @@
-// The Kafka scenarios of `npm run bench`: backup against kcat | zstd and a kafkajs reader, restore
+// The Kafka scenarios of `npm run bench`: backup against kcat -C alone, kcat | zstd and a kafkajs reader, restore
 // against kcat -P and the kafkajs producer, verify; plain, with zstd-codec and into an encrypted store.
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MockKafka } from './kafka.js';
 import { encryptedEnv, initEncryptedStore } from './encrypted.js';
+import { sampleRounds } from './reps.js';
 import { MQBAK, TSX, W, dirBytes, env, finish, log, mqbak, record, sample, type Measure, type ScenarioArgs } from './harness.js';
 
 export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: string, dataFile: string, n: number, rawBytes: number, profileDir?: string): Promise<void> {
@@ -14,7 +15,11 @@ export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: strin
     await k.seedTopic(src, dataFile, n, 'kafka');
     const url = `kafka://${k.bootstrap}`;
 
+    const broker = [k.pid];
+
     // 1. backup
+    // reading alone, nothing written: the ceiling for any backup from this broker
+    const kcatRead = record('kafka backup: kcat -C read only', 'baseline', n, rawBytes);
     const kcatBackup = record('kafka backup: kcat -C | zstd -3', 'baseline', n, rawBytes);
     const kjsRead = record('kafka backup: kafkajs eachBatch read only', 'baseline', n, rawBytes);
     const mqBackup = record('kafka backup: mqbak', 'mqbak', n, rawBytes);
@@ -26,30 +31,40 @@ export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: strin
     const kcatFile = join(work, 'kcat.zst');
     let store = '';
     let encStore = '';
-    for (let i = 0; i < a.reps; i++) {
-      await sample(kcatBackup, [
-        `kcat -C -b ${k.bootstrap} -t ${src} -e -o beginning -q -f '%k\\t%s\\n' | zstd -3 -q -f -o ${kcatFile}`,
-      ], { shell: true });
-      await sample(kjsRead, [...TSX, W('kafkajs-consume.ts'), k.bootstrap, src, String(n)], { env });
-      store = join(work, `kstore-${i}`);
-      rmSync(store, { recursive: true, force: true });
-      await sample(mqBackup, mqbak(['backup', url, store, '--topics', src], i === 0 ? profileDir : undefined), { env });
-      const wasmStore = join(work, `kstore-wasm-${i}`);
-      await sample(mqBackupWasm, mqbak(['backup', url, wasmStore, '--topics', src]), { env: { ...env, MQBAK_ZSTD: 'wasm' } });
-      rmSync(wasmStore, { recursive: true, force: true });
-      encStore = join(work, `kstore-enc-${i}`);
-      rmSync(encStore, { recursive: true, force: true });
-      initEncryptedStore(MQBAK, encStore, encEnv);
-      await sample(mqBackupEnc, mqbak(['backup', url, encStore, '--topics', src]), { env: encEnv });
-    }
-    [kcatBackup, kjsRead, mqBackup, mqBackupWasm, mqBackupEnc].forEach(finish);
+    const backups = [kcatRead, kcatBackup, kjsRead, mqBackup, mqBackupWasm, mqBackupEnc];
+    await sampleRounds(backups, a.reps, async (i, want) => {
+      if (want(kcatRead)) await sample(kcatRead, [`kcat -C -b ${k.bootstrap} -t ${src} -e -o beginning -q > /dev/null`], { shell: true, broker });
+      if (want(kcatBackup)) {
+        await sample(kcatBackup, [
+          `kcat -C -b ${k.bootstrap} -t ${src} -e -o beginning -q -f '%k\\t%s\\n' | zstd -3 -q -f -o ${kcatFile}`,
+        ], { shell: true, broker });
+      }
+      if (want(kjsRead)) await sample(kjsRead, [...TSX, W('kafkajs-consume.ts'), k.bootstrap, src, String(n)], { env, broker });
+      if (want(mqBackup)) {
+        store = join(work, `kstore-${i}`);
+        rmSync(store, { recursive: true, force: true });
+        await sample(mqBackup, mqbak(['backup', url, store, '--topics', src], i === 0 ? profileDir : undefined), { env, broker });
+      }
+      if (want(mqBackupWasm)) {
+        const wasmStore = join(work, `kstore-wasm-${i}`);
+        await sample(mqBackupWasm, mqbak(['backup', url, wasmStore, '--topics', src]), { env: { ...env, MQBAK_ZSTD: 'wasm' }, broker });
+        rmSync(wasmStore, { recursive: true, force: true });
+      }
+      if (want(mqBackupEnc)) {
+        encStore = join(work, `kstore-enc-${i}`);
+        rmSync(encStore, { recursive: true, force: true });
+        initEncryptedStore(MQBAK, encStore, encEnv);
+        await sample(mqBackupEnc, mqbak(['backup', url, encStore, '--topics', src]), { env: encEnv, broker });
+      }
+    });
+    backups.forEach(finish);
     if (existsSync(kcatFile)) kcatBackup.bytes = rawBytes;
 
     // 4. verify
     const ver = record('kafka verify: mqbak', 'mqbak', n, rawBytes);
     if (mqBackup.samples.length && existsSync(store)) {
       (ver as Measure & { storedBytes?: number }).storedBytes = dirBytes(store);
-      for (let i = 0; i < a.reps; i++) await sample(ver, mqbak(['verify', store]), { env });
+      for (let i = 0; i < a.reps; i++) await sample(ver, mqbak(['verify', store]), { env, broker: [] });
     } else ver.error = 'no mqbak Kafka backup to verify';
     finish(ver);
 
@@ -60,33 +75,36 @@ export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: strin
     const kjsP = record('kafka restore: kafkajs producer acks -1 idempotent', 'baseline', n, rawBytes);
     const mqRestore = record('kafka restore: mqbak', 'mqbak', n, rawBytes);
     const mqRestoreEnc = record('kafka restore: mqbak, encrypted store', 'mqbak', n, rawBytes);
-    for (let i = 0; i < a.reps; i++) {
-      if (existsSync(rawFile)) {
-        const t = `kcatp-${i}`;
-        await k.createTopic(t, 3);
-        await sample(kcatP, [
-          'kcat', '-P', '-b', k.bootstrap, '-t', t, '-K', '\t', '-X', 'enable.idempotence=true', '-X', 'acks=all', '-l', rawFile,
-        ]);
-        await k.deleteTopic(t);
+    // each run into a new topic of its own, deleted after it
+    const into = async (t: string, run: () => Promise<unknown>) => {
+      await k.createTopic(t, 3);
+      await run();
+      await k.deleteTopic(t);
+    };
+    const restores = [kcatP, kjsP, mqRestore, mqRestoreEnc];
+    await sampleRounds(restores, a.reps, async (i, want) => {
+      if (!want(kcatP)) {
+        /* enough samples */
+      } else if (existsSync(rawFile)) {
+        await into(`kcatp-${i}`, () => sample(kcatP, [
+          'kcat', '-P', '-b', k.bootstrap, '-t', `kcatp-${i}`, '-K', '\t', '-X', 'enable.idempotence=true', '-X', 'acks=all', '-l', rawFile,
+        ], { broker }));
       } else kcatP.error = 'no kcat backup file';
-      const t2 = `kjs-${i}`;
-      await k.createTopic(t2, 3);
-      await sample(kjsP, [...TSX, W('kafkajs-produce.ts'), k.bootstrap, t2, dataFile], { env });
-      await k.deleteTopic(t2);
-      if (mqBackup.samples.length) {
+      if (want(kjsP)) await into(`kjs-${i}`, () => sample(kjsP, [...TSX, W('kafkajs-produce.ts'), k.bootstrap, `kjs-${i}`, dataFile], { env, broker }));
+      if (!want(mqRestore)) {
+        /* enough samples */
+      } else if (mqBackup.samples.length) {
         const t3 = `mq-${i}`;
-        await k.createTopic(t3, 3);
-        await sample(mqRestore, mqbak(['restore', store, url, '--topics', src, '--map', `${src}=${t3}`], i === 0 ? profileDir : undefined), { env });
-        await k.deleteTopic(t3);
+        await into(t3, () => sample(mqRestore, mqbak(['restore', store, url, '--topics', src, '--map', `${src}=${t3}`], i === 0 ? profileDir : undefined), { env, broker }));
       } else mqRestore.error = 'no mqbak Kafka backup to restore';
-      if (mqBackupEnc.samples.length) {
+      if (!want(mqRestoreEnc)) {
+        /* enough samples */
+      } else if (mqBackupEnc.samples.length) {
         const t4 = `mq-enc-${i}`;
-        await k.createTopic(t4, 3);
-        await sample(mqRestoreEnc, mqbak(['restore', encStore, url, '--topics', src, '--map', `${src}=${t4}`]), { env: encEnv });
-        await k.deleteTopic(t4);
+        await into(t4, () => sample(mqRestoreEnc, mqbak(['restore', encStore, url, '--topics', src, '--map', `${src}=${t4}`]), { env: encEnv, broker }));
       } else mqRestoreEnc.error = 'no encrypted mqbak Kafka backup to restore';
-    }
-    [kcatP, kjsP, mqRestore, mqRestoreEnc].forEach(finish);
+    });
+    restores.forEach(finish);
   } finally {
     await k.stop();
   }

@@ -50,6 +50,11 @@ export class MockKafka {
     }
   }
 
+  /** mockd's pid, for its CPU time (bench/lib/broker-cpu.ts) */
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
   async createTopic(name: string, partitions: number): Promise<void> {
     await this.command(`create ${name} ${partitions}`);
   }

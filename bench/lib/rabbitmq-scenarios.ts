@@ -4,6 +4,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { measure } from './proc.js';
 import { fmtInt } from './stats.js';
+import { rabbitPids } from './broker-cpu.js';
+import { sampleRounds } from './reps.js';
 import { TSX, W, dirBytes, env, finish, mqbak, record, results, sample, type Measure, type ScenarioArgs } from './harness.js';
 
 export async function rabbitScenarios(a: ScenarioArgs, work: string, amqpUrl: string, dataFile: string, n: number, rawBytes: number, profileDir?: string, growthOnly = false): Promise<Measure | null> {
@@ -16,36 +18,53 @@ export async function rabbitScenarios(a: ScenarioArgs, work: string, amqpUrl: st
   const drain = record(`rabbitmq drain: mqbak${tag}`, 'mqbak', n, rawBytes);
   const restore = record(`rabbitmq restore: mqbak${tag}`, 'mqbak', n, rawBytes);
   const prefetch = String(Math.min(n, 65535));
-  for (let i = 0; i < a.reps; i++) {
+  const broker = rabbitPids(amqpUrl);
+  const publish = () => [...TSX, W('amqp-publish.ts'), amqpUrl, q, dataFile];
+  // a step that only prepares a wanted one (refilling the queue) is run, not measured
+  const unmeasured = async (what: string, argv: string[]) => {
+    const r = await measure(argv, { env });
+    if (r.code !== 0) throw new Error(`${what} failed: ${r.stderr.slice(-300)}`);
+  };
+  const measures = growthOnly ? [pub, drain] : [pub, mirror, cons, drain, restore];
+  let lastDrain = '';
+  await sampleRounds(measures, a.reps, async (i, want) => {
     await deleteQueue(amqpUrl, q);
-    await sample(pub, [...TSX, W('amqp-publish.ts'), amqpUrl, q, dataFile], { env });
-    if (!growthOnly) {
+    if (want(pub)) await sample(pub, publish(), { env, broker });
+    else await unmeasured('publishing', publish());
+    if (!growthOnly && want(mirror)) {
       const ms = join(work, `rmirror-${i}`);
-      await sample(mirror, mqbak(['backup', amqpUrl, ms, '--queues', q, '--mode', 'mirror'], i === 0 ? profileDir : undefined), { env });
+      await sample(mirror, mqbak(['backup', amqpUrl, ms, '--queues', q, '--mode', 'mirror'], i === 0 ? profileDir : undefined), { env, broker });
       rmSync(ms, { recursive: true, force: true });
-      await sample(cons, [...TSX, W('amqp-consume.ts'), amqpUrl, q, String(n), prefetch], { env });
-      // refill for the drain (not counted: the publish baseline is sampled once per repetition)
-      const refill = await measure([...TSX, W('amqp-publish.ts'), amqpUrl, q, dataFile], { env });
-      if (refill.code !== 0) throw new Error(`refill failed: ${refill.stderr.slice(-300)}`);
     }
-    const ds = join(work, `rdrain-${n}-${i}`);
-    rmSync(ds, { recursive: true, force: true });
-    await sample(drain, mqbak(['backup', amqpUrl, ds, '--queues', q, '--mode', 'drain'], i === 0 && !growthOnly ? profileDir : undefined), { env });
-    if (!growthOnly && drain.samples.length) {
+    if (!growthOnly && want(cons)) {
+      await sample(cons, [...TSX, W('amqp-consume.ts'), amqpUrl, q, String(n), prefetch], { env, broker });
+      // refill for the drain (not counted: the publish baseline is sampled once per round)
+      if (want(drain)) await unmeasured('refill', publish());
+    }
+    if (want(drain)) {
+      const ds = join(work, `rdrain-${n}-${i}`);
+      rmSync(ds, { recursive: true, force: true });
+      const ok = await sample(drain, mqbak(['backup', amqpUrl, ds, '--queues', q, '--mode', 'drain'], i === 0 && !growthOnly ? profileDir : undefined), { env, broker });
+      // the restore and verify read the last drain backup that worked
+      const drop = ok ? lastDrain : ds;
+      if (drop && !a.keep) rmSync(drop, { recursive: true, force: true });
+      if (ok) lastDrain = ds;
+    }
+    if (!growthOnly && want(restore) && drain.samples.length) {
       await deleteQueue(amqpUrl, q2, true);
-      await sample(restore, mqbak(['restore', ds, amqpUrl, '--queues', q, '--map', `${q}=${q2}`], i === 0 ? profileDir : undefined), { env });
+      await sample(restore, mqbak(['restore', lastDrain, amqpUrl, '--queues', q, '--map', `${q}=${q2}`], i === 0 ? profileDir : undefined), { env, broker });
       await deleteQueue(amqpUrl, q2);
     }
-    if (!growthOnly && i === a.reps - 1 && drain.samples.length) {
-      // 4. verify: of the Kafka backup when mqbak has one; of this drain backup in any case
-      const ver = record('rabbitmq verify: mqbak', 'mqbak', n, rawBytes) as Measure & { storedBytes?: number };
-      ver.storedBytes = dirBytes(ds);
-      for (let j = 0; j < a.reps; j++) await sample(ver, mqbak(['verify', ds]), { env });
-      finish(ver);
-    }
-    if (!a.keep) rmSync(ds, { recursive: true, force: true });
-  }
+  });
   await deleteQueue(amqpUrl, q);
+  if (!growthOnly && drain.samples.length && lastDrain) {
+    // 4. verify: of the Kafka backup when mqbak has one; of the last drain backup in any case
+    const ver = record('rabbitmq verify: mqbak', 'mqbak', n, rawBytes) as Measure & { storedBytes?: number };
+    ver.storedBytes = dirBytes(lastDrain);
+    for (let j = 0; j < a.reps; j++) await sample(ver, mqbak(['verify', lastDrain]), { env, broker: [] });
+    finish(ver);
+  }
+  if (lastDrain && !a.keep) rmSync(lastDrain, { recursive: true, force: true });
   [pub, cons, mirror, drain, restore].forEach(finish);
   if (growthOnly) {
     // keep only what the growth table needs

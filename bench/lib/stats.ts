@@ -1,5 +1,5 @@
 // Pure helpers of the benchmark: medians, ratios, target checks and the table. No IO here, so
-// test/unit/bench-stats.test.ts can check them.
+// test/unit/bench/stats.test.ts can check them.
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -8,10 +8,38 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
+/** min, median and max of a run kind's samples, and their spread. */
+export interface Summary {
+  min: number;
+  median: number;
+  max: number;
+  /** (max - min) / median: 0.2 means the samples range over 20% of their median; 0 for one sample */
+  spread: number;
+}
+
+/** The summary of `values`, or null for none. */
+export function summarize(values: readonly number[]): Summary | null {
+  if (values.length === 0) return null;
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const mid = median(values);
+  return { min, median: mid, max, spread: mid > 0 ? (max - min) / mid : 0 };
+}
+
 /** Speed ratio of mqbak against a baseline on the same work: baseline time / mqbak time (>1 = mqbak faster). */
 export function speedRatio(mqbakSeconds: number, baselineSeconds: number): number {
   if (!(mqbakSeconds > 0) || !(baselineSeconds > 0)) return Number.NaN;
   return baselineSeconds / mqbakSeconds;
+}
+
+/**
+ * The ratio a target is judged on (baseline / mqbak, > 1: mqbak faster): of the medians of the
+ * samples, never of the best ones, so one lucky sample on either side cannot meet a target.
+ */
+export function medianRatio(mqbakSeconds: readonly number[], baselineSeconds: readonly number[]): number | null {
+  const a = summarize(mqbakSeconds);
+  const b = summarize(baselineSeconds);
+  return a && b ? speedRatio(a.median, b.median) : null;
 }
 
 export type TargetKind = 'at-least' | 'at-most';
