@@ -97,6 +97,41 @@ describe("kafka backup's own Fetch reader", () => {
     expect(await readAll(target)).toEqual(await readAll(topic));
   });
 
+  it('answers of megabytes (read into reused buffers, answer-buffers.ts): the same records as through kafkajs consumer', async () => {
+    const topic = uniqueName('big');
+    await kafkaCreateTopic(topic, 2);
+    const p = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+    await p.connect();
+    // 2 x 6,000 records of 1-2 KB, each distinct: several answers of up to 2 MiB per partition, so
+    // buffers are handed back and read into again; a stale byte would show in some record
+    for (let s = 0; s < 12_000; s += 2_000) {
+      await p.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: 2_000 }, (_, j) => {
+          const i = s + j;
+          return { partition: i % 2, key: `k${i}`, value: `${i}:`.repeat(300 + (i % 250)), headers: { n: `${i}` } };
+        }),
+      });
+    }
+    await p.disconnect();
+    const dir = await tempDir();
+    const b = await runMqbak(['backup', url(), dir, '--topics', topic, '--json'], { timeoutMs: 120_000 });
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout).records).toBe(12_000);
+    const viaKafkajs = await tempDir();
+    const k = await runMqbak(['backup', url(), viaKafkajs, '--topics', topic, '--json'], { env: { MQBAK_KAFKA_CONSUMER: 'kafkajs' }, timeoutMs: 120_000 });
+    expect(k.code, k.stderr).toBe(0);
+    for (const part of [0, 1]) {
+      const ours = await catLines(dir, JSON.parse(b.stdout).id, `kafka/${topic}/${part}`);
+      const theirs = await catLines(viaKafkajs, JSON.parse(k.stdout).id, `kafka/${topic}/${part}`);
+      expect(ours).toHaveLength(6_000);
+      const norm = (l: string) => ({ ...JSON.parse(l), timestampType: null, backup: null });
+      expect(ours.map(norm)).toEqual(theirs.map(norm));
+      expect(ours.map((l) => JSON.parse(l).key)).toEqual(Array.from({ length: 6_000 }, (_, j) => `k${2 * j + part}`));
+    }
+  });
+
   it('zstd batches (made by kcat) back up, with the native binding and with zstd-codec, and restore byte for byte', async () => {
     requireTool('kcat');
     const topic = uniqueName('zstd');
