@@ -190,7 +190,10 @@ export interface SourceSelection {
 export interface RecordSink {
   append(record: ArchiveRecord): Promise<void>;
   appendMany(records: readonly ArchiveRecord[]): Promise<void>;
-  /** For adapters that parse their own wire format: no object per record. */
+  /**
+   * For adapters that parse their own wire format: no object per record. The source may reuse
+   * the columns' bytes once the promise resolves: what the sink keeps, it copies before.
+   */
   appendColumns(columns: RecordColumns): Promise<void>;
   /** Positions [from, to) the source no longer had when read. */
   addGap(from: bigint, to: bigint, reason: string): void;

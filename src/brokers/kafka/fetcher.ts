@@ -10,7 +10,8 @@
 import { MqbakError } from '../../common/errors.js';
 import { raceAbort } from '../../common/abort.js';
 import type { RecordColumns } from '../../common/record.js';
-import { InternalsMissing, kafkajsModule, type Internals, type KjsBroker } from './internals.js';
+import { connectionsOf, InternalsMissing, kafkajsModule, type Internals, type KjsBroker } from './internals.js';
+import { AnswerBuffers, readFetchAnswersInto } from './answer-buffers.js';
 import { describe, isRetriable, Retries, sleep } from './retry.js';
 import { decodeRecordBatches, nextFetchOffset, UnsupportedCompression, type AbortedTransaction } from './record-batches.js';
 
@@ -116,6 +117,8 @@ export function decodeFetchV4(bytes: Buffer): FetchAnswer {
 
 export class KafkaFetcher {
   private zstd: ((data: Uint8Array) => Uint8Array) | null = null;
+  /** large answers are read into these, handed back once their records are handed over */
+  private readonly buffers = new AnswerBuffers();
 
   private constructor(
     private readonly k: Internals,
@@ -145,6 +148,8 @@ export class KafkaFetcher {
       maxBytes: REQUEST_MAX_BYTES,
       topics: [{ topic, partitions: partitions.map((p) => ({ partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: PARTITION_MAX_BYTES })) }],
     });
+    // connections kafkajs opened since the last request, too
+    readFetchAnswersInto(connectionsOf(broker), this.buffers, this.k.apiKeys.Fetch);
     return (await this.k.send(broker, {
       ...protocol,
       response: { decode: async (payload: Buffer) => decodeFetchV4(payload), parse: async (x: unknown) => x },
@@ -326,6 +331,9 @@ export class KafkaFetcher {
           throw new MqbakError('internal', `fetch ${topic}[${p.partition}]: batches end at ${d.next}, headers said ${p.offset}`);
         }
       }
+      // every record of it was handed over (a RecordSink copies what it keeps before it resolves):
+      // its buffer takes a later answer (an answer given up above is left to the garbage collector)
+      this.buffers.release(answer.bytes);
       if (inFlight) inFlight.asked = inFlight.asked.filter((a) => active.includes(a.p));
     }
   }

@@ -81,6 +81,12 @@ function connectionPoolOf(broker: KjsBroker): { getConnectionByRequest(p: KjsPro
   return pool && typeof pool.getConnectionByRequest === 'function' ? (pool as { getConnectionByRequest(p: KjsProtocol): Promise<KjsConnection> }) : null;
 }
 
+/** The connections of a broker's pool (kafkajs opens them as requests need them); none when it has no pool. */
+export function connectionsOf(broker: KjsBroker): readonly unknown[] {
+  const pool = (broker as unknown as { connectionPool?: { pool?: unknown } }).connectionPool?.pool;
+  return Array.isArray(pool) ? pool : [];
+}
+
 function usableConnection(c: KjsConnection | null | undefined, clientId: string | null): c is KjsConnection {
   return (
     !!c &&

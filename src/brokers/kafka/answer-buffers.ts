@@ -1,0 +1,170 @@
+/**
+ * Fetch answers read into reused buffers. kafkajs 2.2 collects an answer's socket reads and joins
+ * them into a new buffer of the answer's size (Connection.processData): for a backup, the whole
+ * topic passes through such buffers once, megabytes each. They live while their records are
+ * encoded (longer than V8's young generation keeps anything), so each one counted as memory
+ * allocated outside the heap until the next full collection, and V8 ran a mark-compact every few
+ * answers (docs/PERFORMANCE.md, "Before and after the broker adapter"). Here the socket reads of
+ * a large Fetch answer are copied straight into a buffer of a small free list instead, handed
+ * back by the reader once the answer's records are encoded; every other answer (and every answer
+ * on a connection this code does not recognise) goes through kafkajs as before.
+ */
+
+/** What the receiver uses of a kafkajs 2.2 Connection (src/network/connection.js). */
+interface Connection {
+  socket: unknown;
+  /** bytes of a frame kafkajs has read in part (0 between frames) */
+  bytesBuffered: unknown;
+  authHandlers: unknown;
+  processData(data: Buffer): void;
+  requestQueue: {
+    inflight: Map<number, { entry?: { apiKey?: unknown } }>;
+    fulfillRequest(r: { correlationId: number; payload: Buffer; size: number }): void;
+  };
+}
+
+/** Answers smaller than this go through kafkajs (its join costs little there). */
+const MIN_POOLED = 64 * 1024;
+/** Buffers are allocated in whole MiB, so that answers of slightly different sizes share them. */
+const ROUND = 1024 * 1024;
+/** Free buffers kept: two answers per broker are held at once (one decoded, one arriving). */
+const MAX_FREE = 4;
+
+/** The free list of answer buffers of one reader. */
+export class AnswerBuffers {
+  private readonly free: Buffer[] = [];
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+
+  /** A buffer of at least `size` bytes. */
+  take(size: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      if (b.length >= size && (best < 0 || b.length < this.free[best]!.length)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    const b = Buffer.allocUnsafeSlow(Math.ceil(size / ROUND) * ROUND);
+    this.mine.add(b.buffer);
+    return b;
+  }
+
+  /**
+   * Hands back the buffer `bytes` (an answer's payload) was read into, once nothing reads it any
+   * more; bytes of any other buffer are left alone.
+   */
+  release(bytes: Uint8Array): void {
+    if (!this.mine.has(bytes.buffer)) return;
+    const whole = Buffer.from(bytes.buffer, 0, bytes.buffer.byteLength);
+    if (this.free.some((b) => b.buffer === whole.buffer)) return;
+    if (this.free.length >= MAX_FREE) {
+      // keep the larger ones: a small one would be passed over by a large answer anyway
+      let smallest = 0;
+      for (let i = 1; i < this.free.length; i++) if (this.free[i]!.length < this.free[smallest]!.length) smallest = i;
+      if (this.free[smallest]!.length >= whole.length) return;
+      this.free.splice(smallest, 1);
+    }
+    this.free.push(whole);
+  }
+}
+
+function isConnection(c: unknown): c is Connection {
+  const x = c as Partial<Connection> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.processData === 'function' &&
+    x.requestQueue?.inflight instanceof Map &&
+    typeof x.requestQueue.fulfillRequest === 'function'
+  );
+}
+
+const installed = new WeakSet<object>();
+
+/**
+ * Makes each connection of `connections` (a kafkajs broker's connection pool) read Fetch answers
+ * (`fetchApiKey`) of MIN_POOLED bytes or more into `buffers`. Connections already set up, those
+ * in the middle of reading a frame (tried again on the next call), and anything not shaped like a
+ * kafkajs 2.2 Connection are left as they are.
+ */
+export function readFetchAnswersInto(connections: readonly unknown[], buffers: AnswerBuffers, fetchApiKey: number): void {
+  for (const c of connections) {
+    if (!isConnection(c) || installed.has(c) || c.bytesBuffered !== 0) continue;
+    installed.add(c);
+    install(c, buffers, fetchApiKey);
+  }
+}
+
+function install(c: Connection, buffers: AnswerBuffers, fetchApiKey: number): void {
+  const kafkajs = c.processData;
+  // the frame being read: its size and correlation id first (8 bytes), then its payload
+  const head = Buffer.alloc(8);
+  let headLength = 0;
+  let socket: unknown = null;
+  /** a frame kafkajs reads: the bytes of it still to pass on */
+  let passing = 0;
+  /** a Fetch answer read here */
+  let target: { buffer: Buffer; size: number; got: number; correlationId: number } | null = null;
+  /** a frame too short to hold a correlation id: kafkajs reads everything from there on */
+  let broken = false;
+
+  c.processData = function processData(this: Connection, data: Buffer): void {
+    if (this.socket !== socket) {
+      // a new socket (a reconnect): whatever was half read belonged to the old one
+      socket = this.socket;
+      headLength = 0;
+      passing = 0;
+      target = null;
+      broken = false;
+    }
+    // authentication frames are kafkajs' own business (only before any request of the reader)
+    if (this.authHandlers || broken) {
+      kafkajs.call(this, data);
+      return;
+    }
+    let o = 0;
+    while (o < data.length) {
+      if (passing > 0) {
+        const n = Math.min(passing, data.length - o);
+        passing -= n;
+        // kafkajs sees exactly this frame's bytes, so its own state stays at frame boundaries
+        kafkajs.call(this, o === 0 && n === data.length ? data : data.subarray(o, o + n));
+        o += n;
+        continue;
+      }
+      if (target) {
+        const n = Math.min(target.size - target.got, data.length - o);
+        data.copy(target.buffer, target.got, o, o + n);
+        target.got += n;
+        o += n;
+        if (target.got === target.size) {
+          const t = target;
+          target = null;
+          // what kafkajs hands on: the payload after the correlation id; size as kafkajs counts it
+          this.requestQueue.fulfillRequest({ correlationId: t.correlationId, payload: t.buffer.subarray(0, t.size), size: t.size + 4 });
+        }
+        continue;
+      }
+      const n = Math.min(8 - headLength, data.length - o);
+      data.copy(head, headLength, o, o + n);
+      headLength += n;
+      o += n;
+      if (headLength < 8) break;
+      headLength = 0;
+      const size = head.readInt32BE(0);
+      const correlationId = head.readInt32BE(4);
+      if (size < 4) {
+        broken = true;
+        kafkajs.call(this, Buffer.concat([head, data.subarray(o)]));
+        return;
+      }
+      const request = this.requestQueue.inflight.get(correlationId);
+      if (request?.entry?.apiKey === fetchApiKey && size - 4 >= MIN_POOLED) {
+        target = { buffer: buffers.take(size - 4), size: size - 4, got: 0, correlationId };
+      } else {
+        // any other frame: kafkajs reads it from its first byte on
+        passing = size - 4;
+        kafkajs.call(this, Buffer.from(head));
+      }
+    }
+  };
+}
