@@ -5,24 +5,50 @@
 
 // Block buffers are reused: a fresh 1 MiB buffer per block costs more than encoding the records
 // into it (page faults and zeroing; measured 0.3-0.6 s per 180 MB on this kind of machine).
+// A segment's first chunks (ChunkedBytes) come from the same free lists: their sizes are powers
+// of two, so that a few sizes share them. Dropped buffers stay resident until the garbage
+// collector runs: with thousands of streams that was hundreds of MB (docs/PERFORMANCE.md).
 const freeBlocks = new Map<number, Uint8Array[]>();
-const MAX_FREE_BLOCKS = 16;
+/** Bytes of free block buffers kept, all sizes together. */
+export const MAX_FREE_BLOCK_BYTES = 16 * 1024 * 1024;
+let freeBytes = 0;
 
-/** A block buffer of `size` bytes, reused when one is free. */
-export function takeBlock(size: number): Uint8Array {
-  return freeBlocks.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
+/** The buffer size that holds `need` bytes: the next power of two, at most `max` (the block size). */
+export function blockCapacity(need: number, max: number): number {
+  if (need >= max) return Math.max(need, max);
+  let c = 4096;
+  while (c < need) c *= 2;
+  return Math.min(c, max);
+}
+
+/** A buffer of at least `need` bytes (see blockCapacity), reused when one is free. */
+export function takeBlock(need: number, max = need): Uint8Array {
+  const size = blockCapacity(need, max);
+  const b = freeBlocks.get(size)?.pop();
+  if (b) {
+    freeBytes -= size;
+    return b;
+  }
+  return Buffer.allocUnsafeSlow(size);
 }
 
 /** Hands a block buffer back once nothing reads it any more. */
 export function giveBlock(b: Uint8Array): void {
+  if (freeBytes + b.length > MAX_FREE_BLOCK_BYTES) return;
   let list = freeBlocks.get(b.length);
   if (!list) freeBlocks.set(b.length, (list = []));
-  if (list.length < MAX_FREE_BLOCKS) list.push(b);
+  list.push(b);
+  freeBytes += b.length;
+}
+
+/** Bytes of the free block buffers (for tests). */
+export function freeBlockBytes(): number {
+  return freeBytes;
 }
 
 /**
- * A finished segment's bytes, as the parts they were collected in (chunks of SEGMENT_CHUNK_SIZE
- * bytes, the last one shorter). `release()` hands the chunks back for the next segment: after it,
+ * A finished segment's bytes, as the parts they were collected in (chunks of 16 KiB, 32 KiB, ...
+ * up to SEGMENT_CHUNK_SIZE bytes, the last one shorter). `release()` hands the chunks back for the next segment: after it,
  * the parts must not be read.
  */
 export interface SegmentBytes {
@@ -37,6 +63,8 @@ export const SEGMENT_CHUNK_SIZE = 1024 * 1024;
 // than this stay with the garbage collector
 const MAX_FREE_CHUNKS = 48;
 const freeChunks: Uint8Array[] = [];
+/** A segment's first chunk; each next one is twice as large, up to SEGMENT_CHUNK_SIZE. */
+export const FIRST_CHUNK_SIZE = 16 * 1024;
 
 /** Bytes appended into reused chunks of SEGMENT_CHUNK_SIZE. */
 export class ChunkedBytes {
@@ -49,7 +77,9 @@ export class ChunkedBytes {
     while (o < b.length) {
       let cur = this.chunks[this.chunks.length - 1];
       if (!cur || this.used === cur.length) {
-        cur = freeChunks.pop() ?? Buffer.allocUnsafeSlow(SEGMENT_CHUNK_SIZE);
+        // a segment's first chunks are small (a small stream's segment stays small), then whole
+        const small = FIRST_CHUNK_SIZE << this.chunks.length;
+        cur = small < SEGMENT_CHUNK_SIZE ? takeBlock(small) : (freeChunks.pop() ?? Buffer.allocUnsafeSlow(SEGMENT_CHUNK_SIZE));
         this.chunks.push(cur);
         this.used = 0;
       }
@@ -72,7 +102,11 @@ export class ChunkedBytes {
       release: () => {
         if (released) return;
         released = true;
-        for (const c of chunks) if (freeChunks.length < MAX_FREE_CHUNKS) freeChunks.push(c);
+        for (const c of chunks) {
+          // the small ones share the block buffers' free lists (same sizes: powers of two)
+          if (c.length < SEGMENT_CHUNK_SIZE) giveBlock(c);
+          else if (freeChunks.length < MAX_FREE_CHUNKS) freeChunks.push(c);
+        }
       },
     };
   }

@@ -37,6 +37,9 @@ export class SegmentBuilder {
   private blockFirst: bigint | null = null;
   private blockLast: bigint | null = null;
   private sealedRaw = 0;
+  /** bytes this builder holds now: the open block's records, blocks being compressed, the segment's bytes */
+  private held = 0;
+  private readonly headerLength: number;
   records = 0;
   firstPosition: bigint | null = null;
   lastPosition: bigint | null = null;
@@ -51,8 +54,12 @@ export class SegmentBuilder {
     private readonly concurrency = 1,
     /** an encrypted store's: every block sealed after compression (segment-sealing.ts) */
     readonly sealing: SegmentSealing | null = null,
+    /** told every change of the bytes this builder holds (a writer's budget over all its streams) */
+    private readonly account: (delta: number) => void = () => {},
   ) {
+    // the header is not counted: a builder made for the next segment holds nothing yet
     this.output.append(encodeSegmentHeader(sealing === null ? SEGMENT_VERSION : SEALED_SEGMENT_VERSION));
+    this.headerLength = this.output.length;
     this.parts.push(Promise.resolve());
   }
 
@@ -62,6 +69,26 @@ export class SegmentBuilder {
 
   get empty(): boolean {
     return this.records === 0;
+  }
+
+  /** Raw bytes in the open block (not yet compressed). */
+  get openBytes(): number {
+    return this.used;
+  }
+
+  /** Bytes held now: the open block's, those of blocks being compressed, the segment's so far. */
+  get memory(): number {
+    return this.held;
+  }
+
+  /** Bytes of the segment so far (header and compressed blocks). */
+  get segmentBytes(): number {
+    return this.output.length;
+  }
+
+  private hold(delta: number): void {
+    this.held += delta;
+    this.account(delta);
   }
 
   private ensureBlock(): void {
@@ -101,6 +128,7 @@ export class SegmentBuilder {
     if (size <= this.blockSize - this.used) {
       this.ensureBlock();
       this.used = p ? writeRecord(p, this.block!, this.blockView!, this.used) : writeColumnRecord(c!, i, size, this.block!, this.blockView!, this.used);
+      this.hold(size);
     } else {
       // longer than a block (and the block is empty): split it
       const whole = Buffer.allocUnsafe(size);
@@ -112,6 +140,7 @@ export class SegmentBuilder {
         this.ensureBlock();
         this.block!.set(whole.subarray(off, off + this.blockSize), 0);
         this.used = this.blockSize;
+        this.hold(this.blockSize);
         off += this.blockSize;
         this.seal();
         this.continues = true;
@@ -119,6 +148,7 @@ export class SegmentBuilder {
       this.ensureBlock();
       this.block!.set(whole.subarray(off), 0);
       this.used = size - off;
+      this.hold(size - off);
     }
     this.blockRecords++;
     this.blockFirst ??= position;
@@ -130,6 +160,15 @@ export class SegmentBuilder {
     this.lastTimestamp = timestamp;
     if (this.used >= this.blockSize) this.seal();
     return size;
+  }
+
+  /**
+   * Cuts the open block here (at a record boundary) and starts its compression, so that its raw
+   * bytes are soon given back: a writer over its memory budget does so with small streams'
+   * blocks. The caller awaits backpressure() before adding more, as after any record.
+   */
+  sealBlock(): void {
+    this.seal();
   }
 
   /**
@@ -222,10 +261,15 @@ export class SegmentBuilder {
     );
     this.parts.push(block);
     // copied into the segment in block order, and the frame's memory handed back at once
+    block.then(
+      () => this.hold(-rawLength),
+      () => this.hold(-rawLength),
+    );
     this.appended = this.appended.then(async () => {
       const b = await block;
       this.output.append(b.prefix);
       this.output.append(b.frame);
+      this.hold(b.prefix.length + b.frame.length);
       b.release?.();
     });
     this.appended.catch(() => {}); // awaited by finish
@@ -241,9 +285,13 @@ export class SegmentBuilder {
       await this.appended;
     } catch (e) {
       this.output.take().release();
+      this.hold(-this.held);
       throw e;
     }
-    return this.output.take();
+    // the caller holds them from here
+    const bytes = this.output.take();
+    this.hold(this.headerLength - bytes.length);
+    return bytes;
   }
 
   /** Seals the last block and returns the segment's bytes in one buffer. */

@@ -13,8 +13,9 @@ import { MqbakError } from '../common/errors.js';
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, nativeZstdPath, zstdBound, type BlockCodec } from './codec.js';
 import { SEAL_LAYOUT, type BlockSealJob } from './segment-sealing.js';
 
-/** Frame buffers kept for reuse (each about a block's size). */
-const MAX_FREE_FRAMES = 8;
+/** Frame buffers kept for reuse (a block's size, or smaller for small blocks), and their bytes. */
+const MAX_FREE_FRAMES = 256;
+const MAX_FREE_FRAME_BYTES = 16 * 1024 * 1024;
 
 // The worker is plain CommonJS given as a string: it needs no build step, so it runs the same
 // from dist/ and from the TypeScript sources under tsx or vitest.
@@ -199,11 +200,23 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
   const freeFrames: Uint8Array[] = [];
   const takeFrameBuffer = (need: number): Uint8Array => {
     const i = freeFrames.findIndex((b) => b.length >= need);
-    if (i >= 0) return freeFrames.splice(i, 1)[0]!;
-    return new Uint8Array(new ArrayBuffer(Math.max(need, zstdBound(DEFAULT_BLOCK_SIZE) + SEAL_LAYOUT.inner + SEAL_LAYOUT.tag)));
+    if (i >= 0) {
+      const b = freeFrames.splice(i, 1)[0]!;
+      freeFrameBytes -= b.byteLength;
+      return b;
+    }
+    // a small block (a small stream's, cut early by the writer's memory budget) gets a small
+    // buffer: thousands of them may be in flight at once, one per stream
+    const full = zstdBound(DEFAULT_BLOCK_SIZE) + SEAL_LAYOUT.inner + SEAL_LAYOUT.tag;
+    return new Uint8Array(new ArrayBuffer(need >= full / 4 ? Math.max(need, full) : need));
   };
+  let freeFrameBytes = 0;
   function giveFrameBuffer(b: Uint8Array): void {
-    if (b.byteLength > 0 && freeFrames.length < MAX_FREE_FRAMES) freeFrames.push(new Uint8Array(b.buffer));
+    // kept rather than left to the garbage collector: buffers dropped by the thousand (a backup of
+    // many small streams) stay resident until it runs
+    if (b.byteLength === 0 || freeFrames.length >= MAX_FREE_FRAMES || freeFrameBytes + b.buffer.byteLength > MAX_FREE_FRAME_BYTES) return;
+    freeFrames.push(new Uint8Array(b.buffer));
+    freeFrameBytes += b.buffer.byteLength;
   }
 
   // subkeys by their bytes: each worker is sent each key once (a backup has one segment subkey)

@@ -61,8 +61,13 @@ export interface StreamOwner {
   readonly options: { store: Store; signal?: AbortSignal };
   readonly progress: Progress;
   readonly aborted: boolean;
-  /** Raw bytes in segments being built plus bytes of segments being stored, over all streams. */
+  /**
+   * Bytes held over all streams: records in open blocks, blocks being compressed, segments
+   * being built and being stored.
+   */
   held: number;
+  /** Streams opened and not closed yet: they share the memory budget. */
+  openStreams: number;
 }
 
 export class BackupStream implements StreamWriter {
@@ -100,7 +105,9 @@ export class BackupStream implements StreamWriter {
     const mk = masterKeyOf(this.writer.options.store);
     const sealing = mk === null ? null : segmentSealing(mk, segmentKey(this.writer.id, this.index, this.builderSeq));
     this.builderSeq++;
-    return new SegmentBuilder(s.codec, s.level, s.blockSize, s.concurrency, sealing);
+    return new SegmentBuilder(s.codec, s.level, s.blockSize, s.concurrency, sealing, (delta) => {
+      this.writer.held += delta;
+    });
   }
 
   private check(): void {
@@ -164,22 +171,41 @@ export class BackupStream implements StreamWriter {
    * block (compression bound) or segment makes it wait.
    */
   private async addAll(count: number, add: (i: number) => number): Promise<void> {
-    const { segmentSize, memoryBudget, blockSize } = this.writer.settings;
+    const { segmentSize } = this.writer.settings;
     for (let i = 0; i < count; i++) {
-      const size = add(i);
-      this.rawBytes += size;
-      this.writer.held += size;
+      this.rawBytes += add(i);
       this.records++;
       const wait = this.builder.backpressure();
       if (wait) {
         await wait;
         this.check();
       }
-      if (this.builder.rawBytes >= segmentSize || (this.writer.held >= memoryBudget && this.builder.rawBytes >= blockSize)) {
-        await this.storeSegment();
+      if (this.builder.rawBytes >= segmentSize) await this.storeSegment();
+    }
+    await this.keepToBudget();
+    this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
+  }
+
+  /**
+   * Over the writer's memory budget, a stream holding more than its share of it (the budget over
+   * the open streams) gives memory back: its open block is compressed now (once it holds at
+   * least MIN_EARLY_BLOCK bytes), and once its compressed blocks are past its share, its segment
+   * is stored. Memory then stays near the budget plus MIN_EARLY_BLOCK per open stream, however
+   * many streams a backup has.
+   */
+  private async keepToBudget(): Promise<void> {
+    const { memoryBudget } = this.writer.settings;
+    if (this.writer.held < memoryBudget || this.builder.empty) return;
+    const share = budgetShare(memoryBudget, this.writer.openStreams);
+    if (this.builder.openBytes >= Math.max(share, MIN_EARLY_BLOCK)) {
+      this.builder.sealBlock();
+      const wait = this.builder.backpressure();
+      if (wait) {
+        await wait;
+        this.check();
       }
     }
-    this.writer.progress.update({ stream: this.name, records: this.records, bytes: this.rawBytes });
+    if (this.builder.segmentBytes >= share) await this.storeSegment();
   }
 
   flush(): Promise<void> {
@@ -218,6 +244,7 @@ export class BackupStream implements StreamWriter {
         extra: { ...this.extra },
       };
       this.entry = entry;
+      this.writer.openStreams--;
       return entry;
     });
   }
@@ -240,12 +267,7 @@ export class BackupStream implements StreamWriter {
     if (this.builder.empty) return;
     const b = this.builder;
     this.builder = this.newBuilder();
-    let bytes: SegmentBytes;
-    try {
-      bytes = await b.finishParts();
-    } finally {
-      this.writer.held -= b.rawBytes;
-    }
+    const bytes = await b.finishParts();
     try {
       await this.waitInFlight();
       this.check();
@@ -292,4 +314,19 @@ export class BackupStream implements StreamWriter {
       },
     );
   }
+}
+
+/** Smallest share of the memory budget a stream's segment is stored at (a segment per few KiB would be a store's worst case). */
+export const MIN_STREAM_SHARE = 4096;
+
+/**
+ * Smallest open block cut early for the budget. Smaller blocks compress worse, and cutting them
+ * was measured to cost more memory than it saved: thousands of small buffers churned through the
+ * garbage collector and the C heap (docs/PERFORMANCE.md, "Kafka at scale").
+ */
+export const MIN_EARLY_BLOCK = 64 * 1024;
+
+/** Bytes a stream may hold while the writer is over its budget: an equal share, at least MIN_STREAM_SHARE. */
+export function budgetShare(memoryBudget: number, openStreams: number): number {
+  return Math.max(MIN_STREAM_SHARE, Math.floor(memoryBudget / Math.max(1, openStreams)));
 }

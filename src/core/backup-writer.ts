@@ -30,8 +30,9 @@ export interface BackupWriterOptions {
   /** Raw bytes after which a segment is closed and stored. */
   segmentSize?: number;
   /**
-   * Bytes all streams together may hold in memory (segments being built, counted raw, plus
-   * segments being stored); past it, the stream being appended to stores its segment early.
+   * Bytes all streams together may hold in memory (records in open blocks, blocks being
+   * compressed, segments being built and being stored); past it, a stream holding more than its
+   * share compresses its open block early and stores its segment early (backup-stream.ts).
    * Bounds memory whatever the number of partitions or queues and however poorly data compresses.
    */
   memoryBudget?: number;
@@ -107,8 +108,10 @@ class Writer implements BackupWriter {
   private readonly warnings: string[] = [];
   private state: 'open' | 'committed' | 'aborted' = 'open';
   readonly progress: Progress;
-  /** Raw bytes in segments being built plus bytes of segments being stored, over all streams. */
+  /** Bytes held by all streams (BackupStream's owner: records, blocks and segments in memory). */
   held = 0;
+  /** Streams opened and not closed yet (each one's close counts itself out). */
+  openStreams = 0;
 
   constructor(
     readonly options: BackupWriterOptions,
@@ -128,6 +131,7 @@ class Writer implements BackupWriter {
     if (this.streams.some((s) => s.spec.name === spec.name)) throw new MqbakError('internal', `stream ${spec.name} opened twice`);
     const s = new BackupStream(this, spec, this.streams.length);
     this.streams.push(s);
+    this.openStreams++;
     return s;
   }
 
