@@ -4,7 +4,7 @@
  * only when a command needs it, and an adapter imports its client library (kafkajs, amqplib) only
  * when it opens a source or a sink, so `mqbak --help` stays fast.
  *
- * Adding a broker: a folder under src/brokers/ whose index.ts exports `adapter: BrokerAdapter`,
+ * Adding a broker: a folder under src/brokers/ whose adapter.ts exports `adapter: BrokerAdapter`,
  * and one line below (docs/ARCHITECTURE.md, "Adding a broker").
  */
 import { MqbakError } from '../common/errors.js';
@@ -19,9 +19,9 @@ export interface AdapterRegistration {
 }
 
 export const ADAPTERS: readonly AdapterRegistration[] = [
-  { name: 'kafka', schemes: ['kafka'], load: async () => (await import('./kafka/index.js')).adapter },
-  { name: 'rabbitmq', schemes: ['amqp', 'amqps'], load: async () => (await import('./rabbitmq/index.js')).adapter },
-  { name: 'nats', schemes: ['nats', 'tls'], load: async () => (await import('./nats/index.js')).adapter },
+  { name: 'kafka', schemes: ['kafka'], load: async () => (await import('./kafka/adapter.js')).adapter },
+  { name: 'rabbitmq', schemes: ['amqp', 'amqps'], load: async () => (await import('./rabbitmq/adapter.js')).adapter },
+  { name: 'nats', schemes: ['nats', 'tls'], load: async () => (await import('./nats/adapter.js')).adapter },
 ];
 
 /** The scheme of a URL, lower case, without '://'; null when `url` has none. */

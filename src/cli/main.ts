@@ -18,7 +18,8 @@ import { checkCommandLine } from './command-checks.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import { allAdapters } from '../brokers/registry.js';
 import { TOOL_VERSION } from './version.js';
-import { emitRunMetrics, METERED, metricsDestination, metricsOptions, type MetricsDestination } from './metrics/run-report.js';
+import type { MetricsDestination } from './metrics/run-report.js';
+import { METERED, metricsOptions, metricsTargets } from './metrics/metrics-options.js';
 import type { MeteredCommand } from './metrics/run-metrics.js';
 import { setZstdImplementation, zstdImplementation, type ZstdImplementation } from '../archive/codec.js';
 
@@ -327,7 +328,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       // MQBAK_ZSTD=native without the binding: exit 2 now, not a "damaged" block in the first read
       if (env.MQBAK_ZSTD === 'native') zstdImplementation();
       checkCommandLine(name, args, opts, env);
-      if (METERED.has(name)) metrics = await metricsDestination(opts, env);
+      if (METERED.has(name) && Object.values(metricsTargets(opts, env)).some((t) => t !== undefined)) {
+        metrics = await (await import('./metrics/run-report.js')).metricsDestination(opts, env);
+      }
       ctx.metered = metrics !== null;
       const runner = await load();
       exitCode = await runner(ctx, args, opts);
@@ -347,6 +350,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     interrupts.settled(exitCode);
     if (metrics) {
       const warn = (m: string) => process.stderr.write(`mqbak: warning: ${m}\n`);
+      const { emitRunMetrics } = await import('./metrics/run-report.js');
       await emitRunMetrics(metrics, { command: name as MeteredCommand, startedAt, endedAt: Date.now(), exitStatus: exitCode }, ctx.details, warn);
     }
   }, await allAdapters());

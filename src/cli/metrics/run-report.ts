@@ -1,17 +1,15 @@
 /**
- * The metrics options of backup, restore, verify, forget and prune, and what the CLI does with
- * them: the destinations are checked before any work, and after the command, whatever its exit
+ * What the CLI does with the metrics options (metrics-options.ts) of a run that asks for metrics,
+ * loaded only then: the destinations are checked before any work, and after the command, whatever its exit
  * status, its metrics go to the file and the Pushgateway. A metrics file or push that fails is a
  * warning: the command's own exit status stands.
  */
-import type { Command } from 'commander';
 import { messageOf } from '../../common/errors.js';
 import { checkMetricsFile, previousLastSuccess, writeMetricsFile } from './metrics-file.js';
 import { formatMetrics } from './prometheus-text.js';
 import { parsePushgatewayUrl, pushMetrics, type PushTarget } from './pushgateway.js';
-import { runMetrics, type MeteredCommand, type RunFacts } from './run-metrics.js';
-
-export const METERED: ReadonlySet<string> = new Set<MeteredCommand>(['backup', 'restore', 'verify', 'forget', 'prune']);
+import { metricsTargets } from './metrics-options.js';
+import { runMetrics, type RunFacts } from './run-metrics.js';
 
 /** What a command tells about its run, beyond its exit status; filled as it goes. */
 export type RunDetails = Partial<Omit<RunFacts, 'command' | 'startedAt' | 'endedAt' | 'exitStatus'>> & {
@@ -25,17 +23,9 @@ export interface MetricsDestination {
   job: string;
 }
 
-export function metricsOptions(cmd: Command): Command {
-  return cmd
-    .option('--metrics-file <path>', "write the run's Prometheus metrics to this file, atomically, for node_exporter's textfile collector (env MQBAK_METRICS_FILE)")
-    .option('--pushgateway <url>', "push the run's metrics to this Prometheus Pushgateway (env MQBAK_PUSHGATEWAY_URL)")
-    .option('--metrics-job <name>', 'the Pushgateway job name (env MQBAK_METRICS_JOB; default mqbak)');
-}
-
 /** The destinations from options and environment, checked before any work; null when none. */
 export async function metricsDestination(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<MetricsDestination | null> {
-  const file = (opts.metricsFile as string | undefined) ?? (env.MQBAK_METRICS_FILE || undefined);
-  const url = (opts.pushgateway as string | undefined) ?? (env.MQBAK_PUSHGATEWAY_URL || undefined);
+  const { file, url } = metricsTargets(opts, env);
   if (file === undefined && url === undefined) return null;
   if (file !== undefined) await checkMetricsFile(file);
   return { file: file ?? null, push: url === undefined ? null : parsePushgatewayUrl(url), job: (opts.metricsJob as string | undefined) ?? (env.MQBAK_METRICS_JOB || 'mqbak') };
