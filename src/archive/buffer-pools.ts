@@ -78,7 +78,8 @@ export class ChunkedBytes {
       let cur = this.chunks[this.chunks.length - 1];
       if (!cur || this.used === cur.length) {
         // a segment's first chunks are small (a small stream's segment stays small), then whole
-        const small = FIRST_CHUNK_SIZE << this.chunks.length;
+        // (a power of two by multiplication: a shift of 17 or more overflows 32 bits)
+        const small = FIRST_CHUNK_SIZE * 2 ** Math.min(this.chunks.length, 10);
         cur = small < SEGMENT_CHUNK_SIZE ? takeBlock(small) : (freeChunks.pop() ?? Buffer.allocUnsafeSlow(SEGMENT_CHUNK_SIZE));
         this.chunks.push(cur);
         this.used = 0;

@@ -153,7 +153,7 @@ describe.each(s3Servers())('S3 stores on $name through the mqbak binary', (serve
 
     const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'blobs', '--json'], { env });
     expect(backup.stderr).not.toMatch(/\n\s+at /);
-    expect(backup.code).toBe(0);
+    expect(backup.code, backup.stderr).toBe(0);
     const sizes = await sizesIn(server, bucket, 'big/segments/');
     expect(Math.max(...sizes.values())).toBeGreaterThan(16 * 1024 * 1024);
     // the multipart upload was completed, so none is left (s3rver cannot list them)

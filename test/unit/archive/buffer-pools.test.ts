@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blockCapacity, ChunkedBytes, FIRST_CHUNK_SIZE, freeBlockBytes, giveBlock, MAX_FREE_BLOCK_BYTES, takeBlock } from '../../../src/archive/buffer-pools.js';
+import { blockCapacity, ChunkedBytes, FIRST_CHUNK_SIZE, SEGMENT_CHUNK_SIZE, freeBlockBytes, giveBlock, MAX_FREE_BLOCK_BYTES, takeBlock } from '../../../src/archive/buffer-pools.js';
 
 describe('block buffers', () => {
   it('sizes a buffer to the next power of two, at most the block size', () => {
@@ -35,6 +35,19 @@ describe('block buffers', () => {
     s = d.take();
     expect(s.parts.map((p) => p.length)).toEqual([FIRST_CHUNK_SIZE, FIRST_CHUNK_SIZE * 2, 10]);
     expect(Buffer.concat(s.parts).equals(Buffer.from(data))).toBe(true);
+    s.release();
+  });
+
+  it('keeps whole chunks past the 17th (a segment of 40 MiB), where a doubling by shift would overflow 32 bits', () => {
+    const c = new ChunkedBytes();
+    const piece = new Uint8Array(1024 * 1024 + 3).map((_, i) => (i * 7) & 255);
+    for (let i = 0; i < 40; i++) c.append(piece);
+    const s = c.take();
+    const sizes = s.parts.map((p) => p.length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(40 * piece.length);
+    // after the small first chunks, every chunk but the last is a whole SEGMENT_CHUNK_SIZE
+    expect(sizes.slice(6, -1).every((n) => n === SEGMENT_CHUNK_SIZE)).toBe(true);
+    expect(Buffer.concat(s.parts).equals(Buffer.concat(Array.from({ length: 40 }, () => piece)))).toBe(true);
     s.release();
   });
 });
