@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Partitioners } from 'kafkajs';
+import { Partitioners, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
@@ -103,15 +103,15 @@ function expectRepartitioned(source: Seen[], target: Seen[], count: number, map:
   }
 }
 
-/** Records on the target topic's partitions, 0 while it does not exist. */
-async function onTarget(topic: string): Promise<number> {
-  const admin = kafka().admin();
-  await admin.connect();
+/** Records on the target topic's partitions, 0 while it does not exist (through `admin`, or a client of its own). */
+async function onTarget(topic: string, admin?: Admin): Promise<number> {
+  const a = admin ?? kafka().admin();
+  if (!admin) await a.connect();
   try {
-    if (!(await admin.listTopics()).includes(topic)) return 0;
-    return (await admin.fetchTopicOffsets(topic)).reduce((total, o) => total + Number(o.high), 0);
+    if (!(await a.listTopics()).includes(topic)) return 0;
+    return (await a.fetchTopicOffsets(topic)).reduce((total, o) => total + Number(o.high), 0);
   } finally {
-    await admin.disconnect();
+    if (!admin) await a.disconnect();
   }
 }
 
@@ -223,7 +223,9 @@ describe('kafka restore --repartition', () => {
     const dir = await tempDir();
     const topic = uniqueName('repk');
     await kafkaCreateTopic(topic, 3);
-    const n = 60_000;
+    // enough records that the restore is still running when the poll below sees it past the first
+    // source partition, on a quiet machine too (60,000 were all restored between two polls there)
+    const n = 150_000;
     await produceMixed(topic, n);
     expect((await runMqbak(['backup', url(), dir, '--topics', topic])).code).toBe(0);
     const target = `${topic}-5`;
@@ -234,10 +236,16 @@ describe('kafka restore --repartition', () => {
     child.stderr.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
     // killed past the first source partition, into the second: the resume spans both
     const killAt = n / 3 + 2000;
-    for (const giveUp = Date.now() + 60_000; child.exitCode === null && Date.now() < giveUp; await sleep(30)) {
-      if ((await onTarget(target)) >= killAt) break;
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      for (const giveUp = Date.now() + 60_000; child.exitCode === null && Date.now() < giveUp; await sleep(10)) {
+        if ((await onTarget(target, admin)) >= killAt) break;
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await admin.disconnect();
     }
-    child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
     const afterKill = await onTarget(target);
     const err = stderr.join('');
