@@ -64,11 +64,11 @@ describe('NATS definitions', () => {
     const dst = uniqueName('nats-def-dst');
     streams.push(dst);
     const rename = subjectRenamer([{ from: `${src}.>`, to: `${dst}.>` }]);
-    const made = await restoreStream(conn, info.config, { name: dst, renameSubject: rename, minDuplicateWindowMs: 3_600_000 });
+    const made = await restoreStream(conn, info.config, { name: dst, renameSubject: rename });
     expect(made.created).toBe(true);
     const target = await describeStream(conn, dst);
     expect(target.subjects).toEqual([`${dst}.>`]);
-    expect(target.config).toMatchObject({ max_msgs: 1000, description: 'orders', retention: 'limits', duplicate_window: 3_600_000_000_000 });
+    expect(target.config).toMatchObject({ max_msgs: 1000, description: 'orders', retention: 'limits', duplicate_window: info.config.duplicate_window });
 
     const map = new Map<number, number>();
     const pub = await StreamPublisher.open(conn, { stream: dst });

@@ -118,12 +118,11 @@ describe('NATS subjects', () => {
 });
 
 describe('restored configs', () => {
-  it('renames a stream and its subjects, drops mirror and sources, and widens the duplicate window', () => {
+  it('renames a stream and its subjects, drops mirror and sources, and keeps the saved duplicate window', () => {
     const saved = { name: 'ORDERS', subjects: ['orders.>'], retention: 'limits', duplicate_window: 120_000_000_000, sources: [{ name: 'X' }], max_msgs: 10 } as never;
-    const c = restoredStreamConfig(saved, { name: 'ORDERS2', renameSubject: subjectRenamer([{ from: 'orders.>', to: 'o2.>' }]), minDuplicateWindowMs: 3_600_000 });
-    expect(c).toMatchObject({ name: 'ORDERS2', subjects: ['o2.>'], retention: 'limits', max_msgs: 10, duplicate_window: 3_600_000_000_000 });
+    const c = restoredStreamConfig(saved, { name: 'ORDERS2', renameSubject: subjectRenamer([{ from: 'orders.>', to: 'o2.>' }]) });
+    expect(c).toMatchObject({ name: 'ORDERS2', subjects: ['o2.>'], retention: 'limits', max_msgs: 10, duplicate_window: 120_000_000_000 });
     expect('sources' in c).toBe(false);
-    expect(restoredStreamConfig(saved, { minDuplicateWindowMs: 1000 }).duplicate_window).toBe(120_000_000_000);
   });
 
   it('starts a consumer at the given sequence with its filters renamed', () => {

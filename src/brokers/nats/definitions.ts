@@ -33,14 +33,7 @@ export interface RestoreStreamOptions {
   name?: string;
   /** Renames the stream's subjects (subjects.ts subjectRenamer). */
   renameSubject?: (subject: string) => string;
-  /**
-   * Keep Nats-Msg-Id deduplication working for at least this long; the stream keeps its saved
-   * window when that is longer. A restore passes none: it adds no deduplication ids.
-   */
-  minDuplicateWindowMs?: number;
 }
-
-const NS_PER_MS = 1_000_000;
 
 /** Durable consumers of a stream (ephemeral ones, such as running ordered consumers, are not). */
 export async function saveConsumers(conn: NatsConnection, stream: string): Promise<SavedConsumer[]> {
@@ -87,8 +80,6 @@ export function restoredStreamConfig(saved: SavedStreamConfig, options: RestoreS
   delete (config as Partial<StreamConfig>).sources;
   // sealed would refuse the restore's own messages
   if (config.sealed) config.sealed = false;
-  const min = (options.minDuplicateWindowMs ?? 0) * NS_PER_MS;
-  if (min > (config.duplicate_window ?? 0)) config.duplicate_window = min;
   return config;
 }
 
