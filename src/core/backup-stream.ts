@@ -297,7 +297,7 @@ export class BackupStream implements StreamWriter {
     const p = (async () => {
       try {
         // the segment's chunks are reused once the store is done with them
-        const info = await store.put(key, bytes.parts, { signal }).finally(() => bytes.release());
+        const info = await store.put(key, bytes.parts, { signal, sha256: seg.sha256 }).finally(() => bytes.release());
         if (info.size !== size) throw new MqbakError('integrity', `stored ${info.size} of ${size} bytes`);
       } catch (e) {
         throw withContext(e, `store segment ${key}`, 'unreachable');

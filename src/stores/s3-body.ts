@@ -3,7 +3,7 @@
  * after the other without joining them into one buffer. The SDK gets a PartsBody as the request
  * body; the client middleware installed by sendPartsBodies turns it into a fresh stream of views
  * of the parts each time a request is sent (a retry, a region redirect), and signs it with the
- * SHA-256 of the parts, computed once. A multipart upload's parts are slices of it: views again,
+ * SHA-256 of the parts, computed once (or given by the caller, who had it already). A multipart upload's parts are slices of it: views again,
  * one per chunk the part touches.
  */
 import { createHash } from 'node:crypto';
@@ -18,9 +18,14 @@ export class PartsBody {
   readonly length: number;
   private sha256?: string;
 
-  constructor(body: Bytes) {
+  /**
+   * `sha256`: the hex SHA-256 of exactly these bytes when the caller already has it (a segment's,
+   * from its manifest entry): the request is then signed with it, and the bytes are not hashed again.
+   */
+  constructor(body: Bytes, sha256?: string) {
     this.parts = body instanceof Uint8Array ? [body] : body;
     this.length = this.parts.reduce((n, p) => n + p.length, 0);
+    if (sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256)) this.sha256 = sha256;
   }
 
   /** The bytes [start, end) as views of the parts (a part cut at either edge is a subarray). */
@@ -54,12 +59,7 @@ export class PartsBody {
     });
   }
 
-  /** Content-MD5: base64 of the MD5 of the bytes. */
-  md5Base64(): string {
-    return hashOf('md5', this.parts).toString('base64');
-  }
-
-  /** x-amz-content-sha256: hex of the SHA-256 of the bytes (the signed payload), computed once. */
+  /** x-amz-content-sha256: hex of the SHA-256 of the bytes (the signed payload), computed once unless given. */
   sha256Hex(): string {
     this.sha256 ??= hashOf('sha256', this.parts).toString('hex');
     return this.sha256;

@@ -4,6 +4,7 @@
  * the server says it stored. AWS S3 gives every new object one: the one the client sent, or
  * CRC64NVME when it sent none (which is what --s3-checksum when-required does).
  */
+import { createHash } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { hashOf, PartsBody, type Bytes } from './s3-body.js';
 
@@ -100,4 +101,26 @@ export function compositeChecksum(algorithm: S3ChecksumAlgorithm, data: Bytes, p
   const digests: Buffer[] = [];
   for (let at = 0; at < body.length; at += partSize) digests.push(digest(algorithm, body.slice(at, Math.min(body.length, at + partSize)).parts));
   return `${digest(algorithm, Buffer.concat(digests)).toString('base64')}-${digests.length}`;
+}
+
+/** The integrity headers of one upload request (PutObject or UploadPart). */
+export interface UploadChecksums {
+  ContentMD5: string;
+  ChecksumAlgorithm?: 'CRC32';
+  ChecksumCRC32?: string;
+}
+
+/**
+ * Content-MD5 of `body`, and with `crc32` (flexible checksums on) its CRC32 as well, in one pass
+ * over the parts: each part is read for both while it is still in the CPU's cache.
+ */
+export function uploadChecksums(body: PartsBody, crc32: boolean): UploadChecksums {
+  const md5 = createHash('md5');
+  let crc = 0;
+  for (const p of body.parts) {
+    md5.update(p);
+    if (crc32) crc = zlibCrc32(p, crc);
+  }
+  const ContentMD5 = md5.digest('base64');
+  return crc32 ? { ContentMD5, ChecksumAlgorithm: 'CRC32', ChecksumCRC32: u32(crc).toString('base64') } : { ContentMD5 };
 }

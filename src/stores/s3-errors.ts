@@ -83,7 +83,8 @@ export function s3Failure(e: unknown, where: string, bucket: string, attempts: n
       hint: 'check the credentials and that they may read and write this bucket and prefix',
     });
   }
-  if (name === 'BadDigest' || name === 'InvalidDigest') {
+  // BadDigest: not the Content-MD5; XAmzContentSHA256Mismatch: not the signed SHA-256 payload hash
+  if (name === 'BadDigest' || name === 'InvalidDigest' || name === 'XAmzContentSHA256Mismatch') {
     return new MqbakError('integrity', `${where}: the server received other bytes than were sent (${name})`, { cause: e, retriable: true });
   }
   if (isTransient(e)) {

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { PartsBody } from './s3-body.js';
-import { fullObjectChecksum } from './s3-checksums.js';
+import { uploadChecksums } from './s3-checksums.js';
 import { isNotImplemented, nameOf } from './s3-errors.js';
 
 /** Parts in flight at once (parts are views of the caller's chunks: no copies). */
@@ -132,8 +132,7 @@ async function uploadParts(
             // sent by the client's PartsBody middleware (s3-body.ts)
             Body: part as never,
             ContentLength: part.length,
-            ContentMD5: part.md5Base64(),
-            ...(flexible ? { ChecksumAlgorithm: 'CRC32' as const, ChecksumCRC32: fullObjectChecksum('CRC32', part.parts) } : {}),
+            ...uploadChecksums(part, flexible),
           }),
           signal,
           onRetry,

@@ -25,7 +25,7 @@ import {
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { DEFAULT_MAX_ATTEMPTS, MULTIPART_THRESHOLD, PART_SIZE, s3ClientConfig, s3Description, sseParams, type S3Config, type S3StoreTuning } from './s3-config.js';
 import { PartsBody, sameBytes, sendPartsBodies, type Bytes } from './s3-body.js';
-import { fullObjectChecksum } from './s3-checksums.js';
+import { uploadChecksums } from './s3-checksums.js';
 import { clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_REFUSALS, nameOf, s3Failure, statusOf } from './s3-errors.js';
 import { leftParts, multipartUpload, type MultipartTarget } from './s3-multipart.js';
 import { checkUploaded } from './s3-read-back.js';
@@ -85,9 +85,10 @@ export class S3Store implements Store {
     return this.base + key;
   }
 
-  async put(key: string, parts: Bytes, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
-    // the parts as they are: each attempt streams views of them (no copy of the segment)
-    const body = new PartsBody(parts);
+  async put(key: string, parts: Bytes, options: { signal?: AbortSignal; sha256?: string } = {}): Promise<ObjectInfo> {
+    // the parts as they are: each attempt streams views of them (no copy of the segment); a
+    // single put is signed with the caller's SHA-256 when it has one (a segment's)
+    const body = new PartsBody(parts, options.sha256);
     const Key = this.objectKey(key);
     throwIfAborted(options.signal);
     // Write-once: servers that honour If-None-Match refuse a second writer atomically; for the
@@ -128,8 +129,7 @@ export class S3Store implements Store {
    * the SDK would compute it itself into an aws-chunked trailer, which many servers refuse.
    */
   private async putWhole(Key: string, body: PartsBody, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
-    const contentMD5 = body.md5Base64();
-    const crc32 = (await this.flexible()) ? { ChecksumAlgorithm: 'CRC32' as const, ChecksumCRC32: fullObjectChecksum('CRC32', body.parts) } : {};
+    const checksums = uploadChecksums(body, await this.flexible());
     const putOnce = (conditional: boolean) =>
       this.send(
         new PutObjectCommand({
@@ -138,8 +138,7 @@ export class S3Store implements Store {
           // sent by the client's PartsBody middleware (s3-body.ts)
           Body: body as never,
           ContentLength: body.length,
-          ContentMD5: contentMD5,
-          ...crc32,
+          ...checksums,
           IfNoneMatch: conditional ? '*' : undefined,
           ...this.sse,
         }),

@@ -14,8 +14,10 @@ export interface Store {
    * returns, the object is durable (fsynced and renamed, or uploaded and its size checked).
    * The body may come as parts, stored one after the other as one object; the store reads them
    * only until the returned promise settles (the caller may reuse their memory afterwards).
+   * `sha256`, when the caller has it: the hex SHA-256 of exactly the body, which a store may use
+   * instead of hashing the body again (S3 signs the upload with it, and servers check it).
    */
-  put(key: string, body: Uint8Array | readonly Uint8Array[], options?: { signal?: AbortSignal }): Promise<ObjectInfo>;
+  put(key: string, body: Uint8Array | readonly Uint8Array[], options?: { signal?: AbortSignal; sha256?: string }): Promise<ObjectInfo>;
   /** Reads an object, or the bytes [start, end) of it. Missing key: StoreNotFoundError. */
   get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Uint8Array>;
   /** Size of an object, or null when it does not exist. */

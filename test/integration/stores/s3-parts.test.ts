@@ -2,7 +2,8 @@
  * A body given as parts goes to the server as those parts: every byte the S3 store hands to
  * Node's HTTP client for an upload is a view of the caller's chunks (their own memory, not a
  * joined copy), and each request still carries the Content-MD5, the signed SHA-256 payload hash
- * and (with flexible checksums) the CRC32 of exactly the bytes it sends. Watched at the boundary
+ * (the caller's when it gives one) and (with flexible checksums) the CRC32 of exactly the bytes it
+ * sends. Watched at the boundary
  * between the SDK and Node: ClientRequest.write and end, on a real server.
  */
 import { createHash } from 'node:crypto';
@@ -105,6 +106,25 @@ describe.each(s3Servers())('S3 uploads of parts on $name', (server: S3TestServer
     // the largest single write is one chunk, not the segment
     expect(Math.max(...puts[0]!.written.map((w) => w.length))).toBe(MiB);
     expect(Buffer.from(await store.get('seg/one')).equals(Buffer.concat(parts))).toBe(true);
+    await store.close();
+  });
+
+  it.each(settings)("a single put ($mode) given the SHA-256 of its bytes is signed with it; the gateway refuses a wrong one", async ({ config, flexible }) => {
+    const store = await openS3Store(bucket, uniqueName('given'), { endpoint: server.endpoint, forcePathStyle: true, ...(config as S3Config) });
+    const parts = chunks(2, MiB, 777);
+    const sha256 = hex('sha256', parts).toString('hex');
+    const requests = await watchRequests(async () => {
+      await store.put('seg/given', parts, { sha256 });
+    });
+    const puts = requests.filter((r) => r.method === 'PUT' && r.path.includes('/seg/given'));
+    expect(puts.length).toBe(1);
+    expectFromChunks(puts[0]!, new Set(parts.map((p) => p.buffer)), flexible);
+    expect(puts[0]!.headers['x-amz-content-sha256']).toBe(sha256);
+    // s3rver checks no payload hash (nor Content-MD5); the Ceph gateway checks both
+    if (server.name === 'ceph-rgw') {
+      await expect(store.put('seg/wrong', parts, { sha256: 'ab'.repeat(32) })).rejects.toMatchObject({ code: 'integrity', message: expect.stringContaining('XAmzContentSHA256Mismatch') });
+      expect(await store.stat('seg/wrong')).toBeNull();
+    }
     await store.close();
   });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compositeChecksum, crc32c, crc64nvme, fullObjectChecksum } from '../../../src/stores/s3-checksums.js';
+import { PartsBody } from '../../../src/stores/s3-body.js';
+import { compositeChecksum, crc32c, crc64nvme, fullObjectChecksum, uploadChecksums } from '../../../src/stores/s3-checksums.js';
 
 const check = new TextEncoder().encode('123456789');
 
@@ -18,6 +19,14 @@ describe('S3 checksums', () => {
     // init and xorout all ones: the empty input gives 0
     expect(crc64nvme(new Uint8Array(0)).toString('hex')).toBe('0000000000000000');
     expect(crc64nvme(new Uint8Array(1))).not.toEqual(crc64nvme(new Uint8Array(2)));
+  });
+
+  it("an upload's Content-MD5 and CRC32 are those of the parts joined, the CRC32 only when asked", () => {
+    const parts = [check.subarray(0, 4), new Uint8Array(0), check.subarray(4)];
+    const md5 = createHash('md5').update(check).digest('base64');
+    expect(uploadChecksums(new PartsBody(parts), false)).toEqual({ ContentMD5: md5 });
+    expect(uploadChecksums(new PartsBody(parts), true)).toEqual({ ContentMD5: md5, ChecksumAlgorithm: 'CRC32', ChecksumCRC32: Buffer.from('cbf43926', 'hex').toString('base64') });
+    expect(uploadChecksums(new PartsBody([]), true)).toEqual({ ContentMD5: createHash('md5').digest('base64'), ChecksumAlgorithm: 'CRC32', ChecksumCRC32: 'AAAAAA==' });
   });
 
   it('SHA checksums are base64 of the digest', () => {

@@ -36,6 +36,11 @@ describe('what S3 failures mean', () => {
     expect(s3Failure(sdkError('AccessDenied', 403), at, 'b', 6, undefined)).toMatchObject({ code: 'unreachable', message: `${at}: access denied (AccessDenied)`, hint: expect.stringMatching(/credentials/) });
     expect(s3Failure(sdkError('CredentialsProviderError'), at, 'b', 6, undefined)).toMatchObject({ code: 'usage', hint: expect.stringMatching(/AWS_ACCESS_KEY_ID/) });
     expect(s3Failure(sdkError('BadDigest', 400), at, 'b', 6, undefined)).toMatchObject({ code: 'integrity', retriable: true });
+    expect(s3Failure(sdkError('XAmzContentSHA256Mismatch', 400), at, 'b', 6, undefined)).toMatchObject({
+      code: 'integrity',
+      message: `${at}: the server received other bytes than were sent (XAmzContentSHA256Mismatch)`,
+      retriable: true,
+    });
     expect(s3Failure(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), at, 'b', 6, undefined)).toMatchObject({
       code: 'unreachable',
       message: `${at}: connection failed (ECONNREFUSED) (gave up after 6 attempts)`,
