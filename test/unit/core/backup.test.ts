@@ -3,15 +3,17 @@
  * adapter (no broker: what is tested is the order of commits, settles and parents), a local
  * store in a temporary folder.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BrokerAdapter, BrokerSource, ReadMode, ReadRequest, SourceStream } from '../../../src/brokers/adapter.js';
 import { silentProgress } from '../../../src/common/progress.js';
 import { backup } from '../../../src/core/backup.js';
 import { listBackups } from '../../../src/core/backup-reader.js';
 import { LocalStore } from '../../../src/stores/local.js';
+import type { Store } from '../../../src/stores/store.js';
 import { testAdapter } from '../../helpers/test-adapter.js';
 
 /** A stream the scripted source holds: its records' values, and for log streams their first position. */
@@ -159,6 +161,23 @@ describe('backup pipeline', () => {
     const withSnapshot = await run(scriptedAdapter([...held, { name: 's', mode: 'snapshot', values: ['x'] }], [], ids));
     expect(withSnapshot.backups[0]!.manifest.kind).toBe('full');
     expect(withSnapshot.backups[0]!.manifest.streams.map((s) => [s.name, s.from, s.records])).toEqual([['l', '0', 3], ['s', '0', 1]]);
+  });
+
+  it('each segment is put with the SHA-256 of exactly the bytes put, the one its manifest entry records', async () => {
+    const put = vi.spyOn(store as Store, 'put');
+    const held: Held[] = [{ name: 'l', mode: 'log', values: ['a', 'b', 'c'] }, { name: 's', mode: 'snapshot', values: ['x'] }];
+    const r = await run(scriptedAdapter(held, [], ids));
+    const entries = r.backups[0]!.manifest.streams.flatMap((st) => st.segments);
+    expect(entries.length).toBe(2);
+    for (const e of entries) {
+      const calls = put.mock.calls.filter(([key]) => key === e.key);
+      expect(calls.length).toBe(1);
+      const [, body, options] = calls[0]!;
+      const bytes = body instanceof Uint8Array ? [body] : body;
+      expect(options?.sha256).toBe(bytes.reduce((h, b) => h.update(b), createHash('sha256')).digest('hex'));
+      expect(options?.sha256).toBe(e.sha256);
+    }
+    put.mockRestore();
   });
 
   it('positions deleted before they were backed up become a gap with a warning; a log that restarted behind its parent makes a new full backup', async () => {
