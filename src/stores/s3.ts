@@ -28,6 +28,7 @@ import { PartsBody, sameBytes, sendPartsBodies, type Bytes } from './s3-body.js'
 import { uploadChecksums } from './s3-checksums.js';
 import { clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_REFUSALS, nameOf, s3Failure, statusOf } from './s3-errors.js';
 import { leftParts, multipartUpload, type MultipartTarget } from './s3-multipart.js';
+import { readGetBody } from './s3-get-body.js';
 import { checkUploaded } from './s3-read-back.js';
 import { RETRY_BASE_MS, sendWithRetry, type RetryPolicy } from './s3-retry.js';
 import { StoreNotFoundError, type ByteRange, type ObjectInfo, type Store, type StoreAccess } from './store.js';
@@ -199,14 +200,9 @@ export class S3Store implements Store {
         options.signal,
       );
       if (!out.Body) return new Uint8Array(0);
-      const bytes = await out.Body.transformToByteArray();
-      if (r) return this.askedRange(key, r, bytes, out.ContentRange);
-      if (out.ContentLength !== undefined && bytes.length !== out.ContentLength) {
-        throw new MqbakError('integrity', `${this.description}: read ${bytes.length} of ${out.ContentLength} bytes of ${key}`, {
-          retriable: true,
-        });
-      }
-      return bytes;
+      // straight into one buffer of the stated length (s3-get-body.ts), which it must fill
+      const bytes = await readGetBody(out.Body, out.ContentLength, this.description, key);
+      return r ? this.askedRange(key, r, bytes, out.ContentRange) : bytes;
     } catch (e) {
       if (e instanceof MqbakError) throw e;
       if (isNotFound(e)) throw new StoreNotFoundError(key, this.description);

@@ -220,6 +220,39 @@ describe.each(s3Servers())('S3 stores on $name through the mqbak binary', (serve
     expect(((await res.json()) as Array<{ name: string }>).map((q) => q.name)).toEqual([]);
   });
 
+  it('--preflight sizes from s3://: a segment changed after the backup stops the restore there, although segments are read ahead', async () => {
+    const bucket = uniqueName('mqbak-ahead');
+    await createBucket(bucket, server);
+    const store = `s3://${bucket}/ahead`;
+    const env = s3Env(server.endpoint, creds);
+    const src = await newVhost('s3-ahead');
+    const bodies = await fillQueue(src, 'q', 200);
+    const backup = await runMqbak(['backup', rabbitUrl(src), store, '--queues', 'q', '--segment-size', '4k'], { env });
+    expect(backup.code, backup.stderr).toBe(0);
+    const segments = (await keysIn(server.endpoint, bucket, 'ahead/segments/', creds)).sort();
+    expect(segments.length).toBeGreaterThanOrEqual(4);
+    // the third segment, downloaded while the second is published; same size, one byte flipped
+    const bad = segments[2]!;
+    const c = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const bytes = Buffer.from(await (await c.send(new GetObjectCommand({ Bucket: bucket, Key: bad }))).Body!.transformToByteArray());
+    bytes[bytes.length >> 1]! ^= 0x40;
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: bad, Body: bytes }));
+    c.destroy();
+
+    const dst = await newVhost('s3-ahead-dst');
+    const state = await mkdtemp(path.join(tmpdir(), 'mqbak-ahead-state-'));
+    cleanups.push(() => rm(state, { recursive: true, force: true }));
+    const restore = await runMqbak(['restore', store, rabbitUrl(dst), '--definitions', '--preflight', 'sizes'], { env: { ...env, XDG_STATE_HOME: state } });
+    expect(restore.stderr).not.toMatch(/\n\s+at /);
+    expect(restore.code, restore.stderr).toBe(4);
+    expect(restore.stderr).toMatch(new RegExp(`^mqbak: error: segment ${bad.slice('ahead/'.length)}: SHA-256 .*the restore stopped there`, 'm'));
+    // what went out is the messages of the two segments before it, in order, and nothing after
+    const published = await peekQueue(dst, 'q');
+    expect(published.length).toBeGreaterThan(0);
+    expect(published.length).toBeLessThan(bodies.length);
+    expect(published).toEqual(bodies.slice(0, published.length));
+  });
+
   it('SIGINT in the middle of a backup to s3://: exit 130, no manifest, every message back in its queue', async () => {
     const bucket = uniqueName('mqbak-int');
     await createBucket(bucket, server);

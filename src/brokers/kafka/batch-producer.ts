@@ -22,6 +22,7 @@ import { MqbakError } from '../../common/errors.js';
 import { columnsOf, sliceCount, type ArchiveRecord, type RecordColumns, type RecordSlice } from '../../common/record.js';
 import { crc32c } from './crc32c.js';
 import { Crc32cWorker } from './crc32c-worker.js';
+import { BatchBuffers } from './batch-buffers.js';
 import { utf8Name } from '../../common/utf8-names.js';
 import { InternalsMissing, openCluster, type Internals, type KjsRequest } from './internals.js';
 import { raceAbort } from '../../common/abort.js';
@@ -206,15 +207,25 @@ interface PendingCrc {
 }
 
 /** `prefix` bytes are left free at the start of the body (for the request's frame header). */
-function produceBody(topic: string, partition: number, slices: readonly RecordSlice[], id: BatchIdentity, acks: number, timeoutMs: number, crc: boolean, prefix = 0): PendingCrc {
+function produceBody(
+  topic: string,
+  partition: number,
+  slices: readonly RecordSlice[],
+  id: BatchIdentity,
+  acks: number,
+  timeoutMs: number,
+  crc: boolean,
+  prefix = 0,
+  alloc: (length: number) => Buffer = Buffer.allocUnsafeSlow,
+): PendingCrc {
   const count = sliceCount(slices);
   const name = utf8Name(topic);
   const base = firstTimestamp(slices);
   const sizes = new Int32Array(count);
   const batch = recordSizes(slices, base, sizes);
   const head = 2 + 2 + 4 + 4 + 2 + name.length + 4 + 4 + 4;
-  // allocUnsafeSlow: memory of its own (never Buffer's shared pool), so it can move to a worker
-  const out = Buffer.allocUnsafeSlow(prefix + head + batch);
+  // memory of its own (never Buffer's shared pool), so it can move to a worker
+  const out = alloc(prefix + head + batch);
   let o = out.writeInt16BE(-1, prefix); // transactional_id: null
   o = out.writeInt16BE(acks, o);
   o = out.writeInt32BE(timeoutMs, o);
@@ -248,6 +259,8 @@ export class BatchProducer {
   private readonly sequences = new Map<string, number>();
   /** Partitions written under the producer id of an earlier run (adopt), by topic/partition. */
   private readonly adopted = new Map<string, { producerId: bigint; producerEpoch: number }>();
+  /** Request memory, used again once a request is answered (batch-buffers.ts). */
+  private readonly buffers = new BatchBuffers();
 
   private constructor(
     private readonly k: Internals,
@@ -298,7 +311,7 @@ export class BatchProducer {
     // the checksum of a larger batch is computed beside this thread, which goes on with the next
     const inWorker = this.crcWorker !== null && count >= CRC_IN_WORKER_MIN_RECORDS;
     const prefix = this.k.frameHeaderSize ?? 0;
-    const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, !inWorker, prefix);
+    const p = produceBody(topic, partition, records, id, -1, REQUEST_TIMEOUT_MS, !inWorker, prefix, (n) => this.buffers.take(n));
     if (inWorker) {
       body = this.crcWorker!.fill(p.body, p.at, p.start, p.end);
       body.catch(() => {}); // surfaces in transmit
@@ -356,6 +369,8 @@ export class BatchProducer {
         const result = (framed ? framed.result : await raceAbort(this.k.send(broker, { ...protocol, request }), signal)) as ProduceResult;
         const p = result.topics.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
         if (!p) throw new MqbakError('partial', `produce to ${topic}[${partition}]: the broker's answer does not name this partition`);
+        // answered: the request's bytes were all sent and are read no more
+        this.buffers.give(frame);
         return BigInt(p.baseOffset);
       } catch (e) {
         if (e instanceof MqbakError) throw e;

@@ -1,0 +1,59 @@
+/**
+ * A restore's write pass reads each stream's segments in order (backup-reader.ts), and from a
+ * remote store every read waited for a whole download while nothing was decoded or published.
+ * readingAhead gives the reader a view of the store that, once a segment of the list has
+ * arrived, starts reading the next one, so that its download overlaps the decoding and
+ * publishing of the one before. One segment ahead at most: a stream holds two segments at a
+ * time, whatever the size of the backup. Every segment is still checked (size, SHA-256, blocks,
+ * records) by the reader when its turn comes, read ahead or not. A local folder's reads cost
+ * little next to decoding and publishing: they are not read ahead (isRemote), which would only
+ * add a segment per stream to the memory a restore holds.
+ */
+import { attachMasterKey, masterKeyOf } from '../archive/encryption/store-key.js';
+import type { ByteRange, Store } from '../stores/store.js';
+
+/**
+ * `store`, with whole-object reads of `keys` (in that order) one ahead; every other call, and a
+ * key read out of turn, go to `store` as they are. A read ahead that fails fails the get that
+ * asks for that key, when it does; one never asked for (the reader stopped) is left to settle.
+ */
+export function readingAhead(store: Store, keys: readonly string[], signal?: AbortSignal): Store {
+  const next = new Map<string, number>();
+  keys.forEach((k, i) => next.set(k, i + 1));
+  const ahead = new Map<string, Promise<Uint8Array>>();
+  const start = (key: string): Promise<Uint8Array> => {
+    const p = store.get(key, { signal });
+    p.catch(() => {}); // surfaces in the get that takes it
+    return p;
+  };
+  const view: Store = {
+    description: store.description,
+    async get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Uint8Array> {
+      const i = next.get(key);
+      if (options?.range !== undefined || i === undefined) return store.get(key, options);
+      const taken = ahead.get(key);
+      ahead.delete(key);
+      const bytes = await (taken ?? store.get(key, options));
+      // the next one's download overlaps this one's decoding; none is started once stopped
+      const after = keys[i];
+      if (after !== undefined && !ahead.has(after) && !(signal?.aborted ?? false)) ahead.set(after, start(after));
+      return bytes;
+    },
+    put: (key, body, options) => store.put(key, body, options),
+    stat: (key, options) => store.stat(key, options),
+    list: (prefix, options) => store.list(prefix, options),
+    delete: (key, options) => store.delete(key, options),
+    check: (access, options) => store.check(access, options),
+    // the store is the caller's: closing it stays the caller's
+    close: async () => {},
+  };
+  // an encrypted store's key goes with it (encryption/store-key.ts)
+  const key = masterKeyOf(store);
+  if (key !== null) attachMasterKey(view, key);
+  return view;
+}
+
+/** Whether reads of `store` are downloads worth overlapping: an S3 store's (s3.ts describes them as s3://...). */
+export function isRemote(store: Store): boolean {
+  return store.description.startsWith('s3://');
+}
