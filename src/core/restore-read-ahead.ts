@@ -28,6 +28,7 @@ export function readingAhead(store: Store, keys: readonly string[], signal?: Abo
   };
   const view: Store = {
     description: store.description,
+    remote: store.remote,
     async get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Uint8Array> {
       const i = next.get(key);
       if (options?.range !== undefined || i === undefined) return store.get(key, options);
@@ -53,7 +54,7 @@ export function readingAhead(store: Store, keys: readonly string[], signal?: Abo
   return view;
 }
 
-/** Whether reads of `store` are downloads worth overlapping: an S3 store's (s3.ts describes them as s3://...). */
+/** Whether reads of `store` are downloads worth overlapping (Store.remote: an S3 store's). */
 export function isRemote(store: Store): boolean {
-  return store.description.startsWith('s3://');
+  return store.remote;
 }

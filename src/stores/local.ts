@@ -19,6 +19,7 @@ const TMP_PREFIX = '.mqbak-tmp-';
 
 export class LocalStore implements Store {
   readonly description: string;
+  readonly remote = false;
   private readonly root: string;
 
   constructor(root: string) {

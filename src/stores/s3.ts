@@ -41,6 +41,7 @@ export async function openS3Store(bucket: string, prefix: string, config: S3Conf
 
 export class S3Store implements Store {
   readonly description: string;
+  readonly remote = true;
   private readonly client: S3Client;
   /** The key prefix inside the bucket, with its trailing '/' (or empty). */
   private readonly base: string;

@@ -10,6 +10,11 @@ export interface Store {
   /** For messages and manifests: never contains credentials. */
   readonly description: string;
   /**
+   * Whether each read is a download over a network (S3), slow enough next to decoding that a
+   * restore overlaps the next segment's read with the current one's work. A local folder: false.
+   */
+  readonly remote: boolean;
+  /**
    * Writes an object once. Fails with code 'exists' if the key is already there. When it
    * returns, the object is durable (fsynced and renamed, or uploaded and its size checked).
    * The body may come as parts, stored one after the other as one object; the store reads them

@@ -91,6 +91,6 @@ describe('readingAhead', () => {
 describe('isRemote', () => {
   it('is true of S3 stores only', () => {
     expect(isRemote(store)).toBe(false);
-    expect(isRemote({ ...store, description: 's3://bucket/prefix at 127.0.0.1:9000' } as Store)).toBe(true);
+    expect(isRemote({ ...store, remote: true } as Store)).toBe(true);
   });
 });
