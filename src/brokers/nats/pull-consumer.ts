@@ -118,7 +118,13 @@ export class RawPullConsumer {
     if (this.stopped || this.resetting || this.sub === undefined) return;
     while (this.outstanding <= this.opts.pullSize / 2 && this.h.room()) {
       this.outstanding += this.opts.pullSize;
-      this.conn.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.consumer}`, this.request, { reply: this.inbox });
+      try {
+        this.conn.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.consumer}`, this.request, { reply: this.inbox });
+      } catch (e) {
+        // the connection is closing or closed
+        this.fail(new MqbakError('unreachable', `NATS ${this.conn.target.redacted}: stream ${this.stream}: ${(e as Error).message}`, { retriable: true, cause: e }));
+        return;
+      }
     }
   }
 
@@ -139,7 +145,13 @@ export class RawPullConsumer {
   private receive(raw: unknown): void {
     if (this.stopped) return;
     this.lastActivity = Date.now();
-    const m = coreFields(raw);
+    let m: CoreMsg;
+    try {
+      m = coreFields(raw);
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
     if (readAckReply(m._msg.reply, this.info)) {
       if (this.info.deliverySeq !== this.lastDeliverySeq + 1) {
         void this.reset(`consumer sequence ${this.info.deliverySeq} after ${this.lastDeliverySeq}`);
@@ -174,16 +186,21 @@ export class RawPullConsumer {
     if (code === 100) return; // idle heartbeat
     if (Number.isSafeInteger(left) && left >= 0) this.outstanding = Math.max(0, this.outstanding - left);
     else if (code === 408 || code === 404) this.outstanding = 0;
+    const what = status.slice(4).toLowerCase();
     if (code === 408 || code === 404) {
       // the request expired (nothing to deliver for a while, or a pull after the last message)
       this.pull();
-    } else if (code === 409 && /consumer deleted/i.test(status)) {
+    } else if (code === 409 && what === 'consumer deleted') {
       void this.reset('the server deleted the consumer');
+    } else if (code === 409 && what === 'stream deleted') {
+      this.fail(new MqbakError('not-found', `NATS ${this.conn.target.redacted}: stream ${this.stream} was deleted during the read`));
     } else if (code === 503) {
       void this.reset('no responders to the pull request');
-    } else {
+    } else if (code === 400 || !status) {
       this.fail(new MqbakError('unreachable', `NATS ${this.conn.target.redacted}: stream ${this.stream}: the server refused a pull request: ${status || 'a message without a status'}`, { retriable: true }));
     }
+    // another 409 (leadership change, a limit of the consumer) ended a request: the watch pulls
+    // again once nothing is outstanding, or replaces the consumer when nothing more comes
   }
 
   /** Nothing, not even a heartbeat, for three heartbeat intervals: replaced. */
