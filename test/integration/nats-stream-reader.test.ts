@@ -130,18 +130,55 @@ describe('NATS stream reader', () => {
     expect((await describeStream(conn, s)).consumerCount).toBe(0);
   });
 
+  it('goes on with a new consumer when its consumer is deleted during the read', async () => {
+    const s = await newStream('nats-consumer-gone');
+    await publishMany(conn, `${s}.a`, 3000);
+    const seqs: number[] = [];
+    let deleted = 0;
+    for await (const b of readStream(conn, s, { from: 1, to: 3000, batchSize: 100, pullSize: 100, heartbeatMs: 1000 })) {
+      seqs.push(...b.records.map((r) => r.seq));
+      expect(b.gaps).toEqual([]);
+      if (deleted === 0) {
+        for await (const c of await conn.jsm.consumers.list(s)) {
+          await conn.jsm.consumers.delete(s, c.name);
+          deleted++;
+        }
+      }
+    }
+    expect(deleted).toBe(1);
+    expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    await expect.poll(async () => (await describeStream(conn, s)).consumerCount).toBe(0);
+  }, 30_000);
+
+  it('fails as unreachable, not hangs, when the connection closes during the read', async () => {
+    const s = await newStream('nats-conn-closed');
+    await publishMany(conn, `${s}.a`, 3000);
+    const other = await natsConnect();
+    let seen = 0;
+    const e = await (async () => {
+      for await (const b of readStream(other, s, { from: 1, to: 3000, batchSize: 100, pullSize: 100 })) {
+        seen += b.records.length;
+        if (seen === 100) await other.close();
+      }
+    })().then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(MqbakError);
+    expect((e as MqbakError).code).toBe('unreachable');
+    expect((e as MqbakError).message).toMatch(/connection closed/);
+    expect(seen).toBeLessThan(3000);
+  }, 30_000);
+
   it('ends with a gap when the rest of the range is deleted while it reads', async () => {
     const s = await newStream('nats-deleted-during');
-    await publishMany(conn, `${s}.a`, 10);
+    await publishMany(conn, `${s}.a`, 40);
     const seqs: number[] = [];
     const gaps: SeqRange[] = [];
-    // pulls of 3: 8..10 are not delivered before the delete
-    for await (const b of readStream(conn, s, { from: 1, to: 10, batchSize: 3, pullSize: 3, idleMs: 1000 })) {
+    // pulls of 3 and batches of 3: the reader is a few pulls ahead at most, far from 31..40
+    for await (const b of readStream(conn, s, { from: 1, to: 40, batchSize: 3, pullSize: 3, idleMs: 1000 })) {
       seqs.push(...b.records.map((r) => r.seq));
       gaps.push(...b.gaps);
-      if (seqs.length === 3) for (const seq of [8, 9, 10]) await conn.jsm.streams.deleteMessage(s, seq, false);
+      if (seqs.length === 3) for (let seq = 31; seq <= 40; seq++) await conn.jsm.streams.deleteMessage(s, seq, false);
     }
-    expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(gaps).toEqual([{ from: 8, to: 10 }]);
+    expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(gaps).toEqual([{ from: 31, to: 40 }]);
   });
 });

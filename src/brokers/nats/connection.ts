@@ -8,8 +8,10 @@
  * Neither carries headers faithfully: both parse the header block into a map by name (a name that
  * comes back after another loses its place, values are trimmed and decoded as UTF-8, so bytes
  * that are not UTF-8 are replaced). mqbak therefore reads the raw header block of each message
- * and publishes its own block (see header-block.ts and raw-message.ts); that relies on two
- * internal fields of the 3.4 message class, which is why the version is pinned exactly.
+ * and publishes its own block (see header-block.ts and raw-message.ts); that relies on internal
+ * fields of the 3.4 message class (its raw subject, reply subject, header length and bytes), which
+ * is why the version is pinned exactly. The backup's reader does not use the client's consumers
+ * (pull-consumer.ts).
  *
  * Everything is loaded lazily: a run without NATS does not pay for the client.
  */

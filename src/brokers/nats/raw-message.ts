@@ -45,22 +45,82 @@ export function rawHeaderBlock(m: JsMsg): Uint8Array | null {
  * receive buffer for this message (a fresh buffer per message: nothing else writes to it).
  */
 export function recordOf(m: JsMsg): NatsRecord {
-  const block = rawHeaderBlock(m);
-  let headers: RecordHeader[] = [];
-  if (block) {
-    try {
-      headers = parseHeaderBlock(block).headers;
-    } catch (e) {
-      throw new MqbakError('integrity', `stream ${m.info.stream} message ${m.seq}: unreadable header block: ${(e as Error).message}`, { cause: e });
-    }
-  }
   return {
     seq: m.seq,
     timestamp: Math.floor(m.info.timestampNanos / 1e6),
     subject: m.subject,
-    headers,
+    headers: headersOf(rawHeaderBlock(m), m.info.stream, m.seq),
     data: m.data,
   };
+}
+
+/** A message as the core client hands it to a subscription's callback (MsgImpl, see above). */
+export interface CoreMsg {
+  _rdata?: Uint8Array;
+  _msg: { subject: Uint8Array; reply?: Uint8Array; hdr: number };
+}
+
+/** The fields of a message of the core client that recordOfCore needs, or a clear error. */
+export function coreFields(m: unknown): CoreMsg {
+  const msg = (m as Partial<CoreMsg>)._msg;
+  if (msg === undefined || typeof msg.hdr !== 'number' || !(msg.subject instanceof Uint8Array)) {
+    throw new MqbakError('internal', 'the NATS client message has no raw subject and header block (not the pinned @nats-io client 3.4?)');
+  }
+  return m as CoreMsg;
+}
+
+const empty = new Uint8Array(0);
+
+/**
+ * The record of message `m` of `stream` delivered with sequence `seq` and timestamp `timestamp`
+ * (read from its reply subject by the caller), straight from the bytes the client received:
+ * no header map, no strings but the subject (and header names, which parseHeaderBlock keeps).
+ */
+export function recordOfCore(m: CoreMsg, stream: string, seq: number, timestamp: number): NatsRecord {
+  const hdr = m._msg.hdr;
+  const all = m._rdata ?? empty;
+  // plain Uint8Array views: the client's bytes are a Buffer, whose views cost more to make
+  const at = all.byteOffset;
+  const h = hdr >= 0 ? hdr : 0;
+  return {
+    seq,
+    timestamp,
+    subject: subjectOf(m._msg.subject),
+    headers: hdr >= 0 ? headersOf(new Uint8Array(all.buffer, at, h), stream, seq) : [],
+    data: new Uint8Array(all.buffer, at + h, all.length - h),
+  };
+}
+
+function headersOf(block: Uint8Array | null, stream: string, seq: number): RecordHeader[] {
+  if (!block) return [];
+  try {
+    return parseHeaderBlock(block).headers;
+  } catch (e) {
+    throw new MqbakError('integrity', `stream ${stream} message ${seq}: unreadable header block: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Subjects decoded lately: a stream's messages mostly come on a few subjects. */
+const recentSubjects: Array<{ bytes: Uint8Array; subject: string }> = [];
+const RECENT_SUBJECTS = 8;
+let nextSubjectSlot = 0;
+const subjects = new TextDecoder();
+
+/** The subject in `bytes` (UTF-8), decoded or found among the recent ones. */
+export function subjectOf(bytes: Uint8Array): string {
+  const n = bytes.length;
+  for (const r of recentSubjects) {
+    const b = r.bytes;
+    if (b.length !== n) continue;
+    let i = n - 1;
+    // subjects of a stream share their start: compare from the end
+    while (i >= 0 && b[i] === bytes[i]) i--;
+    if (i < 0) return r.subject;
+  }
+  const subject = subjects.decode(bytes);
+  recentSubjects[nextSubjectSlot] = { bytes: bytes.slice(), subject };
+  nextSubjectSlot = (nextSubjectSlot + 1) % RECENT_SUBJECTS;
+  return subject;
 }
 
 /**
