@@ -39,7 +39,8 @@ export class SegmentBuilder {
   private sealedRaw = 0;
   /** bytes this builder holds now: the open block's records, blocks being compressed, the segment's bytes */
   private held = 0;
-  private readonly headerLength: number;
+  /** the segment header, copied into `output` with the first block (an empty builder holds no chunk) */
+  private readonly header: Uint8Array;
   records = 0;
   firstPosition: bigint | null = null;
   lastPosition: bigint | null = null;
@@ -57,9 +58,10 @@ export class SegmentBuilder {
     /** told every change of the bytes this builder holds (a writer's budget over all its streams) */
     private readonly account: (delta: number) => void = () => {},
   ) {
-    // the header is not counted: a builder made for the next segment holds nothing yet
-    this.output.append(encodeSegmentHeader(sealing === null ? SEGMENT_VERSION : SEALED_SEGMENT_VERSION));
-    this.headerLength = this.output.length;
+    // the header is not counted, and goes into the segment's first chunk with the first block:
+    // a builder made for the next segment holds nothing yet (a stream the source is done with
+    // keeps one, empty, until its close)
+    this.header = encodeSegmentHeader(sealing === null ? SEGMENT_VERSION : SEALED_SEGMENT_VERSION);
     this.parts.push(Promise.resolve());
   }
 
@@ -83,7 +85,7 @@ export class SegmentBuilder {
 
   /** Bytes of the segment so far (header and compressed blocks). */
   get segmentBytes(): number {
-    return this.output.length;
+    return this.output.length > 0 ? this.output.length : this.header.length;
   }
 
   private hold(delta: number): void {
@@ -267,6 +269,7 @@ export class SegmentBuilder {
     );
     this.appended = this.appended.then(async () => {
       const b = await block;
+      if (this.output.length === 0) this.output.append(this.header);
       this.output.append(b.prefix);
       this.output.append(b.frame);
       this.hold(b.prefix.length + b.frame.length);
@@ -288,9 +291,10 @@ export class SegmentBuilder {
       this.hold(-this.held);
       throw e;
     }
+    if (this.output.length === 0) this.output.append(this.header);
     // the caller holds them from here
     const bytes = this.output.take();
-    this.hold(this.headerLength - bytes.length);
+    this.hold(this.header.length - bytes.length);
     return bytes;
   }
 

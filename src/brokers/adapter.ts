@@ -201,6 +201,15 @@ export interface RecordSink {
   setExtra(key: string, value: unknown): void;
   /** A warning stored in the manifest and shown to the user. */
   warn(message: string): void;
+  /**
+   * The source will append nothing more to this stream in this read (it reached the cut): the
+   * core stores what the stream holds now and frees its memory instead of keeping it until the
+   * whole read is over, which matters with thousands of small streams. Optional for a source to
+   * call (Kafka does, partition by partition); calling it more than once is harmless; appending
+   * after it is refused. addGap and setExtra still count. A sink that keeps nothing (restore
+   * --check's comparer) need not have it.
+   */
+  end?(): Promise<void>;
 }
 
 export interface ReadRequest {

@@ -37,6 +37,13 @@ export interface StreamWriter {
   appendColumns(columns: RecordColumns): Promise<void>;
   /** Stores the buffered records as a segment now (if any); resolves when durable. */
   flush(): Promise<void>;
+  /**
+   * The source will append nothing more: what the stream holds is stored now, without waiting
+   * for close(), and its buffers go back. Resolves once the last segment is handed to the store
+   * (close() waits for it to be durable). Appending afterwards is refused; addGap and setExtra
+   * still count.
+   */
+  end(): Promise<void>;
   /** Notes a range [from, to) the source no longer had (retention); kept in the manifest. */
   addGap(from: bigint, to: bigint, reason: string): void;
   /** Sets manifest stream.extra[key]. */
@@ -68,6 +75,8 @@ export interface StreamOwner {
   held: number;
   /** Streams opened and not closed yet: they share the memory budget. */
   openStreams: number;
+  /** The last segments of ended streams being stored (end() waits while there are too many). */
+  readonly endings: Set<Promise<void>>;
 }
 
 export class BackupStream implements StreamWriter {
@@ -84,6 +93,8 @@ export class BackupStream implements StreamWriter {
   private inFlight: Promise<void> | null = null;
   private failure: MqbakError | null = null;
   private busy = false;
+  /** end() was called: no more records */
+  private ended = false;
   private rawBytes = 0;
   entry: StreamEntry | null = null;
 
@@ -110,9 +121,10 @@ export class BackupStream implements StreamWriter {
     });
   }
 
-  private check(): void {
+  private check(appending = true): void {
     if (this.failure) throw this.failure;
     if (this.entry) throw new MqbakError('internal', `stream ${this.name} is closed`);
+    if (appending && this.ended) throw new MqbakError('internal', `stream ${this.name}: records after its end`);
     if (this.writer.aborted) throw new MqbakError('internal', `backup ${this.writer.id} was aborted`);
     throwIfAborted(this.writer.options.signal);
   }
@@ -178,7 +190,7 @@ export class BackupStream implements StreamWriter {
       const wait = this.builder.backpressure();
       if (wait) {
         await wait;
-        this.check();
+        this.check(false);
       }
       if (this.builder.rawBytes >= segmentSize) await this.storeSegment();
     }
@@ -210,9 +222,28 @@ export class BackupStream implements StreamWriter {
 
   flush(): Promise<void> {
     return this.exclusive(async () => {
-      this.check();
+      this.check(false);
       await this.storeSegment();
       await this.waitInFlight();
+    });
+  }
+
+  end(): Promise<void> {
+    return this.exclusive(async () => {
+      this.check(false);
+      if (this.ended) return;
+      this.ended = true;
+      // it holds nothing from here: the budget is shared by the others
+      this.writer.openStreams--;
+      // the last block is compressed and the segment's store started; the builder left is empty
+      await this.storeSegment();
+      const stored = this.inFlight;
+      if (stored === null) return;
+      // a source ending thousands of small streams one after the other: a few stores at a time
+      const endings = this.writer.endings;
+      endings.add(stored);
+      void stored.then(() => endings.delete(stored));
+      while (endings.size > MAX_ENDINGS_STORED) await Promise.race(endings);
     });
   }
 
@@ -227,7 +258,7 @@ export class BackupStream implements StreamWriter {
 
   close(to: bigint): Promise<StreamEntry> {
     return this.exclusive(async () => {
-      this.check();
+      this.check(false);
       if (to < this.spec.from) throw new MqbakError('internal', `stream ${this.name}: to ${to} is before from ${this.spec.from}`);
       if (this.last !== null && to <= this.last) throw new MqbakError('internal', `stream ${this.name}: to ${to} does not cover position ${this.last}`);
       await this.storeSegment();
@@ -244,7 +275,7 @@ export class BackupStream implements StreamWriter {
         extra: { ...this.extra },
       };
       this.entry = entry;
-      this.writer.openStreams--;
+      if (!this.ended) this.writer.openStreams--;
       return entry;
     });
   }
@@ -270,7 +301,7 @@ export class BackupStream implements StreamWriter {
     const bytes = await b.finishParts();
     try {
       await this.waitInFlight();
-      this.check();
+      this.check(false);
     } catch (e) {
       bytes.release();
       throw e;
@@ -315,6 +346,9 @@ export class BackupStream implements StreamWriter {
     );
   }
 }
+
+/** Last segments of ended streams stored at once (end() waits for one to be durable past it). */
+export const MAX_ENDINGS_STORED = 8;
 
 /** Smallest share of the memory budget a stream's segment is stored at (a segment per few KiB would be a store's worst case). */
 export const MIN_STREAM_SHARE = 4096;

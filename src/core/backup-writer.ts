@@ -112,6 +112,8 @@ class Writer implements BackupWriter {
   held = 0;
   /** Streams opened and not closed yet (each one's close counts itself out). */
   openStreams = 0;
+  /** Last segments of ended streams being stored (BackupStream.end). */
+  readonly endings = new Set<Promise<void>>();
 
   constructor(
     readonly options: BackupWriterOptions,

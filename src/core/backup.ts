@@ -295,6 +295,7 @@ function recordSink(s: StreamWriter, w: BackupWriter): RecordSink {
     addGap: (from, to, reason) => s.addGap(from, to, reason),
     setExtra: (k, v) => s.setExtra(k, v),
     warn: (m) => w.warn(m),
+    end: () => s.end(),
   };
 }
 

@@ -65,6 +65,8 @@ export class MemoryRecordSink implements RecordSink {
   readonly gaps: Array<{ from: bigint; to: bigint; reason: string }> = [];
   readonly extra: Record<string, unknown> = {};
   readonly warnings: string[] = [];
+  /** The source said it will append nothing more (RecordSink.end): a later record fails the read. */
+  ended = false;
 
   async append(record: ArchiveRecord): Promise<void> {
     this.push(record);
@@ -85,7 +87,11 @@ export class MemoryRecordSink implements RecordSink {
   warn(message: string): void {
     this.warnings.push(message);
   }
+  async end(): Promise<void> {
+    this.ended = true;
+  }
   private push(r: ArchiveRecord): void {
+    if (this.ended) throw new Error(`position ${r.position} appended after the source ended the stream`);
     const last = this.records[this.records.length - 1];
     if (last !== undefined && r.position <= last.position) throw new Error(`position ${r.position} appended after ${last.position}`);
     this.records.push(r);

@@ -210,24 +210,34 @@ export class KafkaSource implements BrokerSource {
         to.set(r.stream.name, end > from ? end : from);
       }
       this.ctx.progress.phase(`backing up ${topic} (${ranges.length} partitions)`);
-      await readTopic(this.admin, topic, ranges, this.isolation, this.handlers(topic, outs), options.signal, this.reader);
+      await readTopic(this.admin, topic, ranges, this.isolation, this.handlers(topic, outs, ranges), options.signal, this.reader);
+      // the topic is read: its partitions' streams are stored now, before the next topic's read
+      for (const out of outs.values()) await out.end?.();
     }
     return { to };
   }
 
-  private handlers(topic: string, outs: Map<number, RecordSink>): TopicReadHandlers {
+  private handlers(topic: string, outs: Map<number, RecordSink>, ranges: readonly ReadRange[]): TopicReadHandlers {
     const counted = (n: number) => {
       this.records += n;
       this.ctx.progress.update({ stream: topic, records: this.records });
+    };
+    // the last offset before each partition's cut: once appended, nothing more comes for it
+    // (a partition ending in control records or compacted away ends with its topic instead)
+    const lastOffset = new Map(ranges.map((r) => [r.partition, r.to - 1n]));
+    const endAt = async (p: number, last: bigint) => {
+      if (last >= lastOffset.get(p)!) await outs.get(p)!.end?.();
     };
     return {
       columns: async (p, cols) => {
         await outs.get(p)!.appendColumns(cols);
         counted(cols.count);
+        if (cols.count > 0) await endAt(p, BigInt(cols.position[cols.count - 1]!));
       },
       records: async (p, batch) => {
         await outs.get(p)!.appendMany(batch);
         counted(batch.length);
+        if (batch.length > 0) await endAt(p, batch[batch.length - 1]!.position);
       },
       gap: (p, from, end) => {
         const out = outs.get(p)!;

@@ -77,4 +77,12 @@ describe('SegmentBuilder and the segment reader', () => {
     await expect(read(seg.subarray(0, seg.length - 5))).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/^segment s: /) });
     await expect(read(seg)).resolves.toBeUndefined();
   });
+
+  it('an empty builder holds no bytes and still finishes as a segment header alone', async () => {
+    const b = new SegmentBuilder(wasmZstdCodec, 3, 1024);
+    expect(b.memory).toBe(0);
+    const seg = await b.finish();
+    expect(b.segmentBytes).toBeGreaterThan(0);
+    expect(checkSegmentHeader(seg, 't').at).toBe(seg.length);
+  });
 });

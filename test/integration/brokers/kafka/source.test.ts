@@ -65,6 +65,11 @@ describe('kafka source', () => {
         expect(sel.streams[0]!.lineage).toMatch(/^[0-9a-f]{32}$/);
         const { requests, outcome } = await readAll(s, sel);
         expect([...outcome.to.values()]).toEqual([10n, 10n]);
+        // every partition was ended (told to the sink) once read to its cut, and nothing came after
+        expect(requests.map((r) => [r.out.ended, r.out.records.length])).toEqual([
+          [true, 10],
+          [true, 10],
+        ]);
         // kafkajs' consumer does not tell the timestamp type: which reader ran shows here
         types.push([...new Set(requests.flatMap((r) => r.out.records.map((x) => x.timestampType)))]);
         values.push(requests.flatMap((r) => r.out.records.map((x) => `${x.position}:${Buffer.from(x.value!).toString()}:${x.headers.map((h) => `${h.name}=${Buffer.from(h.value!).toString()}`).join(',')}`)));
