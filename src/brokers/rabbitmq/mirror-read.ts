@@ -14,6 +14,12 @@ import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
 import { QueueConsumer } from './consumer.js';
 
+/**
+ * Deliveries received and not yet archived above which the connection stops reading: the rest of
+ * the queue is delivered as the archive takes it, so memory does not grow with the queue's depth.
+ */
+export const MIRROR_HOLD = { messages: 2048, bytes: 4 * 1024 * 1024 };
+
 /** Reads `depth` messages of `q` (its depth at the cut) into `out` from position `from`; returns the end. */
 export async function readMirror(
   ctx: ReadContext,
@@ -35,7 +41,13 @@ export async function readMirror(
   let nearLimit = 0;
   // prefetch = depth: with less, the broker stops sending once that many are unacked and the read
   // would wait forever (docs/RABBITMQ.md); above 65535 several consumers share the channel
-  const consumer = await QueueConsumer.open(ctx.conn, q.name, { prefetch: depth, maxPrefetchPerConsumer: ctx.settings.maxPrefetchPerConsumer, signal: ctx.signal });
+  // but what has arrived and is not archived yet is bounded: the broker waits while we hold more
+  const consumer = await QueueConsumer.open(ctx.conn, q.name, {
+    prefetch: depth,
+    maxPrefetchPerConsumer: ctx.settings.maxPrefetchPerConsumer,
+    holdAtMost: MIRROR_HOLD,
+    signal: ctx.signal,
+  });
   const holdMs = holdLimit(q, ctx.settings.holdMs);
   const deadline = Date.now() + holdMs;
   let position = from;
