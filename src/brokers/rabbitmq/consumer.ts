@@ -10,6 +10,13 @@ import { readPauseOf, type ReadPause } from './read-pause.js';
 /** AMQP 0-9-1 prefetch-count is an unsigned 16-bit field. */
 export const MAX_PREFETCH = 65535;
 
+/**
+ * What a mirror or drain lets wait received and not yet archived: above it the connection stops
+ * reading (holdAtMost), so what the broker may send at once (a mirror's whole queue, the next
+ * checkpoint of a drain) waits in the broker instead of in mqbak's memory.
+ */
+export const READ_HOLD = { messages: 2048, bytes: 4 * 1024 * 1024 };
+
 export interface ConsumerOptions {
   /** Deliveries in flight (unacked) allowed in total; 0 = unlimited. Split across consumers above MAX_PREFETCH. */
   prefetch: number;
@@ -166,6 +173,11 @@ export class QueueConsumer {
   ack(deliveryTag: number, multiple: boolean): void {
     if (this.failure) throw this.failure;
     this.channel.ack({ fields: { deliveryTag } } as unknown as ConsumeMessage, multiple);
+  }
+
+  /** From now on the connection is never held off for this consumer (its reader is done with it). */
+  holdNoMore(): void {
+    this.release(true);
   }
 
   /** Cancels the consumers (no more deliveries) and keeps the channel, so acks can still go out. */

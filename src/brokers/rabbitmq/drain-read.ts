@@ -13,7 +13,7 @@ import type { QueueInfo } from './management.js';
 import { MAX_CHECKPOINT, type BackupSettings } from './options.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { MAX_PREFETCH, QueueConsumer } from './consumer.js';
+import { MAX_PREFETCH, QueueConsumer, READ_HOLD } from './consumer.js';
 
 /**
  * Deliveries a drain lets the broker have in flight: two checkpoints (at most 65535, and no more
@@ -63,7 +63,8 @@ export class QueueDrain {
       return { to, more: false };
     }
     const size = Math.max(1, Math.min(this.checkpoint, limit ?? Number.POSITIVE_INFINITY));
-    this.consumer ??= await QueueConsumer.open(ctx.conn, q.name, { prefetch: drainPrefetch(this.checkpoint, this.target), signal: ctx.signal });
+    // what arrives while a checkpoint is committed waits bounded, as in a mirror
+    this.consumer ??= await QueueConsumer.open(ctx.conn, q.name, { prefetch: drainPrefetch(this.checkpoint, this.target), holdAtMost: READ_HOLD, signal: ctx.signal });
     const consumer = this.consumer;
     const deadline = Date.now() + holdLimit(q, ctx.settings.holdMs);
     let position = from;
@@ -108,6 +109,9 @@ export class QueueDrain {
     }
     to.set(report.stream, position);
     const more = inBatch > 0 && !this.exhausted && this.drained < this.target;
+    // the consumer stays open (for the ack) while other queues are read on this connection: it
+    // must not hold the connection off with deliveries past the stopping point
+    if (!more) consumer.holdNoMore();
     if (inBatch === 0) return { to, more };
     return {
       to,

@@ -12,13 +12,7 @@ import { DeliveryBatch } from './delivery-batch.js';
 import type { QueueInfo } from './management.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { QueueConsumer } from './consumer.js';
-
-/**
- * Deliveries received and not yet archived above which the connection stops reading: the rest of
- * the queue is delivered as the archive takes it, so memory does not grow with the queue's depth.
- */
-export const MIRROR_HOLD = { messages: 2048, bytes: 4 * 1024 * 1024 };
+import { QueueConsumer, READ_HOLD } from './consumer.js';
 
 /** Reads `depth` messages of `q` (its depth at the cut) into `out` from position `from`; returns the end. */
 export async function readMirror(
@@ -45,7 +39,7 @@ export async function readMirror(
   const consumer = await QueueConsumer.open(ctx.conn, q.name, {
     prefetch: depth,
     maxPrefetchPerConsumer: ctx.settings.maxPrefetchPerConsumer,
-    holdAtMost: MIRROR_HOLD,
+    holdAtMost: READ_HOLD,
     signal: ctx.signal,
   });
   const holdMs = holdLimit(q, ctx.settings.holdMs);
