@@ -5,9 +5,17 @@
 import type { Channel, ConsumeMessage, Replies } from 'amqplib';
 import { MqbakError, messageOf } from '../../common/errors.js';
 import type { RabbitConnection } from './connection.js';
+import { readPauseOf, type ReadPause } from './read-pause.js';
 
 /** AMQP 0-9-1 prefetch-count is an unsigned 16-bit field. */
 export const MAX_PREFETCH = 65535;
+
+/**
+ * What a mirror or drain lets wait received and not yet archived: above it the connection stops
+ * reading (holdAtMost), so what the broker may send at once (a mirror's whole queue, the next
+ * checkpoint of a drain) waits in the broker instead of in mqbak's memory.
+ */
+export const READ_HOLD = { messages: 2048, bytes: 4 * 1024 * 1024 };
 
 export interface ConsumerOptions {
   /** Deliveries in flight (unacked) allowed in total; 0 = unlimited. Split across consumers above MAX_PREFETCH. */
@@ -16,6 +24,13 @@ export interface ConsumerOptions {
   maxPrefetchPerConsumer?: number;
   /** basic.consume arguments (x-stream-offset...). */
   arguments?: Record<string, unknown>;
+  /**
+   * Deliveries (and their bytes) received and not yet taken above which the connection stops
+   * reading until next() has taken three quarters of them (read-pause.ts); none by default. Only
+   * for a consumer that is the connection's only reader while it is open: another consumer on the
+   * same connection gets nothing while this one holds its deliveries.
+   */
+  holdAtMost?: { messages: number; bytes: number };
   signal?: AbortSignal;
 }
 
@@ -30,15 +45,22 @@ export class QueueConsumer {
   private failure: MqbakError | null = null;
   private closed = false;
   private readonly tags: string[] = [];
+  private bufferedBytes = 0;
+  /** Cancelling, closing or failed: the connection must go on reading (for the broker's reply). */
+  private stopping = false;
+  private opening = true;
 
   private constructor(
     readonly channel: Channel,
     readonly queue: string,
+    private readonly pause: ReadPause | null,
+    private readonly hold: { messages: number; bytes: number },
   ) {}
 
   static async open(conn: RabbitConnection, queue: string, options: ConsumerOptions): Promise<QueueConsumer> {
     const channel = await conn.model.createChannel();
-    const c = new QueueConsumer(channel, queue);
+    const hold = options.holdAtMost;
+    const c = new QueueConsumer(channel, queue, hold ? readPauseOf(conn.model) : null, hold ?? { messages: Infinity, bytes: Infinity });
     channel.on('error', (e: Error) => c.fail(e));
     channel.on('close', () => c.fail(new Error('channel closed')));
     channel.on('cancel', () => c.fail(new Error(`the broker cancelled the consumer (queue ${queue} deleted or failed over)`)));
@@ -62,6 +84,8 @@ export class QueueConsumer {
         });
         c.tags.push(ok.consumerTag);
       }
+      c.opening = false;
+      c.holdOff();
     } catch (e) {
       await channel.close().catch(() => {});
       throw consumeError(queue, c.failure ?? e);
@@ -75,12 +99,31 @@ export class QueueConsumer {
       return;
     }
     this.buffered.push(msg);
+    if (this.pause) {
+      this.bufferedBytes += msg.content.length;
+      this.holdOff();
+    }
     this.wake();
+  }
+
+  /** Pauses reading when more than the hold limit waits; never while open() awaits the broker's replies. */
+  private holdOff(): void {
+    if (this.opening || this.stopping) return;
+    if (this.buffered.length >= this.hold.messages || this.bufferedBytes >= this.hold.bytes) this.pause?.pause();
+  }
+
+  /** Lets the connection read again once most of what was held has been taken (or on failure or close). */
+  private release(all: boolean): void {
+    const p = this.pause;
+    if (all) this.stopping = true;
+    if (!p?.paused) return;
+    if (all || (this.buffered.length * 4 <= this.hold.messages && this.bufferedBytes * 4 <= this.hold.bytes)) p.resume();
   }
 
   private fail(e: Error): void {
     if (this.closed && !this.failure) return;
     if (!this.failure) this.failure = consumeError(this.queue, e);
+    this.release(true);
     this.wake();
   }
 
@@ -102,7 +145,13 @@ export class QueueConsumer {
   async next(idleMs: number, signal?: AbortSignal): Promise<ConsumeMessage | null> {
     for (;;) {
       const m = this.buffered.shift();
-      if (m) return m;
+      if (m) {
+        if (this.pause) {
+          this.bufferedBytes -= m.content.length;
+          this.release(false);
+        }
+        return m;
+      }
       if (this.failure) throw this.failure;
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       let timer: NodeJS.Timeout | undefined;
@@ -126,8 +175,15 @@ export class QueueConsumer {
     this.channel.ack({ fields: { deliveryTag } } as unknown as ConsumeMessage, multiple);
   }
 
+  /** From now on the connection is never held off for this consumer (its reader is done with it). */
+  holdNoMore(): void {
+    this.release(true);
+  }
+
   /** Cancels the consumers (no more deliveries) and keeps the channel, so acks can still go out. */
   async cancel(): Promise<void> {
+    // cancel-ok must be read
+    this.release(true);
     for (const t of this.tags) await this.channel.cancel(t).catch(() => {});
   }
 
@@ -137,6 +193,8 @@ export class QueueConsumer {
    */
   async close(): Promise<void> {
     this.closed = true;
+    // close-ok must be read
+    this.release(true);
     await this.channel.close().catch(() => {});
   }
 

@@ -13,7 +13,19 @@ import type { QueueInfo } from './management.js';
 import { MAX_CHECKPOINT, type BackupSettings } from './options.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { QueueConsumer } from './consumer.js';
+import { MAX_PREFETCH, QueueConsumer, READ_HOLD } from './consumer.js';
+
+/**
+ * Deliveries a drain lets the broker have in flight: two checkpoints (at most 65535, and no more
+ * than the drain will take). With only one, the broker stopped at the end of each checkpoint
+ * until its multiple-ack came, and then spent a while processing that ack before sending again:
+ * about a second per checkpoint of 20,000 on a loaded machine, during which neither side worked.
+ * With two, the next checkpoint is delivered while this one is committed and acknowledged. Only
+ * the committed checkpoint is acknowledged, as before; the rest go back to the queue on close.
+ */
+export function drainPrefetch(checkpoint: number, target: number): number {
+  return Math.max(1, Math.min(2 * checkpoint, MAX_PREFETCH, Math.max(checkpoint, target)));
+}
 
 export class QueueDrain {
   private consumer: QueueConsumer | null = null;
@@ -51,8 +63,8 @@ export class QueueDrain {
       return { to, more: false };
     }
     const size = Math.max(1, Math.min(this.checkpoint, limit ?? Number.POSITIVE_INFINITY));
-    // prefetch = checkpoint size so the broker never waits on us mid-checkpoint
-    this.consumer ??= await QueueConsumer.open(ctx.conn, q.name, { prefetch: this.checkpoint, signal: ctx.signal });
+    // what arrives while a checkpoint is committed waits bounded, as in a mirror
+    this.consumer ??= await QueueConsumer.open(ctx.conn, q.name, { prefetch: drainPrefetch(this.checkpoint, this.target), holdAtMost: READ_HOLD, signal: ctx.signal });
     const consumer = this.consumer;
     const deadline = Date.now() + holdLimit(q, ctx.settings.holdMs);
     let position = from;
@@ -97,6 +109,9 @@ export class QueueDrain {
     }
     to.set(report.stream, position);
     const more = inBatch > 0 && !this.exhausted && this.drained < this.target;
+    // the consumer stays open (for the ack) while other queues are read on this connection: it
+    // must not hold the connection off with deliveries past the stopping point
+    if (!more) consumer.holdNoMore();
     if (inBatch === 0) return { to, more };
     return {
       to,

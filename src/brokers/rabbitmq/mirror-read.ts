@@ -12,7 +12,7 @@ import { DeliveryBatch } from './delivery-batch.js';
 import type { QueueInfo } from './management.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
-import { QueueConsumer } from './consumer.js';
+import { QueueConsumer, READ_HOLD } from './consumer.js';
 
 /** Reads `depth` messages of `q` (its depth at the cut) into `out` from position `from`; returns the end. */
 export async function readMirror(
@@ -35,7 +35,13 @@ export async function readMirror(
   let nearLimit = 0;
   // prefetch = depth: with less, the broker stops sending once that many are unacked and the read
   // would wait forever (docs/RABBITMQ.md); above 65535 several consumers share the channel
-  const consumer = await QueueConsumer.open(ctx.conn, q.name, { prefetch: depth, maxPrefetchPerConsumer: ctx.settings.maxPrefetchPerConsumer, signal: ctx.signal });
+  // but what has arrived and is not archived yet is bounded: the broker waits while we hold more
+  const consumer = await QueueConsumer.open(ctx.conn, q.name, {
+    prefetch: depth,
+    maxPrefetchPerConsumer: ctx.settings.maxPrefetchPerConsumer,
+    holdAtMost: READ_HOLD,
+    signal: ctx.signal,
+  });
   const holdMs = holdLimit(q, ctx.settings.holdMs);
   const deadline = Date.now() + holdMs;
   let position = from;
