@@ -7,8 +7,12 @@
  * answers (docs/PERFORMANCE.md, "Before and after the broker adapter"). Here the socket reads of
  * a large Fetch answer are copied straight into a buffer of a small free list instead, handed
  * back by the reader once the answer's records are encoded; every other answer (and every answer
- * on a connection this code does not recognise) goes through kafkajs as before.
+ * on a connection this code does not recognise) goes through kafkajs as before. On a socket that
+ * reads into a reused buffer (socket-reads.ts) the reads come here straight from that buffer, and
+ * what goes to kafkajs is copied first.
  */
+
+import { borrowReads } from './socket-reads.js';
 
 /** What the receiver uses of a kafkajs 2.2 Connection (src/network/connection.js). */
 interface Connection {
@@ -107,18 +111,17 @@ function install(c: Connection, buffers: AnswerBuffers, fetchApiKey: number): vo
   /** a frame too short to hold a correlation id: kafkajs reads everything from there on */
   let broken = false;
 
-  c.processData = function processData(this: Connection, data: Buffer): void {
-    if (this.socket !== socket) {
-      // a new socket (a reconnect): whatever was half read belonged to the old one
-      socket = this.socket;
-      headLength = 0;
-      passing = 0;
-      target = null;
-      broken = false;
-    }
+  /**
+   * `borrowed`: the bytes are the socket's read buffer (socket-reads.ts), valid only during this
+   * call: what kafkajs is given is copied (it keeps the pieces of a frame until the frame is whole).
+   */
+  const read = (self: Connection, data: Buffer, borrowed: boolean): void => {
+    // a new socket (a reconnect): whatever was half read belonged to the old one
+    if (self.socket !== socket) follow(self);
+    const own = (b: Buffer) => (borrowed ? Buffer.from(b) : b);
     // authentication frames are kafkajs' own business (only before any request of the reader)
-    if (this.authHandlers || broken) {
-      kafkajs.call(this, data);
+    if (self.authHandlers || broken) {
+      kafkajs.call(self, own(data));
       return;
     }
     let o = 0;
@@ -127,7 +130,7 @@ function install(c: Connection, buffers: AnswerBuffers, fetchApiKey: number): vo
         const n = Math.min(passing, data.length - o);
         passing -= n;
         // kafkajs sees exactly this frame's bytes, so its own state stays at frame boundaries
-        kafkajs.call(this, o === 0 && n === data.length ? data : data.subarray(o, o + n));
+        kafkajs.call(self, own(o === 0 && n === data.length ? data : data.subarray(o, o + n)));
         o += n;
         continue;
       }
@@ -140,7 +143,7 @@ function install(c: Connection, buffers: AnswerBuffers, fetchApiKey: number): vo
           const t = target;
           target = null;
           // what kafkajs hands on: the payload after the correlation id; size as kafkajs counts it
-          this.requestQueue.fulfillRequest({ correlationId: t.correlationId, payload: t.buffer.subarray(0, t.size), size: t.size + 4 });
+          self.requestQueue.fulfillRequest({ correlationId: t.correlationId, payload: t.buffer.subarray(0, t.size), size: t.size + 4 });
         }
         continue;
       }
@@ -154,17 +157,38 @@ function install(c: Connection, buffers: AnswerBuffers, fetchApiKey: number): vo
       const correlationId = head.readInt32BE(4);
       if (size < 4) {
         broken = true;
-        kafkajs.call(this, Buffer.concat([head, data.subarray(o)]));
+        kafkajs.call(self, Buffer.concat([head, data.subarray(o)]));
         return;
       }
-      const request = this.requestQueue.inflight.get(correlationId);
+      const request = self.requestQueue.inflight.get(correlationId);
       if (request?.entry?.apiKey === fetchApiKey && size - 4 >= MIN_POOLED) {
         target = { buffer: buffers.take(size - 4), size: size - 4, got: 0, correlationId };
       } else {
         // any other frame: kafkajs reads it from its first byte on
         passing = size - 4;
-        kafkajs.call(this, Buffer.from(head));
+        kafkajs.call(self, Buffer.from(head));
       }
     }
   };
+
+  /** Starts on the connection's (new) socket. */
+  const follow = (self: Connection): void => {
+    socket = self.socket;
+    headLength = 0;
+    passing = 0;
+    target = null;
+    broken = false;
+    const mine = socket;
+    // its reads come here straight from its read buffer, while it is this connection's
+    borrowReads(mine, (bytes) => {
+      if (self.socket !== mine) return false;
+      read(self, bytes, true);
+      return true;
+    });
+  };
+
+  c.processData = function processData(this: Connection, data: Buffer): void {
+    read(this, data, false);
+  };
+  follow(c);
 }

@@ -6,6 +6,7 @@ import type { Kafka, SASLOptions } from 'kafkajs';
 import { withContext, type MqbakError } from '../../common/errors.js';
 import { raceAbort } from '../../common/abort.js';
 import type { Progress } from '../../common/progress.js';
+import { socketFactory } from './socket-reads.js';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -37,6 +38,8 @@ export async function createKafka(c: KafkaConnection): Promise<Kafka> {
     logLevel: c.debug ? logLevel.DEBUG : logLevel.WARN,
     logCreator,
     retry: { retries: 5 },
+    // plain TCP reads into one reused buffer per socket (socket-reads.ts)
+    socketFactory: socketFactory(),
   });
 }
 

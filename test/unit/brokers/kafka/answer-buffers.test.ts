@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { once } from 'node:events';
 import { AnswerBuffers, readFetchAnswersInto } from '../../../../src/brokers/kafka/answer-buffers.js';
+import { socketFactory } from '../../../../src/brokers/kafka/socket-reads.js';
 import { pseudoRandomBytes, xorshift32 } from '../../../helpers/random.js';
 
 const FETCH = 1;
@@ -22,7 +25,7 @@ function connection(inflight: Array<[number, number]>) {
   const fulfilled: Array<{ correlationId: number; payload: Buffer; size: number; by: 'kafkajs' | 'receiver' }> = [];
   const givenToKafkajs: Buffer[] = [];
   const c = {
-    socket: {},
+    socket: {} as unknown,
     authHandlers: null as unknown,
     bytesBuffered: 0,
     chunks: [] as Buffer[],
@@ -32,20 +35,40 @@ function connection(inflight: Array<[number, number]>) {
         fulfilled.push({ ...r, payload: Buffer.from(r.payload), by: 'receiver' });
       },
     },
+    /** bytes the frame being read needs before kafkajs looks at its chunks again */
+    needed: 4,
     processData(data: Buffer) {
       givenToKafkajs.push(Buffer.from(data));
+      // as kafkajs: the chunks are kept as given, and joined only once the frame is whole
       this.chunks.push(data);
-      let all = Buffer.concat(this.chunks);
-      while (all.length >= 4 && all.length >= 4 + all.readInt32BE(0)) {
+      this.bytesBuffered += data.length;
+      while (this.needed <= this.bytesBuffered) {
+        const all = this.chunks.length > 1 ? Buffer.concat(this.chunks) : this.chunks[0]!;
         const size = all.readInt32BE(0);
+        if (all.length < 4 + size) {
+          this.chunks = [all];
+          this.needed = 4 + size;
+          return;
+        }
         fulfilled.push({ correlationId: all.readInt32BE(4), payload: Buffer.from(all.subarray(8, 4 + size)), size, by: 'kafkajs' });
-        all = all.subarray(4 + size);
+        const rest = all.subarray(4 + size);
+        this.chunks = [rest];
+        this.bytesBuffered = rest.length;
+        this.needed = 4;
       }
-      this.chunks = [all];
-      this.bytesBuffered = all.length;
     },
   };
   return { c, fulfilled, givenToKafkajs };
+}
+
+/** Every answer fulfilled once, in order, by the receiver (`byReceiver`) or kafkajs, with its exact payload and size. */
+function expectFulfilled(fulfilled: ReturnType<typeof connection>['fulfilled'], payloads: Array<[number, number, Uint8Array]>, byReceiver: number[]): void {
+  expect(fulfilled.map((f) => [f.correlationId, f.by])).toEqual(payloads.map(([id]) => [id, byReceiver.includes(id) ? 'receiver' : 'kafkajs']));
+  for (const f of fulfilled) {
+    const p = payloads.find(([id]) => id === f.correlationId)![2];
+    expect(f.payload.equals(Buffer.from(p))).toBe(true);
+    expect(f.size).toBe(4 + p.length);
+  }
 }
 
 /** The stream cut into pieces of random sizes (1 byte up to about 100 KiB). */
@@ -77,23 +100,48 @@ describe('answer buffers: Fetch answers read into reused buffers', () => {
       readFetchAnswersInto([c, null, {}], buffers, FETCH);
       const stream = Buffer.concat(payloads.map(([id, , p]) => frame(id, p)));
       for (const piece of pieces(stream, seed)) c.processData(piece);
-      expect(fulfilled.map((f) => [f.correlationId, f.by])).toEqual([
-        [1, 'kafkajs'],
-        [2, 'receiver'],
-        [3, 'kafkajs'],
-        [4, 'receiver'],
-        [5, 'kafkajs'],
-        [6, 'kafkajs'],
-        [7, 'receiver'],
-      ]);
-      for (const f of fulfilled) {
-        const p = payloads.find(([id]) => id === f.correlationId)![2];
-        expect(f.payload.equals(Buffer.from(p))).toBe(true);
-        expect(f.size).toBe(4 + p.length);
-      }
+      expectFulfilled(fulfilled, payloads, [2, 4, 7]);
       // kafkajs got exactly the bytes of its frames, in order
       const own = Buffer.concat(payloads.filter(([id]) => [1, 3, 5, 6].includes(id)).map(([id, , p]) => frame(id, p)));
       expect(Buffer.concat(givenToKafkajs).equals(own)).toBe(true);
+    }
+  });
+
+  it('reads from a socket that reuses its read buffer: kafkajs is given copies, which later reads leave intact', async () => {
+    const payloads: Array<[number, number, Uint8Array]> = [
+      [1, METADATA, pseudoRandomBytes(150_000, 11)],
+      [2, FETCH, pseudoRandomBytes(900_000, 12)],
+      [3, METADATA, pseudoRandomBytes(40, 13)],
+      [4, FETCH, pseudoRandomBytes(70_000, 14)],
+      [5, FETCH, pseudoRandomBytes(500, 15)],
+      [6, METADATA, pseudoRandomBytes(300_000, 16)],
+    ];
+    const stream = Buffer.concat(payloads.map(([id, , p]) => frame(id, p)));
+    const server = net.createServer((s) => {
+      void (async () => {
+        for (const piece of pieces(stream, 7)) {
+          if (!s.write(piece)) await once(s, 'drain');
+          await new Promise((r) => setImmediate(r));
+        }
+        s.end();
+      })();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { c, fulfilled } = connection(payloads.map(([id, api]) => [id, api]));
+      const socket = await new Promise<net.Socket>((resolve) => {
+        const s: net.Socket = socketFactory()({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, ssl: null, onConnect: () => resolve(s) });
+      });
+      // as kafkajs listens
+      socket.on('data', (d: Buffer) => c.processData(d));
+      c.socket = socket;
+      readFetchAnswersInto([c], new AnswerBuffers(), FETCH);
+      await once(socket, 'end');
+      socket.destroy();
+      expectFulfilled(fulfilled, payloads, [2, 4]);
+    } finally {
+      server.close();
     }
   });
 
