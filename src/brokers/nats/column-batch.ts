@@ -12,8 +12,11 @@ import { checkHeaderName, scanHeaderBlock, type HeaderSpan } from './header-bloc
 import type { CoreMsg } from './raw-message.js';
 
 const MIN_BUFFER = 64 * 1024;
-/** Released buffers kept for the next batches. */
-const FREE_BUFFERS = 2;
+/**
+ * Released buffers kept for the next batches, at most this many bytes of them: the read fills
+ * several batches ahead of the archive and hands them over in bursts.
+ */
+const FREE_BYTES = 32 * 1024 * 1024;
 const RECENT_SUBJECTS = 8;
 const subjectText = new TextDecoder();
 const utf8 = new TextEncoder();
@@ -33,6 +36,7 @@ export class ColumnBatch {
   /** The buffers of the columns handed out and not released yet, oldest first. */
   private readonly handed: Uint8Array[] = [];
   private readonly free: Uint8Array[] = [];
+  private freeBytes = 0;
 
   constructor(private readonly stream: string) {
     this.cols = new ColumnsBuilder(this.lastRecords, this.lastHeaders);
@@ -106,7 +110,10 @@ export class ColumnBatch {
     this.lastHeaders = Math.max(8, cols.headerNameStart.length);
     this.lastBytes = Math.max(MIN_BUFFER, this.length);
     this.cols = new ColumnsBuilder(this.lastRecords, this.lastHeaders);
-    this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(this.lastBytes);
+    const free = this.free.pop();
+    if (free !== undefined) this.freeBytes -= free.length;
+    // room for a batch a little larger than this one
+    this.buf = free ?? Buffer.allocUnsafeSlow(this.lastBytes + (this.lastBytes >> 2));
     this.length = 0;
     return cols;
   }
@@ -115,7 +122,10 @@ export class ColumnBatch {
   release(): void {
     const buf = this.handed.shift();
     // a buffer that very large messages grew is not kept
-    if (buf !== undefined && this.free.length < FREE_BUFFERS && buf.length <= 4 * Math.max(MIN_BUFFER, this.lastBytes)) this.free.push(buf);
+    if (buf !== undefined && this.freeBytes + buf.length <= FREE_BYTES && buf.length <= 4 * Math.max(MIN_BUFFER, this.lastBytes)) {
+      this.free.push(buf);
+      this.freeBytes += buf.length;
+    }
   }
 
   private reserve(n: number): void {
