@@ -41,38 +41,59 @@ const RECENT_PLACES = 32;
  * Throws on a block that does not start with NATS/1.0 or whose header name is not UTF-8.
  */
 export function parseHeaderBlock(block: Uint8Array): ParsedHeaderBlock {
-  let end = block.length;
-  // the block ends with an empty line; tolerate a block given without it
-  if (end >= 2 && block[end - 2] === CR && block[end - 1] === LF) end -= 2;
-  const firstEnd = lineEnd(block, 0, end);
-  if (firstEnd < PREAMBLE.length) throw new Error(`header block does not start with ${PREAMBLE}`);
-  for (let k = 0; k < PREAMBLE.length; k++) {
-    if (block[k] !== PREAMBLE.charCodeAt(k)) throw new Error(`header block does not start with ${PREAMBLE}`);
-  }
-  const status = firstEnd > PREAMBLE.length ? Buffer.from(block.buffer, block.byteOffset + PREAMBLE.length, firstEnd - PREAMBLE.length).toString('latin1').trim() : '';
   const headers: RecordHeader[] = [];
+  const firstEnd = scanHeaderBlock(block, 0, block.length, (ns, ne, vs, ve) => {
+    headers.push({ name: nameAt(block, ns, ne, headers.length), value: vs < 0 ? null : block.subarray(vs, ve) });
+  });
+  const status = firstEnd > PREAMBLE.length ? Buffer.from(block.buffer, block.byteOffset + PREAMBLE.length, firstEnd - PREAMBLE.length).toString('latin1').trim() : '';
+  return { headers, status };
+}
+
+/**
+ * A header's place in a block: its name is bytes [ns, ne), its value bytes [vs, ve), or vs = -1
+ * for a line without a colon.
+ */
+export type HeaderSpan = (ns: number, ne: number, vs: number, ve: number) => void;
+
+/**
+ * Walks the header block in bytes [start, end) of `buf`, in one pass, calling `header` for each
+ * header line in order. Returns where its first line ends. Throws on a block that does not start
+ * with NATS/1.0 (header names are not checked: checkHeaderName).
+ */
+export function scanHeaderBlock(buf: Uint8Array, start: number, end: number, header: HeaderSpan): number {
+  // the block ends with an empty line; tolerate a block given without it
+  if (end - start >= 2 && buf[end - 2] === CR && buf[end - 1] === LF) end -= 2;
+  const firstEnd = lineEnd(buf, start, end);
+  if (firstEnd - start < PREAMBLE.length) throw new Error(`header block does not start with ${PREAMBLE}`);
+  for (let k = 0; k < PREAMBLE.length; k++) {
+    if (buf[start + k] !== PREAMBLE.charCodeAt(k)) throw new Error(`header block does not start with ${PREAMBLE}`);
+  }
   for (let s = firstEnd + 2; s < end; ) {
-    const e = lineEnd(block, s, end);
+    const e = lineEnd(buf, s, end);
     if (e > s) {
       // the blank line that ends the block has e === s
       let colon = -1;
       for (let i = s; i < e; i++) {
-        if (block[i] === COLON) {
+        if (buf[i] === COLON) {
           colon = i;
           break;
         }
       }
-      if (colon < 0) {
-        headers.push({ name: nameAt(block, s, e, headers.length), value: null });
-      } else {
+      if (colon < 0) header(s, e, -1, -1);
+      else {
         let v = colon + 1;
-        if (v < e && block[v] === SPACE) v++;
-        headers.push({ name: nameAt(block, s, colon, headers.length), value: block.subarray(v, e) });
+        if (v < e && buf[v] === SPACE) v++;
+        header(s, colon, v, e);
       }
     }
     s = e + 2;
   }
-  return { headers, status };
+  return firstEnd - start;
+}
+
+/** Throws when bytes [s, e) of `buf`, the name of header number `place` of its block, are not UTF-8. */
+export function checkHeaderName(buf: Uint8Array, s: number, e: number, place: number): void {
+  nameAt(buf, s, e, place);
 }
 
 /** Where the line starting at `s` ends: its CR LF, or `end` when it has none. */

@@ -6,14 +6,12 @@
  */
 import type { AdapterContext, BrokerSource, ReadOutcome, ReadRequest, SourceSelection, SourceStream } from '../adapter.js';
 import { MqbakError, messageOf } from '../../common/errors.js';
-import type { ArchiveRecord } from '../../common/record.js';
 import { asNatsAddress, natsAddress, streamName } from './address.js';
 import { connectNats, type NatsConnection } from './connection.js';
 import { saveConsumers, type SavedConsumer } from './definitions.js';
 import { StreamDrain } from './drain-read.js';
 import type { NatsBackupSettings } from './options.js';
-import { archiveRecordOf } from './records.js';
-import { readStream } from './stream-reader.js';
+import { readStreamColumns } from './stream-reader.js';
 import { describeStream, listStreams, type StreamSummary } from './streams.js';
 
 /** Consumers mqbak makes itself (the drain's): never saved, never restored. */
@@ -125,12 +123,11 @@ export class NatsSource implements BrokerSource {
         const from = r.from < 1n ? 1n : r.from;
         to.set(r.stream.name, end > r.from ? end : r.from);
         if (end <= from) return;
-        for await (const b of readStream(this.conn, stream, { from: Number(from), to: Number(end - 1n), signal: options.signal })) {
+        for await (const b of readStreamColumns(this.conn, stream, { from: Number(from), to: Number(end - 1n), signal: options.signal })) {
           for (const g of b.gaps) r.out.addGap(BigInt(g.from), BigInt(g.to) + 1n, 'deleted');
-          if (b.records.length > 0) {
-            const records: ArchiveRecord[] = b.records.map(archiveRecordOf);
-            await r.out.appendMany(records);
-            total += records.length;
+          if (b.columns.count > 0) {
+            await r.out.appendColumns(b.columns);
+            total += b.columns.count;
             this.ctx.progress.update({ stream, records: total });
           }
         }

@@ -9,9 +9,11 @@
  * record or a gap, in order.
  */
 import { MqbakError, throwIfAborted } from '../../common/errors.js';
+import type { RecordColumns } from '../../common/record.js';
+import { ColumnBatch } from './column-batch.js';
 import type { NatsConnection } from './connection.js';
 import { RawPullConsumer } from './pull-consumer.js';
-import { recordOfCore, type NatsRecord } from './raw-message.js';
+import { recordOfCore, type CoreMsg, type NatsRecord } from './raw-message.js';
 import { describeStream, firstStoredFrom, streamError } from './streams.js';
 
 export interface SeqRange {
@@ -25,6 +27,51 @@ export interface ReadBatch {
   /** Deleted sequences, in order, between and around the records of this batch. */
   gaps: SeqRange[];
   /** Every sequence up to this one is accounted for (in this or an earlier batch). */
+  through: number;
+}
+
+/**
+ * A ReadBatch whose records are columns (column-batch.ts): what a backup archives. Valid until
+ * the next batch is asked for (their buffer is reused then).
+ */
+export interface ColumnReadBatch {
+  columns: RecordColumns;
+  gaps: SeqRange[];
+  through: number;
+}
+
+/** Collects the messages of one batch. */
+interface Collector<T> {
+  readonly count: number;
+  /** Adds a message; returns the bytes it counts for. */
+  add(m: CoreMsg, seq: number, timestamp: number): number;
+  /** What was added since the last take. */
+  take(): T;
+}
+
+class RecordList implements Collector<NatsRecord[]> {
+  private records: NatsRecord[] = [];
+  constructor(private readonly stream: string) {}
+  get count(): number {
+    return this.records.length;
+  }
+  add(m: CoreMsg, seq: number, timestamp: number): number {
+    const r = recordOfCore(m, this.stream, seq, timestamp);
+    this.records.push(r);
+    return r.data.length + 64;
+  }
+  take(): NatsRecord[] {
+    const r = this.records;
+    this.records = [];
+    return r;
+  }
+}
+
+interface Collected<T> {
+  items: T;
+  count: number;
+  bytes: number;
+  gaps: SeqRange[];
   through: number;
 }
 
@@ -57,6 +104,19 @@ export interface ReadOptions {
  * works on the current batch.
  */
 export async function* readStream(conn: NatsConnection, stream: string, options: ReadOptions): AsyncGenerator<ReadBatch> {
+  for await (const b of read(conn, stream, options, new RecordList(stream))) yield { records: b.items, gaps: b.gaps, through: b.through };
+}
+
+/** readStream with each batch's records as columns, valid until the next batch is asked for. */
+export async function* readStreamColumns(conn: NatsConnection, stream: string, options: ReadOptions): AsyncGenerator<ColumnReadBatch> {
+  const batch = new ColumnBatch(stream);
+  for await (const b of read(conn, stream, options, batch)) {
+    yield { columns: b.items, gaps: b.gaps, through: b.through };
+    batch.release();
+  }
+}
+
+async function* read<T>(conn: NatsConnection, stream: string, options: ReadOptions, collector: Collector<T>): AsyncGenerator<Collected<T>> {
   const { from, to, signal } = options;
   if (!Number.isSafeInteger(from) || from < 1 || !Number.isSafeInteger(to)) {
     throw new MqbakError('internal', `readStream ${stream}: bad range ${from}..${to}`);
@@ -68,7 +128,7 @@ export async function* readStream(conn: NatsConnection, stream: string, options:
     throw new MqbakError('internal', `readStream ${stream}: ${to} is past the last sequence ${start.lastSeq}`);
   }
   if (start.messages === 0 || start.firstSeq > to) {
-    yield { records: [], gaps: [{ from, to }], through: to };
+    yield { items: collector.take(), count: 0, bytes: 0, gaps: [{ from, to }], through: to };
     return;
   }
   // Batches smaller than a pull: what the caller archived is garbage sooner and fewer messages
@@ -86,10 +146,9 @@ export async function* readStream(conn: NatsConnection, stream: string, options:
   const maxBufferedBytes = 4 * batchBytes;
 
   let expected = from; // the next sequence to account for
-  let records: NatsRecord[] = [];
   let gaps: SeqRange[] = [];
   let bytes = 0;
-  const ready: ReadBatch[] = [];
+  const ready: Array<Collected<T>> = [];
   let buffered = 0;
   let bufferedBytes = 0;
   let done = false;
@@ -105,17 +164,17 @@ export async function* readStream(conn: NatsConnection, stream: string, options:
     expected = last + 1;
   };
   const take = (): void => {
-    ready.push({ records, gaps, through: expected - 1 });
-    buffered += records.length;
+    const count = collector.count;
+    ready.push({ items: collector.take(), count, bytes, gaps, through: expected - 1 });
+    buffered += count;
     bufferedBytes += bytes;
-    records = [];
     gaps = [];
     bytes = 0;
     poke();
   };
   const finish = (): void => {
     done = true;
-    if (records.length || gaps.length) take();
+    if (collector.count || gaps.length) take();
     void consumer.stop();
     poke();
   };
@@ -140,21 +199,18 @@ export async function* readStream(conn: NatsConnection, stream: string, options:
         return;
       }
       gapTo(seq - 1);
-      let r: NatsRecord;
       try {
-        r = recordOfCore(m, stream, seq, info.timestampMs);
+        bytes += collector.add(m, seq, info.timestampMs);
       } catch (e) {
         fail(e as Error);
         return;
       }
-      records.push(r);
-      bytes += r.data.length + 64;
       expected = seq + 1;
       // nothing left after this message in the stream now: what is missing up to `to` is gone
       if (seq === to || info.pending === 0) {
         gapTo(to);
         finish();
-      } else if (records.length >= maxBatch || bytes >= batchBytes) take();
+      } else if (collector.count >= maxBatch || bytes >= batchBytes) take();
     },
     fail,
     resumeAt: () => expected,
@@ -190,8 +246,8 @@ export async function* readStream(conn: NatsConnection, stream: string, options:
       if (failure) throw failure;
       const b = ready.shift();
       if (b) {
-        buffered -= b.records.length;
-        for (const r of b.records) bufferedBytes -= r.data.length + 64;
+        buffered -= b.count;
+        bufferedBytes -= b.bytes;
         consumer.pull();
         yield b;
         continue;
