@@ -75,13 +75,15 @@ export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: strin
     const kjsP = record('kafka restore: kafkajs producer acks -1 idempotent', 'baseline', n, rawBytes);
     const mqRestore = record('kafka restore: mqbak', 'mqbak', n, rawBytes);
     const mqRestoreEnc = record('kafka restore: mqbak, encrypted store', 'mqbak', n, rawBytes);
+    // the same restore without the preflight's verify pass: the work builds before the preflight did
+    const mqRestoreSizes = record('kafka restore: mqbak, --preflight sizes', 'mqbak', n, rawBytes);
     // each run into a new topic of its own, deleted after it
     const into = async (t: string, run: () => Promise<unknown>) => {
       await k.createTopic(t, 3);
       await run();
       await k.deleteTopic(t);
     };
-    const restores = [kcatP, kjsP, mqRestore, mqRestoreEnc];
+    const restores = [kcatP, kjsP, mqRestore, mqRestoreEnc, mqRestoreSizes];
     await sampleRounds(restores, a.reps, async (i, want) => {
       if (!want(kcatP)) {
         /* enough samples */
@@ -103,6 +105,12 @@ export async function kafkaScenarios(a: ScenarioArgs, work: string, mockd: strin
         const t4 = `mq-enc-${i}`;
         await into(t4, () => sample(mqRestoreEnc, mqbak(['restore', encStore, url, '--topics', src, '--map', `${src}=${t4}`]), { env: encEnv, broker }));
       } else mqRestoreEnc.error = 'no encrypted mqbak Kafka backup to restore';
+      if (!want(mqRestoreSizes)) {
+        /* enough samples */
+      } else if (mqBackup.samples.length) {
+        const t5 = `mq-sizes-${i}`;
+        await into(t5, () => sample(mqRestoreSizes, mqbak(['restore', store, url, '--topics', src, '--map', `${src}=${t5}`, '--preflight', 'sizes']), { env, broker }));
+      } else mqRestoreSizes.error = 'no mqbak Kafka backup to restore';
     });
     restores.forEach(finish);
   } finally {
