@@ -6,7 +6,7 @@
  * publishing of the one before. One segment ahead at most: a stream holds two segments at a
  * time, whatever the size of the backup. Every segment is still checked (size, SHA-256, blocks,
  * records) by the reader when its turn comes, read ahead or not. A local folder's reads cost
- * little next to decoding and publishing: they are not read ahead (isRemote), which would only
+ * little next to decoding and publishing: they are not read ahead (Store.remote), which would only
  * add a segment per stream to the memory a restore holds.
  */
 import { attachMasterKey, masterKeyOf } from '../archive/encryption/store-key.js';
@@ -52,9 +52,4 @@ export function readingAhead(store: Store, keys: readonly string[], signal?: Abo
   const key = masterKeyOf(store);
   if (key !== null) attachMasterKey(view, key);
   return view;
-}
-
-/** Whether reads of `store` are downloads worth overlapping (Store.remote: an S3 store's). */
-export function isRemote(store: Store): boolean {
-  return store.remote;
 }

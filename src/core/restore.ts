@@ -20,7 +20,7 @@ import { readJournal, writeJournal, type RestoreJournal } from './restore-journa
 import { preflight, type PreflightMode } from './restore-preflight.js';
 import { PublishedTracker, RestoreStopped } from './restore-published.js';
 import { checkRestore, type CheckResult } from './restore-check.js';
-import { isRemote, readingAhead } from './restore-read-ahead.js';
+import { readingAhead } from './restore-read-ahead.js';
 
 export interface RestoreOptions {
   adapter: BrokerAdapter;
@@ -242,7 +242,7 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
     inFlight = next;
   };
   // from a remote store the next segment downloads while this one is decoded and published (restore-read-ahead.ts)
-  const source = isRemote(o.store) ? readingAhead(o.store, sr.plan.parts.flatMap((p) => p.stream.segments.map((g) => g.key)), signal) : o.store;
+  const source = o.store.remote ? readingAhead(o.store, sr.plan.parts.flatMap((p) => p.stream.segments.map((g) => g.key)), signal) : o.store;
   try {
     for (const part of sr.plan.parts) {
       for await (const cols of readStreamColumns(source, part.stream, { signal })) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attachMasterKey, masterKeyOf } from '../../../src/archive/encryption/store-key.js';
-import { isRemote, readingAhead } from '../../../src/core/restore-read-ahead.js';
+import { readingAhead } from '../../../src/core/restore-read-ahead.js';
 import { LocalStore } from '../../../src/stores/local.js';
 import { StoreNotFoundError, type Store } from '../../../src/stores/store.js';
 
@@ -88,9 +88,10 @@ describe('readingAhead', () => {
   });
 });
 
-describe('isRemote', () => {
-  it('is true of S3 stores only', () => {
-    expect(isRemote(store)).toBe(false);
-    expect(isRemote({ ...store, remote: true } as Store)).toBe(true);
+describe('Store.remote', () => {
+  it('is false for a local folder, and the read-ahead view says what its store says', () => {
+    expect(store.remote).toBe(false);
+    expect(readingAhead(store, []).remote).toBe(false);
+    expect(readingAhead({ ...store, remote: true } as Store, []).remote).toBe(true);
   });
 });
