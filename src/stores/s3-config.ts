@@ -69,6 +69,9 @@ export function s3ClientConfig(config: S3Config, tuning: S3StoreTuning): S3Clien
     // transient failures are retried by s3-retry.ts, with a backoff long enough to ride out
     // a restarting server (the SDK's own gives up on a refused connection in under a second)
     maxAttempts: 1,
+    // no 'Expect: 100-continue' before a body (the SDK's default from 2 MB): each upload would
+    // wait a round trip for the server's go-ahead before sending its bytes
+    expectContinueHeader: false,
     // without these a server that accepts and then never answers hangs a backup forever
     requestHandler: {
       connectionTimeout: tuning.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
