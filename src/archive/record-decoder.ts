@@ -8,6 +8,7 @@ import type { ArchiveRecord, ColumnsBuilder, JsonValue, RecordHeader } from '../
 import type { NameCheck } from '../common/utf8-names.js';
 import { isUtf8Json } from '../common/utf8-json.js';
 import { FIXED_SIZE, NULL_LENGTH, TS_TYPES, TWO_32 } from './record-layout.js';
+import type { AttributesCheck } from './attributes-check.js';
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
@@ -108,9 +109,19 @@ function recordEnd(buf: Uint8Array, dv: DataView, offset: number): number {
 /**
  * Checks the record at [offset, end) of buf after its length and position as decodeRecordAt does
  * (timestamp flag and type, every field within bounds, header names UTF-8, nothing left over,
- * attributes UTF-8 JSON); with `out`, also notes its timestamp and fields as record i of out.
+ * attributes UTF-8 JSON, by `checkAttributes` first); with `out`, also notes its timestamp and
+ * fields as record i of out.
  */
-function checkRecord(buf: Uint8Array, dv: DataView, offset: number, end: number, checkName: NameCheck, out: ColumnsBuilder | null, i: number): void {
+function checkRecord(
+  buf: Uint8Array,
+  dv: DataView,
+  offset: number,
+  end: number,
+  checkName: NameCheck,
+  out: ColumnsBuilder | null,
+  i: number,
+  checkAttributes: AttributesCheck,
+): void {
   const tsFlag = buf[offset + 12]!;
   if (tsFlag > 1) throw recordError(dv, offset, `bad timestamp flag ${tsFlag}`);
   const tsLo = dv.getUint32(offset + 13, true);
@@ -159,7 +170,7 @@ function checkRecord(buf: Uint8Array, dv: DataView, offset: number, end: number,
   o = spanEnd(n);
   if (o !== end) throw recordError(dv, offset, `${end - o} bytes left over`);
   // the fast check, and where it says no, decoding and parsing (which says why, or accepts)
-  if (n >= 0 && !isUtf8Json(buf, spanStart, spanStart + n)) parseAttributes(buf.subarray(spanStart, spanStart + n), dv.getBigInt64(offset + 4, true));
+  if (n >= 0 && !checkAttributes(buf, spanStart, spanStart + n)) parseAttributes(buf.subarray(spanStart, spanStart + n), dv.getBigInt64(offset + 4, true));
   if (out !== null) {
     out.attributeStart[i] = spanStart;
     out.attributeLength[i] = n;
@@ -181,7 +192,7 @@ export function decodeRecordColumns(buf: Uint8Array, offset: number, dv: DataVie
     if (out.count === out.position.length) out.growRecords();
     const i = out.count;
     // the attributes are carried as their bytes (columnRecord parses them)
-    checkRecord(buf, dv, offset, end, checkName, out, i);
+    checkRecord(buf, dv, offset, end, checkName, out, i, isUtf8Json);
     out.position[i] = position;
     out.count++;
     offset = end;
@@ -209,9 +220,16 @@ function timestampAt(buf: Uint8Array, dv: DataView, offset: number): number | nu
  * Checks the whole records of buf as decodeRecordAt does, and that their positions strictly
  * increase from `lastPosition` (null: no record before them), without decoding them: no object
  * and no column per record, any 64-bit position. What verify reads segments with. Throws the
- * 'integrity' messages decodeRecordAt and the segment reader give.
+ * 'integrity' messages decodeRecordAt and the segment reader give. `checkAttributes` (e.g. an
+ * attributesCheck() kept over a segment's blocks) may only say true where isUtf8Json would.
  */
-export function scanRecords(buf: Uint8Array, dv: DataView, checkName: NameCheck, lastPosition: bigint | null): RecordScan {
+export function scanRecords(
+  buf: Uint8Array,
+  dv: DataView,
+  checkName: NameCheck,
+  lastPosition: bigint | null,
+  checkAttributes: AttributesCheck = isUtf8Json,
+): RecordScan {
   // positions compared as their high (signed) and low (unsigned) 32 bits: no BigInt per record
   let lastHi = lastPosition === null ? 0 : Number(BigInt.asIntN(32, lastPosition >> 32n));
   let lastLo = lastPosition === null ? 0 : Number(BigInt.asUintN(32, lastPosition));
@@ -223,7 +241,7 @@ export function scanRecords(buf: Uint8Array, dv: DataView, checkName: NameCheck,
   for (;;) {
     const end = recordEnd(buf, dv, offset);
     if (end < 0) break;
-    checkRecord(buf, dv, offset, end, checkName, null, 0);
+    checkRecord(buf, dv, offset, end, checkName, null, 0, checkAttributes);
     const lo = dv.getUint32(offset + 4, true);
     const hi = dv.getInt32(offset + 8, true);
     if (any && (hi < lastHi || (hi === lastHi && lo <= lastLo))) {

@@ -9,6 +9,7 @@ import { ColumnsBuilder, type ArchiveRecord, type RecordColumns } from '../commo
 import { utf8NameChecker } from '../common/utf8-names.js';
 import type { BlockCodec } from './codec.js';
 import { decodeRecordAt, decodeRecordColumns, scanRecords } from './record-decoder.js';
+import { attributesCheck } from './attributes-check.js';
 import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader, FLAG_CONTINUES, integrity, SEALED_SEGMENT_VERSION, type BlockHeader } from './segment-framing.js';
 import type { SegmentSealing } from './encryption/store-key.js';
 import { openSegmentBlock } from './segment-sealing.js';
@@ -139,8 +140,10 @@ export function scanSegment(
   sealing: SegmentSealing | null = null,
 ): AsyncGenerator<DecodedBlock<null>> {
   const checkName = utf8NameChecker();
+  // attributes parts alike from record to record are checked against the last one (attributes-check.ts)
+  const checkAttributes = attributesCheck();
   const scan: RecordsDecoder<null> = (buf, lastPosition) => {
-    const { next, ...found } = scanRecords(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), checkName, lastPosition);
+    const { next, ...found } = scanRecords(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), checkName, lastPosition, checkAttributes);
     return { block: { records: null, ...found }, next };
   };
   return walkSegment(bytes, codec, context, summary, scan, sealing, null);

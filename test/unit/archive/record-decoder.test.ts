@@ -7,6 +7,7 @@ import { columnRecordSize, encodeRecord, writeColumnRecord } from '../../../src/
 import { decodeRecordAt, decodeRecordColumns, scanRecords } from '../../../src/archive/record-decoder.js';
 import { ColumnsBuilder, columnRecord, columnsOf, type ArchiveRecord } from '../../../src/common/record.js';
 import { utf8NameChecker } from '../../../src/common/utf8-names.js';
+import { attributesCheck, type AttributesCheck } from '../../../src/archive/attributes-check.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -126,9 +127,9 @@ function objectsOutcome(buf: Uint8Array, lastPosition: bigint | null): unknown {
     : { count: n, next: off, firstPosition: out[0]!.position, lastPosition: out[n - 1]!.position, firstTimestamp: out[0]!.timestamp, lastTimestamp: out[n - 1]!.timestamp };
 }
 
-function scanOutcome(buf: Uint8Array, lastPosition: bigint | null): unknown {
+function scanOutcome(buf: Uint8Array, lastPosition: bigint | null, checkAttributes?: AttributesCheck): unknown {
   try {
-    return scanRecords(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), utf8NameChecker(), lastPosition);
+    return scanRecords(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), utf8NameChecker(), lastPosition, checkAttributes);
   } catch (e) {
     return { error: (e as Error).message };
   }
@@ -206,6 +207,9 @@ describe('scanRecords', () => {
     }
     const clean = concat(good.map((r) => encodeRecord(r)));
     expect(scanOutcome(clean, null)).toEqual(objectsOutcome(clean, null));
+    // as verify scans: one attributes check over every block, which keeps the last part it passed as a template
+    const checkAttributes = attributesCheck();
+    expect(scanOutcome(clean, null, checkAttributes)).toEqual(objectsOutcome(clean, null));
     let refused = 0;
     for (let t = 0; t < 4000; t++) {
       const b = Uint8Array.from(clean);
@@ -218,6 +222,7 @@ describe('scanRecords', () => {
       const expected = objectsOutcome(b, null);
       if ((expected as { error?: string }).error !== undefined) refused++;
       expect(scanOutcome(b, null), `damage at trial ${t}`).toEqual(expected);
+      expect(scanOutcome(b, null, checkAttributes), `damage at trial ${t}, attributes against a template`).toEqual(expected);
       // the column decoder refuses what the record decoder refuses for a record (it leaves positions' order to its caller)
       const error = (expected as { error?: string }).error;
       if (error !== undefined && !error.includes('does not follow')) {

@@ -6,8 +6,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { recyclingZstdCodec, zstdCodec } from '../../../src/archive/codec.js';
+import { recyclingZstdCodec, wasmZstdCodec, zstdCodec } from '../../../src/archive/codec.js';
 import { decodeSegmentColumns, decodeSegmentObjects, scanSegment } from '../../../src/archive/segment-reader.js';
+import { SegmentBuilder } from '../../../src/archive/segment-builder.js';
+import { encodeRecord } from '../../../src/archive/record-encoder.js';
+import { decodeRecordColumns } from '../../../src/archive/record-decoder.js';
+import { ColumnsBuilder, type JsonValue } from '../../../src/common/record.js';
+import { utf8NameChecker } from '../../../src/common/utf8-names.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/store-v2/', import.meta.url));
 // payments[0] of the full backup: 3 records at positions 3..9 over several 1 KiB blocks
@@ -80,4 +85,47 @@ describe('scanSegment (what verify reads with)', () => {
     }
     expect(damaged).toBeGreaterThan(500);
   }, 60_000);
+});
+
+describe('scanSegment: attributes parts checked against the one before', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const amqp = (i: number) =>
+    `{"exchange":"","properties":{"deliveryMode":2,"headers":[{"name":"traceparent","value":{"type":"string","value":"00-${(i * 7919).toString(16)}-01"}}],` +
+    `"messageId":"msg-${i}","timestamp":${1764000000 + i}},"redelivered":false,"routingKey":"jobs"}`;
+  /** A segment of 400 records alike (blocks of 4 KiB), the bytes of record 350's attributes changed by `damage` after they were encoded. */
+  async function segment(damage: (attributes: Uint8Array) => void): Promise<Uint8Array> {
+    const records = Array.from({ length: 400 }, (_, i) => encodeRecord({ position: BigInt(i), timestamp: null, timestampType: null, key: null, value: enc(`v${i}`), headers: [], attributes: JSON.parse(amqp(i)) as JsonValue }));
+    const buf = Uint8Array.from(Buffer.concat(records));
+    const cols = new ColumnsBuilder(1, 1);
+    decodeRecordColumns(buf, 0, new DataView(buf.buffer), cols, utf8NameChecker());
+    const c = cols.finish(buf);
+    damage(buf.subarray(c.attributeStart[350]!, c.attributeStart[350]! + c.attributeLength[350]!));
+    const b = new SegmentBuilder(wasmZstdCodec, 3, 4096);
+    for (let i = 0; i < c.count; i++) b.addColumnNow(c, i);
+    return b.finish();
+  }
+  const at = (a: Uint8Array, s: string) => Buffer.from(a).indexOf(s);
+
+  for (const [what, damage] of [
+    ['a control character inside a string', (a: Uint8Array) => (a[at(a, 'msg-350') + 4] = 0x01)],
+    ['a bad escape inside a string', (a: Uint8Array) => a.set(enc('\\x'), at(a, 'msg-350') + 4)],
+    ['bytes TextDecoder refuses inside a string', (a: Uint8Array) => (a[at(a, 'msg-350') + 4] = 0xff)],
+    ['a letter inside a number', (a: Uint8Array) => (a[at(a, '1764000350') + 3] = 0x78)],
+    ['a literal misspelt', (a: Uint8Array) => (a[at(a, 'false') + 4] = 0x79)],
+    ['a string left open', (a: Uint8Array) => (a[at(a, '"jobs"') + 5] = 0x20)],
+  ] as const) {
+    it(`finds ${what}, with the message the record decoder gives`, async () => {
+      const bytes = await segment(damage);
+      const scanned = await blocksOf(scanSegment(bytes, zstdCodec, 'segment s'));
+      const error = (scanned.at(-1) as { error?: string }).error;
+      expect(error).toMatch(/^segment s: block \d+ at byte \d+: record 350: attributes: /);
+      expect(scanned).toEqual(await blocksOf(decodeSegmentObjects(bytes, zstdCodec, 'segment s')));
+    });
+  }
+
+  it('reads the same segment undamaged to its end', async () => {
+    const scanned = await blocksOf(scanSegment(await segment(() => {}), zstdCodec, 'segment s'));
+    expect(scanned.reduce((n: number, b) => n + ((b as { count?: number }).count ?? 0), 0)).toBe(400);
+    expect(scanned.some((b) => 'error' in (b as object))).toBe(false);
+  });
 });
