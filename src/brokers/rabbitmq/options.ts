@@ -17,8 +17,13 @@ export const MAX_CHECKPOINT = 65535;
 export const DEFAULT_CHECKPOINT = 20_000;
 /** Deliveries may be held 10 minutes: well under RabbitMQ's consumer_timeout (30 min by default). */
 export const DEFAULT_HOLD_MS = 10 * 60_000;
-/** Unconfirmed messages a restore allows in flight. */
-export const DEFAULT_WINDOW = 1000;
+/**
+ * Unconfirmed messages a restore allows in flight. The core hands a queue writer at most two
+ * archive blocks at a time and waits for the older one's confirms, so with messages of about
+ * 1 KiB (some 770 to a 1 MiB block) two blocks stay under this and are in flight together
+ * (docs/PERFORMANCE.md, "RabbitMQ restore: the confirm window").
+ */
+export const DEFAULT_WINDOW = 4000;
 
 const MANAGEMENT_OPTION: AdapterOption = {
   flags: '--management-url <url>',

@@ -19,6 +19,8 @@ interface Pending {
   exchange: string;
   routingKey: string;
   content: Buffer;
+  /** Set once the outcome is known (confirmed, returned, refused or failed with the channel). */
+  settled: boolean;
   resolve: (o: PublishOutcome) => void;
   done: Promise<PublishOutcome>;
   returned?: string;
@@ -89,11 +91,65 @@ export function publishOptions(p: AmqpProperties, problems?: string[]): Options.
   return o;
 }
 
+/**
+ * The unconfirmed messages, oldest first: an array read from `head`, so that settling a message
+ * costs the same whatever the window (an array shift per confirm would move the whole window).
+ * Settled messages before the oldest unconfirmed one are dropped as the head passes them.
+ */
+class PendingQueue {
+  private items: Pending[] = [];
+  private head = 0;
+  /** Messages not settled yet. */
+  unsettled = 0;
+
+  push(p: Pending): void {
+    this.items.push(p);
+    this.unsettled++;
+  }
+
+  settled(): void {
+    this.unsettled--;
+    const items = this.items;
+    while (this.head < items.length && items[this.head]!.settled) this.head++;
+    if (this.head === items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= items.length) {
+      this.items = items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The oldest unsettled message that `match` accepts. */
+  find(match: (p: Pending) => boolean): Pending | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
+      const p = this.items[i]!;
+      if (!p.settled && match(p)) return p;
+    }
+    return undefined;
+  }
+
+  /** Empties the queue, returning the unsettled messages. */
+  takeAll(): Pending[] {
+    const out = this.items.slice(this.head).filter((p) => !p.settled);
+    this.items = [];
+    this.head = 0;
+    this.unsettled = 0;
+    return out;
+  }
+}
+
 export class ConfirmPublisher {
   private channel: ConfirmChannel | null = null;
-  private readonly pending: Pending[] = [];
+  private readonly pending = new PendingQueue();
   private failure: string | null = null;
   private drainWaiters: Array<() => void> = [];
+  /** Publishes waiting for the window to have room. */
+  private roomWaiters: Array<() => void> = [];
+  /** settle() calls waiting for every message to be settled. */
+  private idleWaiters: Array<() => void> = [];
+  /** The most messages that were unconfirmed at once (for tests and measurements). */
+  private peak = 0;
 
   private constructor(
     private readonly conn: RabbitConnection,
@@ -124,9 +180,7 @@ export class ConfirmPublisher {
     // basic.return precedes the basic.ack of the same message: remember it on the oldest
     // unconfirmed message with the same exchange, routing key and body
     ch.on('return', (msg: { fields: { exchange: string; routingKey: string; replyText: string; replyCode: number }; content: Buffer }) => {
-      const p = this.pending.find(
-        (x) => !x.returned && x.exchange === msg.fields.exchange && x.routingKey === msg.fields.routingKey && x.content.equals(msg.content),
-      );
+      const p = this.pending.find((x) => !x.returned && x.exchange === msg.fields.exchange && x.routingKey === msg.fields.routingKey && x.content.equals(msg.content));
       if (p) p.returned = `returned by the broker: ${msg.fields.replyCode} ${msg.fields.replyText}`;
     });
     this.channel = ch;
@@ -136,15 +190,35 @@ export class ConfirmPublisher {
     if (this.failure) return;
     this.failure = reason;
     this.channel = null;
-    const all = this.pending.splice(0);
-    for (const p of all) p.resolve({ ok: false, reason });
+    for (const p of this.pending.takeAll()) p.resolve({ ok: false, reason });
+    this.wake();
     const w = this.drainWaiters;
     this.drainWaiters = [];
     for (const f of w) f();
   }
 
+  private wake(): void {
+    const n = this.pending.unsettled;
+    if (this.roomWaiters.length > 0 && n < this.window) {
+      const w = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const f of w) f();
+    }
+    if (this.idleWaiters.length > 0 && n === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  /** Messages published and not settled yet. */
   get inFlight(): number {
-    return this.pending.length;
+    return this.pending.unsettled;
+  }
+
+  /** The most messages that were unconfirmed at once so far; never more than the window. */
+  get peakInFlight(): number {
+    return this.peak;
   }
 
   /**
@@ -159,9 +233,9 @@ export class ConfirmPublisher {
     options: Options.Publish,
     signal?: AbortSignal,
   ): Promise<{ outcome: Promise<PublishOutcome> }> {
-    while (this.pending.length >= this.window) {
+    while (this.pending.unsettled >= this.window) {
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
-      await this.pending[0]!.done;
+      await new Promise<void>((r) => this.roomWaiters.push(r));
     }
     if (!this.channel) {
       try {
@@ -177,14 +251,19 @@ export class ConfirmPublisher {
       exchange,
       routingKey,
       content,
+      settled: false,
       resolve: (o) => {
-        const i = this.pending.indexOf(entry);
-        if (i >= 0) this.pending.splice(i, 1);
+        if (entry.settled) return;
+        entry.settled = true;
+        // failAll has taken the failed channel's messages out already
+        if (this.pending.unsettled > 0) this.pending.settled();
         resolve(o);
+        this.wake();
       },
       done,
     };
     this.pending.push(entry);
+    if (this.pending.unsettled > this.peak) this.peak = this.pending.unsettled;
     let writable: boolean;
     try {
       writable = ch.publish(exchange, routingKey, content, options, (err) => {
@@ -204,7 +283,7 @@ export class ConfirmPublisher {
 
   /** Resolves when every published message has its outcome. */
   async settle(): Promise<void> {
-    while (this.pending.length > 0) await this.pending[this.pending.length - 1]!.done;
+    while (this.pending.unsettled > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
   async close(): Promise<void> {

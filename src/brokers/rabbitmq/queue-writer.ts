@@ -29,6 +29,8 @@ export interface QueueWriterSetup {
   warn: (m: string) => void;
   /** The restore's: reading a stream target back stops with it. */
   signal: AbortSignal;
+  /** --debug: where the writer says how full its confirm window got. */
+  debug?: (m: string) => void;
 }
 
 type Outcome = { position: bigint; ok: boolean; reason?: string };
@@ -116,6 +118,7 @@ export class QueueWriter implements StreamWriter {
     } finally {
       await this.publisher.close().catch(() => {});
     }
+    this.setup.debug?.(`queue ${this.setup.rules.targetQueue}: at most ${this.publisher.peakInFlight} message(s) unconfirmed at once (window ${this.setup.window})`);
     for (const w of queueWarnings(sourceQueue(target), this.setup.rules.targetQueue, this.notes)) warn(w);
     if (!offsets) return [];
     const { runs, warning } = await offsets.runs(

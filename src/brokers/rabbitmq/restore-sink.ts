@@ -136,6 +136,7 @@ export class RabbitSink implements BrokerSink {
         counts: this.counts,
         warn: (m) => this.warn(m),
         signal,
+        debug: this.ctx.debug ? (m) => this.ctx.progress.info(m) : undefined,
       },
       saved,
     );

@@ -21,6 +21,7 @@ import { adapter } from '../../../../src/brokers/rabbitmq/index.js';
 import { amqpMetaOf } from '../../../../src/brokers/rabbitmq/amqp-json.js';
 import { connectRabbit, type RabbitConnection } from '../../../../src/brokers/rabbitmq/connection.js';
 import { QueueConsumer, queueDepth } from '../../../../src/brokers/rabbitmq/consumer.js';
+import { DEFAULT_WINDOW } from '../../../../src/brokers/rabbitmq/options.js';
 
 const managementUrl = rabbitManagementUrl();
 let vhost: string;
@@ -297,7 +298,7 @@ describe('RabbitMQ through the backup and restore pipelines', () => {
     for (const x of got) counts.set(x, (counts.get(x) ?? 0) + 1);
     expect(range(q, n).filter((x) => !counts.has(x))).toEqual([]);
     const duplicates = got.length - counts.size;
-    expect(duplicates).toBeLessThanOrEqual(1000); // the publisher's unconfirmed window
+    expect(duplicates).toBeLessThanOrEqual(DEFAULT_WINDOW); // the publisher's unconfirmed window
     // order: the first occurrences keep the backup's order
     expect([...counts.keys()]).toEqual(range(q, n));
 

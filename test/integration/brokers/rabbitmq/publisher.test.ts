@@ -101,6 +101,48 @@ describe('publisher', () => {
     for (let i = 0; i < 3; i++) expect(rawPropertiesOf(copy[i]!).equals(rawPropertiesOf(original[i]!))).toBe(true);
   });
 
+  it('keeps at most the window unconfirmed, fills it, and every message is confirmed in order', async () => {
+    const q = uniqueName('window');
+    await declare(q);
+    const window = 64;
+    const pub = await ConfirmPublisher.open(conn, { window });
+    const outcomes: Array<Promise<{ ok: boolean }>> = [];
+    let over = 0;
+    for (let i = 0; i < 3000; i++) {
+      const { outcome } = await pub.publish('', q, Buffer.from(`m${i}`), { mandatory: true, deliveryMode: 2 });
+      if (pub.inFlight > window) over++;
+      outcomes.push(outcome);
+    }
+    await pub.settle();
+    // settle() returns only once every outcome is known
+    expect(pub.inFlight).toBe(0);
+    expect(over).toBe(0);
+    expect(pub.peakInFlight).toBe(window);
+    const res = await Promise.all(outcomes);
+    await pub.close();
+    expect(res.every((r) => r.ok)).toBe(true);
+    expect((await takeAll(q)).map((m) => m.content.toString())).toEqual(Array.from({ length: 3000 }, (_, i) => `m${i}`));
+  });
+
+  it('a failed channel fails every unconfirmed message and frees the window for the next channel', async () => {
+    const q = uniqueName('fail');
+    await declare(q);
+    const pub = await ConfirmPublisher.open(conn, { window: 4 });
+    // a user-id of another user makes the broker close the channel: what was unconfirmed on it fails
+    const first = [];
+    for (let i = 0; i < 3; i++) first.push((await pub.publish('', q, Buffer.from(`a${i}`), { mandatory: true, userId: i === 2 ? 'someone-else' : undefined })).outcome);
+    const failed = await first[2]!;
+    expect(failed.ok).toBe(false);
+    expect(pub.inFlight).toBe(0);
+    // the window is free again: more than a window's worth goes out on a new channel
+    const next = [];
+    for (let i = 0; i < 10; i++) next.push((await pub.publish('', q, Buffer.from(`b${i}`), { mandatory: true })).outcome);
+    expect((await Promise.all(next)).every((o) => o.ok)).toBe(true);
+    await pub.close();
+    const got = (await takeAll(q)).map((m) => m.content.toString());
+    expect(got.slice(-10)).toEqual(Array.from({ length: 10 }, (_, i) => `b${i}`));
+  });
+
   it('counts an unroutable message as a failure and the others as confirmed', async () => {
     const q = uniqueName('ok');
     await declare(q);

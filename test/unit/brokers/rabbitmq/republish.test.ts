@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { toAmqplibTable } from '../../../../src/brokers/rabbitmq/amqp-codec.js';
+import { BROKER_OWNED_HEADERS, renameHeaders, ROUTING_HEADERS } from '../../../../src/brokers/rabbitmq/publisher.js';
 import type { AmqpMessageMeta } from '../../../../src/brokers/rabbitmq/amqp-types.js';
 import { newRepublishCounts, queueWarnings, republish, type QueueNotes, type RepublishRules } from '../../../../src/brokers/rabbitmq/republish.js';
 
@@ -75,5 +78,25 @@ describe('RabbitMQ restore: what is changed before publishing', () => {
     expect(republish(meta({ headers: [{ name: 'a', value: { type: 'array', value: [] } }] }), stream, counts, n)).not.toHaveProperty('refused');
     expect(n.droppedByStream).toBe(1);
     expect(queueWarnings('src', 'copy', n)).toEqual(['queue src: 1 message(s) have array or table headers, which the stream queue copy does not keep']);
+  });
+});
+
+describe('RabbitMQ restore: headers without anything to rename', () => {
+  it('are renamed exactly as renameHeaders would, whatever their names (the quick look skips none)', () => {
+    const names = fc.oneof(
+      fc.constantFrom('x-death', 'x-delivery-count', 'x-first-death-queue', 'x-last-death-reason', 'x-stream-offset', 'CC', 'BCC', 'cc', 'Bcc', 'x-', 'x', 'C', 'B', 'X-death', 'traceparent'),
+      fc.string({ maxLength: 12 }),
+    );
+    fc.assert(
+      fc.property(fc.array(names, { maxLength: 6 }), fc.boolean(), (list, viaExchange) => {
+        const headers = list.map((name, i) => ({ name, value: { type: 'int32' as const, value: i } }));
+        const r = { ...rules, viaExchange };
+        const how = republish(meta({ headers }), r, newRepublishCounts(), notes());
+        if ('refused' in how) throw new Error('refused');
+        let want = renameHeaders(headers, BROKER_OWNED_HEADERS).headers;
+        if (!viaExchange) want = renameHeaders(want, ROUTING_HEADERS).headers;
+        expect(how.options.headers).toEqual(toAmqplibTable(want));
+      }),
+    );
   });
 });
