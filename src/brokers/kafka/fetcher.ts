@@ -192,6 +192,7 @@ export class KafkaFetcher {
       failure ??= e;
     };
     let todo: PartitionRead[] = ranges.filter((r) => r.from < r.to).map((r) => ({ ...r, offset: r.from, retries: new Retries(), emptySince: null, lastError: null }));
+    const all = todo;
 
     // rounds: the partitions to read, grouped by leader; a partition whose leader answered with
     // a retriable error goes into the next round, after a metadata refresh
@@ -235,6 +236,9 @@ export class KafkaFetcher {
     }
     if (failure !== null) throw failure;
     if (signal.aborted) throw new MqbakError('interrupted', 'interrupted');
+    // never a backup that looks whole with a partition not read to its cut
+    const short = all.find((p) => p.offset < p.to);
+    if (short) throw new MqbakError('internal', `fetch ${topic}[${short.partition}]: the read stopped at offset ${short.offset}, before the end ${short.to}`);
     return leftovers.sort((a, b) => a.partition - b.partition);
   }
 
