@@ -103,6 +103,34 @@ describe("kafka backup's own Fetch reader", () => {
     expect(await readAll(target)).toEqual(await readAll(topic));
   });
 
+  it('a topic of more partitions per broker than the Fetch window (64): every record of every partition, exact offsets in the manifest', async () => {
+    const topic = uniqueName('wide');
+    const partitions = 300;
+    await kafkaCreateTopic(topic, partitions);
+    // partition p holds p % 5 records (none in every fifth)
+    const count = (p: number) => p % 5;
+    const p = kafka().producer();
+    await p.connect();
+    await p.send({ topic, acks: -1, messages: Array.from({ length: partitions }, (_, q) => Array.from({ length: count(q) }, (_, j) => ({ partition: q, value: `${q}:${j}` }))).flat() });
+    await p.disconnect();
+    const dir = await tempDir();
+    const b = await runMqbak(['backup', url(), dir, '--topics', topic, '--json'], { timeoutMs: 120_000 });
+    expect(b.code, b.stderr).toBe(0);
+    const j = JSON.parse(b.stdout);
+    const total = Array.from({ length: partitions }, (_, q) => count(q)).reduce((x, y) => x + y, 0);
+    expect(j.records).toBe(total);
+    const streams = new Map<string, { records: number; from: string; to: string }>(j.streams.map((s: { name: string; records: number; from: string; to: string }) => [s.name, s]));
+    for (let q = 0; q < partitions; q++) expect(streams.get(`kafka/${topic}/${q}`), `partition ${q}`).toMatchObject({ records: count(q), from: '0', to: String(count(q)) });
+    const c = await runMqbak(['cat', dir, j.id]);
+    expect(c.code, c.stderr).toBe(0);
+    const got = new Map<string, string[]>();
+    for (const line of c.stdout.trim().split('\n')) {
+      const r = JSON.parse(line);
+      got.set(r.stream, [...(got.get(r.stream) ?? []), `${r.position}=${r.value}`]);
+    }
+    for (let q = 0; q < partitions; q++) expect(got.get(`kafka/${topic}/${q}`) ?? [], `partition ${q}`).toEqual(Array.from({ length: count(q) }, (_, k) => `${k}=${q}:${k}`));
+  });
+
   it('answers of megabytes (read into reused buffers, answer-buffers.ts): the same records as through kafkajs consumer', async () => {
     const topic = uniqueName('big');
     await kafkaCreateTopic(topic, 2);

@@ -14,6 +14,7 @@ import { connectionsOf, InternalsMissing, kafkajsModule, type Internals, type Kj
 import { AnswerBuffers, readFetchAnswersInto } from './answer-buffers.js';
 import { describe, isRetriable, Retries, sleep } from './retry.js';
 import { decodeRecordBatches, nextFetchOffset, UnsupportedCompression, type AbortedTransaction } from './record-batches.js';
+import { PartitionWindow } from './partition-window.js';
 
 const FETCH_VERSION = 4;
 /** Bytes a partition may send in one answer (a bigger first batch still comes whole: KIP-74). */
@@ -21,6 +22,12 @@ const PARTITION_MAX_BYTES = 2 * 1024 * 1024;
 /** Bytes of one answer: two are held per broker (one decoded, the next arriving). */
 const REQUEST_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_WAIT_MS = 500;
+/**
+ * Partitions read at once from one broker (partition-window.ts): more than the few that share
+ * an answer's bytes (REQUEST_MAX_BYTES / PARTITION_MAX_BYTES), few enough that a topic of
+ * thousands of small partitions ends them one after another.
+ */
+export const FETCH_WINDOW = 64;
 /** How long answers may bring nothing below the end noted at start before the backup gives up. */
 const MAX_EMPTY_MS = 30_000;
 const OFFSET_OUT_OF_RANGE = 1;
@@ -42,6 +49,8 @@ export interface FetchHandlers {
   lowWatermark(partition: number): Promise<bigint>;
   /** Loads a zstd decompressor, asked for on the first zstd batch; without it they are refused. */
   zstd?: () => Promise<(data: Uint8Array) => Uint8Array>;
+  /** The partition is read to its end: every record and gap of it was handed over. */
+  done?(partition: number): Promise<void>;
 }
 
 /** What this reader left to another one: [from, to) of the partition, and why. */
@@ -162,11 +171,19 @@ export class KafkaFetcher {
    * compression codec...), for kafkajs' consumer to read; rejects on the first failure, once
    * no handler call is running any more.
    *
-   * The partitions led by one broker are fetched together, one request in flight per broker:
-   * the next request goes out as soon as an answer's batch headers tell where each partition
-   * goes on, and the broker prepares it while this thread decodes the answer's records.
+   * The partitions led by one broker are fetched together, `window` of them at a time (the next
+   * one admitted as soon as one reaches its end), one request in flight per broker: the next
+   * request goes out as soon as an answer's batch headers tell where each partition goes on,
+   * and the broker prepares it while this thread decodes the answer's records.
    */
-  async read(topic: string, ranges: readonly FetchRange[], isolation: 'read_committed' | 'read_uncommitted', handlers: FetchHandlers, signal: AbortSignal): Promise<Leftover[]> {
+  async read(
+    topic: string,
+    ranges: readonly FetchRange[],
+    isolation: 'read_committed' | 'read_uncommitted',
+    handlers: FetchHandlers,
+    signal: AbortSignal,
+    window = FETCH_WINDOW,
+  ): Promise<Leftover[]> {
     const readCommitted = isolation === 'read_committed';
     const leftovers: Leftover[] = [];
     let failure: unknown = null;
@@ -175,12 +192,15 @@ export class KafkaFetcher {
       failure ??= e;
     };
     let todo: PartitionRead[] = ranges.filter((r) => r.from < r.to).map((r) => ({ ...r, offset: r.from, retries: new Retries(), emptySince: null, lastError: null }));
+    const all = todo;
 
     // rounds: the partitions to read, grouped by leader; a partition whose leader answered with
     // a retriable error goes into the next round, after a metadata refresh
     while (todo.length > 0 && !stopped()) {
       const byBroker = new Map<KjsBroker, PartitionRead[]>();
       const retry: PartitionRead[] = [];
+      // not admitted to a session's window before it stopped: read in the next round, no failure
+      const later: PartitionRead[] = [];
       for (const p of todo) {
         try {
           const b = await this.k.leader(topic, p.partition);
@@ -192,7 +212,7 @@ export class KafkaFetcher {
       }
       await Promise.all(
         [...byBroker].map(([broker, parts]) =>
-          this.session(broker, topic, parts, readCommitted, handlers, stopped, retry, leftovers, signal).catch(fail),
+          this.session(broker, topic, new PartitionWindow(parts, window), readCommitted, handlers, stopped, { retry, later }, leftovers, signal).catch(fail),
         ),
       );
       if (stopped()) break;
@@ -211,31 +231,37 @@ export class KafkaFetcher {
         // a moved leader, a broker gone or back: the next round asks the leaders anew
         await this.k.cluster.refreshMetadata().catch(() => {});
       }
-      todo = retry;
+      // the partitions begun first keep their place: their streams hold records
+      todo = [...retry, ...later];
     }
     if (failure !== null) throw failure;
     if (signal.aborted) throw new MqbakError('interrupted', 'interrupted');
+    // never a backup that looks whole with a partition not read to its cut
+    const short = all.find((p) => p.offset < p.to);
+    if (short) throw new MqbakError('internal', `fetch ${topic}[${short.partition}]: the read stopped at offset ${short.offset}, before the end ${short.to}`);
     return leftovers.sort((a, b) => a.partition - b.partition);
   }
 
   /**
-   * Reads the partitions from one broker until each is done, left over, or in `retry` (an error
-   * of the broker's for it). Throws on anything else.
+   * Reads the window's partitions from one broker until each is done, left over, in `retry` (an
+   * error of the broker's for it) or, when the session stops on a failure, in `later`. Throws
+   * on anything else.
    */
   private async session(
     broker: KjsBroker,
     topic: string,
-    parts: PartitionRead[],
+    window: PartitionWindow<PartitionRead>,
     readCommitted: boolean,
     handlers: FetchHandlers,
     stopped: () => boolean,
-    retry: PartitionRead[],
+    next: { retry: PartitionRead[]; later: PartitionRead[] },
     leftovers: Leftover[],
     signal: AbortSignal,
   ): Promise<void> {
-    let active = parts;
+    const { retry } = next;
+    let active = window.active;
     let turn = 0;
-    const send = (ps: PartitionRead[]) => {
+    const send = (ps: readonly PartitionRead[]) => {
       // the first partitions of a request get its bytes first: take turns
       const order = ps.map((_, i) => ps[(i + turn) % ps.length]!);
       turn++;
@@ -258,6 +284,8 @@ export class KafkaFetcher {
           a.p.lastError = e;
           retry.push(a.p);
         }
+        const asked = new Set(inFlight.asked.map((a) => a.p));
+        next.later.push(...active.filter((p) => !asked.has(p)), ...window.notAdmitted());
         return;
       }
       if (stopped()) return;
@@ -274,6 +302,7 @@ export class KafkaFetcher {
           const to = low < p.to ? low : p.to;
           handlers.gap(p.partition, offset, to);
           p.offset = to;
+          if (to >= p.to) await handlers.done?.(p.partition);
           continue;
         }
         if (part.errorCode !== 0) {
@@ -293,7 +322,7 @@ export class KafkaFetcher {
         results.push({ p, from: offset, part });
       }
       // 2. the next request, before this answer's records are decoded
-      active = active.filter((p) => p.offset < p.to && !dropped.has(p));
+      active = window.keep((p) => p.offset < p.to && !dropped.has(p));
       if (results.length > 0 && results.every((r) => r.p.emptySince !== null)) await sleep(200);
       inFlight = active.length > 0 ? send(active) : null;
       // 3. this answer's records, partition by partition
@@ -326,15 +355,19 @@ export class KafkaFetcher {
           // kafkajs' consumer reads on from here; what was asked for it since is dropped
           leftovers.push({ partition: p.partition, from: d.unsupported.offset, to: p.to, reason: d.unsupported.reason });
           p.offset = p.to;
-          active = active.filter((x) => x !== p);
+          active = window.keep((x) => x !== p);
         } else if (d.next !== p.offset) {
           throw new MqbakError('internal', `fetch ${topic}[${p.partition}]: batches end at ${d.next}, headers said ${p.offset}`);
+        } else if (p.offset >= p.to) {
+          await handlers.done?.(p.partition);
         }
       }
       // every record of it was handed over (a RecordSink copies what it keeps before it resolves):
       // its buffer takes a later answer (an answer given up above is left to the garbage collector)
       this.buffers.release(answer.bytes);
       if (inFlight) inFlight.asked = inFlight.asked.filter((a) => active.includes(a.p));
+      // partitions admitted in place of one left over after the last request went out
+      else if (active.length > 0) inFlight = send(active);
     }
   }
 

@@ -33,6 +33,8 @@ export interface TopicReadHandlers {
   info?(message: string): void;
   /** Loads a zstd decompressor (any frame, content size or not), for zstd batches. */
   zstd?: () => Promise<Decompress>;
+  /** Every record and gap of the partition up to its end was handed over (mqbak's own reader). */
+  done?(partition: number): Promise<void>;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function readTopic(
       fallbackTold.add(admin);
     } else {
       const lowWatermark = async (p: number) => (await admin.watermarks(topic)).get(p)?.low ?? 0n;
-      const left = await fetcher.read(topic, ranges, isolation, { columns: handlers.columns, gap: handlers.gap, lowWatermark, zstd: handlers.zstd }, signal);
+      const left = await fetcher.read(topic, ranges, isolation, { columns: handlers.columns, gap: handlers.gap, lowWatermark, zstd: handlers.zstd, done: handlers.done }, signal);
       for (const l of left) handlers.warn(l.partition, `${topic}[${l.partition}] from offset ${l.from}: ${l.reason}: read through kafkajs' consumer instead`);
       // the partitions done stay in, empty, so that the consumer pauses them
       rest = ranges.map((r) => left.find((l) => l.partition === r.partition) ?? { partition: r.partition, from: r.to, to: r.to });
@@ -223,7 +225,8 @@ export class KafkaSource implements BrokerSource {
       this.ctx.progress.update({ stream: topic, records: this.records });
     };
     // the last offset before each partition's cut: once appended, nothing more comes for it
-    // (a partition ending in control records or compacted away ends with its topic instead)
+    // (a partition ending in control records or compacted away ends once the reader is done
+    // with it, or with its topic when kafkajs' consumer reads it)
     const lastOffset = new Map(ranges.map((r) => [r.partition, r.to - 1n]));
     const endAt = async (p: number, last: bigint) => {
       if (last >= lastOffset.get(p)!) await outs.get(p)!.end?.();
@@ -247,6 +250,9 @@ export class KafkaSource implements BrokerSource {
       warn: (p, message) => outs.get(p)!.warn(message),
       info: (message) => this.ctx.progress.info(message),
       zstd: this.ctx.zstd,
+      done: async (p) => {
+        await outs.get(p)!.end?.();
+      },
     };
   }
 
