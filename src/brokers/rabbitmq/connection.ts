@@ -1,6 +1,6 @@
 /**
- * The amqplib connection, with the one addition mqbak needs: the raw bytes of every content
- * header, so headers keep their AMQP types (see amqp-codec.ts). amqplib is loaded lazily.
+ * The amqplib connection, with what mqbak adds to it: the raw bytes of every content header, so
+ * headers keep their AMQP types (frame-reader.ts), and batched writes. amqplib is loaded lazily.
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { MqbakError, messageOf } from '../../common/errors.js';
@@ -8,11 +8,9 @@ import { interruptedError, raceAbort } from '../../common/abort.js';
 import type { AmqpProperties } from './amqp-types.js';
 import { decodeBasicProperties, type DecodeNotes } from './amqp-codec.js';
 import { parseAmqpUrl, redactAmqpUrl, type AmqpTarget } from './amqp-url.js';
+import { installFrameReader, rawPropertiesOf } from './frame-reader.js';
 
-/** Where the captured property bytes ride on amqplib's `message.properties` object. */
-const RAW_PROPERTIES = Symbol('mqbak.rawProperties');
-
-const FRAME_HEADER = 2;
+export { keepPropertiesRaw, rawPropertiesOf } from './frame-reader.js';
 
 export interface RabbitConnection {
   model: ChannelModel;
@@ -53,7 +51,7 @@ export async function connectRabbit(url: string, options: { signal?: AbortSignal
     }
     throw connectFailure(e, url, target);
   }
-  installHeaderCapture(model);
+  installFrameReader(model);
   installPublishExtras(model);
   installWriteBatching(model);
   // an 'error' event without a listener would crash the process; failures surface on the calls
@@ -93,53 +91,6 @@ function connectFailure(e: unknown, url: string, target: AmqpTarget): MqbakError
     cause: e,
     hint: refused ? 'check the user and password' : undefined,
   });
-}
-
-interface FrameReader {
-  rest: Buffer;
-  recvFrame(): unknown;
-}
-
-/**
- * amqplib's Connection#recvFrame parses one frame from `this.rest` (reading more from the
- * socket and calling itself again when the frame is incomplete). We wrap it per connection: when
- * it returns a content header, the bytes it parsed are still at the start of `rest` as it was
- * before the call, so we keep a copy of the property part on the decoded fields object, which
- * amqplib hands out as message.properties. Only the AMQP frame layout is assumed, not amqplib's
- * decoders; if amqplib ever stops having recvFrame/rest, capture fails loudly (never silently
- * loses types): see rawPropertiesOf.
- */
-function installHeaderCapture(model: ChannelModel): void {
-  const conn = (model as unknown as { connection: FrameReader }).connection;
-  if (!conn || typeof conn.recvFrame !== 'function' || !Buffer.isBuffer(conn.rest)) {
-    throw new MqbakError('internal', 'this amqplib version has no Connection#recvFrame/rest: cannot keep AMQP header types', {
-      hint: 'use the amqplib version mqbak ships with (2.3.x)',
-    });
-  }
-  const original = conn.recvFrame;
-  conn.recvFrame = function (this: FrameReader) {
-    const before = this.rest;
-    const f = original.call(this) as { size?: number; fields?: Record<PropertyKey, unknown> } | false;
-    if (f && typeof f === 'object' && f.size !== undefined && f.fields && !(RAW_PROPERTIES in f.fields)) {
-      if (before.length >= 8 && before[0] === FRAME_HEADER) {
-        const size = before.readUInt32BE(3);
-        if (before.length >= 7 + size + 1) {
-          // payload: class id (2), weight (2), body size (8), then flags and properties
-          Object.defineProperty(f.fields, RAW_PROPERTIES, { value: Buffer.from(before.subarray(7 + 12, 7 + size)), enumerable: false });
-        }
-      }
-    }
-    return f;
-  };
-}
-
-/** The raw property bytes of a delivered message; throws if capture did not happen. */
-export function rawPropertiesOf(msg: ConsumeMessage): Buffer {
-  const raw = (msg.properties as unknown as Record<PropertyKey, unknown>)[RAW_PROPERTIES];
-  if (!Buffer.isBuffer(raw)) {
-    throw new MqbakError('internal', 'the raw AMQP properties of a delivery were not captured: header types would be lost');
-  }
-  return raw;
 }
 
 /** Properties with their AMQP types, from the captured bytes. */

@@ -4,7 +4,7 @@
  */
 import type { Channel, ConsumeMessage, Replies } from 'amqplib';
 import { MqbakError, messageOf } from '../../common/errors.js';
-import type { RabbitConnection } from './connection.js';
+import { keepPropertiesRaw, type RabbitConnection } from './connection.js';
 import { readPauseOf, type ReadPause } from './read-pause.js';
 
 /** AMQP 0-9-1 prefetch-count is an unsigned 16-bit field. */
@@ -31,6 +31,12 @@ export interface ConsumerOptions {
    * same connection gets nothing while this one holds its deliveries.
    */
   holdAtMost?: { messages: number; bytes: number };
+  /**
+   * amqplib leaves the content headers undecoded: the deliveries' `properties` hold only the
+   * captured bytes (keepPropertiesRaw), for readers that use nothing else (rawPropertiesOf,
+   * propertiesOf). Saves decoding every message's properties twice.
+   */
+  rawProperties?: boolean;
   signal?: AbortSignal;
 }
 
@@ -49,6 +55,13 @@ export class QueueConsumer {
   /** Cancelling, closing or failed: the connection must go on reading (for the broker's reply). */
   private stopping = false;
   private opening = true;
+  /** The prefetch of each consumer still to open, in order; `opened` is the sum of those open. */
+  private readonly slices: number[] = [];
+  private opened = 0;
+  private received = 0;
+  /** The consumer being opened after the first, if any (cancel waits for it). */
+  private more: Promise<void> | null = null;
+  private consumeArguments: Record<string, unknown> | undefined;
 
   private constructor(
     readonly channel: Channel,
@@ -59,32 +72,26 @@ export class QueueConsumer {
 
   static async open(conn: RabbitConnection, queue: string, options: ConsumerOptions): Promise<QueueConsumer> {
     const channel = await conn.model.createChannel();
+    if (options.rawProperties) keepPropertiesRaw(channel);
     const hold = options.holdAtMost;
     const c = new QueueConsumer(channel, queue, hold ? readPauseOf(conn.model) : null, hold ?? { messages: Infinity, bytes: Infinity });
     channel.on('error', (e: Error) => c.fail(e));
     channel.on('close', () => c.fail(new Error('channel closed')));
     channel.on('cancel', () => c.fail(new Error(`the broker cancelled the consumer (queue ${queue} deleted or failed over)`)));
     const cap = Math.min(options.maxPrefetchPerConsumer ?? MAX_PREFETCH, MAX_PREFETCH);
-    const slices: number[] = [];
-    if (options.prefetch <= 0) slices.push(0);
+    if (options.prefetch <= 0) c.slices.push(0);
     else {
       let left = options.prefetch;
       while (left > 0) {
         const n = Math.min(left, cap);
-        slices.push(n);
+        c.slices.push(n);
         left -= n;
       }
     }
     try {
-      for (const n of slices) {
-        await channel.prefetch(n, false);
-        const ok: Replies.Consume = await channel.consume(queue, (msg) => c.push(msg), {
-          noAck: false,
-          arguments: options.arguments,
-        });
-        c.tags.push(ok.consumerTag);
-      }
+      await c.consumeNext(options.arguments);
       c.opening = false;
+      c.openMore();
       c.holdOff();
     } catch (e) {
       await channel.close().catch(() => {});
@@ -99,11 +106,49 @@ export class QueueConsumer {
       return;
     }
     this.buffered.push(msg);
+    this.received++;
+    // open() awaits nothing after the first consume-ok, which came before any delivery
+    this.opening = false;
+    this.openMore();
     if (this.pause) {
       this.bufferedBytes += msg.content.length;
       this.holdOff();
     }
     this.wake();
+  }
+
+  /** Opens the next consumer (its basic.qos, then basic.consume); its deliveries follow the consume-ok. */
+  private async consumeNext(args: Record<string, unknown> | undefined): Promise<void> {
+    const n = this.slices.shift()!;
+    this.consumeArguments = args;
+    await this.channel.prefetch(n, false);
+    // counted before the consume-ok: its first deliveries may be taken before this resumes
+    this.opened += n;
+    const ok: Replies.Consume = await this.channel.consume(this.queue, (msg) => this.push(msg), { noAck: false, arguments: args });
+    this.tags.push(ok.consumerTag);
+  }
+
+  /**
+   * Above 65535 deliveries in flight, the next consumer is opened only once the ones open have
+   * sent all they may: its basic.consume-ok then comes right after the last of their deliveries.
+   * Opened while deliveries still flowed, its reply came behind all of them, and until it came
+   * the connection could not be held off: a mirror of 200,000 messages received most of the first
+   * consumer's 65535 before it started archiving. The reader keeps taking what was received while
+   * this one opens, so holding the connection off meanwhile is safe.
+   */
+  private openMore(): void {
+    if (this.received < this.opened || this.slices.length === 0 || this.more || this.stopping || this.opening) return;
+    this.more = this.consumeNext(this.consumeArguments).then(
+      () => {
+        this.more = null;
+        // all its deliveries may have come before this ran
+        this.openMore();
+      },
+      (e: unknown) => {
+        this.more = null;
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
   }
 
   /** Pauses reading when more than the hold limit waits; never while open() awaits the broker's replies. */
@@ -184,6 +229,7 @@ export class QueueConsumer {
   async cancel(): Promise<void> {
     // cancel-ok must be read
     this.release(true);
+    await this.more;
     for (const t of this.tags) await this.channel.cancel(t).catch(() => {});
   }
 

@@ -64,7 +64,7 @@ export class QueueDrain {
     }
     const size = Math.max(1, Math.min(this.checkpoint, limit ?? Number.POSITIVE_INFINITY));
     // what arrives while a checkpoint is committed waits bounded, as in a mirror
-    this.consumer ??= await QueueConsumer.open(ctx.conn, q.name, { prefetch: drainPrefetch(this.checkpoint, this.target), holdAtMost: READ_HOLD, signal: ctx.signal });
+    this.consumer ??= await QueueConsumer.open(ctx.conn, q.name, { prefetch: drainPrefetch(this.checkpoint, this.target), holdAtMost: READ_HOLD, rawProperties: true, signal: ctx.signal });
     const consumer = this.consumer;
     const deadline = Date.now() + holdLimit(q, ctx.settings.holdMs);
     let position = from;

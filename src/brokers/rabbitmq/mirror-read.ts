@@ -40,6 +40,7 @@ export async function readMirror(
     prefetch: depth,
     maxPrefetchPerConsumer: ctx.settings.maxPrefetchPerConsumer,
     holdAtMost: READ_HOLD,
+    rawProperties: true,
     signal: ctx.signal,
   });
   const holdMs = holdLimit(q, ctx.settings.holdMs);

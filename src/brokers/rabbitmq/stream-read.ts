@@ -22,7 +22,7 @@ export async function readStreamQueue(ctx: ReadContext, queue: string, from: big
   }
   ctx.progress.phase(`reading stream ${queue} offsets ${from}..${end - 1n}`);
   const total = Number(end - from);
-  const consumer = await QueueConsumer.open(ctx.conn, queue, { prefetch: 1000, arguments: { 'x-stream-offset': offsetArgument(from) }, signal: ctx.signal });
+  const consumer = await QueueConsumer.open(ctx.conn, queue, { prefetch: 1000, arguments: { 'x-stream-offset': offsetArgument(from) }, rawProperties: true, signal: ctx.signal });
   let last: bigint | null = null;
   let sinceAck = 0;
   let records = 0;

@@ -1,0 +1,100 @@
+/**
+ * Reading frames off an amqplib connection, with the one addition mqbak needs: the raw bytes of
+ * every content header, so headers keep their AMQP types (see amqp-codec.ts).
+ *
+ * amqplib 2.3's Connection#recvFrame parses one frame from `this.rest`, reading more from the
+ * socket (and calling `this.recvFrame()` again) while the frame is incomplete. We replace it per
+ * connection with a reader that first makes sure a whole frame is in `rest` (as amqplib does, but
+ * without copying a socket chunk that starts a frame: amqplib joins even an empty `rest` to it),
+ * then:
+ *  - a content header on a channel marked raw-only (a backup consumer, which reads nothing but the
+ *    captured bytes) is not decoded at all: amqplib's message.properties is an empty object holding
+ *    a view of the property bytes (the frame's buffer is never written to again);
+ *  - any other content header is decoded by amqplib, and a copy of its property bytes is kept on
+ *    the decoded object (amqplib hands that object out as message.properties).
+ * Only the AMQP frame layout is assumed, not amqplib's decoders; if amqplib ever stops having
+ * recvFrame/rest/stream, capture fails loudly (never silently loses types): see rawPropertiesOf.
+ */
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { MqbakError } from '../../common/errors.js';
+
+/** Where the captured property bytes ride on amqplib's `message.properties` object. */
+const RAW_PROPERTIES = Symbol('mqbak.rawProperties');
+/** Marks an amqplib Channel whose content headers are left undecoded. */
+const RAW_ONLY = Symbol('mqbak.rawOnly');
+
+const FRAME_HEADER = 2;
+const FRAME_END = 0xce;
+/** type (1), channel (2), payload size (4) */
+const FRAME_PREFIX = 7;
+/** A content header's payload: class id (2), weight (2), body size (8), then flags and properties. */
+const HEADER_FIXED = 12;
+const BASIC_CLASS = 60;
+
+interface FrameReader {
+  rest: Buffer;
+  recvFrame(): unknown;
+  recvSinceLastCheck?: boolean;
+  maxFrameSize?: number;
+  stream?: { read(): Buffer | null };
+  channels?: ({ channel?: Record<symbol, unknown> } | undefined)[];
+}
+
+/** Installs the reader on a fresh connection; throws when amqplib's internals are not as expected. */
+export function installFrameReader(model: ChannelModel): void {
+  const conn = (model as unknown as { connection?: FrameReader }).connection;
+  if (!conn || typeof conn.recvFrame !== 'function' || !Buffer.isBuffer(conn.rest) || typeof conn.stream?.read !== 'function' || !Array.isArray(conn.channels)) {
+    throw new MqbakError('internal', 'this amqplib version has no Connection#recvFrame/rest: cannot keep AMQP header types', {
+      hint: 'use the amqplib version mqbak ships with (2.3.x)',
+    });
+  }
+  const original = conn.recvFrame;
+  conn.recvFrame = function (this: FrameReader) {
+    let rest = this.rest;
+    for (;;) {
+      if (rest.length >= FRAME_PREFIX) {
+        const size = rest.readUInt32BE(3);
+        // a frame over the limit: amqplib's parser rejects it
+        if (this.maxFrameSize! > 0 && size > this.maxFrameSize!) return original.call(this);
+        if (rest.length >= FRAME_PREFIX + size + 1) break;
+      }
+      const incoming = this.stream!.read();
+      if (incoming === null) return false;
+      this.recvSinceLastCheck = true;
+      rest = this.rest = rest.length === 0 ? incoming : Buffer.concat([rest, incoming]);
+    }
+    if (rest[0] !== FRAME_HEADER) return original.call(this);
+    const size = rest.readUInt32BE(3);
+    const end = FRAME_PREFIX + size;
+    if (size < HEADER_FIXED || rest[end] !== FRAME_END) return original.call(this);
+    const channel = rest.readUInt16BE(1);
+    if (rest.readUInt16BE(FRAME_PREFIX) === BASIC_CLASS && this.channels![channel]?.channel?.[RAW_ONLY] === true) {
+      const bodySize = rest.readUInt32BE(FRAME_PREFIX + 4) * 2 ** 32 + rest.readUInt32BE(FRAME_PREFIX + 8);
+      const fields = { [RAW_PROPERTIES]: rest.subarray(FRAME_PREFIX + HEADER_FIXED, end) };
+      this.rest = rest.subarray(end + 1);
+      return { id: BASIC_CLASS, channel, size: bodySize, fields };
+    }
+    const f = original.call(this) as { fields?: Record<PropertyKey, unknown> } | false;
+    if (f && typeof f === 'object' && f.fields && !(RAW_PROPERTIES in f.fields)) {
+      Object.defineProperty(f.fields, RAW_PROPERTIES, { value: Buffer.from(rest.subarray(FRAME_PREFIX + HEADER_FIXED, end)), enumerable: false });
+    }
+    return f;
+  };
+}
+
+/**
+ * From now on the content headers of this channel's deliveries are not decoded by amqplib: its
+ * messages' `properties` hold nothing but the captured bytes (rawPropertiesOf, propertiesOf).
+ */
+export function keepPropertiesRaw(channel: Channel): void {
+  Object.defineProperty(channel, RAW_ONLY, { value: true });
+}
+
+/** The raw property bytes of a delivered message; throws if capture did not happen. */
+export function rawPropertiesOf(msg: ConsumeMessage): Buffer {
+  const raw = (msg.properties as unknown as Record<PropertyKey, unknown>)[RAW_PROPERTIES];
+  if (!Buffer.isBuffer(raw)) {
+    throw new MqbakError('internal', 'the raw AMQP properties of a delivery were not captured: header types would be lost');
+  }
+  return raw;
+}
