@@ -14,6 +14,7 @@ import { MAX_CHECKPOINT, type BackupSettings } from './options.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
 import { MAX_PREFETCH, QueueConsumer, READ_HOLD } from './consumer.js';
+import { nextDelivery, silent } from './idle-wait.js';
 
 /**
  * Deliveries a drain lets the broker have in flight: two checkpoints (at most 65535, and no more
@@ -74,7 +75,7 @@ export class QueueDrain {
     const batch = this.batch;
     while (inBatch < size && this.drained + inBatch < this.target && Date.now() < deadline) {
       throwIfAborted(ctx.signal);
-      const msg = await consumer.next(Math.min(ctx.settings.idleMs, Math.max(1, deadline - Date.now())), ctx.signal);
+      const msg = await nextDelivery(ctx, consumer, q.name, deadline, (s, ending) => silent(ctx, q.name, s, ending, (m) => out.warn(m)));
       if (!msg) {
         if (Date.now() >= deadline) break;
         this.exhausted = true;

@@ -13,6 +13,7 @@ import type { QueueInfo } from './management.js';
 import { holdLimit } from './queue-selection.js';
 import type { QueueReport, ReadContext } from './read-context.js';
 import { QueueConsumer, READ_HOLD } from './consumer.js';
+import { nextDelivery, silent } from './idle-wait.js';
 
 /** Reads `depth` messages of `q` (its depth at the cut) into `out` from position `from`; returns the end. */
 export async function readMirror(
@@ -58,7 +59,7 @@ export async function readMirror(
           { hint: 'RabbitMQ closes consumers holding deliveries longer than consumer_timeout; store to a faster target, or use --mode drain' },
         );
       }
-      const msg = await consumer.next(Math.min(ctx.settings.idleMs, Math.max(1, deadline - Date.now())), ctx.signal);
+      const msg = await nextDelivery(ctx, consumer, q.name, deadline, (s, ending) => silent(ctx, q.name, s, ending, (m) => out.warn(m)));
       if (!msg) {
         if (Date.now() > deadline) continue;
         out.warn(`queue ${q.name}: ${depth} messages at start, only ${records} delivered (others consumed, expired or dead-lettered meanwhile)`);

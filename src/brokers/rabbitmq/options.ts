@@ -18,6 +18,11 @@ export const DEFAULT_CHECKPOINT = 20_000;
 /** Deliveries may be held 10 minutes: well under RabbitMQ's consumer_timeout (30 min by default). */
 export const DEFAULT_HOLD_MS = 10 * 60_000;
 /**
+ * A mirror or drain ends after 5 s without a delivery when the queue has no ready message left;
+ * while it still reports some (a slow broker), it waits up to this long without one.
+ */
+export const DEFAULT_STALL_MS = 60_000;
+/**
  * Unconfirmed messages a restore allows in flight. The core hands a queue writer at most two
  * archive blocks at a time and waits for the older one's confirms, so with messages of about
  * 1 KiB (some 770 to a 1 MiB block) two blocks stay under this and are in flight together
@@ -85,6 +90,8 @@ export interface BackupSettings {
   management: ManagementSettings;
   /** A queue that delivers nothing for this long has nothing more for us. */
   idleMs: number;
+  /** Mirror and drain: the longest silence waited out while the queue still reports ready messages (src/brokers/rabbitmq/idle-wait.ts). */
+  stallMs: number;
   /** Tests only: per-consumer prefetch cap (exercises several consumers on one channel). */
   maxPrefetchPerConsumer?: number;
 }
@@ -142,6 +149,7 @@ export function backupSettings(url: string, values: AdapterOptionValues, env: En
     holdMs: holdSeconds === null ? DEFAULT_HOLD_MS : holdSeconds * 1000,
     management,
     idleMs: typeof values.idleMs === 'number' ? values.idleMs : 5000,
+    stallMs: typeof values.stallMs === 'number' ? values.stallMs : DEFAULT_STALL_MS,
     maxPrefetchPerConsumer: typeof values.maxPrefetchPerConsumer === 'number' ? values.maxPrefetchPerConsumer : undefined,
   };
 }
