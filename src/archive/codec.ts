@@ -61,6 +61,11 @@ export interface BlockCodec {
   /** The raw bytes of one frame; `rawLength` is the length the block header states. */
   decompress(frame: Uint8Array, rawLength: number): Promise<Uint8Array>;
   /**
+   * Optional: hands back the memory of a block decompress returned, once nothing reads any view
+   * of it any more (a reader that copied the block elsewhere; see pooledZstdCodec).
+   */
+  release?(raw: Uint8Array): void;
+  /**
    * Optional: compress and take both CRC-32s (of `raw` and of the frame) in one call, where the
    * codec runs (a worker thread). With `transfer`, the codec may move raw's whole ArrayBuffer to
    * that thread instead of copying it: the caller's views of it are then empty, and `returned`
@@ -223,6 +228,42 @@ interface NativeDCtx {
 }
 
 /**
+ * With the native binding: a function that decompresses a frame into `out` and says whether it
+ * filled exactly `out` (false for anything else: the caller then asks zstdCodec, for its error).
+ */
+function nativeInto(path: string): (out: Uint8Array, frame: Uint8Array) => boolean {
+  const dctx = new (createRequire(path)('../binding.js') as { DCtx: new () => NativeDCtx }).DCtx();
+  return (out, frame) => {
+    try {
+      return dctx.decompress(out, frame) === out.length;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/**
+ * The decompress of the codecs below: with the native binding, a block of at most MAX_BLOCK_SIZE
+ * into `memory(rawLength)` (exactly rawLength bytes); `unused` gets that memory back when the
+ * frame does not fill it exactly. Else, and then, zstdCodec's: same bytes, same errors.
+ */
+function decompressInto(frame: Uint8Array, rawLength: number, memory: (rawLength: number) => Uint8Array, unused: (out: Uint8Array) => void = () => {}): Promise<Uint8Array> {
+  const n = loadNative();
+  if (!n || rawLength > MAX_BLOCK_SIZE) return zstdCodec.decompress(frame, rawLength);
+  const out = memory(rawLength);
+  if (nativeIntoOf(n.path)(out, frame)) return Promise.resolve(out);
+  unused(out);
+  return zstdCodec.decompress(frame, rawLength);
+}
+
+let nativeIntoCache: { path: string; into: (out: Uint8Array, frame: Uint8Array) => boolean } | undefined;
+
+function nativeIntoOf(path: string): (out: Uint8Array, frame: Uint8Array) => boolean {
+  if (nativeIntoCache?.path !== path) nativeIntoCache = { path, into: nativeInto(path) };
+  return nativeIntoCache.into;
+}
+
+/**
  * zstdCodec for a reader that keeps nothing of a block once it has gone on to the next (verify's
  * record scan): with the native binding, blocks decompress into `depth` buffers used in turn
  * instead of a new buffer each, which spares allocating and faulting in fresh memory and leaves
@@ -232,26 +273,57 @@ interface NativeDCtx {
  * zstdCodec.decompress: same bytes, same errors.
  */
 export function recyclingZstdCodec(depth = 3): BlockCodec {
-  let dctx: NativeDCtx | undefined;
   const buffers: Uint8Array[] = [];
   let turn = 0;
+  const memory = (rawLength: number): Uint8Array => {
+    const slot = turn++ % depth;
+    let buf = buffers[slot];
+    if (buf === undefined || buf.length < rawLength) buffers[slot] = buf = new Uint8Array(Math.max(rawLength, DEFAULT_BLOCK_SIZE));
+    return buf.subarray(0, rawLength);
+  };
   return {
     compress: (raw, level) => zstdCodec.compress(raw, level),
-    async decompress(frame, rawLength) {
-      const n = loadNative();
-      if (!n || rawLength > MAX_BLOCK_SIZE) return zstdCodec.decompress(frame, rawLength);
-      dctx ??= new (createRequire(n.path)('../binding.js') as { DCtx: new () => NativeDCtx }).DCtx();
-      const slot = turn++ % depth;
-      let buf = buffers[slot];
-      if (buf === undefined || buf.length < rawLength) buffers[slot] = buf = new Uint8Array(Math.max(rawLength, DEFAULT_BLOCK_SIZE));
-      const out = buf.subarray(0, rawLength);
-      let written = -1;
-      try {
-        written = dctx.decompress(out, frame);
-      } catch {
-        // told below, in zstdCodec's words
-      }
-      return written === rawLength ? out : zstdCodec.decompress(frame, rawLength);
+    decompress: (frame, rawLength) => decompressInto(frame, rawLength, memory),
+  };
+}
+
+/** A BlockCodec whose blocks' memory is handed back once read (see pooledZstdCodec). */
+export interface PooledBlockCodec extends BlockCodec {
+  /** A later block is decompressed into `raw`'s memory; what decompress did not return is ignored. */
+  release(raw: Uint8Array): void;
+  /** Buffers waiting to be used again (for tests). */
+  readonly kept: number;
+}
+
+/**
+ * zstdCodec for a reader that says when it is done with each block (a restore: restore.ts): with
+ * the native binding, blocks decompress into buffers handed back by release() instead of a new
+ * buffer each. A restore decompresses about as many bytes as it restores (1 GB per 1,000,000
+ * records of 1 KiB); a buffer per block left tens of MB of dropped blocks waiting for the garbage
+ * collector (docs/PERFORMANCE.md, "The restore's memory"). At most `max` buffers are kept.
+ * zstd-codec, blocks larger than MAX_BLOCK_SIZE and whatever this path does not decompress to
+ * exactly `rawLength` bytes go through zstdCodec.decompress: same bytes, same errors.
+ */
+export function pooledZstdCodec(max = 24): PooledBlockCodec {
+  const free: ArrayBuffer[] = [];
+  const mine = new WeakSet<ArrayBuffer>();
+  const take = (rawLength: number): ArrayBuffer => {
+    const i = free.findIndex((ab) => ab.byteLength >= rawLength);
+    if (i >= 0) return free.splice(i, 1)[0]!;
+    // not zeroed: decompress writes every byte handed out
+    const ab = Buffer.allocUnsafeSlow(rawLength <= DEFAULT_BLOCK_SIZE ? DEFAULT_BLOCK_SIZE : MAX_BLOCK_SIZE).buffer as ArrayBuffer;
+    mine.add(ab);
+    return ab;
+  };
+  const give = (ab: ArrayBuffer): void => {
+    if (mine.has(ab) && free.length < max && !free.includes(ab)) free.push(ab);
+  };
+  return {
+    compress: (raw, level) => zstdCodec.compress(raw, level),
+    decompress: (frame, rawLength) => decompressInto(frame, rawLength, (n) => new Uint8Array(take(n), 0, n), (out) => give(out.buffer as ArrayBuffer)),
+    release: (raw) => give(raw.buffer as ArrayBuffer),
+    get kept() {
+      return free.length;
     },
   };
 }

@@ -95,7 +95,8 @@ export function decodeSegmentObjects(
 /**
  * decodeSegmentBlocks, each block's records as columns over its raw bytes (no object per
  * record), with the same checks (and `expected` as in decodeSegmentObjects). Positions must be below 2^53 in magnitude (see
- * decodeRecordColumns).
+ * decodeRecordColumns). `inPlace`: the caller reads `bytes` no more, and a sealed segment's
+ * blocks are opened over them instead of into a copy of the segment.
  */
 export function decodeSegmentColumns(
   bytes: Uint8Array,
@@ -104,6 +105,7 @@ export function decodeSegmentColumns(
   summary: DecodedSegmentSummary = { blocks: 0, records: 0, rawBytes: 0 },
   sealing: SegmentSealing | null = null,
   expected: SegmentExpectation | null = null,
+  inPlace = false,
 ): AsyncGenerator<DecodedBlock<RecordColumns>> {
   const checkName = utf8NameChecker();
   const decode: RecordsDecoder<RecordColumns> = (buf, lastPosition) => {
@@ -124,7 +126,7 @@ export function decodeSegmentColumns(
       : { records: c, count: n, firstPosition: BigInt(c.position[0]!), lastPosition: BigInt(c.position[n - 1]!), firstTimestamp: ts(0), lastTimestamp: ts(n - 1) };
     return { block, next };
   };
-  return walkSegment(bytes, codec, context, summary, decode, sealing, expected);
+  return walkSegment(bytes, codec, context, summary, decode, sealing, expected, inPlace);
 }
 
 /**
@@ -189,9 +191,10 @@ interface FramedBlock {
 /**
  * Every block's header and frame of a segment, checked (header CRC, lengths, the compressed
  * CRC-32 or, sealed, the authentication tag): nothing is decompressed. Stops at the first block
- * that does not frame, returned as `error` after the blocks before it.
+ * that does not frame, returned as `error` after the blocks before it. `inPlace`: sealed blocks
+ * are opened over `bytes`.
  */
-function frameBlocks(bytes: Uint8Array, at: number, version: number, context: string, sealing: SegmentSealing | null): { blocks: FramedBlock[]; error: unknown } {
+function frameBlocks(bytes: Uint8Array, at: number, version: number, context: string, sealing: SegmentSealing | null, inPlace: boolean): { blocks: FramedBlock[]; error: unknown } {
   const sealed = version === SEALED_SEGMENT_VERSION;
   const blocks: FramedBlock[] = [];
   for (let index = 0; at < bytes.length; index++) {
@@ -203,7 +206,7 @@ function frameBlocks(bytes: Uint8Array, at: number, version: number, context: st
       if (frameEnd > bytes.length) throw integrity(context, `${where}: compressed length ${clear.compressedLength} runs past the end of the segment (truncated?)`);
       let h = clear;
       let frame = bytes.subarray(frameStart, frameEnd);
-      if (sealed) ({ h, frame } = openSegmentBlock(sealing!, index, clear, bytes.subarray(at, frameStart), frame, context, where));
+      if (sealed) ({ h, frame } = openSegmentBlock(sealing!, index, clear, bytes.subarray(at, frameStart), frame, context, where, inPlace));
       else if (crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
       blocks.push({ h, where, frame });
       at = frameEnd;
@@ -239,13 +242,14 @@ async function* walkSegment<T>(
   decode: RecordsDecoder<T>,
   sealing: SegmentSealing | null,
   expected: SegmentExpectation | null,
+  inPlace = false,
 ): AsyncGenerator<DecodedBlock<T>> {
   const header = checkSegmentHeader(bytes, context);
   const sealed = header.version === SEALED_SEGMENT_VERSION;
   if (sealed && sealing === null) throw needsPassword(context);
   // a plaintext segment where blocks must be sealed could have been put there by anyone
   if (!sealed && sealing !== null) throw integrity(context, 'not sealed, in an encrypted store');
-  const framed = frameBlocks(bytes, header.at, header.version, context, sealing);
+  const framed = frameBlocks(bytes, header.at, header.version, context, sealing, inPlace);
   if (expected !== null) {
     // nothing of a segment is handed out before it frames whole and adds up to its entry
     if (framed.error !== null) throw framed.error;
@@ -299,6 +303,8 @@ async function* walkSegment<T>(
     }
     const { block, next: off } = decoded;
     carry = off === buf.length ? new Uint8Array(0) : buf.slice(off);
+    // the records were read from the joined copy: nothing refers to the block's own bytes
+    if (buf !== raw) codec.release?.(raw);
     if (block.count !== h.records) throw integrity(context, `${where}: ${block.count} records, header says ${h.records}`);
     if (block.count > 0) {
       if (block.firstPosition !== h.firstPosition || block.lastPosition !== h.lastPosition) {

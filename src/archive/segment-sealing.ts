@@ -99,7 +99,7 @@ function innerHeader(h: BlockHeader): Buffer {
 /**
  * The full block header and the zstd frame of a sealed block. `clear` is its decoded clear header,
  * `prefix` the 56 bytes it was decoded from. A tag that does not verify: 'integrity', naming the
- * segment (`context`) and the block (`where`).
+ * segment (`context`) and the block (`where`). `inPlace`: opened over the sealed bytes (gcmOpen).
  */
 export function openSegmentBlock(
   s: SegmentSealing,
@@ -109,13 +109,14 @@ export function openSegmentBlock(
   sealed: Uint8Array,
   context: string,
   where: string,
+  inPlace = false,
 ): { h: BlockHeader; frame: Uint8Array } {
   if (clear.rawCrc !== 0 || clear.compressedCrc !== 0 || clear.records !== 0 || clear.firstPosition !== 0n || clear.lastPosition !== 0n) {
     throw integrity(context, `${where}: a sealed block's header shows fields that must be zero`);
   }
   let inner: Uint8Array;
   try {
-    inner = openBlock(s.keys, place(s, blockIndex, prefix), sealed);
+    inner = openBlock(s.keys, place(s, blockIndex, prefix), sealed, inPlace);
   } catch (e) {
     throw integrity(context, `${where}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -159,7 +159,9 @@ export async function* readStreamColumns(
   stream: StreamEntry,
   options: { signal?: AbortSignal; codec?: BlockCodec } = {},
 ): AsyncGenerator<RecordColumns> {
-  for await (const b of readStreamWith(store, stream, options, decodeSegmentColumns)) if (b.count > 0) yield b.records;
+  // the segments are read here and nowhere else: a sealed one's blocks are opened over its bytes
+  const decode: SegmentDecoder<RecordColumns> = (bytes, codec, context, summary, sealing, expected) => decodeSegmentColumns(bytes, codec, context, summary, sealing, expected, true);
+  for await (const b of readStreamWith(store, stream, options, decode)) if (b.count > 0) yield b.records;
 }
 
 /** Whether every position a stream may hold is an integer exact as a number (|p| < 2^53). */

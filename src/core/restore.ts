@@ -6,7 +6,8 @@
  * the offset map (offset-map.ts) and let the sink finish (consumer positions...).
  */
 import type { AdapterContext, BrokerAdapter, JournalEntry, OffsetRun, SinkPlan, StreamWriter, WriteAck } from '../brokers/adapter.js';
-import { loadZstdDecompressor } from '../archive/codec.js';
+import { loadZstdDecompressor, pooledZstdCodec, type PooledBlockCodec } from '../archive/codec.js';
+import { releasesEarlierWrites } from '../common/block-bytes.js';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { Progress } from '../common/progress.js';
 import type { RecordColumns, RecordSlice } from '../common/record.js';
@@ -167,12 +168,14 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
     await sink.prepare(sinkPlan, previous ? saved : null, o.signal);
     o.progress.phase(`restoring ${plan.streams.length} ${o.adapter.streamNoun}(s)`);
     let lastSave = Date.now();
+    // the streams written at once share the memory blocks are decompressed into
+    const blocks = pooledZstdCodec();
     const perStream = await stopOnDamage(result.streams, forEachBounded(result.streams, Math.max(1, sink.parallelism), o.signal, async (sr, signal) => {
       const w = await sink.openStream(sr.plan, saved.get(sr.name) ?? null, signal);
       open.set(sr.name, w);
       // before the first write: the entry tells a rerun where this stream stood
       await save();
-      const runs = await writeStream(o, sr, w, signal, () => {
+      const runs = await writeStream(o, sr, w, blocks, signal, () => {
         if (Date.now() - lastSave < JOURNAL_EVERY_MS) return;
         lastSave = Date.now();
         void save().catch(() => {});
@@ -214,8 +217,12 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
   return result;
 }
 
-/** One stream: the chain's blocks in order, filtered by --until and the resume point, written two at a time. */
-async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: StreamWriter, signal: AbortSignal, tick: () => void): Promise<OffsetRun[]> {
+/**
+ * One stream: the chain's blocks in order, filtered by --until and the resume point, written two
+ * at a time. To a writer that says when it is done with a block's bytes (ReleasesEarlierWrites),
+ * blocks are decompressed into `blocks`' memory, handed back once a later write settled.
+ */
+async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: StreamWriter, blocks: PooledBlockCodec, signal: AbortSignal, tick: () => void): Promise<OffsetRun[]> {
   const resume = w.resume;
   // resume.records: the writer leaves the first ones out itself; resume.through: here
   if (resume?.records !== undefined) sr.alreadyRestored = resume.records;
@@ -231,21 +238,35 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
     o.progress.update({ stream: o.adapter.describe(sr.plan.target), records: sr.restored + sr.failed + sr.alreadyRestored, total: sr.plan.records });
     tick();
   };
+  const pool = releasesEarlierWrites(w) ? blocks : null;
+  /** Blocks read, by the number of the write given their records (or of the next, when none was) */
+  const lent: Array<{ bytes: Uint8Array; write: number }> = [];
+  /** Once write `settled` settled: the blocks of the writes before it go back to the pool. */
+  const release = (settled: number) => {
+    while (lent.length > 0 && lent[0]!.write < settled) pool!.release(lent.shift()!.bytes);
+  };
+  let writes = 0;
   let inFlight: Promise<WriteAck> | null = null;
+  let inFlightWrite = 0;
   const send = async (batch: RecordSlice[]) => {
     published.handed(batch);
     // the user's signal, not the lane's: when another stream stops on damage, what this one has
     // on the wire is acknowledged and counted (the lane's signal stops it from sending more)
     const next = w.write(batch, o.signal);
     next.catch(() => {}); // awaited below or by the next send
-    if (inFlight) count(await inFlight);
+    if (inFlight) {
+      count(await inFlight);
+      release(inFlightWrite);
+    }
     inFlight = next;
+    inFlightWrite = writes++;
   };
   // from a remote store the next segment downloads while this one is decoded and published (restore-read-ahead.ts)
   const source = o.store.remote ? readingAhead(o.store, sr.plan.parts.flatMap((p) => p.stream.segments.map((g) => g.key)), signal) : o.store;
   try {
     for (const part of sr.plan.parts) {
-      for await (const cols of readStreamColumns(source, part.stream, { signal })) {
+      for await (const cols of readStreamColumns(source, part.stream, { signal, codec: pool ?? undefined })) {
+        if (pool) lent.push({ bytes: cols.bytes, write: writes });
         const batch = keep(cols, o.until, through, retry, sr);
         if (batch.length > 0) await send(batch);
       }
@@ -259,7 +280,9 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
     // acknowledged counts (a restore stopped by damage says what was published)
     if (inFlight) await (inFlight as Promise<WriteAck>).then(count, () => {});
   }
-  return await w.close();
+  const runs = await w.close();
+  if (pool) release(Infinity);
+  return runs;
 }
 
 /**

@@ -76,14 +76,14 @@ export function sealBlock(keys: BackupKeys, ctx: SealedBlockContext, compressed:
 /**
  * The compressed block sealed at this place. A tag that does not verify (changed bytes, a block
  * from elsewhere, another store's key) is MqbakError 'integrity': a verify finding like a CRC
- * mismatch. Callers add the segment's key in front ("segment <key>: ").
+ * mismatch. Callers add the segment's key in front ("segment <key>: "). `inPlace`: see gcmOpen.
  */
-export function openBlock(keys: BackupKeys, ctx: SealedBlockContext, sealed: Uint8Array): Uint8Array {
+export function openBlock(keys: BackupKeys, ctx: SealedBlockContext, sealed: Uint8Array, inPlace = false): Uint8Array {
   const nonce = blockNonce(ctx);
   if (sealed.length < TAG_LENGTH) {
     throw new MqbakError('integrity', `${where(ctx)} of backup ${keys.backupId} is ${sealed.length} bytes, shorter than its ${TAG_LENGTH}-byte tag`);
   }
-  const plain = gcmOpen(keys.segment, nonce, blockAad(keys.backupId, ctx), sealed);
+  const plain = gcmOpen(keys.segment, nonce, blockAad(keys.backupId, ctx), sealed, inPlace);
   if (plain === null) {
     throw new MqbakError('integrity', `${where(ctx)} of backup ${keys.backupId} failed authentication: changed, moved, or sealed with another key`);
   }

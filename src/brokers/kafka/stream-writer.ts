@@ -8,6 +8,7 @@
 import type { JournalEntry, OffsetRun, PlannedTarget, StreamAddress, StreamWriter, WriteAck } from '../adapter.js';
 import { MqbakError } from '../../common/errors.js';
 import type { RecordColumns, RecordSlice } from '../../common/record.js';
+import type { ReleasesEarlierWrites } from '../../common/block-bytes.js';
 import { asKafkaAddress } from './address.js';
 import type { KafkaProducer } from './producer.js';
 
@@ -20,7 +21,8 @@ const BATCH_BYTES = 1_000_000;
  * The records at the end of a write that do not fill a request wait for the next write to fill
  * it, so that requests stay about BATCH_BYTES across archive blocks (a 1 MiB block is a little
  * more than one request: sent whole, each block would also make a small second request). The
- * core ends every stream with an empty write, which sends them; close() sends them too.
+ * core ends every stream with an empty write, which sends them; close() sends them too. They wait
+ * for one write only: what the next write does not fill goes out with it (ReleasesEarlierWrites).
  */
 const HOLD_TAIL = true;
 
@@ -90,8 +92,10 @@ export interface WriterIdentity {
   sequenceStart: bigint;
 }
 
-export class KafkaStreamWriter implements StreamWriter {
+export class KafkaStreamWriter implements StreamWriter, ReleasesEarlierWrites {
   readonly resume: { records: number } | null;
+  /** Records held back are sent by the next write: it settles once they are acknowledged. */
+  readonly releasesEarlierWrites = true;
   private readonly topic: string;
   private readonly partition: number;
   private readonly runs: OffsetRunBuilder;
@@ -176,6 +180,8 @@ export class KafkaStreamWriter implements StreamWriter {
       const slices = this.toSkip > 0n ? this.skip(batch) : batch;
       let { cut, count, bytes } = this.held;
       this.held = { cut: [], count: 0, bytes: 0 };
+      // records an earlier write held back are in `cut` until its first request goes out
+      let earlier = count > 0;
       for (const s of slices) {
         const cols = s.cols;
         for (let i = s.from; i < s.to; i++) {
@@ -186,6 +192,7 @@ export class KafkaStreamWriter implements StreamWriter {
             cut = [];
             count = 0;
             bytes = 0;
+            earlier = false;
           }
           const prev = cut[cut.length - 1];
           if (prev !== undefined && prev.cols === cols && prev.to === i) prev.to++;
@@ -194,7 +201,7 @@ export class KafkaStreamWriter implements StreamWriter {
           bytes += size;
         }
       }
-      if (count > 0 && HOLD_TAIL && batch.length > 0) this.held = { cut, count, bytes };
+      if (count > 0 && HOLD_TAIL && batch.length > 0 && !earlier) this.held = { cut, count, bytes };
       else if (count > 0) {
         last = (await this.send(cut, signal)).acked;
         written += count;

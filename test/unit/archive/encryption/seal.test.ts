@@ -40,6 +40,27 @@ describe('AES-256-GCM helpers', () => {
   });
 });
 
+describe('opening in place', () => {
+  it('writes the plaintext over the ciphertext and returns a view of it; a failed open returns null and leaves no plaintext', () => {
+    const plain = pseudoRandomBytes(200_000, 9);
+    const sealed = Buffer.from(sealBlock(keys, at, plain));
+    const copy = Buffer.from(sealed);
+    const out = openBlock(keys, at, sealed, true);
+    expect(out.buffer).toBe(sealed.buffer);
+    expect(out.byteOffset).toBe(sealed.byteOffset);
+    expect(Buffer.from(out).equals(Buffer.from(plain))).toBe(true);
+    // opened in a copy, as before: the sealed bytes stay
+    const kept = Buffer.from(copy);
+    expect(Buffer.from(openBlock(keys, at, kept)).equals(Buffer.from(plain))).toBe(true);
+    expect(kept.equals(copy)).toBe(true);
+    const bad = Buffer.from(copy);
+    bad[bad.length - 1]! ^= 1;
+    expect(thrown(() => openBlock(keys, at, bad, true)).code).toBe('integrity');
+    expect(bad.subarray(0, bad.length - 16).every((b) => b === 0)).toBe(true);
+    expect(gcmOpen(keys.segment, Buffer.alloc(12, 1), Buffer.alloc(0), Buffer.from(copy), true)).toBeNull();
+  });
+});
+
 describe('block sealing', () => {
   const block = pseudoRandomBytes(300_000, 9);
 

@@ -86,6 +86,25 @@ describe('kafka stream writer', () => {
     expect(runs.map((r) => [r.sourceStart, r.sourceEnd, r.targetStart])).toEqual([[0n, 27_999n, 0n]]);
   });
 
+  it('records held back wait for one write only: what the next write does not fill goes out with it (releasesEarlierWrites)', async () => {
+    const p = new StandIn();
+    const w = writer(p);
+    expect(w.releasesEarlierWrites).toBe(true);
+    const a = w.write(block(range(0, 12_000)), signal);
+    // 2,000 held; 100 more do not fill a request: all 2,100 go, none waits for a third write
+    const b = w.write(block(range(12_000, 100)), signal);
+    const c = w.write(block(range(12_100, 50)), signal);
+    await p.ackAll();
+    const acks = await Promise.all([a, b, c]);
+    expect(acks.map((x) => x.written)).toEqual([10_000, 2100, 0]);
+    expect(p.transmitted).toEqual([10_000, 2100]);
+    // the third write's 50, held in their turn, go with the end
+    const end = w.write([], signal);
+    await p.ackAll();
+    expect((await end).written).toBe(50);
+    expect(p.transmitted).toEqual([10_000, 2100, 50]);
+  });
+
   it('a batch stored at another offset than expected stops the partition (partial)', async () => {
     const p = new StandIn(5n);
     const w = writer(p, 5n);
