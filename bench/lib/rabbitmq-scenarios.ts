@@ -6,7 +6,7 @@ import { measure } from './proc.js';
 import { fmtInt } from './stats.js';
 import { rabbitPids } from './broker-cpu.js';
 import { sampleRounds } from './reps.js';
-import { TSX, W, dirBytes, env, finish, mqbak, record, results, sample, type Measure, type ScenarioArgs } from './harness.js';
+import { TSX, W, dirBytes, env, finish, log, mqbak, record, results, sample, type Measure, type ScenarioArgs } from './harness.js';
 
 export async function rabbitScenarios(a: ScenarioArgs, work: string, amqpUrl: string, dataFile: string, n: number, rawBytes: number, profileDir?: string, growthOnly = false): Promise<Measure | null> {
   const q = `bench-q-${process.pid}-${n}`;
@@ -44,7 +44,15 @@ export async function rabbitScenarios(a: ScenarioArgs, work: string, amqpUrl: st
     if (want(drain)) {
       const ds = join(work, `rdrain-${n}-${i}`);
       rmSync(ds, { recursive: true, force: true });
-      const ok = await sample(drain, mqbak(['backup', amqpUrl, ds, '--queues', q, '--mode', 'drain'], i === 0 && !growthOnly ? profileDir : undefined), { env, broker });
+      let ok = await sample(drain, mqbak(['backup', amqpUrl, ds, '--queues', q, '--mode', 'drain'], i === 0 && !growthOnly ? profileDir : undefined), { env, broker });
+      // a drain that ended early (exit 0, with a warning) archived less than the figures assume
+      const left = ok ? await readyCount(amqpUrl, q) : 0;
+      if (left > 0) {
+        drain.samples.pop();
+        drain.error = `the drain left ${left} of ${n} messages in the queue`;
+        log(`${drain.name}: FAILED ${drain.error}`);
+        ok = null;
+      }
       // the restore and verify read the last drain backup that worked
       const drop = ok ? lastDrain : ds;
       if (drop && !a.keep) rmSync(drop, { recursive: true, force: true });
@@ -82,4 +90,16 @@ async function deleteQueue(url: string, q: string, recreate = false): Promise<vo
   if (recreate) await ch.assertQueue(q, { durable: true });
   await ch.close();
   await conn.close();
+}
+
+/** Ready messages in queue `q` (a passive declare). */
+async function readyCount(url: string, q: string): Promise<number> {
+  const amqp = (await import('amqplib')).default;
+  const conn = await amqp.connect(url, { noDelay: true });
+  try {
+    const ch = await conn.createChannel();
+    return (await ch.checkQueue(q)).messageCount;
+  } finally {
+    await conn.close();
+  }
 }
