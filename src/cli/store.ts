@@ -26,6 +26,7 @@ export function s3ConfigFrom(opts: Record<string, unknown>, env: NodeJS.ProcessE
     if (sse !== 'aws:kms') throw new MqbakError('usage', '--s3-sse-kms-key-id needs --s3-sse aws:kms');
     config.sseKmsKeyId = kmsKey;
   }
+  if (env.MQBAK_S3_CONTENT_MD5 === '1' || env.MQBAK_S3_CONTENT_MD5 === 'true') config.contentMd5 = true;
   const attempts = env.MQBAK_S3_MAX_ATTEMPTS;
   if (attempts !== undefined) {
     const n = Number(attempts);

@@ -103,24 +103,35 @@ export function compositeChecksum(algorithm: S3ChecksumAlgorithm, data: Bytes, p
   return `${digest(algorithm, Buffer.concat(digests)).toString('base64')}-${digests.length}`;
 }
 
-/** The integrity headers of one upload request (PutObject or UploadPart). */
+/** The integrity headers of one upload request (PutObject or UploadPart), beside its signed SHA-256. */
 export interface UploadChecksums {
-  ContentMD5: string;
+  ContentMD5?: string;
   ChecksumAlgorithm?: 'CRC32';
   ChecksumCRC32?: string;
 }
 
+/** Which of them an upload carries: the CRC32 with flexible checksums on, Content-MD5 where a server asks for it. */
+export interface ChecksumChoice {
+  crc32: boolean;
+  md5: boolean;
+}
+
 /**
- * Content-MD5 of `body`, and with `crc32` (flexible checksums on) its CRC32 as well, in one pass
- * over the parts: each part is read for both while it is still in the CPU's cache.
+ * The headers `choice` asks for, of `body`, in one pass over the parts: each part is read for
+ * both while it is still in the CPU's cache.
  */
-export function uploadChecksums(body: PartsBody, crc32: boolean): UploadChecksums {
-  const md5 = createHash('md5');
+export function uploadChecksums(body: PartsBody, choice: ChecksumChoice): UploadChecksums {
+  const md5 = choice.md5 ? createHash('md5') : null;
   let crc = 0;
   for (const p of body.parts) {
-    md5.update(p);
-    if (crc32) crc = zlibCrc32(p, crc);
+    md5?.update(p);
+    if (choice.crc32) crc = zlibCrc32(p, crc);
   }
-  const ContentMD5 = md5.digest('base64');
-  return crc32 ? { ContentMD5, ChecksumAlgorithm: 'CRC32', ChecksumCRC32: u32(crc).toString('base64') } : { ContentMD5 };
+  const out: UploadChecksums = {};
+  if (md5) out.ContentMD5 = md5.digest('base64');
+  if (choice.crc32) {
+    out.ChecksumAlgorithm = 'CRC32';
+    out.ChecksumCRC32 = u32(crc).toString('base64');
+  }
+  return out;
 }

@@ -13,6 +13,11 @@ export interface S3Config {
   forcePathStyle?: boolean;
   /** 'when-required' for servers that reject the SDK's default flexible checksums. */
   checksum?: 'when-required' | 'when-supported';
+  /**
+   * Content-MD5 on every upload from the first (MQBAK_S3_CONTENT_MD5=1). Otherwise it is sent only
+   * once the server has asked for it: every upload is signed with its SHA-256 anyway (s3.ts).
+   */
+  contentMd5?: boolean;
   /** Attempts per request, retries of transient errors included (default 6, see s3-retry.ts). */
   maxAttempts?: number;
   /** Server-side encryption asked for on every upload: the bucket holds the keys (docs/ENCRYPTION.md, section 1). */

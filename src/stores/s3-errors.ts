@@ -22,6 +22,18 @@ export function isNotImplemented(e: unknown): boolean {
   return statusOf(e) === 501 || nameOf(e) === 'NotImplemented';
 }
 
+/**
+ * A server that wants Content-MD5 on an upload sent without it: AWS S3 into a bucket with Object
+ * Lock retention (400 InvalidRequest, "Content-MD5 OR x-amz-checksum- HTTP header is required"),
+ * MissingContentMD5 elsewhere. Nothing was stored; the upload may be sent again with it.
+ */
+export function asksForContentMd5(e: unknown): boolean {
+  const name = nameOf(e);
+  if (name === 'MissingContentMD5') return true;
+  if (statusOf(e) !== 400 || name === 'BadDigest' || name === 'InvalidDigest') return false;
+  return /content-md5/i.test(messageOf(e));
+}
+
 /** A write-once refusal: If-None-Match '*' found the object there. */
 export function isPreconditionFailed(e: unknown): boolean {
   return statusOf(e) === 412 || nameOf(e) === 'PreconditionFailed';

@@ -1,12 +1,12 @@
 /**
  * A multipart upload of a body already in memory: each part is a list of views of the caller's
  * chunks (a chunk that straddles a part boundary is cut into two views; nothing is copied), sent
- * QUEUE_SIZE at a time as a stream of those views, each with Content-MD5 (checked by the server)
- * and each retried on its own like any request. Any failure aborts the upload, so no invisible parts are left to pay
+ * QUEUE_SIZE at a time as a stream of those views, each signed with its SHA-256 and with the
+ * checksums of the store's choice (withChecksums), and each retried on its own like any request. Any failure aborts the upload, so no invisible parts are left to pay
  * for, and the error reported is the one that failed the upload, not the abort's.
  * (Not lib-storage's Upload: it reports the abort's error instead of the part's when the abort
- * fails too, which turned a retriable 500 into a permanent 405 on s3rver, and it sends no
- * Content-MD5 per part.)
+ * fails too, which turned a retriable 500 into a permanent 405 on s3rver, and it could not
+ * add Content-MD5 to a part when a server asks for it.)
  */
 import {
   AbortMultipartUploadCommand,
@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { PartsBody } from './s3-body.js';
-import { uploadChecksums } from './s3-checksums.js';
+import type { UploadChecksums } from './s3-checksums.js';
 import { isNotImplemented, nameOf } from './s3-errors.js';
 
 /** Parts in flight at once (parts are views of the caller's chunks: no copies). */
@@ -42,6 +42,8 @@ export interface MultipartTarget {
   holds(Key: string, body: PartsBody, signal: AbortSignal | undefined): Promise<boolean>;
   /** Whether the client adds flexible checksums (requestChecksumCalculation WHEN_SUPPORTED). */
   flexible(): Promise<boolean>;
+  /** Sends the upload `request` makes with the integrity headers of `body` (S3Store.withChecksums). */
+  withChecksums<T>(body: PartsBody, request: (checksums: UploadChecksums) => Promise<T>): Promise<T>;
 }
 
 // Errors of uploads whose abort failed as well: their parts stay on the server, which the
@@ -66,7 +68,7 @@ export async function multipartUpload(t: MultipartTarget, Key: string, body: Par
   const UploadId = create.UploadId;
   if (!UploadId) throw new MqbakError('unreachable', `${t.description}: the server started a multipart upload without an upload id`);
   try {
-    const parts = await uploadParts(t, Key, UploadId, body, flexible, signal, onRetry);
+    const parts = await uploadParts(t, Key, UploadId, body, signal, onRetry);
     throwIfAborted(signal);
     const complete = (conditional: boolean) =>
       t.send(
@@ -110,7 +112,6 @@ async function uploadParts(
   Key: string,
   UploadId: string,
   body: PartsBody,
-  flexible: boolean,
   signal: AbortSignal | undefined,
   onRetry: () => void,
 ): Promise<CompletedPart[]> {
@@ -123,19 +124,21 @@ async function uploadParts(
       const i = next++;
       const part = body.slice(i * t.partSize, Math.min(body.length, (i + 1) * t.partSize));
       try {
-        const out = await t.send<UploadPartCommandOutput>(
-          new UploadPartCommand({
-            Bucket: t.bucket,
-            Key,
-            UploadId,
-            PartNumber: i + 1,
-            // sent by the client's PartsBody middleware (s3-body.ts)
-            Body: part as never,
-            ContentLength: part.length,
-            ...uploadChecksums(part, flexible),
-          }),
-          signal,
-          onRetry,
+        const out = await t.withChecksums(part, (checksums) =>
+          t.send<UploadPartCommandOutput>(
+            new UploadPartCommand({
+              Bucket: t.bucket,
+              Key,
+              UploadId,
+              PartNumber: i + 1,
+              // sent by the client's PartsBody middleware (s3-body.ts)
+              Body: part as never,
+              ContentLength: part.length,
+              ...checksums,
+            }),
+            signal,
+            onRetry,
+          ),
         );
         if (!out.ETag) throw new MqbakError('unreachable', `${t.description}: the server answered part ${i + 1} of ${Key} without an ETag`);
         parts[i] = { PartNumber: i + 1, ETag: out.ETag, ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}) };

@@ -2,9 +2,9 @@
  * The S3 store: archives in AWS S3 or an S3-compatible server (MinIO, Ceph, R2, B2...).
  * This module is only loaded for s3:// stores, so it may import the SDK at the top.
  *
- * What it checks, because object stores fail quietly: every upload (single or each part) carries
- * Content-MD5, which servers that implement it verify on receipt, and is signed with the SHA-256
- * of its bytes; after every upload a
+ * What it checks, because object stores fail quietly: every upload (single or each part) is
+ * signed with the SHA-256 of its bytes, which S3 and servers like it verify on receipt, carries
+ * the CRC32 with flexible checksums on, and Content-MD5 where a server asks for it; after every upload a
  * HeadObject must show the exact size sent and every checksum mqbak can compute
  * (s3-read-back.ts). Write-once is If-None-Match '*' where the server honours it, and a
  * HeadObject before writing everywhere. A body given as parts is sent as they are, never joined
@@ -25,8 +25,8 @@ import {
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { DEFAULT_MAX_ATTEMPTS, MULTIPART_THRESHOLD, PART_SIZE, s3ClientConfig, s3Description, sseParams, type S3Config, type S3StoreTuning } from './s3-config.js';
 import { PartsBody, sameBytes, sendPartsBodies, type Bytes } from './s3-body.js';
-import { uploadChecksums } from './s3-checksums.js';
-import { clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_REFUSALS, nameOf, s3Failure, statusOf } from './s3-errors.js';
+import { uploadChecksums, type UploadChecksums } from './s3-checksums.js';
+import { asksForContentMd5, clockSkew, isNotFound, isNotImplemented, isPreconditionFailed, KNOWN_REFUSALS, nameOf, s3Failure, statusOf } from './s3-errors.js';
 import { leftParts, multipartUpload, type MultipartTarget } from './s3-multipart.js';
 import { readGetBody } from './s3-get-body.js';
 import { checkUploaded } from './s3-read-back.js';
@@ -50,6 +50,8 @@ export class S3Store implements Store {
   private readonly multipart: MultipartTarget;
   /** Cleared when the server answers If-None-Match with 501: some compatible servers do. */
   private readonly writeOnce = { conditional: true };
+  /** Set when Content-MD5 goes on every upload: asked for by the settings, or by the server once. */
+  private readonly contentMd5: { always: boolean };
   /** Server-side encryption parameters of every upload (empty without --s3-sse). */
   private readonly sse: ReturnType<typeof sseParams>;
   private bucketChecked = false;
@@ -65,6 +67,7 @@ export class S3Store implements Store {
     this.multipartThreshold = tuning.multipartThreshold ?? MULTIPART_THRESHOLD;
     this.description = s3Description(bucket, this.base, config.endpoint);
     this.sse = sseParams(config);
+    this.contentMd5 = { always: config.contentMd5 === true };
     this.client = new S3Client(s3ClientConfig(config, tuning));
     sendPartsBodies(this.client);
     this.multipart = {
@@ -77,6 +80,7 @@ export class S3Store implements Store {
       writeOnce: this.writeOnce,
       holds: (Key, body, signal) => this.holds(Key.slice(this.base.length), body, signal),
       flexible: () => this.flexible(),
+      withChecksums: (body, request) => this.withChecksums(body, request),
     };
   }
 
@@ -126,26 +130,27 @@ export class S3Store implements Store {
   }
 
   /**
-   * One PutObject with Content-MD5, write-once where the server supports If-None-Match. With
-   * flexible checksums on, the CRC32 is computed here and sent as a header: given a streamed body,
-   * the SDK would compute it itself into an aws-chunked trailer, which many servers refuse.
+   * One PutObject, write-once where the server supports If-None-Match. With flexible checksums on,
+   * the CRC32 is computed here and sent as a header: given a streamed body, the SDK would compute
+   * it itself into an aws-chunked trailer, which many servers refuse.
    */
   private async putWhole(Key: string, body: PartsBody, signal: AbortSignal | undefined, onRetry: () => void): Promise<void> {
-    const checksums = uploadChecksums(body, await this.flexible());
     const putOnce = (conditional: boolean) =>
-      this.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key,
-          // sent by the client's PartsBody middleware (s3-body.ts)
-          Body: body as never,
-          ContentLength: body.length,
-          ...checksums,
-          IfNoneMatch: conditional ? '*' : undefined,
-          ...this.sse,
-        }),
-        signal,
-        onRetry,
+      this.withChecksums(body, (checksums) =>
+        this.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key,
+            // sent by the client's PartsBody middleware (s3-body.ts)
+            Body: body as never,
+            ContentLength: body.length,
+            ...checksums,
+            IfNoneMatch: conditional ? '*' : undefined,
+            ...this.sse,
+          }),
+          signal,
+          onRetry,
+        ),
       );
     try {
       await putOnce(this.writeOnce.conditional);
@@ -153,6 +158,27 @@ export class S3Store implements Store {
       if (!this.writeOnce.conditional || !isNotImplemented(e)) throw e;
       this.writeOnce.conditional = false;
       await putOnce(false);
+    }
+  }
+
+  /**
+   * Sends the upload `request` makes with the integrity headers of `body`. Every upload is signed
+   * with the SHA-256 of its bytes (s3-body.ts), which AWS S3 and Ceph RGW check against what
+   * arrives; the CRC32 goes with it when flexible checksums are on. Content-MD5 would check the
+   * same bytes once more at the price of the dearest hash of the three (about 0.4 s of CPU per
+   * 235 MB), so it goes only where asked: by the settings, or by a server that refuses an upload
+   * without it (AWS S3 into a bucket with Object Lock when no flexible checksum is sent), which
+   * is then sent again with it, as is every upload after it.
+   */
+  private async withChecksums<T>(body: PartsBody, request: (checksums: UploadChecksums) => Promise<T>): Promise<T> {
+    const crc32 = await this.flexible();
+    const md5 = this.contentMd5.always;
+    try {
+      return await request(uploadChecksums(body, { crc32, md5 }));
+    } catch (e) {
+      if (md5 || !asksForContentMd5(e)) throw e;
+      this.contentMd5.always = true;
+      return request(uploadChecksums(body, { crc32, md5: true }));
     }
   }
 

@@ -6,6 +6,7 @@
  * the set-up runs one) injects each fault; everything else is the server's own answer. The proxy
  * keeps the Host header, so the gateway checks the client's V4 signatures as they were made.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { crc32 } from 'node:zlib';
@@ -27,7 +28,7 @@ type Action =
   | { kind: 'forward' }
   /** forward to the server, then cut the client's connection instead of answering */
   | { kind: 'forward-then-drop' }
-  | { kind: 'answer'; status: number; code: string };
+  | { kind: 'answer'; status: number; code: string; message?: string };
 
 interface Faults {
   onRequest?: (r: Seen) => Action | Promise<Action>;
@@ -44,8 +45,8 @@ let proxyEndpoint: string;
 let upstream: http.Agent;
 const stores: Store[] = [];
 
-function errorXml(code: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected by the test proxy</Message></Error>`;
+function errorXml(code: string, message = 'injected by the test proxy'): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
 }
 
 /** Hooks of one server's run: its bucket, the proxy in front of it, its credentials. */
@@ -69,7 +70,7 @@ function useServer(s: S3TestServer): void {
         seen.push(r);
         const action = (await faults.onRequest?.(r)) ?? { kind: 'forward' };
         if (action.kind === 'answer') {
-          const body = errorXml(action.code);
+          const body = errorXml(action.code, action.message);
           res.writeHead(action.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
           res.end(req.method === 'HEAD' ? undefined : body);
           return;
@@ -353,6 +354,37 @@ describe.each(s3Servers())('S3 store against a misbehaving server ($name behind 
     expect(e.code).toBe('interrupted');
     expect(Date.now() - started).toBeLessThan(1500);
   });
+
+  it('uploads carry no Content-MD5 until a server refuses one without it; then it is sent again with it, as is every upload after it', async () => {
+    const MiB = 1024 * 1024;
+    const s = await store({}, { ...fast, multipartThreshold: 6 * MiB, partSize: 5 * MiB });
+    // as AWS S3 answers an upload into a bucket with Object Lock retention
+    const objectLock = 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters';
+    let refuse = false;
+    faults.onRequest = (r) => (refuse && r.method === 'PUT' && !r.headers['content-md5'] ? { kind: 'answer', status: 400, code: 'InvalidRequest', message: objectLock } : { kind: 'forward' });
+    const md5Of = (r: Seen) => r.headers['content-md5'];
+    await s.put('plain', bytes(10, 1));
+    expect(seen.filter((r) => r.method === 'PUT').map(md5Of)).toEqual([undefined]);
+    seen.length = 0;
+    refuse = true;
+    const body = bytes(12 * MiB, 2);
+    expect((await s.put('asked', body)).size).toBe(body.length);
+    expect(Buffer.from(await s.get('asked')).equals(Buffer.from(body))).toBe(true);
+    const parts = seen.filter((r) => r.method === 'PUT' && r.url.includes('partNumber='));
+    // each part refused once without it (they go up together), then sent with it
+    expect(parts.filter((r) => md5Of(r) === undefined).length).toBeGreaterThanOrEqual(1);
+    for (const r of parts.filter((p) => md5Of(p) !== undefined)) expect(md5Of(r)).toBe(createHash('md5').update(r.body).digest('base64'));
+    expect(parts.filter((r) => md5Of(r) !== undefined).length).toBe(3);
+    seen.length = 0;
+    const small = bytes(100, 3);
+    await s.put('after', small);
+    expect(seen.filter((r) => r.method === 'PUT').map(md5Of)).toEqual([createHash('md5').update(small).digest('base64')]);
+    // MQBAK_S3_CONTENT_MD5=1: from the first upload
+    seen.length = 0;
+    const always = await store({ contentMd5: true });
+    await always.put('first', small);
+    expect(seen.filter((r) => r.method === 'PUT').map(md5Of)).toEqual([createHash('md5').update(small).digest('base64')]);
+  }, 60_000);
 
   it('a server answering If-None-Match with 501 Not Implemented is written to without it', async () => {
     const s = await store();

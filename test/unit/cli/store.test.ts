@@ -14,6 +14,12 @@ describe('S3 settings', () => {
     expect(s3ConfigFrom({}, { AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED' }).checksum).toBe('when-required');
     expect(() => s3ConfigFrom({ s3Checksum: 'sometimes' }, {})).toThrow(/when-required or when-supported/);
   });
+  it('MQBAK_S3_CONTENT_MD5=1 puts Content-MD5 on every upload; otherwise the store decides', () => {
+    expect(s3ConfigFrom({}, { MQBAK_S3_CONTENT_MD5: '1' }).contentMd5).toBe(true);
+    expect(s3ConfigFrom({}, { MQBAK_S3_CONTENT_MD5: 'true' }).contentMd5).toBe(true);
+    expect(s3ConfigFrom({}, {}).contentMd5).toBeUndefined();
+    expect(s3ConfigFrom({}, { MQBAK_S3_CONTENT_MD5: '0' }).contentMd5).toBeUndefined();
+  });
   it('an s3:// store\'s region and endpoint are checked before the SDK sends anything', () => {
     expect(() => checkS3Settings({ region: 'eu-west-1', endpoint: 'https://s3.example:9000' })).not.toThrow();
     expect(() => checkS3Settings({ region: 'default' })).not.toThrow();

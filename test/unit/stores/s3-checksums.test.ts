@@ -21,12 +21,15 @@ describe('S3 checksums', () => {
     expect(crc64nvme(new Uint8Array(1))).not.toEqual(crc64nvme(new Uint8Array(2)));
   });
 
-  it("an upload's Content-MD5 and CRC32 are those of the parts joined, the CRC32 only when asked", () => {
+  it("an upload's Content-MD5 and CRC32 are those of the parts joined, each only when asked", () => {
     const parts = [check.subarray(0, 4), new Uint8Array(0), check.subarray(4)];
     const md5 = createHash('md5').update(check).digest('base64');
-    expect(uploadChecksums(new PartsBody(parts), false)).toEqual({ ContentMD5: md5 });
-    expect(uploadChecksums(new PartsBody(parts), true)).toEqual({ ContentMD5: md5, ChecksumAlgorithm: 'CRC32', ChecksumCRC32: Buffer.from('cbf43926', 'hex').toString('base64') });
-    expect(uploadChecksums(new PartsBody([]), true)).toEqual({ ContentMD5: createHash('md5').digest('base64'), ChecksumAlgorithm: 'CRC32', ChecksumCRC32: 'AAAAAA==' });
+    const crc = { ChecksumAlgorithm: 'CRC32', ChecksumCRC32: Buffer.from('cbf43926', 'hex').toString('base64') };
+    expect(uploadChecksums(new PartsBody(parts), { crc32: false, md5: false })).toEqual({});
+    expect(uploadChecksums(new PartsBody(parts), { crc32: false, md5: true })).toEqual({ ContentMD5: md5 });
+    expect(uploadChecksums(new PartsBody(parts), { crc32: true, md5: false })).toEqual(crc);
+    expect(uploadChecksums(new PartsBody(parts), { crc32: true, md5: true })).toEqual({ ContentMD5: md5, ...crc });
+    expect(uploadChecksums(new PartsBody([]), { crc32: true, md5: true })).toEqual({ ContentMD5: createHash('md5').digest('base64'), ChecksumAlgorithm: 'CRC32', ChecksumCRC32: 'AAAAAA==' });
   });
 
   it('SHA checksums are base64 of the digest', () => {

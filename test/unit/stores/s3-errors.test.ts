@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isNotFound, isNotImplemented, isPreconditionFailed, isTransient, s3Failure } from '../../../src/stores/s3-errors.js';
+import { asksForContentMd5, isNotFound, isNotImplemented, isPreconditionFailed, isTransient, s3Failure } from '../../../src/stores/s3-errors.js';
 
 // errors shaped as the AWS SDK throws them: a name, and the HTTP status in $metadata
 const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
@@ -13,6 +13,19 @@ describe('what S3 failures mean', () => {
     expect(isNotFound(sdkError('NoSuchBucket', 404))).toBe(false);
     expect(isPreconditionFailed(sdkError('PreconditionFailed', 412))).toBe(true);
     expect(isNotImplemented(sdkError('NotImplemented', 501))).toBe(true);
+  });
+
+  it('tells a server that wants Content-MD5 from one that found it wrong', () => {
+    // AWS S3, an upload into a bucket with Object Lock retention without Content-MD5 or a flexible checksum
+    const objectLock = Object.assign(new Error('Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters'), {
+      name: 'InvalidRequest',
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(asksForContentMd5(objectLock)).toBe(true);
+    expect(asksForContentMd5(sdkError('MissingContentMD5', 400))).toBe(true);
+    expect(asksForContentMd5(Object.assign(new Error('The Content-MD5 you specified did not match what we received.'), { name: 'BadDigest', $metadata: { httpStatusCode: 400 } }))).toBe(false);
+    expect(asksForContentMd5(sdkError('InvalidRequest', 400))).toBe(false);
+    expect(asksForContentMd5(sdkError('AccessDenied', 403))).toBe(false);
   });
 
   it('retries 5xx, 429, throttling and dropped connections, never 501 or 4xx', () => {
