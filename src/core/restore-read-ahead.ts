@@ -3,8 +3,9 @@
  * remote store every read waited for a whole download while nothing was decoded or published.
  * readingAhead gives the reader a view of the store that, once a segment of the list has
  * arrived, starts reading the next one, so that its download overlaps the decoding and
- * publishing of the one before. One segment ahead at most: a stream holds two segments at a
- * time, whatever the size of the backup. Every segment is still checked (size, SHA-256, blocks,
+ * publishing of the one before. One segment ahead at most, and only while memory allows
+ * (READ_AHEAD_BUDGET): a stream holds at most two segments at a time, whatever the size of the
+ * backup, and several streams together only as many as fit. Every segment is still checked (size, SHA-256, blocks,
  * records) by the reader when its turn comes, read ahead or not. A local folder's reads cost
  * little next to decoding and publishing: they are not read ahead (Store.remote), which would only
  * add a segment per stream to the memory a restore holds.
@@ -13,11 +14,27 @@ import { attachMasterKey, masterKeyOf } from '../archive/encryption/store-key.js
 import type { ByteRange, Store } from '../stores/store.js';
 
 /**
- * `store`, with whole-object reads of `keys` (in that order) one ahead; every other call, and a
- * key read out of turn, go to `store` as they are. A read ahead that fails fails the get that
- * asks for that key, when it does; one never asked for (the reader stopped) is left to settle.
+ * The bytes of buffers (Node's arrayBuffers: segments, blocks, requests, socket reads) under which
+ * a read ahead of one more segment may start. A restore from a remote store of several streams at
+ * once keeps the machine busy while one stream waits for its download (the others decode and
+ * publish); what a read ahead buys there is small (measured: docs/S3.md), and what it costs is a
+ * segment per stream. With one stream, or small segments, there is room, and it reads ahead.
  */
-export function readingAhead(store: Store, keys: readonly string[], signal?: AbortSignal): Store {
+export const READ_AHEAD_BUDGET = 48 * 1024 * 1024;
+
+/** Whether reading `size` more bytes ahead keeps the process's buffers within READ_AHEAD_BUDGET. */
+export function memoryAllows(size: number): boolean {
+  return process.memoryUsage().arrayBuffers + size <= READ_AHEAD_BUDGET;
+}
+
+/**
+ * `store`, with whole-object reads of `keys` (in that order) one ahead when `room` says the next
+ * one fits (it is given the size of the segment just read, as the next one's likely size); every
+ * other call, and a key read out of turn, go to `store` as they are. A read ahead that fails
+ * fails the get that asks for that key, when it does; one never asked for (the reader stopped) is
+ * left to settle.
+ */
+export function readingAhead(store: Store, keys: readonly string[], signal?: AbortSignal, room: (size: number) => boolean = memoryAllows): Store {
   const next = new Map<string, number>();
   keys.forEach((k, i) => next.set(k, i + 1));
   const ahead = new Map<string, Promise<Uint8Array>>();
@@ -35,9 +52,10 @@ export function readingAhead(store: Store, keys: readonly string[], signal?: Abo
       const taken = ahead.get(key);
       ahead.delete(key);
       const bytes = await (taken ?? store.get(key, options));
-      // the next one's download overlaps this one's decoding; none is started once stopped
+      // the next one's download overlaps this one's decoding; none is started once stopped, nor
+      // when memory does not allow it (the next get then reads it when asked)
       const after = keys[i];
-      if (after !== undefined && !ahead.has(after) && !(signal?.aborted ?? false)) ahead.set(after, start(after));
+      if (after !== undefined && !ahead.has(after) && !(signal?.aborted ?? false) && room(bytes.length)) ahead.set(after, start(after));
       return bytes;
     },
     put: (key, body, options) => store.put(key, body, options),

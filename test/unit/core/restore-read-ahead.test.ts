@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attachMasterKey, masterKeyOf } from '../../../src/archive/encryption/store-key.js';
-import { readingAhead } from '../../../src/core/restore-read-ahead.js';
+import { memoryAllows, READ_AHEAD_BUDGET, readingAhead } from '../../../src/core/restore-read-ahead.js';
 import { LocalStore } from '../../../src/stores/local.js';
 import { StoreNotFoundError, type Store } from '../../../src/stores/store.js';
 
@@ -12,6 +12,8 @@ let store: LocalStore;
 /** Every get that reached the store, in order. */
 let asked: string[];
 let spy: Store;
+/** Room for every read ahead, whatever else the test process holds. */
+const always = () => true;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mqbak-read-ahead-'));
@@ -32,7 +34,7 @@ afterEach(async () => {
 
 describe('readingAhead', () => {
   it('starts reading the next key of the list once one has arrived, never more than one ahead', async () => {
-    const view = readingAhead(spy, ['s/0', 's/1', 's/2', 's/3']);
+    const view = readingAhead(spy, ['s/0', 's/1', 's/2', 's/3'], undefined, always);
     expect(asked).toEqual([]);
     expect(await view.get('s/0')).toEqual(new Uint8Array(1000).fill(1));
     expect(asked).toEqual(['s/0', 's/1']);
@@ -42,6 +44,33 @@ describe('readingAhead', () => {
     expect(await view.get('s/2')).toEqual(new Uint8Array(1002).fill(3));
     expect(await view.get('s/3')).toEqual(new Uint8Array(1003).fill(4));
     expect(asked).toEqual(['s/0', 's/1', 's/2', 's/3']);
+  });
+
+  it('reads ahead only when memory allows the next one, judged by the size of the one just read', async () => {
+    const sizes: number[] = [];
+    let allow = false;
+    const view = readingAhead(spy, ['s/0', 's/1', 's/2', 's/3'], undefined, (size) => {
+      sizes.push(size);
+      return allow;
+    });
+    expect(await view.get('s/0')).toHaveLength(1000);
+    // no room: nothing read ahead; s/1 is read when asked
+    expect(asked).toEqual(['s/0']);
+    allow = true;
+    expect(await view.get('s/1')).toHaveLength(1001);
+    expect(asked).toEqual(['s/0', 's/1', 's/2']);
+    expect(await view.get('s/2')).toHaveLength(1002);
+    expect(await view.get('s/3')).toHaveLength(1003);
+    expect(asked).toEqual(['s/0', 's/1', 's/2', 's/3']);
+    // asked after each get with a key after it
+    expect(sizes).toEqual([1000, 1001, 1002]);
+  });
+
+  it("memory allows a read ahead while the process's buffers and the next segment fit the budget", () => {
+    expect(memoryAllows(READ_AHEAD_BUDGET + 1)).toBe(false);
+    const held = new Uint8Array(READ_AHEAD_BUDGET);
+    expect(memoryAllows(0)).toBe(false);
+    held[0] = 1;
   });
 
   it('reads a key out of turn, a range or a key not in the list from the store as asked', async () => {
@@ -56,7 +85,7 @@ describe('readingAhead', () => {
   });
 
   it('fails the get of a key whose read ahead failed, when it is asked for', async () => {
-    const view = readingAhead(spy, ['s/0', 'gone', 's/1']);
+    const view = readingAhead(spy, ['s/0', 'gone', 's/1'], undefined, always);
     await view.get('s/0');
     expect(asked).toEqual(['s/0', 'gone']);
     await expect(view.get('gone')).rejects.toBeInstanceOf(StoreNotFoundError);
@@ -73,7 +102,7 @@ describe('readingAhead', () => {
 
   it('starts nothing once the signal is aborted', async () => {
     const stop = new AbortController();
-    const view = readingAhead(spy, ['s/0', 's/1'], stop.signal);
+    const view = readingAhead(spy, ['s/0', 's/1'], stop.signal, always);
     stop.abort();
     await expect(view.get('s/0', { signal: stop.signal })).rejects.toMatchObject({ code: 'interrupted' });
     // a get already on its way when the signal came: its bytes, and no read ahead after it
