@@ -5,8 +5,8 @@
  * arrived, starts reading the next one, so that its download overlaps the decoding and
  * publishing of the one before. One segment ahead at most, and only while memory allows
  * (READ_AHEAD_BUDGET): a stream holds at most two segments at a time, whatever the size of the
- * backup, and several streams together only as many as fit. Every segment is still checked (size, SHA-256, blocks,
- * records) by the reader when its turn comes, read ahead or not. A local folder's reads cost
+ * backup, and several streams together only as many as fit. Every segment is still checked
+ * (size, SHA-256, blocks, records) by the reader when its turn comes, read ahead or not. A local folder's reads cost
  * little next to decoding and publishing: they are not read ahead (Store.remote), which would only
  * add a segment per stream to the memory a restore holds.
  */

@@ -1,7 +1,8 @@
 /**
  * After an upload: the stored size must be what was sent, and so must every checksum the
  * server reports that mqbak can compute (servers that report none, like s3rver, are checked on
- * size alone; single puts also carried Content-MD5, checked by the server on receipt). The size
+ * size alone; every upload was also signed with its SHA-256, which servers like AWS S3 and Ceph
+ * RGW check on receipt). The size
  * check also catches the SDK's aws-chunked checksum trailers stored inside the object by servers
  * that do not understand them.
  */

@@ -4,8 +4,8 @@
  *
  * What it checks, because object stores fail quietly: every upload (single or each part) is
  * signed with the SHA-256 of its bytes, which S3 and servers like it verify on receipt, carries
- * the CRC32 with flexible checksums on, and Content-MD5 where a server asks for it; after every upload a
- * HeadObject must show the exact size sent and every checksum mqbak can compute
+ * the CRC32 with flexible checksums on, and Content-MD5 where a server asks for it; after every
+ * upload a HeadObject must show the exact size sent and every checksum mqbak can compute
  * (s3-read-back.ts). Write-once is If-None-Match '*' where the server honours it, and a
  * HeadObject before writing everywhere. A body given as parts is sent as they are, never joined
  * (s3-body.ts). Its parts: s3-config.ts (settings and the SDK client), s3-retry.ts (retries),
