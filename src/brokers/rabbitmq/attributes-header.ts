@@ -31,7 +31,6 @@ const PROPERTIES = ascii(',"properties":{');
 const REDELIVERED = ascii('},"redelivered":');
 const ROUTING_KEY = ascii(',"routingKey":');
 const FIELD_NAME = ascii('{"name":');
-const FIELD_VALUE = ascii(',"value":');
 const TYPE = ascii('{"type":');
 const VALUE = ascii(',"value":');
 const DIGITS = ascii('{"digits":');
@@ -227,7 +226,7 @@ class Reader {
       this.room(1 + e - s);
       out[this.o++] = e - s;
       this.copy(s, e);
-      this.expect(FIELD_VALUE);
+      this.expect(VALUE);
       this.value();
       this.expect1(0x7d);
     }
