@@ -109,6 +109,9 @@ export class FrameWriter {
     const c = ch as unknown as Partial<AmqplibChannel> & { connection?: Partial<AmqplibConnection> };
     const conn = c.connection;
     if (typeof c.ch !== 'number' || typeof c.pushConfirmCallback !== 'function' || !conn || !Array.isArray(conn.channels) || typeof conn.frameMax !== 'number') return null;
+    // an open channel sends through its prototype's sendMessage; amqplib puts a refusing one on a
+    // channel it closes, which publishEncoded checks for
+    if (Object.hasOwn(ch, 'sendMessage')) return null;
     const w = new FrameWriter(conn as AmqplibConnection);
     return w.slotOf(ch) ? w : null;
   }
