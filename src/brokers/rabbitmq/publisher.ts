@@ -8,6 +8,7 @@ import { MqbakError, messageOf } from '../../common/errors.js';
 import type { AmqpField, AmqpProperties } from './amqp-types.js';
 import { toAmqplibTable } from './amqp-codec.js';
 import { PUBLISH_EXTRAS, type PublishExtras, type RabbitConnection } from './connection.js';
+import { DEFAULT_FRAME_MAX, FrameWriter, messageFrames, publishMethodFrame, setChannel, type AmqplibChannel } from './publish-frames.js';
 
 export interface PublishOutcome {
   ok: boolean;
@@ -150,6 +151,10 @@ export class ConfirmPublisher {
   private idleWaiters: Array<() => void> = [];
   /** The most messages that were unconfirmed at once (for tests and measurements). */
   private peak = 0;
+  /** Writing frames to amqplib's channels (null: its internals are not as expected). */
+  private frameWriter: FrameWriter | null = null;
+  /** The last basic.publish method frame built, for the next message to the same place. */
+  private methodFrame: { exchange: string; routingKey: string; channel: number; bytes: Buffer } | null = null;
 
   private constructor(
     private readonly conn: RabbitConnection,
@@ -184,6 +189,7 @@ export class ConfirmPublisher {
       if (p) p.returned = `returned by the broker: ${msg.fields.replyCode} ${msg.fields.replyText}`;
     });
     this.channel = ch;
+    this.frameWriter ??= FrameWriter.of(ch);
   }
 
   private failAll(reason: string): void {
@@ -233,6 +239,64 @@ export class ConfirmPublisher {
     options: Options.Publish,
     signal?: AbortSignal,
   ): Promise<{ outcome: Promise<PublishOutcome> }> {
+    const ch = await this.ready(signal);
+    const { entry, confirmed } = this.track(exchange, routingKey, content);
+    let writable: boolean;
+    try {
+      writable = ch.publish(exchange, routingKey, content, options, confirmed);
+    } catch (e) {
+      // amqplib refuses before sending (a property of the wrong type, headers over its 64 KiB buffer)
+      entry.resolve({ ok: false, reason: `not sent: ${messageOf(e)}` });
+      return { outcome: entry.done };
+    }
+    if (!writable) await new Promise<void>((r) => this.drainWaiters.push(r));
+    // wrapped: an async function returning a bare promise would wait for the confirm
+    return { outcome: entry.done };
+  }
+
+  /** Whether publishEncoded can be used on this connection (amqplib's internals are as expected). */
+  get writesFrames(): boolean {
+    return this.frameWriter !== null;
+  }
+
+  /**
+   * publish() with `mandatory`, for a message whose content-header properties are already encoded
+   * (`properties`: the flags and the fields, as on the wire; attributes-header.ts): its frames
+   * (basic.publish, the content header, the body) are written to the channel as one buffer,
+   * without amqplib's option handling and property encoding. `properties` is copied before this
+   * waits for anything. Only when `writesFrames`.
+   */
+  async publishEncoded(exchange: string, routingKey: string, properties: Uint8Array, content: Buffer, signal?: AbortSignal): Promise<{ outcome: Promise<PublishOutcome> }> {
+    const frames = this.frames(exchange, routingKey, properties, content);
+    const ch = await this.ready(signal);
+    const { entry, confirmed } = this.track(exchange, routingKey, content);
+    const w = this.frameWriter;
+    const slot = w && !Object.hasOwn(ch, 'sendMessage') ? w.slotOf(ch) : null;
+    if (!slot) {
+      // amqplib takes no more messages on a channel it is closing (its own publish would throw)
+      entry.resolve({ ok: false, reason: 'not sent: channel closed' });
+      return { outcome: entry.done };
+    }
+    if (slot.number !== frames.readUInt16BE(1)) setChannel(frames, slot.number);
+    const writable = slot.write(frames);
+    (ch as unknown as AmqplibChannel).pushConfirmCallback(confirmed);
+    if (!writable) await new Promise<void>((r) => this.drainWaiters.push(r));
+    return { outcome: entry.done };
+  }
+
+  /** The frames of one basic.publish with `mandatory`, on the current channel's number. */
+  private frames(exchange: string, routingKey: string, properties: Uint8Array, content: Buffer): Buffer {
+    const channel = this.channel ? (this.channel as unknown as AmqplibChannel).ch : 0;
+    let method = this.methodFrame;
+    if (!method || method.exchange !== exchange || method.routingKey !== routingKey || method.channel !== channel) {
+      method = this.methodFrame = { exchange, routingKey, channel, bytes: publishMethodFrame(channel, exchange, routingKey) };
+    }
+    const frameMax = this.frameWriter?.frameMax() ?? 0;
+    return messageFrames(method.bytes, channel, properties, content, frameMax > 0 ? frameMax : DEFAULT_FRAME_MAX);
+  }
+
+  /** Waits for room in the window, then returns the channel (opening a new one after a failure). */
+  private async ready(signal: AbortSignal | undefined): Promise<ConfirmChannel> {
     while (this.pending.unsettled >= this.window) {
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       await new Promise<void>((r) => this.roomWaiters.push(r));
@@ -244,7 +308,11 @@ export class ConfirmPublisher {
         throw new MqbakError('unreachable', `open a publishing channel: ${messageOf(e)}`, { cause: e });
       }
     }
-    const ch = this.channel!;
+    return this.channel!;
+  }
+
+  /** A message about to be sent: its entry in the window and the confirm callback amqplib calls. */
+  private track(exchange: string, routingKey: string, content: Buffer): { entry: Pending; confirmed: (err: unknown) => void } {
     let resolve!: (o: PublishOutcome) => void;
     const done = new Promise<PublishOutcome>((r) => (resolve = r));
     const entry: Pending = {
@@ -264,21 +332,12 @@ export class ConfirmPublisher {
     };
     this.pending.push(entry);
     if (this.pending.unsettled > this.peak) this.peak = this.pending.unsettled;
-    let writable: boolean;
-    try {
-      writable = ch.publish(exchange, routingKey, content, options, (err) => {
-        if (err) entry.resolve({ ok: false, reason: 'nacked by the broker' });
-        else if (entry.returned) entry.resolve({ ok: false, reason: entry.returned });
-        else entry.resolve({ ok: true });
-      });
-    } catch (e) {
-      // amqplib refuses before sending (a property of the wrong type, headers over its 64 KiB buffer)
-      entry.resolve({ ok: false, reason: `not sent: ${messageOf(e)}` });
-      return { outcome: done };
-    }
-    if (!writable) await new Promise<void>((r) => this.drainWaiters.push(r));
-    // wrapped: an async function returning a bare promise would wait for the confirm
-    return { outcome: done };
+    const confirmed = (err: unknown) => {
+      if (err) entry.resolve({ ok: false, reason: 'nacked by the broker' });
+      else if (entry.returned) entry.resolve({ ok: false, reason: entry.returned });
+      else entry.resolve({ ok: true });
+    };
+    return { entry, confirmed };
   }
 
   /** Resolves when every published message has its outcome. */

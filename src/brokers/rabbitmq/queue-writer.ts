@@ -11,6 +11,7 @@ import type { JsonValue, RecordColumns, RecordSlice } from '../../common/record.
 import type { JournalEntry, OffsetRun, PlannedTarget, StreamWriter, WriteAck } from '../adapter.js';
 import { amqpMetaOfAttributes } from './amqp-json.js';
 import type { AmqpMessageMeta } from './amqp-types.js';
+import { republishedProperties, type HeaderRules } from './attributes-header.js';
 import type { RabbitConnection } from './connection.js';
 import { queueWarnings, republish, type QueueNotes, type RepublishCounts, type RepublishRules } from './republish.js';
 import { settledEntryOf, SettledTracker } from './settled-tracker.js';
@@ -42,12 +43,22 @@ export class QueueWriter implements StreamWriter {
   /** The publishing of the writes so far, one after the other. */
   private publishing: Promise<unknown> = Promise.resolve();
   private readonly outcomes = new Set<Promise<unknown>>();
+  /** When the common case's content headers are written from the attributes (attributes-header.ts); null: never. */
+  private readonly headerRules: HeaderRules | null;
 
   private constructor(
     private readonly setup: QueueWriterSetup,
     private readonly publisher: ConfirmPublisher,
     saved: JournalEntry | null,
   ) {
+    const { rules } = setup;
+    // a stream target refuses or drops some header types, --via-exchange routes by each message's
+    // exchange, and without the connection's extras amqplib would always add a headers table:
+    // those go the general way
+    this.headerRules =
+      publisher.writesFrames && rules.extrasSupported && !rules.streamTarget && !rules.viaExchange
+        ? { user: Buffer.from(rules.user, 'utf8'), viaExchange: rules.viaExchange }
+        : null;
     const entry = settledEntryOf(saved);
     this.tracker = new SettledTracker(entry);
     this.resume =
@@ -82,16 +93,25 @@ export class QueueWriter implements StreamWriter {
         throwIfAborted(signal);
         const cols = slice.cols;
         const position = BigInt(cols.position[i]!);
-        const how = republish(metaAt(cols, i, position), rules, counts, this.notes);
-        const settle = this.tracker.sent(position);
-        if ('refused' in how) {
-          settle(false);
-          out.push({ position, ok: false, reason: how.refused });
-          continue;
-        }
         const bytes = cols.bytes;
         const body = Buffer.from(bytes.buffer, bytes.byteOffset + cols.valueStart[i]!, Math.max(cols.valueLength[i]!, 0));
-        const { outcome } = await this.publisher.publish(how.exchange, how.routingKey, body, how.options, signal);
+        // the common case: the content header written from the attributes' bytes (same bytes on the wire)
+        const encoded = this.headerRules && cols.attributeLength[i]! >= 0 ? republishedProperties(bytes, cols.attributeStart[i]!, cols.attributeStart[i]! + cols.attributeLength[i]!, this.headerRules) : null;
+        let outcome: Promise<PublishOutcome>;
+        let settle: (ok: boolean) => void;
+        if (encoded) {
+          settle = this.tracker.sent(position);
+          ({ outcome } = await this.publisher.publishEncoded('', rules.targetQueue, encoded, body, signal));
+        } else {
+          const how = republish(metaAt(cols, i, position), rules, counts, this.notes);
+          settle = this.tracker.sent(position);
+          if ('refused' in how) {
+            settle(false);
+            out.push({ position, ok: false, reason: how.refused });
+            continue;
+          }
+          ({ outcome } = await this.publisher.publish(how.exchange, how.routingKey, body, how.options, signal));
+        }
         const landed = offsets?.published(position, body) ?? null;
         const done = outcome.then((o: PublishOutcome): Outcome => {
           settle(o.ok);

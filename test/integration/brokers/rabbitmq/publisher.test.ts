@@ -170,4 +170,34 @@ describe('publisher', () => {
     expect(rb.ok).toBe(true);
     expect((await takeAll(q)).map((m) => m.content.toString())).toEqual(['b']);
   });
+
+  it('messages with encoded properties go out in order with the others, are returned when unroutable, and move to a new channel after a failure', async () => {
+    const q = uniqueName('encoded');
+    await declare(q);
+    const pub = await ConfirmPublisher.open(conn, { window: 4 });
+    expect(pub.writesFrames).toBe(true);
+    // flags with delivery-mode only, and delivery-mode 2
+    const props = Buffer.from([0x10, 0x00, 2]);
+    const first = [
+      (await pub.publishEncoded('', q, props, Buffer.from('e0'))).outcome,
+      (await pub.publish('', q, Buffer.from('p1'), { mandatory: true })).outcome,
+      (await pub.publishEncoded('', q, props, Buffer.from('e2'))).outcome,
+    ];
+    expect((await Promise.all(first)).map((o) => o.ok)).toEqual([true, true, true]);
+    const missing = await (await pub.publishEncoded('', uniqueName('missing'), props, Buffer.from('m'))).outcome;
+    expect(missing).toMatchObject({ ok: false, reason: expect.stringMatching(/returned.*NO_ROUTE/) });
+    // the broker closes the channel; another channel takes its number, so the next one has another
+    const refused = await (await pub.publish('', q, Buffer.from('x'), { mandatory: true, userId: 'someone-else' })).outcome;
+    expect(refused.ok).toBe(false);
+    const holder = await conn.model.createChannel();
+    const after = [];
+    for (let i = 0; i < 6; i++) after.push((await pub.publishEncoded('', q, props, Buffer.alloc(200_000, i))).outcome);
+    expect((await Promise.all(after)).every((o) => o.ok)).toBe(true);
+    await pub.close();
+    await holder.close();
+    const got = await takeAll(q);
+    expect(got.map((m) => (m.content.length > 100 ? `f${m.content[0]}` : m.content.toString()))).toEqual(['e0', 'p1', 'e2', 'f0', 'f1', 'f2', 'f3', 'f4', 'f5']);
+    expect(got.every((m) => m.content.length !== 200_000 || m.content.every((b) => b === m.content[0]))).toBe(true);
+    for (const i of [0, 2, 3, 8]) expect(rawPropertiesOf(got[i]!).toString('hex')).toBe('100002');
+  });
 });
