@@ -95,7 +95,10 @@ export function mqbak(args: string[], profileDir?: string): string[] {
   const broker = args.find((x) => /^(kafka|amqps?|nats):\/\//.test(x))?.split(':')[0] ?? 'store';
   const mode = args.includes('--mode') ? `-${args[args.indexOf('--mode') + 1]}` : '';
   const dir = profileDir ? join(profileDir, `${args[0]}-${broker}${mode}`) : undefined;
-  return ['node', ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), MQBAK, ...args, '-q'];
+  // the executable itself, as a user runs it (its first lines give node options of their own);
+  // a profiled run through node (Node 20 takes --cpu-prof on the command line only), so with
+  // V8's default young generation
+  return [...(dir ? ['node', '--cpu-prof', `--cpu-prof-dir=${dir}`] : []), MQBAK, ...args, '-q'];
 }
 
 export function dirBytes(dir: string): number {
