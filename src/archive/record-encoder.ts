@@ -118,17 +118,21 @@ function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, sv
     let k = 0;
     for (; k + 4 <= length; k += 4) dv.setUint32(o + k, sv.getUint32(start + k));
     for (; k < length; k++) out[o + k] = src[start + k]!;
-  } else out.set(new Uint8Array(src.buffer, src.byteOffset + start, length), o);
+  } else out.set(new Uint8Array(viewedBuffer, viewedOffset + start, length), o);
   return o + length;
 }
 
-/** The view of the last columns' bytes: records of one set of columns are written one by one. */
+/** The last columns' bytes, their DataView and place: records of one set of columns are written one by one. */
 let viewed: Uint8Array | null = null;
 let viewOf: DataView = new DataView(new ArrayBuffer(0));
+let viewedBuffer: ArrayBufferLike = new ArrayBuffer(0);
+let viewedOffset = 0;
 
 function viewOfBytes(src: Uint8Array): DataView {
   if (src !== viewed) {
     viewOf = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    viewedBuffer = src.buffer;
+    viewedOffset = src.byteOffset;
     viewed = src;
   }
   return viewOf;
