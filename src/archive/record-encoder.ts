@@ -102,10 +102,11 @@ function setInt64(dv: DataView, o: number, v: number): void {
 const SHORT_SPAN = 64;
 
 /**
- * Writes a length-prefixed span of the columns' bytes (`sv` a view of `src`). No view of the
- * span is made for a short one (header names and values, keys): making it costs more than the
- * copy; a long one (a value) is copied natively through a plain Uint8Array over it, cheaper to
- * make than Buffer.subarray's (docs/PERFORMANCE.md, "The backup's main thread per record").
+ * Writes a length-prefixed span of the columns' bytes `src`, the bytes viewOfBytes was last given
+ * (`sv` its view). No view of the span is made for a short one (header names and values, keys):
+ * making it costs more than the copy; a long one (a value) is copied natively through a plain
+ * Uint8Array over it, cheaper to make than Buffer.subarray's (docs/PERFORMANCE.md, "The backup's
+ * main thread per record").
  */
 function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, sv: DataView, start: number, length: number): number {
   if (length < 0) {
@@ -122,7 +123,10 @@ function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, sv
   return o + length;
 }
 
-/** The last columns' bytes, their DataView and place: records of one set of columns are written one by one. */
+/**
+ * The last columns' bytes, their DataView, buffer and offset: the records of one set of columns
+ * are written one after the other, so these are read once per set rather than once per record.
+ */
 let viewed: Uint8Array | null = null;
 let viewOf: DataView = new DataView(new ArrayBuffer(0));
 let viewedBuffer: ArrayBufferLike = new ArrayBuffer(0);
