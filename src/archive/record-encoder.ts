@@ -98,17 +98,48 @@ function setInt64(dv: DataView, o: number, v: number): void {
   dv.setInt32(o + 4, (v - lo) / TWO_32, true);
 }
 
-function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, start: number, length: number): number {
+/** Spans up to this long are copied by 4-byte words; longer ones by one native copy. */
+const SHORT_SPAN = 64;
+
+/**
+ * Writes a length-prefixed span of the columns' bytes `src`, the bytes viewOfBytes was last given
+ * (`sv` its view). No view of the span is made for a short one (header names and values, keys):
+ * making it costs more than the copy; a long one (a value) is copied natively through a plain
+ * Uint8Array over it, cheaper to make than Buffer.subarray's (docs/PERFORMANCE.md, "The backup's
+ * main thread per record").
+ */
+function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, sv: DataView, start: number, length: number): number {
   if (length < 0) {
     dv.setUint32(o, NULL_LENGTH, true);
     return o + 4;
   }
   dv.setUint32(o, length, true);
   o += 4;
-  // short fields (header names and values, keys) byte by byte: cheaper than a subarray each
-  if (length < 48) for (let k = 0; k < length; k++) out[o + k] = src[start + k]!;
-  else out.set(src.subarray(start, start + length), o);
+  if (length <= SHORT_SPAN) {
+    let k = 0;
+    for (; k + 4 <= length; k += 4) dv.setUint32(o + k, sv.getUint32(start + k));
+    for (; k < length; k++) out[o + k] = src[start + k]!;
+  } else out.set(new Uint8Array(viewedBuffer, viewedOffset + start, length), o);
   return o + length;
+}
+
+/**
+ * The last columns' bytes, their DataView, buffer and offset: the records of one set of columns
+ * are written one after the other, so these are read once per set rather than once per record.
+ */
+let viewed: Uint8Array | null = null;
+let viewOf: DataView = new DataView(new ArrayBuffer(0));
+let viewedBuffer: ArrayBufferLike = new ArrayBuffer(0);
+let viewedOffset = 0;
+
+function viewOfBytes(src: Uint8Array): DataView {
+  if (src !== viewed) {
+    viewOf = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    viewedBuffer = src.buffer;
+    viewedOffset = src.byteOffset;
+    viewed = src;
+  }
+  return viewOf;
 }
 
 /**
@@ -117,6 +148,7 @@ function writeSpan(out: Uint8Array, dv: DataView, o: number, src: Uint8Array, st
  */
 export function writeColumnRecord(c: RecordColumns, i: number, size: number, out: Uint8Array, dv: DataView, offset: number): number {
   const src = c.bytes;
+  const sv = viewOfBytes(src);
   const ts = c.timestamp[i]!;
   dv.setUint32(offset, size - 4, true);
   setInt64(dv, offset + 4, c.position[i]!);
@@ -128,17 +160,17 @@ export function writeColumnRecord(c: RecordColumns, i: number, size: number, out
     setInt64(dv, offset + 13, ts);
   }
   out[offset + 21] = c.timestampType[i]!;
-  let o = writeSpan(out, dv, offset + 22, src, c.keyStart[i]!, c.keyLength[i]!);
-  o = writeSpan(out, dv, o, src, c.valueStart[i]!, c.valueLength[i]!);
+  let o = writeSpan(out, dv, offset + 22, src, sv, c.keyStart[i]!, c.keyLength[i]!);
+  o = writeSpan(out, dv, o, src, sv, c.valueStart[i]!, c.valueLength[i]!);
   const h0 = c.headerStart[i]!;
   const h1 = c.headerStart[i + 1]!;
   dv.setUint32(o, h1 - h0, true);
   o += 4;
   for (let h = h0; h < h1; h++) {
-    o = writeSpan(out, dv, o, src, c.headerNameStart[h]!, c.headerNameLength[h]!);
-    o = writeSpan(out, dv, o, src, c.headerValueStart[h]!, c.headerValueLength[h]!);
+    o = writeSpan(out, dv, o, src, sv, c.headerNameStart[h]!, c.headerNameLength[h]!);
+    o = writeSpan(out, dv, o, src, sv, c.headerValueStart[h]!, c.headerValueLength[h]!);
   }
-  o = writeSpan(out, dv, o, src, c.attributeStart[i]!, c.attributeLength[i]!);
+  o = writeSpan(out, dv, o, src, sv, c.attributeStart[i]!, c.attributeLength[i]!);
   if (o - offset !== size) throw new MqbakError('internal', `record ${c.position[i]}: encoded ${o - offset} of ${size} bytes`);
   return o;
 }

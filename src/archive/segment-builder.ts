@@ -34,16 +34,19 @@ export class SegmentBuilder {
   /** whether the current block starts inside a record */
   private continues = false;
   private blockRecords = 0;
-  private blockFirst: bigint | null = null;
-  private blockLast: bigint | null = null;
+  // positions as given: a number from columns (no BigInt made per record), a bigint from records
+  private blockFirst: bigint | number | null = null;
+  private blockLast: bigint | number | null = null;
+  private first: bigint | number | null = null;
+  private last: bigint | number | null = null;
   private sealedRaw = 0;
   /** bytes this builder holds now: the open block's records, blocks being compressed, the segment's bytes */
   private held = 0;
   /** the segment header, copied into `output` with the first block (an empty builder holds no chunk) */
   private readonly header: Uint8Array;
   records = 0;
-  firstPosition: bigint | null = null;
-  lastPosition: bigint | null = null;
+  /** encoded bytes of records added, for the caller to take (and zero) */
+  added = 0;
   firstTimestamp: number | null = null;
   lastTimestamp: number | null = null;
 
@@ -63,6 +66,14 @@ export class SegmentBuilder {
     // keeps one, empty, until its close)
     this.header = encodeSegmentHeader(sealing === null ? SEGMENT_VERSION : SEALED_SEGMENT_VERSION);
     this.parts.push(Promise.resolve());
+  }
+
+  get firstPosition(): bigint | null {
+    return this.first === null ? null : BigInt(this.first);
+  }
+
+  get lastPosition(): bigint | null {
+    return this.last === null ? null : BigInt(this.last);
   }
 
   get rawBytes(): number {
@@ -121,11 +132,27 @@ export class SegmentBuilder {
   /** addNow() for record i of the columns, encoded from them directly. */
   addColumnNow(c: RecordColumns, i: number): number {
     const ts = c.timestamp[i]!;
-    return this.put(columnRecordSize(c, i), null, c, i, BigInt(c.position[i]!), Number.isNaN(ts) ? null : ts);
+    return this.put(columnRecordSize(c, i), null, c, i, c.position[i]!, Number.isNaN(ts) ? null : ts);
+  }
+
+  /**
+   * addColumnNow() for records from, from + 1, ... of the columns, up to `to` (exclusive), until
+   * a record seals a block (backpressure() may then ask for a wait) or the segment holds `limit`
+   * raw bytes: the caller's checks after a record, made only where they can change. Returns the
+   * index after the last record added; their encoded sizes are added to `added`.
+   */
+  addColumnsNow(c: RecordColumns, from: number, to: number, limit: number): number {
+    const blocks = this.parts.length;
+    let i = from;
+    while (i < to) {
+      this.added += this.addColumnNow(c, i++);
+      if (this.parts.length !== blocks || this.sealedRaw + this.used >= limit) break;
+    }
+    return i;
   }
 
   /** Writes one record of `size` bytes: a prepared one, or record i of the columns. */
-  private put(size: number, p: PreparedRecord | null, c: RecordColumns | null, i: number, position: bigint, timestamp: number | null): number {
+  private put(size: number, p: PreparedRecord | null, c: RecordColumns | null, i: number, position: bigint | number, timestamp: number | null): number {
     if (this.used > 0 && this.used + size > this.blockSize) this.seal();
     if (size <= this.blockSize - this.used) {
       this.ensureBlock();
@@ -156,9 +183,9 @@ export class SegmentBuilder {
     this.blockFirst ??= position;
     this.blockLast = position;
     this.records++;
-    this.firstPosition ??= position;
+    this.first ??= position;
     if (this.records === 1) this.firstTimestamp = timestamp;
-    this.lastPosition = position;
+    this.last = position;
     this.lastTimestamp = timestamp;
     if (this.used >= this.blockSize) this.seal();
     return size;
@@ -190,8 +217,8 @@ export class SegmentBuilder {
     const raw = buffer.subarray(0, this.used);
     const flags = this.continues ? FLAG_CONTINUES : 0;
     const records = this.blockRecords;
-    const first = this.blockFirst ?? 0n;
-    const last = this.blockLast ?? 0n;
+    const first = BigInt(this.blockFirst ?? 0n);
+    const last = BigInt(this.blockLast ?? 0n);
     this.sealedRaw += raw.length;
     // raw may be moved to a worker (and emptied here) before the block header is written
     const rawLength = raw.length;

@@ -156,7 +156,10 @@ export class BackupStream implements StreamWriter {
         }
         this.last = record.position;
       }
-      await this.addAll(records.length, (i) => this.builder.addNow(records[i]!));
+      await this.addAll(records.length, (b, i) => {
+        b.added += b.addNow(records[i]!);
+        return i + 1;
+      });
     });
   }
 
@@ -174,20 +177,26 @@ export class BackupStream implements StreamWriter {
       }
       if (!Number.isSafeInteger(pos[n - 1]!)) throw new MqbakError('internal', `stream ${this.name}: position ${pos[n - 1]} is not a safe integer`);
       this.last = BigInt(pos[n - 1]!);
-      await this.addAll(n, (i) => this.builder.addColumnNow(columns, i));
+      // records encoded in runs up to a cut block or a full segment (SegmentBuilder.addColumnsNow)
+      await this.addAll(n, (b, i) => b.addColumnsNow(columns, i, n, this.writer.settings.segmentSize));
     });
   }
 
   /**
-   * Adds records 0..count-1 (checked already) with `add`: encoding is synchronous; only a full
-   * block (compression bound) or segment makes it wait.
+   * Adds records 0..count-1 (checked already): `run(builder, i)` encodes records from i on,
+   * synchronously, adding their sizes to builder.added, and returns the index after the last one
+   * it added. Only a full block (compression bound) or segment makes it wait, checked after each run.
    */
-  private async addAll(count: number, add: (i: number) => number): Promise<void> {
+  private async addAll(count: number, run: (b: SegmentBuilder, from: number) => number): Promise<void> {
     const { segmentSize } = this.writer.settings;
-    for (let i = 0; i < count; i++) {
-      this.rawBytes += add(i);
-      this.records++;
-      const wait = this.builder.backpressure();
+    for (let i = 0; i < count; ) {
+      const b = this.builder;
+      const next = run(b, i);
+      this.records += next - i;
+      this.rawBytes += b.added;
+      b.added = 0;
+      i = next;
+      const wait = b.backpressure();
       if (wait) {
         await wait;
         this.check(false);

@@ -6,7 +6,7 @@ import { encodeRecord } from '../../../src/archive/record-encoder.js';
 import { SegmentBuilder } from '../../../src/archive/segment-builder.js';
 import { BLOCK_PREFIX_SIZE, checkSegmentHeader, decodeBlockHeader, FLAG_CONTINUES } from '../../../src/archive/segment-framing.js';
 import { decodeSegment, decodeSegmentColumns, decodeSegmentObjects } from '../../../src/archive/segment-reader.js';
-import { columnRecord, type ArchiveRecord } from '../../../src/common/record.js';
+import { columnRecord, columnsOf, type ArchiveRecord } from '../../../src/common/record.js';
 import { pseudoRandomBytes } from '../../helpers/random.js';
 
 const rec = (position: bigint, size: number, attributes: ArchiveRecord['attributes'] = null): ArchiveRecord => ({
@@ -84,5 +84,35 @@ describe('SegmentBuilder and the segment reader', () => {
     const seg = await b.finish();
     expect(b.segmentBytes).toBeGreaterThan(0);
     expect(checkSegmentHeader(seg, 't').at).toBe(seg.length);
+  });
+  it('addColumnsNow adds records in runs that end where a block was cut or the segment is full, with the bytes of addColumnNow', async () => {
+    const records = Array.from({ length: 120 }, (_, i) => rec(BigInt(i * 3), 40 + ((i * 37) % 300)));
+    const cols = columnsOf(records);
+    const one = new SegmentBuilder(wasmZstdCodec, 3, 1024);
+    let sizes = 0;
+    for (let i = 0; i < cols.count; i++) sizes += one.addColumnNow(cols, i);
+    const runs = new SegmentBuilder(wasmZstdCodec, 3, 1024);
+    const internals = runs as unknown as { parts: unknown[] };
+    const limit = 20_000;
+    const ends: number[] = [];
+    let added = 0;
+    for (let i = 0; i < cols.count; ) {
+      const blocks = internals.parts.length;
+      const next = runs.addColumnsNow(cols, i, cols.count, limit);
+      expect(next).toBeGreaterThan(i);
+      // a run ends at a cut block, at the limit, or at the end; never before
+      const cut = internals.parts.length !== blocks;
+      expect(cut || runs.rawBytes >= limit || next === cols.count).toBe(true);
+      // records shorter than a block: the run's last record cut one block at most
+      expect(internals.parts.length - blocks).toBeLessThanOrEqual(1);
+      ends.push(next);
+      added += runs.added;
+      runs.added = 0;
+      i = next;
+    }
+    expect(ends.length).toBeGreaterThan(10);
+    expect(added).toBe(sizes);
+    expect([runs.records, runs.firstPosition, runs.lastPosition]).toEqual([120, 0n, 357n]);
+    expect(Buffer.from(await runs.finish()).equals(Buffer.from(await one.finish()))).toBe(true);
   });
 });

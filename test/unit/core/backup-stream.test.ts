@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ArchiveRecord } from '../../../src/common/record.js';
+import { columnsOf, type ArchiveRecord } from '../../../src/common/record.js';
 import type { SourceDescription } from '../../../src/archive/manifest.js';
 import { LocalStore } from '../../../src/stores/local.js';
 import { openBackupWriter } from '../../../src/core/backup-writer.js';
@@ -106,5 +106,38 @@ describe('BackupStream.end', () => {
     expect(manifest.streams.every((s) => s.segments.length === 1 && s.records === 3)).toBe(true);
     expect(await stored(w.id)).toHaveLength(40);
     expect((w as unknown as { held: number }).held).toBe(0);
+  });
+});
+
+describe('BackupStream.appendColumns', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mqbak-columns-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores the segments appendMany stores, cut at the same records, blocks and segments cut inside a call', async () => {
+    const store = new LocalStore(dir);
+    // small blocks and segments: every call cuts several blocks, and segments end inside calls
+    const w = await openBackupWriter({ store, kind: 'full', parent: null, source, toolVersion: 't', blockSize: 4096, segmentSize: 20_000 });
+    const recs = Array.from({ length: 700 }, (_, i) => ({ ...record(i), value: Buffer.from(`value ${i} `.repeat(1 + (i % 40))) }));
+    const many = w.openStream({ name: 'kafka/orders/0', address: { topic: 'orders', partition: 0 }, from: 0n });
+    const cols = w.openStream({ name: 'kafka/orders/1', address: { topic: 'orders', partition: 1 }, from: 0n });
+    for (let i = 0; i < recs.length; i += 233) {
+      await many.appendMany(recs.slice(i, i + 233));
+      await cols.appendColumns(columnsOf(recs.slice(i, i + 233)));
+    }
+    const a = await many.close(700n);
+    const b = await cols.close(700n);
+    await w.commit();
+    const shape = (e: typeof a) => e.segments.map((s) => [s.bytes, s.sha256, s.records, s.firstPosition, s.lastPosition, s.firstTimestamp, s.lastTimestamp]);
+    expect(a.segments.length).toBeGreaterThan(5);
+    expect(shape(b)).toEqual(shape(a));
+    expect(b.records).toBe(700);
+    const back: ArchiveRecord[] = [];
+    for await (const r of readStream(store, b)) back.push(r);
+    expect(back.map((r) => r.position)).toEqual(recs.map((r) => r.position));
   });
 });
