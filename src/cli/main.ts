@@ -280,6 +280,22 @@ export function buildProgram(
   return program;
 }
 
+/** Commands that use no broker adapter's options: run alone, they are parsed without loading any. */
+const WITHOUT_ADAPTERS = new Set(['verify', 'list', 'show', 'cat', 'forget', 'prune', 'unlock']);
+
+/**
+ * Whether parsing `argv` may need the broker adapters (their options on backup and restore, their
+ * names in the help): not when it names one of WITHOUT_ADAPTERS after nothing but --debug or
+ * --quiet. Loading the three adapters' modules is about 50 M instructions of a verify's start-up.
+ */
+function needsAdapters(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === '--debug' || a === '-q' || a === '--quiet') continue;
+    return !WITHOUT_ADAPTERS.has(a);
+  }
+  return true;
+}
+
 /** MQBAK_ZSTD: which zstd implementation compresses and decompresses (default: native where it loads). */
 function zstdFrom(v: string | undefined): ZstdImplementation {
   if (v === undefined || v === '' || v === 'auto') return 'auto';
@@ -353,7 +369,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const { emitRunMetrics } = await import('./metrics/run-report.js');
       await emitRunMetrics(metrics, { command: name as MeteredCommand, startedAt, endedAt: Date.now(), exitStatus: exitCode }, ctx.details, warn);
     }
-  }, await allAdapters());
+  }, needsAdapters(argv) ? await allAdapters() : []);
   program.exitOverride();
   program.configureOutput({
     writeOut: (s) => process.stdout.write(s),
