@@ -280,20 +280,14 @@ export function buildProgram(
   return program;
 }
 
-/** Commands that use no broker adapter's options: run alone, they are parsed without loading any. */
-const WITHOUT_ADAPTERS = new Set(['verify', 'list', 'show', 'cat', 'forget', 'prune', 'unlock']);
-
 /**
  * Whether parsing `argv` may need the broker adapters (their options on backup and restore, their
- * names in the help): not when it names one of WITHOUT_ADAPTERS after nothing but --debug or
- * --quiet. Loading the three adapters' modules is about 50 M instructions of a verify's start-up.
+ * names in the help): not for these commands after nothing but --debug or --quiet (a verify's
+ * start-up spends 30 M instructions loading the adapters' modules).
  */
 function needsAdapters(argv: readonly string[]): boolean {
-  for (const a of argv) {
-    if (a === '--debug' || a === '-q' || a === '--quiet') continue;
-    return !WITHOUT_ADAPTERS.has(a);
-  }
-  return true;
+  const first = argv.find((a) => a !== '--debug' && a !== '-q' && a !== '--quiet');
+  return first === undefined || !['verify', 'list', 'show', 'cat', 'forget', 'prune', 'unlock'].includes(first);
 }
 
 /** MQBAK_ZSTD: which zstd implementation compresses and decompresses (default: native where it loads). */
