@@ -30,6 +30,16 @@ const PLAIN = new Uint8Array(256);
 PLAIN.fill(1, 0x20, 0x7f);
 PLAIN[QUOTE] = 0;
 PLAIN[BACKSLASH] = 0;
+/**
+ * Whether the 4 bytes of w are all PLAIN, by word arithmetic (each test says exactly whether some
+ * byte has the property): none below 0x20, none above 0x7e, no quote, no backslash.
+ */
+function plain4(w: number): boolean {
+  const q = w ^ 0x22222222;
+  const s = w ^ 0x5c5c5c5c;
+  return ((((w - 0x20202020) & ~w) | (w + 0x01010101) | w | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) === 0;
+}
+
 /** The bytes of numbers and of true, false and null (and more: the token is checked whole). */
 const SCALAR = new Uint8Array(256);
 for (const c of '0123456789+-.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ') SCALAR[c.charCodeAt(0)] = 1;
@@ -114,6 +124,15 @@ export function attributesCheck(): AttributesCheck {
     let j = 0;
     let resumed = -1;
     for (;;) {
+      // 16 bytes a step, as two doubles each side: equal doubles other than zero (and NaN, never
+      // equal) have equal bits; a zero (+0 and -0 are equal) leaves those bytes to the steps below
+      while (i + 16 <= end && j + 16 <= len) {
+        const x = dv.getFloat64(i, true);
+        const y = dv.getFloat64(i + 8, true);
+        if (x !== tdv.getFloat64(j, true) || y !== tdv.getFloat64(j + 8, true) || x === 0 || y === 0) break;
+        i += 16;
+        j += 16;
+      }
       while (i + 8 <= end && j + 8 <= len && dv.getInt32(i, true) === tdv.getInt32(j, true) && dv.getInt32(i + 4, true) === tdv.getInt32(j + 4, true)) {
         i += 8;
         j += 8;
@@ -130,6 +149,7 @@ export function attributesCheck(): AttributesCheck {
       let q = from;
       if (tokenIsString[k] === 1) {
         q++;
+        while (q + 4 <= end && plain4(dv.getInt32(q, true))) q += 4;
         while (q < end && PLAIN[b[q]!] === 1) q++;
         if (q >= end) return false;
         if (b[q] !== QUOTE) {

@@ -280,6 +280,16 @@ export function buildProgram(
   return program;
 }
 
+/**
+ * Whether parsing `argv` may need the broker adapters (their options on backup and restore, their
+ * names in the help): not for these commands after nothing but --debug or --quiet (a verify's
+ * start-up spends 30 M instructions loading the adapters' modules).
+ */
+function needsAdapters(argv: readonly string[]): boolean {
+  const first = argv.find((a) => a !== '--debug' && a !== '-q' && a !== '--quiet');
+  return first === undefined || !['verify', 'list', 'show', 'cat', 'forget', 'prune', 'unlock'].includes(first);
+}
+
 /** MQBAK_ZSTD: which zstd implementation compresses and decompresses (default: native where it loads). */
 function zstdFrom(v: string | undefined): ZstdImplementation {
   if (v === undefined || v === '' || v === 'auto') return 'auto';
@@ -353,7 +363,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const { emitRunMetrics } = await import('./metrics/run-report.js');
       await emitRunMetrics(metrics, { command: name as MeteredCommand, startedAt, endedAt: Date.now(), exitStatus: exitCode }, ctx.details, warn);
     }
-  }, await allAdapters());
+  }, needsAdapters(argv) ? await allAdapters() : []);
   program.exitOverride();
   program.configureOutput({
     writeOut: (s) => process.stdout.write(s),

@@ -1,6 +1,6 @@
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { formatBytes } from '../context.js';
+import { formatBytes, formatCount } from '../context.js';
 import { openStoreFromCli } from '../store.js';
 import { parseDataSubset } from '../../core/verify-subset.js';
 
@@ -25,7 +25,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       const warnings = result.findings.length - errors;
       const summary =
         `${c.backups} backup${c.backups === 1 ? '' : 's'}, ${c.segments} segment${c.segments === 1 ? '' : 's'}, ` +
-        `${c.records.toLocaleString('en-US')} records, ${formatBytes(c.bytes)} checked` +
+        `${formatCount(c.records)} records, ${formatBytes(c.bytes)} checked` +
         (c.subset === 'all' ? '' : ` (subset ${c.subset}: ${c.segmentsNotRead} segment${c.segmentsNotRead === 1 ? '' : 's'}, ${formatBytes(c.bytesNotRead)} not read, only their presence and size)`);
       ctx.out(
         result.ok

@@ -101,4 +101,31 @@ describe('attributesCheck', () => {
     }
     expect(refused).toBeGreaterThan(5000);
   });
+
+  it('answers as isUtf8Json for every byte value at every place of a long string that differs from its template', () => {
+    // a string token read 4 bytes at a time, between runs compared 16 and 8 bytes at a time
+    const text = (id: string, tail: string) => enc(`{"exchange":"","properties":{"headers":[{"name":"traceparent","value":"${id}"}],"messageId":"m-${tail}"},"routingKey":"q"}`);
+    const template = text('00-0123456789abcdef0123456789abcdef-0123456789abcdef-01', '1');
+    const other = '00-fedcba9876543210fedcba9876543210-fedcba9876543210-01';
+    const values = [0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x2f, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f, 0x80, 0xa0, 0xc3, 0xe2, 0xfe, 0xff];
+    let refused = 0;
+    for (let shift = 0; shift < 4; shift++) {
+      const pad = new Uint8Array(shift + 16);
+      for (let at = 0; at < other.length; at++) {
+        for (const v of values) {
+          const part = text(other, 'x'.repeat(1 + ((at + shift) % 5)));
+          const idStart = Buffer.from(part).indexOf('00-fedc');
+          part[idStart + at] = v;
+          const b = new Uint8Array(pad.length + part.length);
+          b.set(part, shift);
+          const check = attributesCheck();
+          expect(check(template, 0, template.length)).toBe(true);
+          const expected = isUtf8Json(b, shift, shift + part.length);
+          if (!expected) refused++;
+          expect(check(b, shift, shift + part.length), `shift ${shift}, byte ${at} = ${v}`).toBe(expected);
+        }
+      }
+    }
+    expect(refused).toBeGreaterThan(4 * 55 * 10);
+  });
 });
