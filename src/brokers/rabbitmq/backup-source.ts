@@ -39,6 +39,8 @@ export class RabbitSource implements BrokerSource {
   private conn: RabbitConnection | null = null;
   private selected = new Map<string, Selected>();
   private overview = { rabbitmqVersion: '', clusterName: '' };
+  /** Mirrors' returns under way (ReadContext.returns). */
+  private readonly returns: Promise<void>[] = [];
 
   constructor(
     private readonly url: string,
@@ -140,7 +142,7 @@ export class RabbitSource implements BrokerSource {
     const conn = this.conn;
     if (!conn) throw new MqbakError('internal', 'RabbitMQ source: read before select');
     if (requests.length > 1 && requests.some((r) => r.stream.mode === 'drain')) throw new MqbakError('internal', 'RabbitMQ source: a drain is read alone');
-    const ctx: ReadContext = { conn, settings: this.settings, progress: this.ctx.progress, signal: options.signal, notes: { invalidUtf8: [] } };
+    const ctx: ReadContext = { conn, settings: this.settings, progress: this.ctx.progress, signal: options.signal, notes: { invalidUtf8: [] }, returns: this.returns };
     const to = new Map<string, bigint>();
     let outcome: ReadOutcome = { to };
     for (const { stream, from, out } of requests) {
@@ -192,6 +194,8 @@ export class RabbitSource implements BrokerSource {
   async close(): Promise<void> {
     // unsettled drain deliveries go back to the queue with their channel
     await this.closeDrains();
+    // a channel close never rejects (QueueConsumer.close); the messages are back once they settle
+    await Promise.all(this.returns.splice(0));
     const conn = this.conn;
     this.conn = null;
     if (conn) await conn.close();

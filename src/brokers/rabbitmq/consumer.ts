@@ -184,19 +184,32 @@ export class QueueConsumer {
   }
 
   /**
+   * The next delivery if one was received and not taken yet, without waiting: a reader takes
+   * what is there this way and awaits next() only when nothing is, which saves two promises and
+   * their microtasks per message while the broker sends faster than the reader archives.
+   */
+  take(): ConsumeMessage | undefined {
+    const m = this.buffered.shift();
+    if (m && this.pause) {
+      this.bufferedBytes -= m.content.length;
+      this.release(false);
+    }
+    return m;
+  }
+
+  /** Deliveries received so far, taken or not. */
+  get delivered(): number {
+    return this.received;
+  }
+
+  /**
    * The next delivery, or null when none came for `idleMs`. Throws when the channel failed
    * (consumer_timeout, queue deleted, connection lost) or the signal fired.
    */
   async next(idleMs: number, signal?: AbortSignal): Promise<ConsumeMessage | null> {
     for (;;) {
-      const m = this.buffered.shift();
-      if (m) {
-        if (this.pause) {
-          this.bufferedBytes -= m.content.length;
-          this.release(false);
-        }
-        return m;
-      }
+      const m = this.take();
+      if (m) return m;
       if (this.failure) throw this.failure;
       if (signal?.aborted) throw new MqbakError('interrupted', 'interrupted');
       let timer: NodeJS.Timeout | undefined;

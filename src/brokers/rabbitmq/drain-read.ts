@@ -75,7 +75,7 @@ export class QueueDrain {
     const batch = this.batch;
     while (inBatch < size && this.drained + inBatch < this.target && Date.now() < deadline) {
       throwIfAborted(ctx.signal);
-      const msg = await nextDelivery(ctx, consumer, q.name, deadline, (s, ending) => silent(ctx, q.name, s, ending, (m) => out.warn(m)));
+      const msg = consumer.take() ?? (await nextDelivery(ctx, consumer, q.name, deadline, (s, ending) => silent(ctx, q.name, s, ending, (m) => out.warn(m))));
       if (!msg) {
         if (Date.now() >= deadline) break;
         this.exhausted = true;

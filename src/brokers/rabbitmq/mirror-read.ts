@@ -49,6 +49,8 @@ export async function readMirror(
   let position = from;
   let records = 0;
   const batch = new DeliveryBatch();
+  // the channel's close once every message of the cut has arrived (see below)
+  let returning: Promise<void> | null = null;
   try {
     while (records < depth) {
       throwIfAborted(ctx.signal);
@@ -59,7 +61,7 @@ export async function readMirror(
           { hint: 'RabbitMQ closes consumers holding deliveries longer than consumer_timeout; store to a faster target, or use --mode drain' },
         );
       }
-      const msg = await nextDelivery(ctx, consumer, q.name, deadline, (s, ending) => silent(ctx, q.name, s, ending, (m) => out.warn(m)));
+      const msg = consumer.take() ?? (await nextDelivery(ctx, consumer, q.name, deadline, (s, ending) => silent(ctx, q.name, s, ending, (m) => out.warn(m))));
       if (!msg) {
         if (Date.now() > deadline) continue;
         out.warn(`queue ${q.name}: ${depth} messages at start, only ${records} delivered (others consumed, expired or dead-lettered meanwhile)`);
@@ -70,15 +72,25 @@ export async function readMirror(
       batch.add(msg, rawPropertiesOf(msg), Number(position), ctx.notes);
       position++;
       records++;
+      // All `depth` have arrived (no more can: the prefetch is `depth`), and what is not archived
+      // yet is in this process's memory. The channel is closed now, so that the broker puts the
+      // messages back while the last ones are archived and the backup is committed, instead of
+      // after: that return is about a sixth of the broker's work for a mirror (measured on 3.10).
+      // Nothing else changes: the queue gets every message back whether the close completes,
+      // the connection drops or mqbak dies, and the backup is committed only once all are
+      // archived, as before. The source's close waits for the broker's close-ok (ctx.returns).
+      if (returning === null && consumer.delivered >= depth) returning = consumer.close();
       // handed on whenever no further delivery is waiting, so nothing sits here while the broker is slow
       if (consumer.pending === 0 || batch.full) await out.appendColumns(batch.take());
       if (records % 1000 === 0) ctx.progress.update({ stream: report.stream, records, total: depth });
     }
     if (batch.count > 0) await out.appendColumns(batch.take());
-  } finally {
+  } catch (e) {
     // the return: closing the channel without acknowledging puts every delivery back, in order
-    await consumer.close();
+    await (returning ?? consumer.close());
+    throw e;
   }
+  ctx.returns.push(returning ?? consumer.close());
   report.records += records;
   ctx.progress.update({ stream: report.stream, records, total: depth });
   if (nearLimit > 0) out.warn(`queue ${q.name}: ${nearLimit} message(s) were returned at or next to the delivery limit ${limit}: RabbitMQ may dead-letter or drop them`);

@@ -12,6 +12,11 @@ export interface ReadContext {
   signal: AbortSignal;
   /** Strings that were not valid UTF-8 since the last report. */
   notes: DecodeNotes;
+  /**
+   * Mirrors' channel closes still under way (the broker putting their messages back): the source
+   * waits for them before it closes the connection, so a backup ends only once they are back.
+   */
+  returns: Promise<void>[];
 }
 
 /**

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 function contextOf(idleMs: number, stallMs: number): ReadContext {
   const settings = { ...backupSettings(rabbitUrl('/'), { queues: ['x'] }, {}), idleMs, stallMs };
-  return { conn: t.conn, settings, progress: silentProgress, signal: new AbortController().signal, notes: { invalidUtf8: [] } } as unknown as ReadContext;
+  return { conn: t.conn, settings, progress: silentProgress, signal: new AbortController().signal, notes: { invalidUtf8: [] }, returns: [] } as unknown as ReadContext;
 }
 
 /** A queue with a single active consumer, served by another consumer that holds one delivery and never acks. */
