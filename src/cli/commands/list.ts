@@ -1,5 +1,5 @@
 import type { CliContext } from '../context.js';
-import { formatBytes } from '../context.js';
+import { formatBytes, formatCount } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { openStoreFromCli } from '../store.js';
 
@@ -20,7 +20,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
         b.id,
         b.kind ?? 'INVALID',
         b.kind === 'incremental' ? `<- ${b.parent}${b.chain === null ? ' (BROKEN CHAIN)' : ''}` : b.kind === 'full' ? '' : (b.error ?? ''),
-        b.records === null ? '' : `${b.records.toLocaleString('en-US')} records`,
+        b.records === null ? '' : `${formatCount(b.records)} records`,
         b.streams === null ? '' : `${b.streams} stream${b.streams === 1 ? '' : 's'}`,
         b.bytes === null ? '' : formatBytes(b.bytes),
         b.source ?? '',

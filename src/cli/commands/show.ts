@@ -1,5 +1,5 @@
 import type { CliContext } from '../context.js';
-import { formatBytes } from '../context.js';
+import { formatBytes, formatCount } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { openStoreFromCli } from '../store.js';
 import { table } from './list.js';
@@ -26,14 +26,14 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
       `ended     ${m.endedAt}`,
       `tool      mqbak ${m.tool.version}, format v${m.version}`,
       `manifest  sha256 ${sha256}`,
-      `records   ${records.toLocaleString('en-US')} in ${m.streams.length} stream${m.streams.length === 1 ? '' : 's'}, ${formatBytes(bytes)} stored`,
+      `records   ${formatCount(records)} in ${m.streams.length} stream${m.streams.length === 1 ? '' : 's'}, ${formatBytes(bytes)} stored`,
     ];
     if (Object.keys(m.source.options).length > 0) lines.push(`options   ${JSON.stringify(m.source.options)}`);
     ctx.out(`${lines.join('\n')}\n\n`);
     const rows = m.streams.map((s) => [
       s.name,
       `[${s.from}, ${s.to})`,
-      s.records.toLocaleString('en-US'),
+      formatCount(s.records),
       String(s.segments.length),
       formatBytes(s.segments.reduce((k, g) => k + g.bytes, 0)),
       timeRange(s.segments[0]?.firstTimestamp ?? null, s.segments[s.segments.length - 1]?.lastTimestamp ?? null),
