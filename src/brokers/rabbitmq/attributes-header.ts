@@ -12,10 +12,8 @@
  * the connecting user, no cluster-id. Anything else returns null and the caller takes the general
  * path, which also reports and counts what it changes, and refuses what is malformed, as before.
  */
-import { isUtf8 } from 'node:buffer';
 import { BROKER_OWNED_HEADERS, ROUTING_HEADERS } from './publisher.js';
-
-const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+import { ascii, JsonCursor, NOT_COMMON } from './attributes-cursor.js';
 
 /** The basic properties by wire position: flag bit 15 down to 3 (cluster-id, bit 2, is never written here). */
 const NAMES = ['contentType', 'contentEncoding', 'headers', 'deliveryMode', 'priority', 'correlationId', 'replyTo', 'expiration', 'messageId', 'timestamp', 'type', 'userId', 'appId'];
@@ -62,10 +60,6 @@ const INT64_MAX = 2n ** 63n - 1n;
 /** The most property bytes written here; larger ones take the general path (amqplib's own limit is 64 KiB). */
 const MAX_PROPERTIES = 32 * 1024;
 
-/** Gives up on this message: the general path takes it. */
-class NotCommon extends Error {}
-const NOT_COMMON = new NotCommon();
-
 export interface HeaderRules {
   /** The connecting user's name as UTF-8: a user-id equal to it is kept as it is. */
   user: Uint8Array;
@@ -93,11 +87,8 @@ const out = Buffer.allocUnsafe(MAX_PROPERTIES + 16);
 /** The most headers of one message written here. */
 const MAX_NAMES = 64;
 
-class Reader {
-  private src: Uint8Array = out;
-  private end = 0;
+class Reader extends JsonCursor {
   private rules: HeaderRules = { user: new Uint8Array(0), viaExchange: false };
-  private p = 0;
   private o = 0;
   /** Per property (wire position): the JSON string's bytes [s, e), or 0 for a number; -1 when absent. */
   private readonly spanStart = new Int32Array(NAMES.length);
@@ -361,43 +352,6 @@ class Reader {
     this.fail();
   }
 
-  /** A JSON string without escapes, of valid UTF-8; returns where its bytes start (they end at this.p - 1). */
-  private string(): number {
-    const src = this.src;
-    this.expect1(0x22);
-    const s = this.p;
-    let ascii = true;
-    for (let k = s; k < this.end; k++) {
-      const c = src[k]!;
-      if (c === 0x22) {
-        if (!ascii && !isUtf8(src.subarray(s, k))) this.fail();
-        this.p = k + 1;
-        return s;
-      }
-      if (c === 0x5c || c < 0x20) this.fail();
-      if (c >= 0x80) ascii = false;
-    }
-    return this.fail();
-  }
-
-  /** A JSON integer in [min, max] (no fraction or exponent). */
-  private integer(min: number, max: number): number {
-    const src = this.src;
-    let k = this.p;
-    const negative = src[k] === 0x2d;
-    if (negative) k++;
-    const first = k;
-    let v = 0;
-    while (k < this.end && src[k]! >= 0x30 && src[k]! <= 0x39 && k - first < 16) v = v * 10 + (src[k++]! - 0x30);
-    if (k === first || (src[first] === 0x30 && k - first > 1)) this.fail();
-    const c = src[k];
-    if (c === 0x2e || c === 0x65 || c === 0x45 || (c !== undefined && c >= 0x30 && c <= 0x39)) this.fail();
-    if (negative) v = -v;
-    if (v < min || v > max || Object.is(v, -0)) this.fail();
-    this.p = k;
-    return v;
-  }
-
   private u64(v: number): void {
     this.room(8);
     out.writeUInt32BE(Math.floor(v / 2 ** 32), this.o);
@@ -414,35 +368,6 @@ class Reader {
     if (this.o + n > MAX_PROPERTIES) this.fail();
   }
 
-  private latin1(s: number, e: number): string {
-    return Buffer.from(this.src.buffer, this.src.byteOffset + s, e - s).toString('latin1');
-  }
-
-  /** Whether src[s, e) (or other[s, e)) equals `b`. */
-  private equals(s: number, e: number, b: Uint8Array, other: Uint8Array = this.src): boolean {
-    if (e - s !== b.length) return false;
-    for (let k = 0; k < b.length; k++) if (other[s + k] !== b[k]) return false;
-    return true;
-  }
-
-  private accept(lit: Uint8Array): boolean {
-    if (this.p + lit.length > this.end || !this.equals(this.p, this.p + lit.length, lit)) return false;
-    this.p += lit.length;
-    return true;
-  }
-
-  private expect(lit: Uint8Array): void {
-    if (!this.accept(lit)) this.fail();
-  }
-
-  private expect1(c: number): void {
-    if (this.src[this.p] !== c || this.p >= this.end) this.fail();
-    this.p++;
-  }
-
-  private fail(): never {
-    throw NOT_COMMON;
-  }
 }
 
 const reader = new Reader();
