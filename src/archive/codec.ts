@@ -61,6 +61,11 @@ export interface BlockCodec {
   /** The raw bytes of one frame; `rawLength` is the length the block header states. */
   decompress(frame: Uint8Array, rawLength: number): Promise<Uint8Array>;
   /**
+   * Optional: decompress, with the CRC-32 of the raw bytes returned, taken where the codec runs (a
+   * worker thread; see workerScanCodec in zstd-pool.ts). The reader compares it with the header's.
+   */
+  decompressBlock?(frame: Uint8Array, rawLength: number): Promise<{ raw: Uint8Array; rawCrc: number }>;
+  /**
    * Optional: hands back the memory of a block decompress returned, once nothing reads any view
    * of it any more (a reader that copied the block elsewhere; see pooledZstdCodec).
    */

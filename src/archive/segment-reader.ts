@@ -39,7 +39,7 @@ export async function* decodeSegment(
 interface PendingBlock {
   h: BlockHeader;
   where: string;
-  raw: Promise<Uint8Array>;
+  raw: Promise<{ raw: Uint8Array; rawCrc: number | null }>;
 }
 
 /** What a block's records came to, in either shape (objects or columns). */
@@ -269,7 +269,8 @@ async function* walkSegment<T>(
       return;
     }
     index++;
-    const raw = codec.decompress(b.frame, b.h.rawLength).catch((e: unknown) => {
+    const unpacked = codec.decompressBlock ? codec.decompressBlock(b.frame, b.h.rawLength) : codec.decompress(b.frame, b.h.rawLength).then((raw) => ({ raw, rawCrc: null }));
+    const raw = unpacked.catch((e: unknown) => {
       throw integrity(context, `${b.where}: ${messageOf(e)}`);
     });
     raw.catch(() => {}); // surfaces when its turn comes (or never, if an earlier block fails)
@@ -284,9 +285,9 @@ async function* walkSegment<T>(
     if (((h.flags & FLAG_CONTINUES) !== 0) !== carry.length > 0) {
       throw integrity(context, `${where}: continuation flag ${h.flags & FLAG_CONTINUES} but ${carry.length} bytes of an unfinished record`);
     }
-    const raw = await next.raw;
+    const { raw, rawCrc } = await next.raw;
     if (raw.length !== h.rawLength) throw integrity(context, `${where}: decompressed to ${raw.length} bytes, header says ${h.rawLength}`);
-    if (crc32(raw) !== h.rawCrc) throw integrity(context, `${where}: raw data checksum mismatch`);
+    if ((rawCrc ?? crc32(raw)) !== h.rawCrc) throw integrity(context, `${where}: raw data checksum mismatch`);
     let buf: Uint8Array;
     if (carry.length > 0) {
       buf = new Uint8Array(carry.length + raw.length);

@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MqbakError } from '../common/errors.js';
-import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, nativeZstdPath, zstdBound, type BlockCodec } from './codec.js';
+import { crc32 } from 'node:zlib';
+import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, nativeZstdPath, zstdBound, zstdCodec, type BlockCodec } from './codec.js';
 import { SEAL_LAYOUT, type BlockSealJob } from './segment-sealing.js';
 
 /** Frame buffers kept for reuse (a block's size, or smaller for small blocks), and their bytes. */
@@ -61,13 +62,20 @@ function serve(simple) {
     const frameAt = m.seal ? L.inner : 0;
     try {
       if (m.op === 'block') n = simple.compressInto(m.out.subarray(frameAt, m.out.length - (m.seal ? L.tag : 0)), m.data, m.level);
+      else if (m.op === 'into') n = simple.decompressInto(m.out, m.data.subarray(0, m.level));
       else out = m.op === 'decompress' ? simple.decompress(m.data) : simple.compress(m.data, m.level);
     } catch (e) {
       // zstd-codec aborts (OOM) by throwing a string and is unusable afterwards
       parentPort.postMessage({ id: m.id, error: String(e), fatal: true });
       process.exit(1);
     }
-    if (m.op === 'block') {
+    if (m.op === 'into') {
+      // a block's frame (the first m.level bytes of data) into out, which it must fill exactly;
+      // the CRC-32 of what it holds then. Both buffers go back; -1: the caller asks again itself
+      const length = n === m.out.length ? n : -1;
+      const rawCrc = length < 0 ? 0 : crc32(m.out);
+      parentPort.postMessage({ id: m.id, length, out: m.out, rawCrc, back: m.data }, [m.data.buffer, m.out.buffer]);
+    } else if (m.op === 'block') {
       // raw block and frame buffer both go back to their owner for reuse: no copy either way
       const moved = m.moved ? [m.data.buffer, m.out.buffer] : [m.out.buffer];
       const back = m.moved ? m.data : null;
@@ -103,11 +111,22 @@ if (workerData.nativePath) {
   // its low-level context compresses straight into the given buffer (ZSTD_compressCCtx: the same
   // one-shot frame, content size, no checksum); where that part is missing, a copy does it
   let cctx = null;
+  let dctx = null;
   try {
     const b = require(require('node:path').join(require('node:path').dirname(workerData.nativePath), '..', 'binding.js'));
     if (typeof b.CCtx === 'function') cctx = new b.CCtx();
+    // and its decompression context decompresses straight into the given buffer
+    if (typeof b.DCtx === 'function') dctx = new b.DCtx();
   } catch {}
+  const unpackInto = (dst, frame) => {
+    try {
+      return dctx ? dctx.decompress(dst, frame) : copyInto(dst, z.decompress(frame));
+    } catch {
+      return -1;
+    }
+  };
   serve({
+    decompressInto: unpackInto,
     compress: (data, level) => z.compress(data, { compressionLevel: level }),
     compressInto: cctx ? (dst, data, level) => cctx.compress(dst, data, level) : (dst, data, level) => copyInto(dst, z.compress(data, { compressionLevel: level })),
     decompress: (data) => { try { return z.decompress(data); } catch { return null; } },
@@ -118,6 +137,7 @@ if (workerData.nativePath) {
     serve({
       compress: (data, level) => s.compress(data, level),
       compressInto: (dst, data, level) => copyInto(dst, s.compress(data, level)),
+      decompressInto: (dst, frame) => copyInto(dst, s.decompress(frame)),
       decompress: (data) => s.decompress(data),
     });
   });
@@ -140,7 +160,7 @@ interface Reply {
 interface Job {
   resolve: (r: Reply) => void;
   reject: (e: unknown) => void;
-  op: 'compress' | 'decompress' | 'block';
+  op: 'compress' | 'decompress' | 'block' | 'into';
 }
 
 interface Slot {
@@ -152,6 +172,13 @@ interface Slot {
 
 export interface ZstdPool extends BlockCodec {
   readonly size: number;
+  /**
+   * Decompresses the first `length` bytes of `frame` into `out`, in a worker, with the CRC-32 of
+   * `out`. Both buffers are moved there and back (the caller's views of them are empty until this
+   * settles; `frame` and `out` of the answer are views of the same memory). `length` is -1 when the
+   * frame does not fill `out` exactly: the caller then decompresses it itself, for its error.
+   */
+  decompressInto(frame: Uint8Array, length: number, out: Uint8Array): Promise<{ length: number; rawCrc: number; frame: Uint8Array; out: Uint8Array }>;
   /** Ends the workers; jobs still running fail. */
   close(): Promise<void>;
 }
@@ -283,9 +310,62 @@ export function createZstdPool(options: { size?: number } = {}): ZstdPool {
       if (out.length !== rawLength) throw new MqbakError('integrity', `zstd frame decompressed to ${out.length} bytes, block header says ${rawLength}`);
       return out;
     },
+    async decompressInto(frame, length, out) {
+      const r = await run('into', frame, length, true, out);
+      return { length: r.length!, rawCrc: r.rawCrc!, frame: r.back!, out: r.out! };
+    },
     async close() {
       closed = true;
       await Promise.all(slots.map((s) => s?.worker.terminate()));
     },
+  };
+}
+
+/** A BlockCodec whose decompress also gives the CRC-32 of the raw bytes it returns. */
+export interface CheckingBlockCodec extends BlockCodec {
+  decompressBlock(frame: Uint8Array, rawLength: number): Promise<{ raw: Uint8Array; rawCrc: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Decompression in one worker thread for a reader that keeps nothing of a block once it has gone
+ * on to the next and asks for each block one block ahead (verify's record scan): the worker
+ * decompresses block i+1 and takes its CRC-32 while the main thread scans block i. Each frame is
+ * copied into one of a few frame buffers and moved to the worker with the buffer it decompresses
+ * into; both come back moved, and a block's memory is used again `depth` calls later. Whatever
+ * the worker does not decompress to exactly `rawLength` bytes, and blocks larger than
+ * DEFAULT_BLOCK_SIZE, go through zstdCodec.decompress in this thread: same bytes, same errors.
+ */
+export function workerScanCodec(depth = 3): CheckingBlockCodec {
+  const pool = createZstdPool({ size: 1 });
+  const raws: Array<Uint8Array | undefined> = [];
+  const frames: Uint8Array[] = [];
+  let calls = 0;
+  const decompressBlock = async (frame: Uint8Array, rawLength: number): Promise<{ raw: Uint8Array; rawCrc: number }> => {
+    const slot = calls++ % depth;
+    if (rawLength === 0 || rawLength > DEFAULT_BLOCK_SIZE || frame.length > zstdBound(DEFAULT_BLOCK_SIZE)) {
+      const raw = await zstdCodec.decompress(frame, rawLength);
+      return { raw, rawCrc: crc32(raw) };
+    }
+    let out = raws[slot];
+    raws[slot] = undefined;
+    if (out === undefined || out.buffer.byteLength === 0) out = new Uint8Array(DEFAULT_BLOCK_SIZE);
+    const copy = frames.pop() ?? new Uint8Array(zstdBound(DEFAULT_BLOCK_SIZE));
+    copy.set(frame);
+    // a worker that failed (exited) is no finding about the archive: this thread does the block
+    const r = await pool.decompressInto(copy, frame.length, new Uint8Array(out.buffer, 0, rawLength)).catch(() => null);
+    if (r !== null) {
+      frames.push(new Uint8Array(r.frame.buffer));
+      raws[slot] = new Uint8Array(r.out.buffer);
+      if (r.length === rawLength) return { raw: r.out, rawCrc: r.rawCrc };
+    }
+    const raw = await zstdCodec.decompress(frame, rawLength);
+    return { raw, rawCrc: crc32(raw) };
+  };
+  return {
+    compress: (raw, level) => zstdCodec.compress(raw, level),
+    decompress: async (frame, rawLength) => (await decompressBlock(frame, rawLength)).raw,
+    decompressBlock,
+    close: () => pool.close(),
   };
 }

@@ -2,12 +2,14 @@
  * verify: checks backups end to end and collects every finding instead of stopping at the first
  * (after restic's `check`). Never prints; the CLI renders the result.
  */
+import { availableParallelism } from 'node:os';
 import { MqbakError, throwIfAborted, withContext } from '../common/errors.js';
 import { silentProgress, type Progress } from '../common/progress.js';
 import { sha256Hex, type Manifest, type SegmentEntry } from '../archive/manifest.js';
 import { idOfManifestKey, idOfSegmentKey, manifestKey, MANIFESTS_PREFIX, SEGMENTS_PREFIX, segmentsPrefix } from '../archive/keys.js';
 import { recyclingZstdCodec, type BlockCodec } from '../archive/codec.js';
 import { scanSegment } from '../archive/segment-reader.js';
+import { workerScanCodec } from '../archive/zstd-pool.js';
 import { decodeStoredManifest } from '../archive/stored-manifest.js';
 import { masterKeyOf, segmentSealing } from '../archive/encryption/store-key.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
@@ -81,6 +83,12 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   progress?: Progress;
   codec?: BlockCodec;
+  /**
+   * Without `codec`: with a second core, one worker thread decompresses (and CRC-checks) the next
+   * block while this thread scans one (`mqbak verify`; not a restore's preflight, whose process
+   * goes on to restore within its memory budget). Default false.
+   */
+  worker?: boolean;
   /** Only these streams' segments (by stream name); default every stream. Manifests and chains are checked whole. */
   streams?: ReadonlySet<string>;
   /** false: no segment is read, each is checked for presence and listed size only (restore --preflight sizes). Default true. */
@@ -116,10 +124,21 @@ interface Loaded {
 }
 
 export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
+  if (options.codec !== undefined) return verifyWith(store, options, options.codec);
+  // nothing of a block is kept once the scan has gone on: its buffers can be used again
+  // (docs/PERFORMANCE.md, "verify")
+  if (options.worker !== true || availableParallelism() < 2) return verifyWith(store, options, recyclingZstdCodec());
+  const codec = workerScanCodec();
+  try {
+    return await verifyWith(store, options, codec);
+  } finally {
+    await codec.close();
+  }
+}
+
+async function verifyWith(store: Store, options: VerifyOptions, codec: BlockCodec): Promise<VerifyResult> {
   const { signal } = options;
   const progress = options.progress ?? silentProgress;
-  // nothing of a block is kept once the scan has gone on: its buffers can be used again
-  const codec = options.codec ?? recyclingZstdCodec();
   const findings: Finding[] = [];
   const subset = options.subset ?? { kind: 'all' };
   const readData = options.readData ?? true;

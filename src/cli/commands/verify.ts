@@ -12,7 +12,7 @@ export async function run(ctx: CliContext, args: string[], opts: Record<string, 
   ctx.details.labels = { store: store.description };
   const { verifyStore, FINDING_KINDS } = await import('../../core/verify.js');
   try {
-    const result = await verifyStore(store, { id, subset, signal: ctx.signal, progress: ctx.progress });
+    const result = await verifyStore(store, { id, subset, signal: ctx.signal, progress: ctx.progress, worker: true });
     ctx.details.records = result.checked.records;
     ctx.details.storedBytes = result.checked.bytes;
     ctx.details.findings = Object.fromEntries(FINDING_KINDS.map((k) => [k, result.findings.filter((f) => f.kind === k).length]));

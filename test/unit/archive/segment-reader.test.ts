@@ -5,8 +5,9 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { recyclingZstdCodec, wasmZstdCodec, zstdCodec } from '../../../src/archive/codec.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { recyclingZstdCodec, wasmZstdCodec, zstdCodec, type BlockCodec } from '../../../src/archive/codec.js';
+import { workerScanCodec } from '../../../src/archive/zstd-pool.js';
 import { decodeSegmentColumns, decodeSegmentObjects, scanSegment } from '../../../src/archive/segment-reader.js';
 import { SegmentBuilder } from '../../../src/archive/segment-builder.js';
 import { encodeRecord } from '../../../src/archive/record-encoder.js';
@@ -63,12 +64,16 @@ async function blocksOf(it: AsyncGenerator<{ count: number; firstPosition: bigin
   return out;
 }
 
-describe('scanSegment (what verify reads with)', () => {
+describe.each([
+  ['recyclingZstdCodec', recyclingZstdCodec],
+  ['workerScanCodec (a worker decompresses and takes the CRC-32)', workerScanCodec],
+])('scanSegment (what verify reads with), through %s', (_name, makeCodec) => {
   it('finds the blocks, and every damage, that decodeSegmentObjects finds: every seventh byte of the golden segments flipped in turn', async () => {
     const segments = (await readdir(`${FIXTURE}segments`, { recursive: true })).filter((f) => f.endsWith('.seg'));
     expect(segments.length).toBeGreaterThan(5);
     let damaged = 0;
-    const codec = recyclingZstdCodec();
+    const codec: BlockCodec & { close?: () => Promise<void> } = makeCodec();
+    onTestFinished(() => codec.close?.());
     for (const f of segments) {
       const good = new Uint8Array(await readFile(`${FIXTURE}segments/${f}`));
       const ctx = `segment ${f}`;

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it as itBase } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { nativeZstdPath, setZstdImplementation, zstdCodec, zstdImplementation, type BlockCodec } from '../../../src/archive/codec.js';
-import { decodeSegment } from '../../../src/archive/segment-reader.js';
+import { decodeSegment, scanSegment } from '../../../src/archive/segment-reader.js';
 import { SegmentBuilder } from '../../../src/archive/segment-builder.js';
 import { FIRST_CHUNK_SIZE, SEGMENT_CHUNK_SIZE } from '../../../src/archive/buffer-pools.js';
-import { createZstdPool, type ZstdPool } from '../../../src/archive/zstd-pool.js';
+import { createZstdPool, workerScanCodec, type CheckingBlockCodec, type ZstdPool } from '../../../src/archive/zstd-pool.js';
 import type { ArchiveRecord } from '../../../src/common/record.js';
 import { blockAad } from '../../../src/archive/encryption/block-seal.js';
 import { gcmOpen } from '../../../src/archive/encryption/aead.js';
@@ -37,10 +37,12 @@ async function buildSegment(records: ArchiveRecord[], codec: BlockCodec, concurr
 }
 
 // both implementations: the native binding (where it is installed) and zstd-codec
-describe.each([
-  ['native (zstd-napi)', 'native' as const],
-  ['zstd-codec', 'wasm' as const],
-])('zstd worker pool, %s', (_name, impl) => {
+const IMPLEMENTATIONS: Array<[string, 'native' | 'wasm']> = [
+  ['native (zstd-napi)', 'native'],
+  ['zstd-codec', 'wasm'],
+];
+
+describe.each(IMPLEMENTATIONS)('zstd worker pool, %s', (_name, impl) => {
   let pool: ZstdPool;
   beforeAll(() => {
     if (impl === 'native' && !haveNative) return;
@@ -238,5 +240,66 @@ describe.each([
     let n = 0;
     for await (const r of decodeSegment(viaPool, zstdCodec, 'sealed pool segment', undefined, s)) expect(Buffer.from(r.value!).equals(Buffer.from(records[n++]!.value!))).toBe(true);
     expect(n).toBe(records.length);
+  });
+});
+
+// verify's codec: one worker decompresses the next block and takes its CRC-32 (verify.ts)
+describe.each(IMPLEMENTATIONS)('workerScanCodec, %s', (_name, impl) => {
+  let codec: CheckingBlockCodec;
+  beforeAll(() => {
+    if (impl === 'native' && !haveNative) return;
+    setZstdImplementation(impl);
+    codec = workerScanCodec();
+  });
+  afterAll(async () => {
+    await codec?.close();
+    setZstdImplementation('auto');
+  });
+  const it = impl === 'native' && !haveNative ? itBase.skip : itBase;
+
+  it('gives the bytes and CRC-32 of each block, and uses a block\'s memory again three calls later', async () => {
+    const blocks = Array.from({ length: 7 }, (_, i) => (i === 3 ? randomBytes(1024 * 1024) : new TextEncoder().encode(`block ${i} `.repeat(5000 + 100 * i))));
+    const frames = await Promise.all(blocks.map((b) => zstdCodec.compress(b, 1)));
+    const raws: Uint8Array[] = [];
+    for (const [i, f] of frames.entries()) {
+      const { raw, rawCrc } = await codec.decompressBlock(f, blocks[i]!.length);
+      expect(Buffer.from(raw).equals(Buffer.from(blocks[i]!))).toBe(true);
+      expect(rawCrc).toBe(crc32(blocks[i]!));
+      raws.push(raw);
+      // the block of three calls ago went to the worker again (moved: empty here); the two since are intact
+      if (i >= 3) expect(raws[i - 3]!.byteLength).toBe(0);
+      for (const j of [i - 2, i - 1].filter((j) => j >= 0)) expect(Buffer.from(raws[j]!).equals(Buffer.from(blocks[j]!))).toBe(true);
+    }
+    // the caller's frame stays as it was (the worker got a copy)
+    expect(Buffer.from(await zstdCodec.decompress(frames[0]!, blocks[0]!.length)).equals(Buffer.from(blocks[0]!))).toBe(true);
+  });
+
+  it('a damaged frame, or one of another length than the header says, fails with zstdCodec\'s own error, and the codec keeps working', async () => {
+    const raw = new TextEncoder().encode('abc'.repeat(10_000));
+    const f = await zstdCodec.compress(raw, 3);
+    const bad = Uint8Array.from(f);
+    bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff;
+    for (const [frame, length] of [[bad, raw.length], [f, raw.length - 1], [f, raw.length + 1], [f, 3 * 1024 * 1024]] as const) {
+      const want = await zstdCodec.decompress(frame, length).then(() => 'no error', (e: Error) => e.message);
+      expect(want).not.toBe('no error');
+      await expect(codec.decompressBlock(frame, length)).rejects.toMatchObject({ code: 'integrity', message: want });
+    }
+    expect((await codec.decompress(f, raw.length)).length).toBe(raw.length);
+  });
+
+  it('the reader checks each block against the CRC-32 the worker took', async () => {
+    const records: ArchiveRecord[] = Array.from({ length: 500 }, (_, i) => ({
+      position: BigInt(i), timestamp: null, timestampType: null, key: null, value: new TextEncoder().encode(`{"n":${i},"pad":"${'z'.repeat(i % 300)}"}`), headers: [], attributes: null,
+    }));
+    const seg = await buildSegment(records, zstdCodec, 1);
+    let n = 0;
+    for await (const b of scanSegment(seg, codec, 'good')) n += b.count;
+    expect(n).toBe(records.length);
+    // a worker whose CRC-32 is off by a bit: the block fails as if its bytes were
+    const lying: BlockCodec = { ...codec, decompressBlock: async (frame, rawLength) => {
+      const r = await codec.decompressBlock(frame, rawLength);
+      return { raw: r.raw, rawCrc: r.rawCrc ^ 1 };
+    } };
+    await expect(scanSegment(seg, lying, 'lying').next()).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/block 0 at byte \d+: raw data checksum mismatch/) as unknown });
   });
 });

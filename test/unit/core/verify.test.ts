@@ -65,6 +65,20 @@ describe('corruption: each damage gives its own finding', () => {
     expect((await verifyStore(store)).ok).toBe(true);
   });
 
+  it('worker: true (a worker decompresses and CRC-checks the blocks) gives the same result and findings, byte after byte flipped', async () => {
+    const size = (await readFile(file(SEG))).length;
+    expect(await verifyStore(store, { worker: true })).toEqual(await verifyStore(store));
+    let failed = 0;
+    for (let at = 3; at < size; at += 53) {
+      await flip(SEG, at);
+      const want = await verifyStore(store);
+      if (!want.ok) failed++;
+      expect(await verifyStore(store, { worker: true }), `byte ${at}`).toEqual(want);
+      await flip(SEG, at); // back
+    }
+    expect(failed).toBeGreaterThan(size / 53 - 2);
+  }, 60_000);
+
   it('the reader refuses a damaged segment with an integrity error naming it', async () => {
     await flip(SEG2, 200);
     const { manifest } = await loadManifest(store, INC);
