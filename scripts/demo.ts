@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   const rabbitSame = JSON.stringify(rabbitBefore) === JSON.stringify(rabbitAfter);
   console.log(`RabbitMQ ${queue} -> vhost ${vhost} queue ${queue}-restored: ${rabbitAfter.length} messages, bodies, properties and order ${rabbitSame ? 'IDENTICAL' : 'DIFFERENT'}`);
   const natsSame = await natsDemo(natsUrl, store, stamp, mqbak);
-  console.log(`\nThe archive stays in ${store}; try: node bin/mqbak show ${store} <id>   or   node bin/mqbak cat ${store} <id> --limit 5`);
+  console.log(`\nThe archive stays in ${store}; try: bin/mqbak show ${store} <id>   or   bin/mqbak cat ${store} <id> --limit 5`);
   if (!kafkaSame || !rabbitSame || !natsSame) process.exit(1);
 }
 
