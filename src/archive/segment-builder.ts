@@ -45,8 +45,6 @@ export class SegmentBuilder {
   /** the segment header, copied into `output` with the first block (an empty builder holds no chunk) */
   private readonly header: Uint8Array;
   records = 0;
-  /** encoded bytes of records added, for the caller to take (and zero) */
-  added = 0;
   firstTimestamp: number | null = null;
   lastTimestamp: number | null = null;
 
@@ -139,14 +137,14 @@ export class SegmentBuilder {
    * addColumnNow() for records from, from + 1, ... of the columns, up to `to` (exclusive), until
    * a record seals a block (backpressure() may then ask for a wait) or the segment holds `limit`
    * raw bytes: the caller's checks after a record, made only where they can change. Returns the
-   * index after the last record added; their encoded sizes are added to `added`.
+   * index after the last record added (rawBytes grows by their encoded sizes).
    */
   addColumnsNow(c: RecordColumns, from: number, to: number, limit: number): number {
     const blocks = this.parts.length;
     let i = from;
     while (i < to) {
-      this.added += this.addColumnNow(c, i++);
-      if (this.parts.length !== blocks || this.sealedRaw + this.used >= limit) break;
+      this.addColumnNow(c, i++);
+      if (this.parts.length !== blocks || this.rawBytes >= limit) break;
     }
     return i;
   }

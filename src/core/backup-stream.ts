@@ -157,7 +157,7 @@ export class BackupStream implements StreamWriter {
         this.last = record.position;
       }
       await this.addAll(records.length, (b, i) => {
-        b.added += b.addNow(records[i]!);
+        b.addNow(records[i]!);
         return i + 1;
       });
     });
@@ -184,17 +184,17 @@ export class BackupStream implements StreamWriter {
 
   /**
    * Adds records 0..count-1 (checked already): `run(builder, i)` encodes records from i on,
-   * synchronously, adding their sizes to builder.added, and returns the index after the last one
-   * it added. Only a full block (compression bound) or segment makes it wait, checked after each run.
+   * synchronously (the builder's rawBytes grows by their encoded sizes), and returns the index
+   * after the last one it added. Only a full block (compression bound) or segment makes it wait, checked after each run.
    */
   private async addAll(count: number, run: (b: SegmentBuilder, from: number) => number): Promise<void> {
     const { segmentSize } = this.writer.settings;
     for (let i = 0; i < count; ) {
       const b = this.builder;
+      const before = b.rawBytes;
       const next = run(b, i);
       this.records += next - i;
-      this.rawBytes += b.added;
-      b.added = 0;
+      this.rawBytes += b.rawBytes - before;
       i = next;
       const wait = b.backpressure();
       if (wait) {

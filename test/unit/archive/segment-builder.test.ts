@@ -98,6 +98,7 @@ describe('SegmentBuilder and the segment reader', () => {
     let added = 0;
     for (let i = 0; i < cols.count; ) {
       const blocks = internals.parts.length;
+      const before = runs.rawBytes;
       const next = runs.addColumnsNow(cols, i, cols.count, limit);
       expect(next).toBeGreaterThan(i);
       // a run ends at a cut block, at the limit, or at the end; never before
@@ -106,8 +107,7 @@ describe('SegmentBuilder and the segment reader', () => {
       // records shorter than a block: the run's last record cut one block at most
       expect(internals.parts.length - blocks).toBeLessThanOrEqual(1);
       ends.push(next);
-      added += runs.added;
-      runs.added = 0;
+      added += runs.rawBytes - before;
       i = next;
     }
     expect(ends.length).toBeGreaterThan(10);
