@@ -233,7 +233,8 @@ class Reader extends JsonCursor {
     if (c >= 0x30 && c <= 0x39) this.fail();
     if (c === 0x78 || c === 0x43 || c === 0x42) {
       const name = Buffer.from(src.buffer, src.byteOffset + s, e - s).toString('utf8');
-      if (BROKER_OWNED_HEADERS.test(name) || (!this.rules.viaExchange && ROUTING_HEADERS.test(name))) this.fail();
+      // (with --via-exchange, CC and BCC would be kept: republishedProperties leaves those messages to the general path)
+      if (BROKER_OWNED_HEADERS.test(name) || ROUTING_HEADERS.test(name)) this.fail();
     }
     for (let k = 0; k < seen; k++) {
       const ps = this.nameStart[k]!;

@@ -50,7 +50,7 @@ export interface RepublishRules {
 export function republish(meta: AmqpMessageMeta, rules: RepublishRules, counts: RepublishCounts, notes: QueueNotes): Republish | { refused: string } {
   const props: AmqpProperties = { ...meta.properties };
   // most messages have neither broker-owned nor routing headers: no copies of their list then
-  if (props.headers && props.headers.some((h) => mayRename(h.name))) {
+  if (props.headers && props.headers.some((h) => BROKER_OWNED_HEADERS.test(h.name) || ROUTING_HEADERS.test(h.name))) {
     const r = renameHeaders(props.headers, BROKER_OWNED_HEADERS);
     if (r.renamed.length > 0) counts.headersRenamed++;
     props.headers = r.headers;
@@ -90,12 +90,6 @@ export function queueWarnings(source: string, target: string, notes: QueueNotes)
     out.push(`queue ${source}: ${notes.clusterIdDropped} message(s) had the deprecated cluster-id property, which amqplib cannot send: left out`);
   }
   return out;
-}
-
-/** Whether BROKER_OWNED_HEADERS or ROUTING_HEADERS could match `name` (a cheap first look). */
-function mayRename(name: string): boolean {
-  const c = name.charCodeAt(0);
-  return (c === 0x78 /* x */ && name.charCodeAt(1) === 0x2d) /* - */ || c === 0x43 /* C */ || c === 0x42 /* B */;
 }
 
 function containsDecimal(v: AmqpValue): boolean {
