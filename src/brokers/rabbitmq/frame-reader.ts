@@ -17,19 +17,13 @@
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { MqbakError } from '../../common/errors.js';
+import { BASIC_CLASS, FRAME_END, FRAME_HEADER, FRAME_PREFIX, HEADER_FIXED } from './amqp-frames.js';
 
 /** Where the captured property bytes ride on amqplib's `message.properties` object. */
 const RAW_PROPERTIES = Symbol('mqbak.rawProperties');
 /** Marks an amqplib Channel whose content headers are left undecoded. */
 const RAW_ONLY = Symbol('mqbak.rawOnly');
 
-const FRAME_HEADER = 2;
-const FRAME_END = 0xce;
-/** type (1), channel (2), payload size (4) */
-const FRAME_PREFIX = 7;
-/** A content header's payload: class id (2), weight (2), body size (8), then flags and properties. */
-const HEADER_FIXED = 12;
-const BASIC_CLASS = 60;
 
 interface FrameReader {
   rest: Buffer;

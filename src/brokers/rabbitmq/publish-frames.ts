@@ -8,12 +8,8 @@
  * publishes through amqplib as before).
  */
 import type { ConfirmChannel } from 'amqplib';
+import { BASIC_CLASS, FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD, FRAME_OVERHEAD, FRAME_PREFIX, HEADER_FIXED } from './amqp-frames.js';
 
-/** A frame's type (1), channel (2) and payload size (4), and its end octet. */
-const FRAME_PREFIX = 7;
-const FRAME_OVERHEAD = FRAME_PREFIX + 1;
-const FRAME_END = 0xce;
-const BASIC_CLASS = 60;
 const BASIC_PUBLISH = 40;
 /** RabbitMQ's default; amqplib negotiates it unless the URL says otherwise. */
 export const DEFAULT_FRAME_MAX = 131072;
@@ -26,7 +22,7 @@ export function publishMethodFrame(channel: number, exchange: string, routingKey
   // class, method, reserved ticket, exchange, routing key, bits
   const size = 2 + 2 + 2 + 1 + ex.length + 1 + rk.length + 1;
   const f = Buffer.alloc(FRAME_PREFIX + size + 1);
-  f[0] = 1;
+  f[0] = FRAME_METHOD;
   f.writeUInt16BE(channel, 1);
   f.writeUInt32BE(size, 3);
   let o = FRAME_PREFIX;
@@ -50,11 +46,11 @@ export function publishMethodFrame(channel: number, exchange: string, routingKey
 export function messageFrames(method: Buffer, channel: number, properties: Uint8Array, content: Buffer, frameMax: number): Buffer {
   const maxBody = frameMax - FRAME_OVERHEAD;
   if (!(maxBody > 0)) throw new RangeError(`frame-max ${frameMax} leaves no room for a body frame`);
-  const headerSize = 12 + properties.length;
+  const headerSize = HEADER_FIXED + properties.length;
   const bodyFrames = Math.ceil(content.length / maxBody);
   const all = Buffer.allocUnsafe(method.length + FRAME_OVERHEAD + headerSize + bodyFrames * FRAME_OVERHEAD + content.length);
   let o = method.copy(all, 0);
-  all[o] = 2;
+  all[o] = FRAME_HEADER;
   all.writeUInt16BE(channel, o + 1);
   all.writeUInt32BE(headerSize, o + 3);
   o += FRAME_PREFIX;
@@ -68,7 +64,7 @@ export function messageFrames(method: Buffer, channel: number, properties: Uint8
   all[o++] = FRAME_END;
   for (let from = 0; from < content.length; from += maxBody) {
     const to = Math.min(from + maxBody, content.length);
-    all[o] = 3;
+    all[o] = FRAME_BODY;
     all.writeUInt16BE(channel, o + 1);
     all.writeUInt32BE(to - from, o + 3);
     o += FRAME_PREFIX;
