@@ -61,6 +61,7 @@ export class QueueConsumer {
   private received = 0;
   /** The consumer being opened after the first, if any (cancel waits for it). */
   private more: Promise<void> | null = null;
+  /** basic.consume's arguments, the same for every consumer opened. */
   private consumeArguments: Record<string, unknown> | undefined;
 
   private constructor(
@@ -88,8 +89,9 @@ export class QueueConsumer {
         left -= n;
       }
     }
+    c.consumeArguments = options.arguments;
     try {
-      await c.consumeNext(options.arguments);
+      await c.consumeNext();
       c.opening = false;
       c.openMore();
       c.holdOff();
@@ -118,13 +120,12 @@ export class QueueConsumer {
   }
 
   /** Opens the next consumer (its basic.qos, then basic.consume); its deliveries follow the consume-ok. */
-  private async consumeNext(args: Record<string, unknown> | undefined): Promise<void> {
+  private async consumeNext(): Promise<void> {
     const n = this.slices.shift()!;
-    this.consumeArguments = args;
     await this.channel.prefetch(n, false);
     // counted before the consume-ok: its first deliveries may be taken before this resumes
     this.opened += n;
-    const ok: Replies.Consume = await this.channel.consume(this.queue, (msg) => this.push(msg), { noAck: false, arguments: args });
+    const ok: Replies.Consume = await this.channel.consume(this.queue, (msg) => this.push(msg), { noAck: false, arguments: this.consumeArguments });
     this.tags.push(ok.consumerTag);
   }
 
@@ -138,7 +139,7 @@ export class QueueConsumer {
    */
   private openMore(): void {
     if (this.received < this.opened || this.slices.length === 0 || this.more || this.stopping || this.opening) return;
-    this.more = this.consumeNext(this.consumeArguments).then(
+    this.more = this.consumeNext().then(
       () => {
         this.more = null;
         // all its deliveries may have come before this ran
