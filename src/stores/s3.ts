@@ -51,7 +51,7 @@ export class S3Store implements Store {
   /** Cleared when the server answers If-None-Match with 501: some compatible servers do. */
   private readonly writeOnce = { conditional: true };
   /** Set when Content-MD5 goes on every upload: asked for by the settings, or by the server once. */
-  private readonly contentMd5: { always: boolean };
+  private contentMd5Always: boolean;
   /** Server-side encryption parameters of every upload (empty without --s3-sse). */
   private readonly sse: ReturnType<typeof sseParams>;
   private bucketChecked = false;
@@ -67,7 +67,7 @@ export class S3Store implements Store {
     this.multipartThreshold = tuning.multipartThreshold ?? MULTIPART_THRESHOLD;
     this.description = s3Description(bucket, this.base, config.endpoint);
     this.sse = sseParams(config);
-    this.contentMd5 = { always: config.contentMd5 === true };
+    this.contentMd5Always = config.contentMd5 === true;
     this.client = new S3Client(s3ClientConfig(config, tuning));
     sendPartsBodies(this.client);
     this.multipart = {
@@ -172,12 +172,12 @@ export class S3Store implements Store {
    */
   private async withChecksums<T>(body: PartsBody, request: (checksums: UploadChecksums) => Promise<T>): Promise<T> {
     const crc32 = await this.flexible();
-    const md5 = this.contentMd5.always;
+    const md5 = this.contentMd5Always;
     try {
       return await request(uploadChecksums(body, { crc32, md5 }));
     } catch (e) {
       if (md5 || !asksForContentMd5(e)) throw e;
-      this.contentMd5.always = true;
+      this.contentMd5Always = true;
       return request(uploadChecksums(body, { crc32, md5: true }));
     }
   }
