@@ -96,7 +96,11 @@ export function decodeSegmentObjects(
  * decodeSegmentBlocks, each block's records as columns over its raw bytes (no object per
  * record), with the same checks (and `expected` as in decodeSegmentObjects). Positions must be below 2^53 in magnitude (see
  * decodeRecordColumns). `inPlace`: the caller reads `bytes` no more, and a sealed segment's
- * blocks are opened over them instead of into a copy of the segment.
+ * blocks are opened over them instead of into a copy of the segment. `recheck` false: the caller
+ * knows these very bytes passed every check before (CheckedSegments in src/core/backup-reader.ts):
+ * the blocks' CRC-32s and the header names' UTF-8 are not checked again; everything a decode
+ * needs to stay within its bytes (headers, lengths, record framing and bounds, positions), and a
+ * sealed block's authentication, still is.
  */
 export function decodeSegmentColumns(
   bytes: Uint8Array,
@@ -106,8 +110,9 @@ export function decodeSegmentColumns(
   sealing: SegmentSealing | null = null,
   expected: SegmentExpectation | null = null,
   inPlace = false,
+  recheck = true,
 ): AsyncGenerator<DecodedBlock<RecordColumns>> {
-  const checkName = utf8NameChecker();
+  const checkName = recheck ? utf8NameChecker() : () => true;
   const decode: RecordsDecoder<RecordColumns> = (buf, lastPosition) => {
     const out = new ColumnsBuilder(256, 768);
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -126,7 +131,7 @@ export function decodeSegmentColumns(
       : { records: c, count: n, firstPosition: BigInt(c.position[0]!), lastPosition: BigInt(c.position[n - 1]!), firstTimestamp: ts(0), lastTimestamp: ts(n - 1) };
     return { block, next };
   };
-  return walkSegment(bytes, codec, context, summary, decode, sealing, expected, inPlace);
+  return walkSegment(bytes, codec, context, summary, decode, sealing, expected, inPlace, recheck);
 }
 
 /**
@@ -192,9 +197,9 @@ interface FramedBlock {
  * Every block's header and frame of a segment, checked (header CRC, lengths, the compressed
  * CRC-32 or, sealed, the authentication tag): nothing is decompressed. Stops at the first block
  * that does not frame, returned as `error` after the blocks before it. `inPlace`: sealed blocks
- * are opened over `bytes`.
+ * are opened over `bytes`. `recheck` false: the compressed CRC-32 is not taken (decodeSegmentColumns).
  */
-function frameBlocks(bytes: Uint8Array, at: number, version: number, context: string, sealing: SegmentSealing | null, inPlace: boolean): { blocks: FramedBlock[]; error: unknown } {
+function frameBlocks(bytes: Uint8Array, at: number, version: number, context: string, sealing: SegmentSealing | null, inPlace: boolean, recheck: boolean): { blocks: FramedBlock[]; error: unknown } {
   const sealed = version === SEALED_SEGMENT_VERSION;
   const blocks: FramedBlock[] = [];
   for (let index = 0; at < bytes.length; index++) {
@@ -207,7 +212,7 @@ function frameBlocks(bytes: Uint8Array, at: number, version: number, context: st
       let h = clear;
       let frame = bytes.subarray(frameStart, frameEnd);
       if (sealed) ({ h, frame } = openSegmentBlock(sealing!, index, clear, bytes.subarray(at, frameStart), frame, context, where, inPlace));
-      else if (crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
+      else if (recheck && crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
       blocks.push({ h, where, frame });
       at = frameEnd;
     } catch (e) {
@@ -243,13 +248,14 @@ async function* walkSegment<T>(
   sealing: SegmentSealing | null,
   expected: SegmentExpectation | null,
   inPlace = false,
+  recheck = true,
 ): AsyncGenerator<DecodedBlock<T>> {
   const header = checkSegmentHeader(bytes, context);
   const sealed = header.version === SEALED_SEGMENT_VERSION;
   if (sealed && sealing === null) throw needsPassword(context);
   // a plaintext segment where blocks must be sealed could have been put there by anyone
   if (!sealed && sealing !== null) throw integrity(context, 'not sealed, in an encrypted store');
-  const framed = frameBlocks(bytes, header.at, header.version, context, sealing, inPlace);
+  const framed = frameBlocks(bytes, header.at, header.version, context, sealing, inPlace, recheck);
   if (expected !== null) {
     // nothing of a segment is handed out before it frames whole and adds up to its entry
     if (framed.error !== null) throw framed.error;
@@ -287,7 +293,7 @@ async function* walkSegment<T>(
     }
     const { raw, rawCrc } = await next.raw;
     if (raw.length !== h.rawLength) throw integrity(context, `${where}: decompressed to ${raw.length} bytes, header says ${h.rawLength}`);
-    if ((rawCrc ?? crc32(raw)) !== h.rawCrc) throw integrity(context, `${where}: raw data checksum mismatch`);
+    if (recheck && (rawCrc ?? crc32(raw)) !== h.rawCrc) throw integrity(context, `${where}: raw data checksum mismatch`);
     let buf: Uint8Array;
     if (carry.length > 0) {
       buf = new Uint8Array(carry.length + raw.length);

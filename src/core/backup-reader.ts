@@ -157,11 +157,43 @@ export async function* readStreamBatches(
 export async function* readStreamColumns(
   store: Store,
   stream: StreamEntry,
-  options: { signal?: AbortSignal; codec?: BlockCodec } = {},
+  options: { signal?: AbortSignal; codec?: BlockCodec; checked?: CheckedSegments } = {},
 ): AsyncGenerator<RecordColumns> {
   // the segments are read here and nowhere else: a sealed one's blocks are opened over its bytes
-  const decode: SegmentDecoder<RecordColumns> = (bytes, codec, context, summary, sealing, expected) => decodeSegmentColumns(bytes, codec, context, summary, sealing, expected, true);
+  const decode: SegmentDecoder<RecordColumns> = (bytes, codec, context, summary, sealing, expected, recheck) => decodeSegmentColumns(bytes, codec, context, summary, sealing, expected, true, recheck);
   for await (const b of readStreamWith(store, stream, options, decode)) if (b.count > 0) yield b.records;
+}
+
+/**
+ * Segments whose stored bytes were read whole and passed every check of a reader (a restore's
+ * `--preflight full`: verify.ts), each by its key and the SHA-256 of those bytes.
+ *
+ * Why a second read of such a segment may leave out the block CRC-32s and the record checks
+ * (readStreamColumns): fetchSegment compares the size and SHA-256 of the bytes it reads with the
+ * manifest entry on every read, and that entry's SHA-256 is the one the first read checked. Bytes
+ * with the same SHA-256 are the same bytes, short of a SHA-256 collision, which no other check of
+ * the format withstands either (a parent manifest is named by its hash alone); decompressing the
+ * same frames gives the same blocks, so every CRC-32 and record check would give the answer it
+ * gave the first time. Bytes changed in between fail the SHA-256 before any block is decoded. What
+ * is still checked on the second read: size and SHA-256, block headers (their own CRC-32),
+ * lengths, a sealed block's authentication, record framing and bounds, counts and positions
+ * against the manifest entry and the stream's range.
+ */
+export class CheckedSegments {
+  private readonly whole = new Set<string>();
+
+  add(segment: Pick<SegmentEntry, 'key' | 'sha256'>): void {
+    this.whole.add(`${segment.key} ${segment.sha256}`);
+  }
+
+  /** Whether bytes of this key with this SHA-256 were checked whole. */
+  has(segment: Pick<SegmentEntry, 'key' | 'sha256'>): boolean {
+    return this.whole.has(`${segment.key} ${segment.sha256}`);
+  }
+
+  get size(): number {
+    return this.whole.size;
+  }
 }
 
 /** Whether every position a stream may hold is an integer exact as a number (|p| < 2^53). */
@@ -176,6 +208,8 @@ type SegmentDecoder<T> = (
   summary: undefined,
   sealing: SegmentSealing | null,
   expected: SegmentExpectation,
+  /** false: these very bytes passed every check before (CheckedSegments) */
+  recheck: boolean,
 ) => AsyncGenerator<DecodedBlock<T>>;
 
 /** Where the blocks of the segment at `key` are sealed, when `store` was opened with its key. */
@@ -187,7 +221,7 @@ function sealingOf(store: Store, key: string): SegmentSealing | null {
 async function* readStreamWith<T>(
   store: Store,
   stream: StreamEntry,
-  options: { signal?: AbortSignal; fromPosition?: bigint; codec?: BlockCodec },
+  options: { signal?: AbortSignal; fromPosition?: bigint; codec?: BlockCodec; checked?: CheckedSegments },
   decode: SegmentDecoder<T>,
 ): AsyncGenerator<DecodedBlock<T>> {
   const from = BigInt(stream.from);
@@ -199,8 +233,10 @@ async function* readStreamWith<T>(
       skipped = true;
       continue;
     }
+    // the size and SHA-256 are checked on every read, whatever was checked before
     const bytes = await fetchSegment(store, seg, options);
-    for await (const block of checkedBlocks(bytes, seg, options.codec ?? zstdCodec, options.signal, decode, sealingOf(store, seg.key))) {
+    const recheck = !(options.checked?.has(seg) ?? false);
+    for await (const block of checkedBlocks(bytes, seg, options.codec ?? zstdCodec, options.signal, decode, sealingOf(store, seg.key), recheck)) {
       // positions strictly increase within a segment (checked): its first and last bound the rest
       if (block.count > 0) {
         for (const p of [block.firstPosition, block.lastPosition]) {
@@ -273,13 +309,14 @@ async function* checkedBlocks<T>(
   signal: AbortSignal | undefined,
   decode: SegmentDecoder<T>,
   sealing: SegmentSealing | null,
+  recheck = true,
 ): AsyncGenerator<DecodedBlock<T>> {
   const context = `segment ${segment.key}`;
   let n = 0;
   let last: DecodedBlock<T> | null = null;
   // the block headers' count and positions are compared with the entry before a record is handed on
   const expected = { records: segment.records, firstPosition: BigInt(segment.firstPosition), lastPosition: BigInt(segment.lastPosition) };
-  for await (const block of decode(bytes, codec, context, undefined, sealing, expected)) {
+  for await (const block of decode(bytes, codec, context, undefined, sealing, expected, recheck)) {
     throwIfAborted(signal);
     if (block.count === 0) continue;
     if (n === 0) {

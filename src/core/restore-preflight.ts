@@ -4,12 +4,15 @@
  * backup and its chain, only the streams the restore selected). `full` (the default) reads every
  * segment and checks its size, SHA-256, blocks and records; `sizes` checks only that each segment
  * is present with the manifest's size (one listing per backup, no data read). Any error finding
- * stops the restore before anything is created or published on the target.
+ * stops the restore before anything is created or published on the target. What `full` read
+ * whole and found nothing wrong with is returned (CheckedSegments, backup-reader.ts): the restore's
+ * own read of those bytes then leaves out the checks that would give the same answer again.
  */
 import { MqbakError } from '../common/errors.js';
 import type { Progress } from '../common/progress.js';
 import type { Store } from '../stores/store.js';
 import type { RestorePlan } from './restore-planner.js';
+import type { CheckedSegments } from './backup-reader.js';
 import { verifyStore, type Finding } from './verify.js';
 
 export const PREFLIGHT_MODES = ['full', 'sizes'] as const;
@@ -32,13 +35,16 @@ export function parsePreflightMode(text: string): PreflightMode {
   return mode;
 }
 
-/** Checks what `plan` will replay; throws PreflightFailed when the store holds damage there. */
-export async function preflight(store: Store, plan: RestorePlan, mode: PreflightMode, signal: AbortSignal, progress: Progress): Promise<void> {
+/**
+ * Checks what `plan` will replay; throws PreflightFailed when the store holds damage there, else
+ * returns the segments it read whole (none with `sizes`), by key and SHA-256.
+ */
+export async function preflight(store: Store, plan: RestorePlan, mode: PreflightMode, signal: AbortSignal, progress: Progress): Promise<CheckedSegments> {
   progress.phase(`checking backup ${plan.backupId} and its chain before restoring (--preflight ${mode})`);
   const streams = new Set(plan.streams.map((s) => s.name));
   const r = await verifyStore(store, { id: plan.backupId, streams, readData: mode === 'full', signal, progress });
   const errors = r.findings.filter((f) => f.severity === 'error');
-  if (errors.length === 0) return;
+  if (errors.length === 0) return r.whole;
   throw new PreflightFailed(
     errors,
     `backup ${plan.backupId}: ${errors.length} integrity finding${errors.length === 1 ? '' : 's'} in what the restore would replay (listed above); nothing was restored`,

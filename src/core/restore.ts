@@ -12,7 +12,7 @@ import { MqbakError, throwIfAborted } from '../common/errors.js';
 import type { Progress } from '../common/progress.js';
 import type { RecordColumns, RecordSlice } from '../common/record.js';
 import type { Store } from '../stores/store.js';
-import { readStreamColumns, resolveChain, streamFitsColumns } from './backup-reader.js';
+import { readStreamColumns, resolveChain, streamFitsColumns, type CheckedSegments } from './backup-reader.js';
 import { forEachBounded } from './bounded.js';
 import { acquireLock } from './store-lock.js';
 import { writeOffsetMap } from './offset-map.js';
@@ -135,14 +135,14 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w), withoutLockIfReadOnly: (why) => o.progress.warn(why) });
   try {
     // nothing is created or published on the target before what it replays was checked
-    await preflight(o.store, plan, o.preflight ?? 'full', o.signal, o.progress);
-    return await write(o, plan, sinkPlan, result);
+    const checked = await preflight(o.store, plan, o.preflight ?? 'full', o.signal, o.progress);
+    return await write(o, plan, sinkPlan, result, checked);
   } finally {
     await lock.release();
   }
 }
 
-async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, result: RestoreResult): Promise<RestoreResult> {
+async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, result: RestoreResult, checked: CheckedSegments): Promise<RestoreResult> {
   const path = o.journalPath(plan.backupId);
   result.journalPath = path;
   let previous = await readJournal(path);
@@ -175,7 +175,7 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
       open.set(sr.name, w);
       // before the first write: the entry tells a rerun where this stream stood
       await save();
-      const runs = await writeStream(o, sr, w, blocks, signal, () => {
+      const runs = await writeStream(o, sr, w, blocks, checked, signal, () => {
         if (Date.now() - lastSave < JOURNAL_EVERY_MS) return;
         lastSave = Date.now();
         void save().catch(() => {});
@@ -220,9 +220,11 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
 /**
  * One stream: the chain's blocks in order, filtered by --until and the resume point, written two
  * at a time. To a writer that says when it is done with a block's bytes (ReleasesEarlierWrites),
- * blocks are decompressed into `blocks`' memory, handed back once a later write settled.
+ * blocks are decompressed into `blocks`' memory, handed back once a later write settled. Segments
+ * in `checked` (read whole by the preflight) are read with their size and SHA-256 checked, not
+ * their blocks' CRC-32s again (CheckedSegments, backup-reader.ts).
  */
-async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: StreamWriter, blocks: PooledBlockCodec, signal: AbortSignal, tick: () => void): Promise<OffsetRun[]> {
+async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: StreamWriter, blocks: PooledBlockCodec, checked: CheckedSegments, signal: AbortSignal, tick: () => void): Promise<OffsetRun[]> {
   const resume = w.resume;
   // resume.records: the writer leaves the first ones out itself; resume.through: here
   if (resume?.records !== undefined) sr.alreadyRestored = resume.records;
@@ -265,7 +267,7 @@ async function writeStream(o: RestoreOptions, sr: StreamRestoreResult, w: Stream
   const source = o.store.remote ? readingAhead(o.store, sr.plan.parts.flatMap((p) => p.stream.segments.map((g) => g.key)), signal) : o.store;
   try {
     for (const part of sr.plan.parts) {
-      for await (const cols of readStreamColumns(source, part.stream, { signal, codec: pool ?? undefined })) {
+      for await (const cols of readStreamColumns(source, part.stream, { signal, codec: pool ?? undefined, checked })) {
         if (pool) lent.push({ bytes: cols.bytes, write: writes });
         const batch = keep(cols, o.until, through, retry, sr);
         if (batch.length > 0) await send(batch);

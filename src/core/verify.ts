@@ -13,7 +13,7 @@ import { workerScanCodec } from '../archive/zstd-pool.js';
 import { decodeStoredManifest } from '../archive/stored-manifest.js';
 import { masterKeyOf, segmentSealing } from '../archive/encryption/store-key.js';
 import { StoreNotFoundError, type Store } from '../stores/store.js';
-import { listBackupIds } from './backup-reader.js';
+import { CheckedSegments, listBackupIds } from './backup-reader.js';
 import { describeSubset, readsSegment, type DataSubset } from './verify-subset.js';
 
 /** Every finding kind, for counts that show zeros too (metrics). */
@@ -73,6 +73,8 @@ export interface VerifyResult {
     segmentsNotRead: number;
     bytesNotRead: number;
   };
+  /** The segments read in full with no finding, by key and SHA-256 (what a restore's preflight checked). */
+  whole: CheckedSegments;
 }
 
 export interface VerifyOptions {
@@ -142,6 +144,7 @@ async function verifyWith(store: Store, options: VerifyOptions, codec: BlockCode
   const findings: Finding[] = [];
   const subset = options.subset ?? { kind: 'all' };
   const readData = options.readData ?? true;
+  const whole = new CheckedSegments();
   const checked = { backups: 0, segments: 0, records: 0, bytes: 0, subset: readData ? describeSubset(subset) : 'none', segmentsNotRead: 0, bytesNotRead: 0 };
   const add = (f: Omit<Finding, 'severity'> & { severity?: Finding['severity'] }) => findings.push({ severity: 'error', ...f });
 
@@ -277,7 +280,6 @@ async function verifyWith(store: Store, options: VerifyOptions, codec: BlockCode
     fetched.set(seg, bytes);
   };
   let turn = 0;
-
   // every segment of every target
   for (const id of targets) {
     const l = loaded.get(id);
@@ -311,6 +313,7 @@ async function verifyWith(store: Store, options: VerifyOptions, codec: BlockCode
         checked.bytes += f.bytes;
         checked.records += f.records;
         for (const x of f.findings) add({ ...x, backup: id, stream: stream.name, key: seg.key });
+        if (f.findings.length === 0) whole.add(seg);
         progress.update({ stream: stream.name, records: checked.records, bytes: checked.bytes });
       }
     }
@@ -321,7 +324,7 @@ async function verifyWith(store: Store, options: VerifyOptions, codec: BlockCode
       if (idOfManifestKey(o.key) === null) add({ kind: 'unknown-object', severity: 'warning', backup: null, key: o.key, message: `object ${o.key}: not a name mqbak writes` });
     }
   }
-  return { ok: !findings.some((f) => f.severity === 'error'), findings, checked };
+  return { ok: !findings.some((f) => f.severity === 'error'), findings, checked, whole };
 }
 
 interface SegmentCheck {
