@@ -65,6 +65,19 @@ describe('corruption: each damage gives its own finding', () => {
     expect((await verifyStore(store)).ok).toBe(true);
   });
 
+  it('whole: the segments read in full with no finding, by key and SHA-256; not a damaged one, nor any when no data is read', async () => {
+    const { manifest } = await loadManifest(store, FULL);
+    const entries = manifest.streams.flatMap((s) => s.segments);
+    const clean = await verifyStore(store, { id: FULL });
+    expect(entries.length).toBeGreaterThan(1);
+    for (const g of entries) expect(clean.whole.has(g), g.key).toBe(true);
+    expect(clean.whole.has({ key: SEG, sha256: '0'.repeat(64) })).toBe(false);
+    await flip(SEG, -1);
+    const damaged = await verifyStore(store, { id: FULL });
+    for (const g of entries) expect(damaged.whole.has(g), g.key).toBe(g.key !== SEG);
+    expect((await verifyStore(store, { id: FULL, readData: false })).whole.size).toBe(0);
+  });
+
   it('worker: true (a worker decompresses and CRC-checks the blocks) gives the same result and findings, byte after byte flipped', async () => {
     const size = (await readFile(file(SEG))).length;
     expect(await verifyStore(store, { worker: true })).toEqual(await verifyStore(store));
