@@ -52,7 +52,7 @@ describe('readStreamColumns', () => {
     const file = join(dir, key);
     const before = new Uint8Array(await readFile(file));
     const after = Uint8Array.from(before);
-    after[after.length - 1] ^= 0x01;
+    after[after.length - 1] = after[after.length - 1]! ^ 0x01;
     return { key, file, before, after };
   };
   const firstBlock = async (store: LocalStore, checked: CheckedSegments) => {

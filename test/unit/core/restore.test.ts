@@ -217,4 +217,28 @@ describe('restore pipeline', () => {
     // with the native binding the blocks' memory went round: fewer buffers than writes
     if (zstdImplementation() === 'native') expect(memory.size).toBeLessThan(writes / 4);
   });
+
+  it("a segment changed after --preflight full read it (other bytes, same size): the restore's own read refuses it before any of its records is written", async () => {
+    // the second read of stream b's segment (the restore's, after the preflight's) gets other bytes
+    const reads = new Map<string, number>();
+    const changing = new (class extends LocalStore {
+      override async get(key: string, o: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+        const bytes = await super.get(key, o);
+        if (!key.startsWith('segments/')) return bytes;
+        const n = (reads.get(key) ?? 0) + 1;
+        reads.set(key, n);
+        if (n < 2 || !key.includes('/0001/')) return bytes;
+        const other = Uint8Array.from(bytes);
+        other[other.length - 1] = other[other.length - 1]! ^ 0x01;
+        return other;
+      }
+    })(dir);
+    const t: Target = { written: new Map(), refuse: new Set(), journalAtOpen: [] };
+    const journal = join(dir, 'j.json');
+    const stopped = restore({ ...options(scriptedAdapter(t, journal, 'through'), journal), store: changing });
+    await expect(stopped).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/SHA-256 .*, manifest says /) as unknown });
+    // both segments were read twice: the preflight read them whole, then the restore
+    expect([...reads.values()]).toEqual([2, 2]);
+    expect(t.written.get('b') ?? []).toEqual([]);
+  });
 });
