@@ -42,7 +42,8 @@ export function parsePreflightMode(text: string): PreflightMode {
 export async function preflight(store: Store, plan: RestorePlan, mode: PreflightMode, signal: AbortSignal, progress: Progress): Promise<CheckedSegments> {
   progress.phase(`checking backup ${plan.backupId} and its chain before restoring (--preflight ${mode})`);
   const streams = new Set(plan.streams.map((s) => s.name));
-  const r = await verifyStore(store, { id: plan.backupId, streams, readData: mode === 'full', signal, progress });
+  // with a second core, a worker decompresses while this thread checks (the broker waits meanwhile)
+  const r = await verifyStore(store, { id: plan.backupId, streams, readData: mode === 'full', signal, progress, worker: true });
   const errors = r.findings.filter((f) => f.severity === 'error');
   if (errors.length === 0) return r.whole;
   throw new PreflightFailed(

@@ -87,8 +87,8 @@ export interface VerifyOptions {
   codec?: BlockCodec;
   /**
    * Without `codec`: with a second core, one worker thread decompresses (and CRC-checks) the next
-   * block while this thread scans one (`mqbak verify`; not a restore's preflight, whose process
-   * goes on to restore within its memory budget). Default false.
+   * block while this thread scans one (`mqbak verify`, a restore's preflight: the worker ends with
+   * the verify, before the restore's peak memory). Default false.
    */
   worker?: boolean;
   /** Only these streams' segments (by stream name); default every stream. Manifests and chains are checked whole. */
