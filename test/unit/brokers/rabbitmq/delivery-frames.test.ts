@@ -1,40 +1,7 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { ConsumeMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { MORE, parseDelivery } from '../../../../src/brokers/rabbitmq/delivery-frames.js';
-
-const require = createRequire(import.meta.url);
-// amqplib's own frame writer and reader (not exported by its package: loaded by path)
-const amqplibLib = join(dirname(require.resolve('amqplib')), 'lib');
-const defs = require(join(amqplibLib, 'defs.js')) as {
-  BasicDeliver: number;
-  BasicAck: number;
-  BasicProperties: number;
-  encodeMethod(id: number, channel: number, fields: Record<string, unknown>): Buffer;
-  encodeProperties(id: number, channel: number, size: number, fields: Record<string, unknown>): Buffer;
-};
-const frame = require(join(amqplibLib, 'frame.js')) as { makeBodyFrame(channel: number, payload: Buffer): Buffer; HEARTBEAT_BUF: Buffer };
-
-const PROPS = { contentType: 'application/json', deliveryMode: 2, headers: { a: 'b', n: 7 }, messageId: 'm-ü', timestamp: 1_764_000_000 };
-
-interface Sent {
-  bytes: Buffer;
-  fields: { consumerTag: string; deliveryTag: number; redelivered: boolean; exchange: string; routingKey: string };
-  /** The content header's property bytes. */
-  raw: Buffer;
-  content: Buffer;
-}
-
-/** The frames a broker sends for one delivery, as amqplib's encoder writes them, bodies cut at `maxBody`. */
-function delivery(channel: number, deliveryTag: number, content: Buffer, maxBody = 131072 - 8, exchange = 'ex', routingKey = 'rk.ü'): Sent {
-  const fields = { consumerTag: 'amq.ctag-1', deliveryTag, redelivered: deliveryTag % 2 === 0, exchange, routingKey };
-  const method = defs.encodeMethod(defs.BasicDeliver, channel, fields);
-  const header = defs.encodeProperties(defs.BasicProperties, channel, content.length, PROPS);
-  const bodies: Buffer[] = [];
-  for (let at = 0; at < content.length; at += maxBody) bodies.push(frame.makeBodyFrame(channel, content.subarray(at, at + maxBody)));
-  return { bytes: Buffer.concat([method, header, ...bodies]), fields, raw: header.subarray(7 + 12, header.length - 1), content };
-}
+import { defs, delivery, frame, type Sent } from './amqp-delivery-frames.js';
 
 const rawProps = (raw: Buffer) => ({ raw }) as unknown as ConsumeMessage['properties'];
 

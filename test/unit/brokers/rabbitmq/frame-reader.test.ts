@@ -1,43 +1,14 @@
 // The frame reader's direct path over amqplib 2.3's connection fields, fed real frame bytes in
 // socket reads cut at every offset; delivery-frames.test.ts covers the parser itself.
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { ChannelModel, Channel, ConsumeMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { installFrameReader, rawPropertiesOf, READ_HELD, takeDeliveriesDirectly } from '../../../../src/brokers/rabbitmq/frame-reader.js';
+import { amqplibLib, delivery } from './amqp-delivery-frames.js';
 
 const require = createRequire(import.meta.url);
-// amqplib's own frame writer and reader (not exported by its package: loaded by path)
-const amqplibLib = join(dirname(require.resolve('amqplib')), 'lib');
-const defs = require(join(amqplibLib, 'defs.js')) as {
-  BasicDeliver: number;
-  BasicAck: number;
-  BasicProperties: number;
-  encodeMethod(id: number, channel: number, fields: Record<string, unknown>): Buffer;
-  encodeProperties(id: number, channel: number, size: number, fields: Record<string, unknown>): Buffer;
-};
-const frame = require(join(amqplibLib, 'frame.js')) as { makeBodyFrame(channel: number, payload: Buffer): Buffer; HEARTBEAT_BUF: Buffer };
 const { Connection } = require(join(amqplibLib, 'connection.js')) as { Connection: { prototype: { recvFrame(): unknown } } };
-
-const PROPS = { contentType: 'application/json', deliveryMode: 2, headers: { a: 'b', n: 7 }, messageId: 'm-ü', timestamp: 1_764_000_000 };
-
-interface Sent {
-  bytes: Buffer;
-  fields: { consumerTag: string; deliveryTag: number; redelivered: boolean; exchange: string; routingKey: string };
-  /** The content header's property bytes. */
-  raw: Buffer;
-  content: Buffer;
-}
-
-/** The frames a broker sends for one delivery, as amqplib's encoder writes them, bodies cut at `maxBody`. */
-function delivery(channel: number, deliveryTag: number, content: Buffer, maxBody = 131072 - 8, exchange = 'ex', routingKey = 'rk.ü'): Sent {
-  const fields = { consumerTag: 'amq.ctag-1', deliveryTag, redelivered: deliveryTag % 2 === 0, exchange, routingKey };
-  const method = defs.encodeMethod(defs.BasicDeliver, channel, fields);
-  const header = defs.encodeProperties(defs.BasicProperties, channel, content.length, PROPS);
-  const bodies: Buffer[] = [];
-  for (let at = 0; at < content.length; at += maxBody) bodies.push(frame.makeBodyFrame(channel, content.subarray(at, at + maxBody)));
-  return { bytes: Buffer.concat([method, header, ...bodies]), fields, raw: header.subarray(7 + 12, header.length - 1), content };
-}
 
 /** A connection as amqplib 2.3 has it (rest, stream, channels, its own recvFrame), fed `chunks` one socket read at a time. */
 function fakeConnection(chunks: Buffer[], maxFrameSize = 131072) {
