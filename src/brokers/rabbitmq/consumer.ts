@@ -4,7 +4,8 @@
  */
 import type { Channel, ConsumeMessage, Replies } from 'amqplib';
 import { MqbakError, messageOf } from '../../common/errors.js';
-import { keepPropertiesRaw, type RabbitConnection } from './connection.js';
+import type { RabbitConnection } from './connection.js';
+import { takeDeliveriesDirectly } from './frame-reader.js';
 import { readPauseOf, type ReadPause } from './read-pause.js';
 
 /** AMQP 0-9-1 prefetch-count is an unsigned 16-bit field. */
@@ -34,7 +35,8 @@ export interface ConsumerOptions {
   /**
    * amqplib leaves the content headers undecoded: the deliveries' `properties` hold only the
    * captured bytes (keepPropertiesRaw), for readers that use nothing else (rawPropertiesOf,
-   * propertiesOf). Saves decoding every message's properties twice.
+   * propertiesOf), and the frame reader reads each delivery whole (takeDeliveriesDirectly).
+   * Saves decoding every message's properties twice, and amqplib's objects per frame.
    */
   rawProperties?: boolean;
   signal?: AbortSignal;
@@ -73,9 +75,10 @@ export class QueueConsumer {
 
   static async open(conn: RabbitConnection, queue: string, options: ConsumerOptions): Promise<QueueConsumer> {
     const channel = await conn.model.createChannel();
-    if (options.rawProperties) keepPropertiesRaw(channel);
     const hold = options.holdAtMost;
     const c = new QueueConsumer(channel, queue, hold ? readPauseOf(conn.model) : null, hold ?? { messages: Infinity, bytes: Infinity });
+    // deliveries read whole by the frame reader come here; any it leaves to amqplib come through consume's callback
+    if (options.rawProperties) takeDeliveriesDirectly(channel, (msg) => c.push(msg));
     channel.on('error', (e: Error) => c.fail(e));
     channel.on('close', () => c.fail(new Error('channel closed')));
     channel.on('cancel', () => c.fail(new Error(`the broker cancelled the consumer (queue ${queue} deleted or failed over)`)));

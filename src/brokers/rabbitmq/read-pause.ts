@@ -14,12 +14,14 @@
  * as expected.
  */
 import type { ChannelModel } from 'amqplib';
+import { READ_HELD } from './frame-reader.js';
 
 interface Reader {
   recvFrame(): unknown;
   recvSinceLastCheck?: boolean;
   heartbeat?: number;
   stream?: { emit(event: string): boolean };
+  [READ_HELD]?: boolean;
 }
 
 export interface ReadPause {
@@ -57,6 +59,8 @@ function install(model: ChannelModel): ReadPause {
     pause() {
       if (paused) return;
       paused = true;
+      // the frame reader stops after the delivery it is handing on (it reads several per call)
+      conn[READ_HELD] = true;
       conn.recvSinceLastCheck = true;
       const seconds = typeof conn.heartbeat === 'number' && conn.heartbeat > 0 ? conn.heartbeat : 0;
       if (seconds > 0) {
@@ -67,6 +71,7 @@ function install(model: ChannelModel): ReadPause {
     resume() {
       if (!paused) return;
       paused = false;
+      conn[READ_HELD] = false;
       clearInterval(keepAlive);
       keepAlive = undefined;
       // outside the caller's stack: the loop may deliver to the consumer that resumed

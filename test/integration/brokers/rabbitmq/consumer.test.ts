@@ -154,6 +154,11 @@ describe('consumer', () => {
       const d = decoded[i]!;
       expect(r.content.equals(d.content)).toBe(true);
       expect(r.content.length).toBe(sizes[i]);
+      // the frame reader's own delivery fields (most read whole there; the 300 kB ones by amqplib)
+      expect([r.fields.deliveryTag, r.fields.exchange, r.fields.routingKey]).toEqual([d.fields.deliveryTag, d.fields.exchange, d.fields.routingKey]);
+      expect(r.fields.routingKey).toBe(q);
+      // read first, then returned by closing the channel: the decoding consumer's read is the redelivery
+      expect([r.fields.redelivered, d.fields.redelivered]).toEqual([false, true]);
       expect(Object.keys(r.properties)).toEqual([]);
       expect(d.properties.messageId).toBe(`id-${i}`);
       expect(rawPropertiesOf(r).equals(rawPropertiesOf(d))).toBe(true);
