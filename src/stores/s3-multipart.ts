@@ -17,7 +17,7 @@ import {
   type CreateMultipartUploadCommandOutput,
   type S3Client,
   type UploadPartCommandOutput,
-} from '@aws-sdk/client-s3';
+} from './s3-sdk.js';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { PartsBody } from './s3-body.js';
 import type { UploadChecksums } from './s3-checksums.js';

@@ -21,7 +21,7 @@ import {
   type GetObjectCommandOutput,
   type HeadObjectCommandOutput,
   type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3';
+} from './s3-sdk.js';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
 import { DEFAULT_MAX_ATTEMPTS, MULTIPART_THRESHOLD, PART_SIZE, s3ClientConfig, s3Description, sseParams, type S3Config, type S3StoreTuning } from './s3-config.js';
 import { PartsBody, sameBytes, sendPartsBodies, type Bytes } from './s3-body.js';
