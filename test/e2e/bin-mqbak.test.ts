@@ -2,7 +2,8 @@
  * bin/mqbak run as an executable, as an installed mqbak is (the other e2e tests run it with
  * `node bin/mqbak`): its first lines make sh start node with V8's young generation held small
  * (--max-semi-space-size), by exec, so the process a user or a service manager signals is node
- * itself, and mqbak's own SIGINT handling answers it.
+ * itself, and mqbak's own SIGINT handling answers it. It also sets glibc's allocator settings
+ * (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) unless the environment already has them.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,8 +36,11 @@ describe('bin/mqbak as an executable', () => {
   it.runIf(existsSync('/proc/self/cmdline'))('is node with a small young generation, and a SIGINT to it ends the command with exit 130', async () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as net.AddressInfo).port;
+    // one allocator setting given by the user (kept), the other left to bin/mqbak
+    const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', MALLOC_ARENA_MAX: '5' };
+    delete env.MALLOC_MMAP_THRESHOLD_;
     const child = spawn(MQBAK_BIN, ['backup', `kafka://127.0.0.1:${port}`, await tempDir(), '--topics', 't'], {
-      env: { ...process.env, CI: 'true' },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -50,6 +54,9 @@ describe('bin/mqbak as an executable', () => {
       expect(argv[0]).toMatch(/node/);
       expect(argv).toContain('--max-semi-space-size=4');
       expect(argv).toContain(MQBAK_BIN);
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain('MALLOC_ARENA_MAX=5');
+      expect(environ).toContain('MALLOC_MMAP_THRESHOLD_=262144');
       child.kill('SIGINT');
       const code = await Promise.race([closed, sleep(10_000).then(() => 'still running' as const)]);
       expect(code).toBe(130);
