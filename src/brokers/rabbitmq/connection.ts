@@ -10,7 +10,7 @@ import { decodeBasicProperties, type DecodeNotes } from './amqp-codec.js';
 import { parseAmqpUrl, redactAmqpUrl, type AmqpTarget } from './amqp-url.js';
 import { installFrameReader, rawPropertiesOf } from './frame-reader.js';
 
-export { keepPropertiesRaw, rawPropertiesOf } from './frame-reader.js';
+export { rawPropertiesOf } from './frame-reader.js';
 
 export interface RabbitConnection {
   model: ChannelModel;

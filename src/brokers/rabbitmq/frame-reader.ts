@@ -118,7 +118,7 @@ export function installFrameReader(model: ChannelModel): void {
     const channel = rest.readUInt16BE(1);
     if (rest.readUInt16BE(FRAME_PREFIX) === BASIC_CLASS && this.channels![channel]?.channel?.[RAW_ONLY] === true) {
       const bodySize = rest.readUInt32BE(FRAME_PREFIX + 4) * 2 ** 32 + rest.readUInt32BE(FRAME_PREFIX + 8);
-      const fields = { [RAW_PROPERTIES]: rest.subarray(FRAME_PREFIX + HEADER_FIXED, end) };
+      const fields = rawOnlyProperties(rest.subarray(FRAME_PREFIX + HEADER_FIXED, end));
       this.rest = rest.subarray(end + 1);
       return { id: BASIC_CLASS, channel, size: bodySize, fields };
     }
@@ -134,7 +134,7 @@ export function installFrameReader(model: ChannelModel): void {
  * From now on the content headers of this channel's deliveries are not decoded by amqplib: its
  * messages' `properties` hold nothing but the captured bytes (rawPropertiesOf, propertiesOf).
  */
-export function keepPropertiesRaw(channel: Channel): void {
+function keepPropertiesRaw(channel: Channel): void {
   Object.defineProperty(channel, RAW_ONLY, { value: true });
 }
 
