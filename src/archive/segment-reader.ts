@@ -153,9 +153,7 @@ export function scanSegment(
     const { next, ...found } = scanRecords(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), checkName, lastPosition, checkAttributes);
     return { block: { records: null, ...found }, next };
   };
-  // nothing is compared with an entry before the first block: a sealed block is opened when its
-  // turn to be decompressed comes, one block ahead of the scan (walkSegment)
-  return walkSegment(bytes, codec, context, summary, scan, sealing, null, false, true, true);
+  return walkSegment(bytes, codec, context, summary, scan, sealing, null);
 }
 
 const decodeObjects: RecordsDecoder<ArchiveRecord[]> = (buf, lastPosition) => {
@@ -193,8 +191,6 @@ interface FramedBlock {
   h: BlockHeader;
   where: string;
   frame: Uint8Array;
-  /** a sealed block framed but not opened yet: opens it (its full header and zstd frame) */
-  open?: () => { h: BlockHeader; frame: Uint8Array };
 }
 
 /**
@@ -202,21 +198,8 @@ interface FramedBlock {
  * CRC-32 or, sealed, the authentication tag): nothing is decompressed. Stops at the first block
  * that does not frame, returned as `error` after the blocks before it. `inPlace`: sealed blocks
  * are opened over `bytes`. `recheck` false: the compressed CRC-32 is not taken (decodeSegmentColumns).
- * `openLater`: sealed blocks are framed here and opened by their `open` (walkSegment calls it just
- * before the block is decompressed), so the first block's decompression need not wait for the
- * whole segment to be decrypted, and one block's plaintext at a time is held rather than a
- * segment's.
  */
-function frameBlocks(
-  bytes: Uint8Array,
-  at: number,
-  version: number,
-  context: string,
-  sealing: SegmentSealing | null,
-  inPlace: boolean,
-  recheck: boolean,
-  openLater = false,
-): { blocks: FramedBlock[]; error: unknown } {
+function frameBlocks(bytes: Uint8Array, at: number, version: number, context: string, sealing: SegmentSealing | null, inPlace: boolean, recheck: boolean): { blocks: FramedBlock[]; error: unknown } {
   const sealed = version === SEALED_SEGMENT_VERSION;
   const blocks: FramedBlock[] = [];
   for (let index = 0; at < bytes.length; index++) {
@@ -228,14 +211,6 @@ function frameBlocks(
       if (frameEnd > bytes.length) throw integrity(context, `${where}: compressed length ${clear.compressedLength} runs past the end of the segment (truncated?)`);
       let h = clear;
       let frame = bytes.subarray(frameStart, frameEnd);
-      if (sealed && openLater) {
-        const i = index;
-        const prefix = bytes.subarray(at, frameStart);
-        const sealedBytes = frame;
-        blocks.push({ h, where, frame, open: () => openSegmentBlock(sealing!, i, clear, prefix, sealedBytes, context, where, inPlace) });
-        at = frameEnd;
-        continue;
-      }
       if (sealed) ({ h, frame } = openSegmentBlock(sealing!, index, clear, bytes.subarray(at, frameStart), frame, context, where, inPlace));
       else if (recheck && crc32(frame) !== h.compressedCrc) throw integrity(context, `${where}: compressed data checksum mismatch`);
       blocks.push({ h, where, frame });
@@ -274,15 +249,13 @@ async function* walkSegment<T>(
   expected: SegmentExpectation | null,
   inPlace = false,
   recheck = true,
-  openLater = false,
 ): AsyncGenerator<DecodedBlock<T>> {
   const header = checkSegmentHeader(bytes, context);
   const sealed = header.version === SEALED_SEGMENT_VERSION;
   if (sealed && sealing === null) throw needsPassword(context);
   // a plaintext segment where blocks must be sealed could have been put there by anyone
   if (!sealed && sealing !== null) throw integrity(context, 'not sealed, in an encrypted store');
-  // with an entry to compare, every block is opened first: the counts are inside the sealed bytes
-  const framed = frameBlocks(bytes, header.at, header.version, context, sealing, inPlace, recheck, openLater && expected === null);
+  const framed = frameBlocks(bytes, header.at, header.version, context, sealing, inPlace, recheck);
   if (expected !== null) {
     // nothing of a segment is handed out before it frames whole and adds up to its entry
     if (framed.error !== null) throw framed.error;
@@ -292,11 +265,9 @@ async function* walkSegment<T>(
   let lastPosition: bigint | null = null;
   let index = 0;
   const queue: Array<PendingBlock | { error: unknown }> = [];
-  let stopped = false;
   // starts the next block's decompression (one ahead of the block being decoded)
   const startNext = (): void => {
-    if (stopped) return;
-    let b = framed.blocks[index];
+    const b = framed.blocks[index];
     if (b === undefined) {
       // a block that does not frame is reported in order, after the blocks before it
       if (index === framed.blocks.length && framed.error !== null) queue.push({ error: framed.error });
@@ -304,17 +275,6 @@ async function* walkSegment<T>(
       return;
     }
     index++;
-    if (b.open !== undefined) {
-      // its tag is checked before any of its bytes is decompressed; one that does not open is
-      // reported in order too, and nothing after it is read
-      try {
-        b = { ...b, ...b.open() };
-      } catch (e) {
-        queue.push({ error: e });
-        stopped = true;
-        return;
-      }
-    }
     const unpacked = codec.decompressBlock ? codec.decompressBlock(b.frame, b.h.rawLength) : codec.decompress(b.frame, b.h.rawLength).then((raw) => ({ raw, rawCrc: null }));
     const raw = unpacked.catch((e: unknown) => {
       throw integrity(context, `${b.where}: ${messageOf(e)}`);
