@@ -9,10 +9,12 @@
  * back by the reader once the answer's records are encoded; every other answer (and every answer
  * on a connection this code does not recognise) goes through kafkajs as before. On a socket that
  * reads into a reused buffer (socket-reads.ts) the reads come here straight from that buffer, and
- * what goes to kafkajs is copied first.
+ * what goes to kafkajs is copied first; once an answer's first bytes are in, the socket reads the
+ * rest of it straight into the answer's buffer (a ReadPlace), so that those bytes are not copied
+ * at all.
  */
 
-import { borrowReads } from './socket-reads.js';
+import { borrowReads, type ReadPlace } from './socket-reads.js';
 
 /** What the receiver uses of a kafkajs 2.2 Connection (src/network/connection.js). */
 interface Connection {
@@ -84,6 +86,14 @@ function isConnection(c: unknown): c is Connection {
 
 const installed = new WeakSet<object>();
 
+/** A Fetch answer being read into one of the buffers: `got` of its `size` bytes are in. */
+interface Answer {
+  buffer: Buffer;
+  size: number;
+  got: number;
+  correlationId: number;
+}
+
 /**
  * Makes each connection of `connections` (a kafkajs broker's connection pool) read Fetch answers
  * (`fetchApiKey`) of MIN_POOLED bytes or more into `buffers`. Connections already set up, those
@@ -107,7 +117,7 @@ function install(c: Connection, buffers: AnswerBuffers, fetchApiKey: number): vo
   /** a frame kafkajs reads: the bytes of it still to pass on */
   let passing = 0;
   /** a Fetch answer read here */
-  let target: { buffer: Buffer; size: number; got: number; correlationId: number } | null = null;
+  let target: Answer | null = null;
   /** a frame too short to hold a correlation id: kafkajs reads everything from there on */
   let broken = false;
 
@@ -179,12 +189,34 @@ function install(c: Connection, buffers: AnswerBuffers, fetchApiKey: number): vo
     target = null;
     broken = false;
     const mine = socket;
+    /** the answer whose rest the socket was last told to read into its buffer */
+    let placed: Answer | null = null;
+    const place: ReadPlace = {
+      next: () => {
+        placed = self.socket === mine && !self.authHandlers && !broken ? target : null;
+        return placed === null ? null : placed.buffer.subarray(placed.got, placed.size);
+      },
+      landed: (n) => {
+        // the bytes are in the answer's buffer already; the answer may have been dropped since
+        // (a new socket): then they are not counted
+        if (placed === null || placed !== target || self.socket !== mine) return;
+        placed.got += n;
+        if (placed.got === placed.size) {
+          target = null;
+          self.requestQueue.fulfillRequest({ correlationId: placed.correlationId, payload: placed.buffer.subarray(0, placed.size), size: placed.size + 4 });
+        }
+      },
+    };
     // its reads come here straight from its read buffer, while it is this connection's
-    borrowReads(mine, (bytes) => {
-      if (self.socket !== mine) return false;
-      read(self, bytes, true);
-      return true;
-    });
+    borrowReads(
+      mine,
+      (bytes) => {
+        if (self.socket !== mine) return false;
+        read(self, bytes, true);
+        return true;
+      },
+      place,
+    );
   };
 
   c.processData = function processData(this: Connection, data: Buffer): void {

@@ -7,7 +7,9 @@
  *
  * A read is handed to the socket's borrower, if one is set (borrowReads: answer-buffers.ts, which
  * copies what it keeps before it returns), else emitted as a `data` event of a copy, as Node
- * would have emitted it. TLS sockets are made as kafkajs makes them.
+ * would have emitted it. A borrower may also say where the next read should go (a ReadPlace: the
+ * rest of a Fetch answer it is reading), so that those bytes are read where they are kept rather
+ * than copied there. TLS sockets are made as kafkajs makes them.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -23,7 +25,18 @@ const KEEP_ALIVE_MS = 60_000;
  */
 export type ReadBorrower = (bytes: Buffer) => boolean;
 
+/**
+ * Where a borrower wants the socket's next read, instead of the socket's own buffer: `next()`
+ * gives the memory (null or empty: the socket's buffer), `landed(n)` is told that the read that
+ * followed put n bytes at its start. Asked after every read.
+ */
+export interface ReadPlace {
+  next(): Uint8Array | null;
+  landed(n: number): void;
+}
+
 const borrowers = new WeakMap<object, ReadBorrower>();
+const places = new WeakMap<object, ReadPlace>();
 /** the sockets made with a reused read buffer */
 const reusing = new WeakSet<object>();
 
@@ -32,9 +45,11 @@ const reusing = new WeakSet<object>();
  * emitting `data`. False (and nothing changes) when the socket is not one made here with a
  * reused buffer.
  */
-export function borrowReads(socket: unknown, take: ReadBorrower): boolean {
+export function borrowReads(socket: unknown, take: ReadBorrower, place?: ReadPlace): boolean {
   if (typeof socket !== 'object' || socket === null || !reusing.has(socket)) return false;
   borrowers.set(socket, take);
+  if (place) places.set(socket, place);
+  else places.delete(socket);
   return true;
 }
 
@@ -55,13 +70,27 @@ export function socketFactory(): (args: SocketArgs) => net.Socket {
       socket = tls.connect({ host, port, ...sni, ...(ssl === true ? {} : ssl) }, onConnect);
     } else {
       const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+      /** the place the read in progress goes to, when not `buffer` */
+      let placed: ReadPlace | null = null;
+      // null while net.connect runs: it asks for the first read's buffer before it returns
+      let made: net.Socket | null = null;
       const s = net.connect(
         {
           host,
           port,
           onread: {
-            buffer,
+            // called before the first read and after each one (Node's onread.buffer as a function)
+            buffer: (): Uint8Array => {
+              const place = made === null ? undefined : places.get(made);
+              const into = place?.next() ?? null;
+              placed = into !== null && into.length > 0 ? place! : null;
+              return placed === null ? buffer : into!;
+            },
             callback: (n: number, b: Uint8Array): boolean => {
+              if (b !== buffer) {
+                placed?.landed(n);
+                return true;
+              }
               const view = Buffer.from(b.buffer, b.byteOffset, n);
               const take = borrowers.get(s);
               if (!take?.(view)) s.emit('data', Buffer.from(view));
@@ -71,6 +100,7 @@ export function socketFactory(): (args: SocketArgs) => net.Socket {
         },
         onConnect,
       );
+      made = s;
       reusing.add(s);
       socket = s;
     }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { once } from 'node:events';
-import { borrowReads, READ_BUFFER_SIZE, socketFactory } from '../../../../src/brokers/kafka/socket-reads.js';
+import { borrowReads, READ_BUFFER_SIZE, socketFactory, type ReadPlace } from '../../../../src/brokers/kafka/socket-reads.js';
 import { pseudoRandomBytes } from '../../../helpers/random.js';
 
 const open: Array<{ close(): unknown }> = [];
@@ -72,6 +72,47 @@ describe('socket reads: one reused read buffer per plain TCP socket', () => {
     expect(Buffer.concat([...borrowed, ...emitted]).equals(bytes)).toBe(true);
     expect(borrowed.length).toBeGreaterThan(0);
     expect(emitted.length).toBeGreaterThan(0);
+  });
+
+  it("reads straight into the memory a borrower's place gives, and into its own buffer otherwise", async () => {
+    const bytes = Buffer.from(pseudoRandomBytes(3 * READ_BUFFER_SIZE, 3));
+    const port = await sender(bytes, 30_000);
+    const s = await connect(port);
+    const emitted: Buffer[] = [];
+    s.on('data', (d: Buffer) => emitted.push(d));
+    // bytes 1,000 to 500,000 are to go to `kept`, read there by the socket; the others are borrowed
+    const kept = Buffer.alloc(499_000);
+    let at = 0;
+    let got = 0;
+    const borrowed: Buffer[] = [];
+    const take = (view: Buffer): boolean => {
+      // a read into the socket's own buffer: what belongs in `kept` is copied there
+      const into = Math.max(0, Math.min(view.length, 1_000 + kept.length - at) - Math.max(0, 1_000 - at));
+      const skip = Math.max(0, 1_000 - at);
+      if (into > 0) {
+        view.copy(kept, got, skip, skip + into);
+        got += into;
+        borrowed.push(Buffer.from(view.subarray(0, skip)), Buffer.from(view.subarray(skip + into)));
+      } else borrowed.push(Buffer.from(view));
+      at += view.length;
+      return true;
+    };
+    let landed = 0;
+    const place: ReadPlace = {
+      next: () => (at >= 1_000 && got < kept.length ? kept.subarray(got) : null),
+      landed: (n) => {
+        got += n;
+        at += n;
+        landed += n;
+      },
+    };
+    expect(borrowReads(s, take, place)).toBe(true);
+    await once(s, 'end');
+    expect(kept.equals(bytes.subarray(1_000, 500_000))).toBe(true);
+    expect(Buffer.concat(borrowed).equals(Buffer.concat([bytes.subarray(0, 1_000), bytes.subarray(500_000)]))).toBe(true);
+    expect(emitted).toEqual([]);
+    // most of the kept bytes came in place, not through the socket's buffer
+    expect(landed).toBeGreaterThan(kept.length / 2);
   });
 
   it('borrows only from sockets it made with a reused buffer', async () => {
