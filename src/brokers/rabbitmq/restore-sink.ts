@@ -40,15 +40,22 @@ export class RabbitSink implements BrokerSink {
 
   /**
    * The vhost checked and the connection open, creating nothing (the core opens the sink while
-   * its preflight reads the archive). Both at once: the vhost check's error, when it has one, is
-   * the one reported (a connection to a vhost that is not there fails less clearly).
+   * its preflight reads the archive). Both at once; the vhost check's error, when it has one, is
+   * the one reported (a connection to a vhost that is not there fails less clearly), without
+   * waiting for the connection, closed whenever it opens.
    */
   static async open(url: string, settings: RestoreSettings, ctx: AdapterContext): Promise<RabbitSink> {
     const sink = new RabbitSink(url, settings, ctx);
-    const [vhost, conn] = await Promise.allSettled([sink.checkVhost(sink.target.vhost), sink.connect()]);
-    if (vhost.status === 'fulfilled' && conn.status === 'fulfilled') return sink;
-    await sink.close();
-    throw vhost.status === 'rejected' ? vhost.reason : (conn as PromiseRejectedResult).reason;
+    const connecting = sink.connect();
+    connecting.catch(() => {}); // awaited below, after the vhost check
+    try {
+      await sink.checkVhost(sink.target.vhost);
+    } catch (e) {
+      void connecting.then(() => sink.close(), () => {});
+      throw e;
+    }
+    await connecting;
+    return sink;
   }
 
   /** The core shows and keeps them (warnings()). */
