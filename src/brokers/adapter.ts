@@ -86,6 +86,11 @@ export interface BrokerAdapter {
   /** The address `address` is restored to when its selector is renamed to `newName`. */
   renamed(address: StreamAddress, newName: string): StreamAddress;
   openSource(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<BrokerSource>;
+  /**
+   * Connects and checks what it can without the plan; creates and publishes nothing on the target
+   * (prepare does, after the preflight): a restore opens its sink while the preflight reads the
+   * archive, and closes it unused when the preflight fails. ctx.signal then stops the opening.
+   */
   openSink(url: string, options: AdapterOptionValues, ctx: AdapterContext): Promise<BrokerSink>;
   /**
    * Loads the modules openSource ('source') or openSink ('sink') needs, without connecting or

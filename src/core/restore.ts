@@ -5,7 +5,7 @@
  * (restore-journal.ts) so that running the same restore again continues where it stopped, write
  * the offset map (offset-map.ts) and let the sink finish (consumer positions...).
  */
-import type { AdapterContext, BrokerAdapter, JournalEntry, OffsetRun, SinkPlan, StreamWriter, WriteAck } from '../brokers/adapter.js';
+import type { AdapterContext, BrokerAdapter, BrokerSink, JournalEntry, OffsetRun, SinkPlan, StreamWriter, WriteAck } from '../brokers/adapter.js';
 import { loadZstdDecompressor, pooledZstdCodec, type PooledBlockCodec } from '../archive/codec.js';
 import { releasesEarlierWrites } from '../common/block-bytes.js';
 import { MqbakError, throwIfAborted } from '../common/errors.js';
@@ -134,18 +134,46 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   // a forget or prune must not remove what is being read; a read-only store still restores
   const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w), withoutLockIfReadOnly: (why) => o.progress.warn(why) });
   try {
-    // nothing is created or published on the target before what it replays was checked
-    const checked = await preflight(o.store, plan, o.preflight ?? 'full', o.signal, o.progress);
-    return await write(o, plan, sinkPlan, result, checked);
+    // nothing is created or published on the target before what it replays was checked; the sink
+    // opens (connects, creating nothing: BrokerAdapter.openSink) while the preflight reads, and a
+    // failed preflight stops the opening at once (a target slow to answer does not delay the error)
+    const dropped = new AbortController();
+    const ctx: AdapterContext = { signal: AbortSignal.any([o.signal, dropped.signal]), progress: o.progress, debug: o.debug, env: o.env, zstd: () => loadZstdDecompressor() };
+    const opening = settled(o.adapter.openSink(o.url, o.adapterOptions, ctx));
+    let checked: CheckedSegments;
+    try {
+      checked = await preflight(o.store, plan, o.preflight ?? 'full', o.signal, o.progress);
+    } catch (e) {
+      // the preflight's error is the one reported, whatever the opening did
+      dropped.abort();
+      const opened = await opening;
+      if (opened.ok) await opened.value.close().catch(() => {});
+      throw e;
+    }
+    const opened = await opening;
+    if (!opened.ok) throw opened.error;
+    return await write(o, plan, sinkPlan, result, checked, opened.value);
   } finally {
     await lock.release();
   }
 }
 
-async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, result: RestoreResult, checked: CheckedSegments): Promise<RestoreResult> {
+/** A promise's outcome as a value: awaited later, its rejection is never unhandled meanwhile. */
+async function settled<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await p };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, result: RestoreResult, checked: CheckedSegments, sink: BrokerSink): Promise<RestoreResult> {
   const path = o.journalPath(plan.backupId);
   result.journalPath = path;
-  let previous = await readJournal(path);
+  let previous = await readJournal(path).catch(async (e: unknown) => {
+    await sink.close().catch(() => {});
+    throw e;
+  });
   if (previous && (previous.backupId !== plan.backupId || previous.completed)) previous = null; // a finished restore run again is a new restore
   result.resumed = previous !== null;
   if (previous) o.progress.info(`continuing the interrupted restore (journal ${path})`);
@@ -161,8 +189,6 @@ async function write(o: RestoreOptions, plan: RestorePlan, sinkPlan: SinkPlan, r
     return saving;
   };
 
-  const ctx: AdapterContext = { signal: o.signal, progress: o.progress, debug: o.debug, env: o.env, zstd: () => loadZstdDecompressor() };
-  const sink = await o.adapter.openSink(o.url, o.adapterOptions, ctx);
   let finished = false;
   try {
     await sink.prepare(sinkPlan, previous ? saved : null, o.signal);

@@ -9,11 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runMqbak, type RunResult } from '../helpers/run-mqbak.js';
-import { body, declare, env, readQueue, useRabbitE2e } from '../helpers/rabbitmq-e2e.js';
+import { body, declare, env, management, readQueue, useRabbitE2e } from '../helpers/rabbitmq-e2e.js';
 import { kafka, readAll, url as kafkaUrl } from '../helpers/kafka-e2e.js';
 import { kafkaCreateTopic, uniqueName } from '../helpers/brokers.js';
 import { queueDepth } from '../../src/brokers/rabbitmq/index.js';
@@ -109,6 +110,41 @@ describe('restore preflight, RabbitMQ', () => {
       expect((await queueDepth(dst.conn, 'jobs')).messages).toBe(0);
     });
   }
+
+  // the sink connects while the preflight reads: what it opened is closed, nothing created
+  it('--definitions into an empty vhost: a damaged archive creates no queue, publishes nothing, and the process exits', async () => {
+    const copy = await copyOf(store);
+    await damage(copy, segs[segs.length - 1]!, 'missing');
+    const dst = await newVhost('pf-dst-defs');
+    const r = await runMqbak(['restore', copy, dst.url, '--definitions'], { env, timeoutMs: 60_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(4);
+    expect(oneError(r)).toMatch(/integrity finding .*nothing was restored/);
+    expect(await management(`/api/queues/${encodeURIComponent(dst.vhost)}`)).toEqual([]);
+    const exchanges = (await management(`/api/exchanges/${encodeURIComponent(dst.vhost)}`)) as Array<{ name: string }>;
+    expect(exchanges.map((e) => e.name).filter((n) => n !== '' && !n.startsWith('amq.'))).toEqual([]);
+  });
+
+  it('a target that never answers: a damaged archive is the preflight error at once, not a wait for the connection', async () => {
+    const copy = await copyOf(store);
+    await damage(copy, segs[segs.length - 1]!, 'missing');
+    // accepts connections and never says anything (AMQP and HTTP alike)
+    const held: Socket[] = [];
+    const silent = createServer((s) => held.push(s));
+    await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const r = await runMqbak(['restore', copy, `amqp://guest:guest@127.0.0.1:${port}/%2F`], { env: { MQBAK_RABBITMQ_MANAGEMENT_URL: `http://127.0.0.1:${port}` }, timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(4);
+      expect(oneError(r)).toMatch(/integrity finding .*nothing was restored/);
+      // the AMQP connect waits up to 15 s for an answer
+      expect(Date.now() - started).toBeLessThan(12_000);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((res) => silent.close(res));
+    }
+  });
 
   it('--preflight sizes: a same-size corruption stops the restore mid-way, exit 4, and it prints the range published', async () => {
     const copy = await copyOf(store);

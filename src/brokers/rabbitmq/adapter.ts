@@ -41,7 +41,7 @@ export const adapter: BrokerAdapter = {
   },
   async openSink(url, options, ctx) {
     const { RabbitSink } = await import('./restore-sink.js');
-    return new RabbitSink(url, restoreSettings(url, options, ctx.env), ctx);
+    return RabbitSink.open(url, restoreSettings(url, options, ctx.env), ctx);
   },
   async preload(role) {
     await (role === 'source' ? import('./backup-source.js') : import('./restore-sink.js'));

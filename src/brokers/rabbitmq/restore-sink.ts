@@ -28,7 +28,7 @@ export class RabbitSink implements BrokerSink {
   private readonly counts = newRepublishCounts();
   private readonly notes: string[] = [];
 
-  constructor(
+  private constructor(
     private readonly url: string,
     private readonly settings: RestoreSettings,
     private readonly ctx: AdapterContext,
@@ -36,6 +36,26 @@ export class RabbitSink implements BrokerSink {
     this.target = parseAmqpUrl(url);
     const m = settings.management;
     this.mgmt = new ManagementClient({ baseUrl: m.url, user: m.user, password: m.password, signal: ctx.signal });
+  }
+
+  /**
+   * The vhost checked and the connection open, creating nothing (the core opens the sink while
+   * its preflight reads the archive). Both at once; the vhost check's error, when it has one, is
+   * the one reported (a connection to a vhost that is not there fails less clearly), without
+   * waiting for the connection, closed whenever it opens.
+   */
+  static async open(url: string, settings: RestoreSettings, ctx: AdapterContext): Promise<RabbitSink> {
+    const sink = new RabbitSink(url, settings, ctx);
+    const connecting = sink.connect();
+    connecting.catch(() => {}); // awaited below, after the vhost check
+    try {
+      await sink.checkVhost(sink.target.vhost);
+    } catch (e) {
+      void connecting.then(() => sink.close(), () => {});
+      throw e;
+    }
+    await connecting;
+    return sink;
   }
 
   /** The core shows and keeps them (warnings()). */
@@ -53,7 +73,6 @@ export class RabbitSink implements BrokerSink {
       if (other !== undefined && other !== from) throw new MqbakError('usage', `queues ${other} and ${from} would both be restored into ${to}`);
       into.set(to, from);
     }
-    await this.checkVhost(vhost);
     if (this.settings.definitions) {
       const defs = plan.metadata.rabbitmqDefinitions as SavedDefinitions | undefined;
       if (!defs) throw new MqbakError('not-found', `backup ${plan.backupId} holds no RabbitMQ definitions`);

@@ -3,11 +3,12 @@
  * adapter (no broker: what is tested is what the core hands it, the journal and the resume), a
  * backup written by the backup writer into a local store in a temporary folder.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BrokerAdapter, BrokerSink, JournalEntry, PlannedTarget, StreamWriter, WriteAck } from '../../../src/brokers/adapter.js';
+import type { AdapterContext, BrokerAdapter, BrokerSink, JournalEntry, PlannedTarget, StreamWriter, WriteAck } from '../../../src/brokers/adapter.js';
+import { MqbakError } from '../../../src/common/errors.js';
 import { silentProgress } from '../../../src/common/progress.js';
 import type { RecordSlice } from '../../../src/common/record.js';
 import { zstdImplementation } from '../../../src/archive/codec.js';
@@ -240,5 +241,94 @@ describe('restore pipeline', () => {
     // both segments were read twice: the preflight read them whole, then the restore
     expect([...reads.values()]).toEqual([2, 2]);
     expect(t.written.get('b') ?? []).toEqual([]);
+  });
+
+  describe('the sink opens while the preflight reads', () => {
+    /** Deletes stream a's segment (the backup's first stream): the preflight finds it missing. */
+    const damage = async () => {
+      const files = (await readdir(join(dir, 'segments'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && e.parentPath.endsWith('0000'));
+      expect(files).toHaveLength(1);
+      await unlink(join(files[0]!.parentPath, files[0]!.name));
+    };
+    /** A sink that records what the core asked of it. */
+    const recording = (events: string[]): BrokerSink => ({
+      async prepare() {
+        events.push('prepare');
+      },
+      parallelism: 1,
+      openStream: async () => {
+        throw new Error('not in this test');
+      },
+      finish: async () => ({ lines: [], json: {} }),
+      warnings: () => [],
+      async close() {
+        events.push('close');
+      },
+    });
+    const logged = (events: string[]) =>
+      new (class extends LocalStore {
+        override async get(key: string, o: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+          if (key.startsWith('segments/')) events.push('segment read');
+          return super.get(key, o);
+        }
+      })(dir);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    beforeEach(() => {
+      unhandled.length = 0;
+      process.on('unhandledRejection', onUnhandled);
+    });
+    afterEach(async () => {
+      // a rejection nobody handled is reported on a later turn
+      await new Promise((r) => setTimeout(r, 20));
+      process.off('unhandledRejection', onUnhandled);
+      expect(unhandled).toEqual([]);
+    });
+
+    it('before the preflight read the archive; a damaged archive: the preflight error, the sink closed unprepared', async () => {
+      const events: string[] = [];
+      await damage();
+      const adapter = testAdapter({
+        openSink: async () => {
+          events.push('open');
+          return recording(events);
+        },
+      });
+      await expect(restore({ ...options(adapter, join(dir, 'j.json')), store: logged(events) })).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/nothing was restored/) as unknown });
+      expect(events[0]).toBe('open');
+      expect(events.slice(1)).toEqual([...events.slice(1, -1).map(() => 'segment read'), 'close']);
+      expect(events).toContain('segment read');
+      // an intact archive: prepared only after the preflight read everything
+      events.length = 0;
+      await expect(restore({ ...options(adapter, join(dir, 'j2.json')), store: logged(events), streams: ['b'] })).rejects.toThrow('not in this test');
+      expect(events.slice(events.indexOf('prepare'))).toEqual(['prepare', 'close']);
+      expect(events.filter((e) => e === 'segment read')).toHaveLength(1);
+    });
+
+    it("an opening that fails: its error once the preflight passed, the preflight's when it did not; never unhandled", async () => {
+      const adapter = testAdapter({
+        openSink: async () => {
+          throw new MqbakError('unreachable', 'the target does not answer');
+        },
+      });
+      await expect(restore(options(adapter, join(dir, 'j.json')))).rejects.toMatchObject({ code: 'unreachable' });
+      await damage();
+      await expect(restore(options(adapter, join(dir, 'j.json')))).rejects.toMatchObject({ code: 'integrity' });
+    });
+
+    it('a failed preflight stops an opening still waiting for the target', async () => {
+      await damage();
+      let signal: AbortSignal | null = null;
+      const adapter = testAdapter({
+        // a target that never answers: only the signal ends the opening
+        openSink: (_url, _options, ctx: AdapterContext) =>
+          new Promise<BrokerSink>((_resolve, reject) => {
+            signal = ctx.signal;
+            ctx.signal.addEventListener('abort', () => reject(new MqbakError('interrupted', 'stopped')), { once: true });
+          }),
+      });
+      await expect(restore(options(adapter, join(dir, 'j.json')))).rejects.toMatchObject({ code: 'integrity' });
+      expect(signal!.aborted).toBe(true);
+    });
   });
 });
