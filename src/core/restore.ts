@@ -135,18 +135,25 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   const lock = await acquireLock(o.store, 'shared', { command: 'restore', signal: o.signal, waitMs: o.lockWaitMs, onWait: (w) => o.progress.info(w), withoutLockIfReadOnly: (why) => o.progress.warn(why) });
   try {
     // nothing is created or published on the target before what it replays was checked; the sink
-    // opens (connects, creating nothing: BrokerAdapter.openSink) while the preflight reads, and a
-    // failed preflight stops the opening at once (a target slow to answer does not delay the error)
+    // opens (connects, creating nothing: BrokerAdapter.openSink) while the preflight reads. A failed
+    // preflight stops the opening at once (a target slow to answer does not delay the error), and
+    // a failed opening stops the preflight (a wrong address is not reported after a long check)
     const dropped = new AbortController();
+    const unreachable = new AbortController();
     const ctx: AdapterContext = { signal: AbortSignal.any([o.signal, dropped.signal]), progress: o.progress, debug: o.debug, env: o.env, zstd: () => loadZstdDecompressor() };
     const opening = settled(o.adapter.openSink(o.url, o.adapterOptions, ctx));
+    void opening.then((r) => {
+      if (!r.ok) unreachable.abort();
+    });
     let checked: CheckedSegments;
     try {
-      checked = await preflight(o.store, plan, o.preflight ?? 'full', o.signal, o.progress);
+      checked = await preflight(o.store, plan, o.preflight ?? 'full', AbortSignal.any([o.signal, unreachable.signal]), o.progress);
     } catch (e) {
-      // the preflight's error is the one reported, whatever the opening did
+      const stoppedByTarget = unreachable.signal.aborted && !o.signal.aborted;
       dropped.abort();
       const opened = await opening;
+      // the opening's error when it is what stopped the preflight, else the preflight's
+      if (!opened.ok && stoppedByTarget) throw opened.error;
       if (opened.ok) await opened.value.close().catch(() => {});
       throw e;
     }

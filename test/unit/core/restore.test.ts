@@ -305,15 +305,42 @@ describe('restore pipeline', () => {
       expect(events.filter((e) => e === 'segment read')).toHaveLength(1);
     });
 
-    it("an opening that fails: its error once the preflight passed, the preflight's when it did not; never unhandled", async () => {
+    it('an opening that fails: its error, after a passing preflight or in place of one it stopped; never unhandled', async () => {
       const adapter = testAdapter({
         openSink: async () => {
           throw new MqbakError('unreachable', 'the target does not answer');
         },
       });
       await expect(restore(options(adapter, join(dir, 'j.json')))).rejects.toMatchObject({ code: 'unreachable' });
+      // the target's error, not the check's: a wrong address is reported without a long preflight
       await damage();
-      await expect(restore(options(adapter, join(dir, 'j.json')))).rejects.toMatchObject({ code: 'integrity' });
+      await expect(restore(options(adapter, join(dir, 'j.json')))).rejects.toMatchObject({ code: 'unreachable' });
+    });
+
+    it('a failed opening stops the preflight: its reads are aborted, the target\'s error reported', async () => {
+      const signals: AbortSignal[] = [];
+      let fail!: () => void;
+      const failed = new Promise<void>((r) => (fail = r));
+      const adapter = testAdapter({
+        openSink: async () => {
+          await failed;
+          throw new MqbakError('unreachable', 'the target does not answer');
+        },
+      });
+      const store = new (class extends LocalStore {
+        override async get(key: string, o: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+          if (key.startsWith('segments/')) {
+            signals.push(o.signal!);
+            // the target fails while the segments are read
+            fail();
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          return super.get(key, o);
+        }
+      })(dir);
+      await expect(restore({ ...options(adapter, join(dir, 'j.json')), store })).rejects.toMatchObject({ code: 'unreachable' });
+      expect(signals.length).toBeGreaterThan(0);
+      expect(signals.every((s) => s.aborted)).toBe(true);
     });
 
     it('a failed preflight stops an opening still waiting for the target', async () => {
