@@ -93,6 +93,9 @@ describe('preflight from a remote store', () => {
         for (const part of s.parts) for await (const _ of readStreamColumns(view, part.stream, { signal, checked }));
       })(),
     ).rejects.toThrow(/bytes, manifest says/);
+    // the restore stopped: what it did not read is left for the exit, or removed by its owner
+    await copies.dispose();
+    await expect(readdir(copies.dir)).rejects.toThrow();
   });
 
   it('sizes: no data read, no copies', async () => {
