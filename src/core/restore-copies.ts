@@ -60,9 +60,13 @@ export class SegmentCopies {
     }
   }
 
-  /** Starts writing a copy of `bytes` (not awaited: take waits for it). */
-  keep(key: string, bytes: Uint8Array): void {
-    if (this.gone || this.files.has(key)) return;
+  /**
+   * Starts writing a copy of `bytes` (take waits for it); the promise settles once it is written
+   * or failed, and never rejects. Until then the copy holds `bytes`: a caller that keeps many
+   * copies waits for one before it starts the next, so that a slow disk does not pile them up.
+   */
+  keep(key: string, bytes: Uint8Array): Promise<void> {
+    if (this.gone || this.files.has(key)) return Promise.resolve();
     const file = join(this.dir, String(this.next++));
     const written = writeFile(file, bytes, { mode: 0o600, flag: 'wx' }).then(
       () => file,
@@ -72,6 +76,7 @@ export class SegmentCopies {
       },
     );
     this.files.set(key, written);
+    return written.then(() => {});
   }
 
   has(key: string): boolean {

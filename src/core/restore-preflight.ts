@@ -76,11 +76,19 @@ export async function preflight(store: Store, plan: RestorePlan, mode: Preflight
   );
 }
 
-/** `store`, with a copy kept of every whole read of `keys`; everything else goes to `store` as it is. */
+/**
+ * `store`, with a copy kept of every whole read of `keys`; everything else goes to `store` as it
+ * is. A read waits for the copy before it to be written, so at most one copy's bytes wait for the
+ * disk besides those the preflight holds itself.
+ */
 function copying(store: Store, keys: ReadonlySet<string>, copies: SegmentCopies): Store {
+  let writing: Promise<void> = Promise.resolve();
   return withGet(store, async (key, options) => {
     const bytes = await store.get(key, options);
-    if (options?.range === undefined && keys.has(key)) copies.keep(key, bytes);
+    if (options?.range === undefined && keys.has(key)) {
+      await writing;
+      writing = copies.keep(key, bytes);
+    }
     return bytes;
   });
 }

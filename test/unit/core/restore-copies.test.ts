@@ -32,8 +32,10 @@ describe('SegmentCopies', () => {
     const copies = (await SegmentCopies.create(2000, parent, 0))!;
     expect(copies).not.toBeNull();
     expect(copies.dir.startsWith(join(parent, 'mqbak-restore-'))).toBe(true);
-    copies.keep('s/0', new Uint8Array(1000).fill(1));
-    copies.keep('s/1', new Uint8Array(1001).fill(2).subarray(1));
+    // keep settles once the copy is on disk
+    await copies.keep('s/0', new Uint8Array(1000).fill(1));
+    expect(await readdir(copies.dir)).toHaveLength(1);
+    await copies.keep('s/1', new Uint8Array(1001).fill(2).subarray(1));
     expect(copies.has('s/0')).toBe(true);
     expect(copies.has('s/2')).toBe(false);
     expect(await copies.take('s/2')).toBeNull();
