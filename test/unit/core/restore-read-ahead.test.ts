@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attachMasterKey, masterKeyOf } from '../../../src/archive/encryption/store-key.js';
+import { attachCopies, SegmentCopies } from '../../../src/core/restore-copies.js';
 import { memoryAllows, READ_AHEAD_BUDGET, readingAhead } from '../../../src/core/restore-read-ahead.js';
 import { LocalStore } from '../../../src/stores/local.js';
 import { StoreNotFoundError, type Store } from '../../../src/stores/store.js';
@@ -108,6 +109,25 @@ describe('readingAhead', () => {
     // a get already on its way when the signal came: its bytes, and no read ahead after it
     expect(await view.get('s/0')).toHaveLength(1000);
     expect(asked).toEqual(['s/0', 's/0']);
+  });
+
+  it("reads a key of which the preflight left a local copy from the copy, once, and never reads it ahead", async () => {
+    const copies = (await SegmentCopies.create(0, dir, 0))!;
+    copies.keep('s/1', new Uint8Array(7).fill(5));
+    copies.keep('s/3', new Uint8Array(8).fill(6));
+    attachCopies(spy, copies);
+    const view = readingAhead(spy, ['s/0', 's/1', 's/2', 's/3'], undefined, always);
+    expect(await view.get('s/0')).toHaveLength(1000);
+    // s/1 has a copy: not read ahead
+    expect(asked).toEqual(['s/0']);
+    expect(await view.get('s/1')).toEqual(new Uint8Array(7).fill(5));
+    expect(asked).toEqual(['s/0', 's/2']);
+    expect(await view.get('s/2')).toHaveLength(1002);
+    expect(await view.get('s/3')).toEqual(new Uint8Array(8).fill(6));
+    expect(asked).toEqual(['s/0', 's/2']);
+    // a copy is read once: asked again, the key comes from the store (and s/2, without a copy, is read ahead)
+    expect(await view.get('s/1')).toHaveLength(1001);
+    expect(asked).toEqual(['s/0', 's/2', 's/1', 's/2']);
   });
 
   it("carries an encrypted store's key", () => {
