@@ -4,8 +4,10 @@
  * canonical-JSON string and its UTF-8 copy that amqp-json.ts and the archive's record encoder
  * make per message. The bytes are exactly those: keys in canonical order, the same numbers and
  * strings. Only the common case is written here (strings of printable ASCII without '"' or '\',
- * integers, no float or double headers); anything else returns false and the caller takes the
+ * integers, no float or double headers); anything else returns null and the caller takes the
  * general path (delivery.ts), which also reports invalid UTF-8 and malformed headers as before.
+ * Room for a delivery's bytes is made once (MAX_GROWTH) and they are written with no bound check
+ * per byte; the parts around the properties are kept while the exchange and routing key repeat.
  */
 import type { ByteWriter } from './byte-writer.js';
 
@@ -48,13 +50,11 @@ const SORTED = WIRE.map((p, i) => ({ name: p.name, i }))
   .map((p) => p.i);
 /** `"name":` of each property, by wire index. */
 const KEYS = WIRE.map((p) => ascii(`"${p.name}":`));
+/** `,"name":` of each property, by wire index. */
+const NEXT_KEYS = WIRE.map((p) => ascii(`,"${p.name}":`));
 
-const EXCHANGE = ascii('{"exchange":');
-const PROPERTIES = ascii(',"properties":{');
-const REDELIVERED_TRUE = ascii('},"redelivered":true,"routingKey":');
-const REDELIVERED_FALSE = ascii('},"redelivered":false,"routingKey":');
-const FIELD_NAME = ascii('{"name":"');
-const FIELD_VALUE = ascii('","value":');
+const FIELD_NAME = ascii('{"name":');
+const FIELD_VALUE = ascii(',"value":');
 const TRUE = ascii('true');
 const FALSE = ascii('false');
 const PLACES = ascii(',"places":');
@@ -70,17 +70,92 @@ const VOID = ascii('{"type":"void"}');
 const spans = new Int32Array(WIRE.length * 2);
 
 /**
+ * Output bytes per property byte, at most, on this path (a shortstr of length 0 is 1 byte written
+ * as `,"contentEncoding":""`, 21; every table or array value is less): room for a delivery's
+ * attributes is made once, then written with no bounds check per byte.
+ */
+const MAX_GROWTH = 24;
+
+/**
+ * `{"exchange":"<exchange>","properties":{` and `},"redelivered":<r>,"routingKey":"<key>"}` of the
+ * last deliveries: a queue's deliveries mostly share them. null: the name is not the plain case.
+ */
+let headFor: string | undefined;
+let head: Uint8Array | null = null;
+let tailFor: string | undefined;
+let tails: [Uint8Array, Uint8Array] | null = null;
+
+function headOf(exchange: string): Uint8Array | null {
+  if (exchange !== headFor) {
+    headFor = exchange;
+    head = isPlain(exchange) ? ascii(`{"exchange":"${exchange}","properties":{`) : null;
+  }
+  return head;
+}
+
+function tailOf(routingKey: string, redelivered: boolean): Uint8Array | null {
+  if (routingKey !== tailFor) {
+    tailFor = routingKey;
+    tails = isPlain(routingKey) ? [ascii(`},"redelivered":false,"routingKey":"${routingKey}"}`), ascii(`},"redelivered":true,"routingKey":"${routingKey}"}`)] : null;
+  }
+  return tails === null ? null : tails[redelivered ? 1 : 0];
+}
+
+/** Whether a string is printable ASCII that JSON writes as it is (no '"', '\' or controls). */
+function isPlain(v: string): boolean {
+  for (let k = 0; k < v.length; k++) {
+    const c = v.charCodeAt(k);
+    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/**
  * Appends the attributes of a delivery to `w` and returns what the caller needs of them, or
  * null (with `w` as it was) when this one is not the common case.
  */
 export function writeDeliveryAttributes(w: ByteWriter, exchange: string, routingKey: string, redelivered: boolean, raw: Buffer, out: WrittenAttributes): WrittenAttributes | null {
-  const start = w.length;
-  if (writeAll(w, exchange, routingKey, redelivered, raw, out)) return out;
-  w.length = start;
-  return null;
+  const h = headOf(exchange);
+  if (h === null) return null;
+  const t = tailOf(routingKey, redelivered);
+  if (t === null || !cut(raw)) return null;
+  w.reserve(h.length + t.length + MAX_GROWTH * raw.length);
+  const buf = w.buf;
+  let o = put(buf, w.length, h);
+  out.timestamp = -1;
+  let first = true;
+  for (const i of SORTED) {
+    const s = spans[2 * i]!;
+    if (s < 0) continue;
+    const e = spans[2 * i + 1]!;
+    o = put(buf, o, first ? KEYS[i]! : NEXT_KEYS[i]!);
+    first = false;
+    switch (WIRE[i]!.kind) {
+      case SHORTSTR:
+        o = quoted(buf, o, raw, s, e);
+        if (o < 0) return null;
+        break;
+      case OCTET:
+        o = int(buf, o, raw[s]!);
+        break;
+      case TABLE:
+        o = table(buf, o, raw, s, e);
+        if (o < 0) return null;
+        break;
+      default: {
+        const v = u64(raw, s);
+        if (v < 0) return null;
+        o = int(buf, o, v);
+        if (i === TIMESTAMP) out.timestamp = v;
+      }
+    }
+  }
+  w.length = put(buf, o, t);
+  return out;
 }
 
-function writeAll(w: ByteWriter, exchange: string, routingKey: string, redelivered: boolean, raw: Buffer, out: WrittenAttributes): boolean {
+/** Finds the present properties' spans in `raw` (into `spans`); false when this path does not take them. */
+function cut(raw: Buffer): boolean {
   if (raw.length < 2) return false;
   const flags = (raw[0]! << 8) | raw[1]!;
   // bits 1 and 0 (a further flag word) are not basic properties: the general path decides
@@ -115,40 +190,37 @@ function writeAll(w: ByteWriter, exchange: string, routingKey: string, redeliver
     spans[2 * i + 1] = e;
     off = e;
   }
-  out.timestamp = -1;
-  w.bytes(EXCHANGE);
-  if (!writeJsString(w, exchange)) return false;
-  w.bytes(PROPERTIES);
-  let first = true;
-  for (const i of SORTED) {
-    const s = spans[2 * i]!;
-    if (s < 0) continue;
-    const e = spans[2 * i + 1]!;
-    if (!first) w.byte(0x2c);
-    first = false;
-    w.bytes(KEYS[i]!);
-    switch (WIRE[i]!.kind) {
-      case SHORTSTR:
-        if (!writeQuoted(w, raw, s, e)) return false;
-        break;
-      case OCTET:
-        w.int(raw[s]!);
-        break;
-      case TABLE:
-        if (!writeTable(w, raw, s, e)) return false;
-        break;
-      default: {
-        const v = u64(raw, s);
-        if (v < 0) return false;
-        w.int(v);
-        if (i === TIMESTAMP) out.timestamp = v;
-      }
-    }
-  }
-  w.bytes(redelivered ? REDELIVERED_TRUE : REDELIVERED_FALSE);
-  if (!writeJsString(w, routingKey)) return false;
-  w.byte(0x7d);
   return true;
+}
+
+/** `b` at `o`; returns the offset after it. */
+function put(buf: Uint8Array, o: number, b: Uint8Array): number {
+  for (let k = 0; k < b.length; k++) buf[o++] = b[k]!;
+  return o;
+}
+
+/** An integer (0 <= v < 2^53) in decimal at `o`, as JavaScript prints it; returns the offset after it. */
+function int(buf: Uint8Array, o: number, v: number): number {
+  if (v < 10) {
+    buf[o] = 0x30 + v;
+    return o + 1;
+  }
+  let digits = 1;
+  for (let p = 10; p <= v; p *= 10) digits++;
+  const end = o + digits;
+  for (let k = end - 1; k >= o; k--) {
+    const q = Math.floor(v / 10);
+    buf[k] = 0x30 + (v - q * 10);
+    v = q;
+  }
+  return end;
+}
+
+/** A signed integer (|v| < 2^53) at `o`. */
+function signed(buf: Uint8Array, o: number, v: number): number {
+  if (v >= 0) return int(buf, o, v);
+  buf[o] = 0x2d;
+  return int(buf, o + 1, -v);
 }
 
 /** An unsigned 64-bit big-endian value as a number, or -1 when it is 2^53 or more (not exact). */
@@ -157,64 +229,63 @@ function u64(buf: Buffer, off: number): number {
   return hi > MAX_EXACT_HIGH ? -1 : hi * TWO_32 + buf.readUInt32BE(off + 4);
 }
 
-/** Whether bytes [s, e) are printable ASCII that JSON writes as they are (no '"', '\' or controls). */
-function plain(buf: Uint8Array, s: number, e: number): boolean {
+/**
+ * Bytes [s, e) of `src` quoted at `o` when they are printable ASCII that JSON writes as they are
+ * (no '"', '\' or controls); returns the offset after them, or -1.
+ */
+function quoted(buf: Uint8Array, o: number, src: Uint8Array, s: number, e: number): number {
+  buf[o++] = 0x22;
   for (let k = s; k < e; k++) {
-    const c = buf[k]!;
-    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return false;
+    const c = src[k]!;
+    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return -1;
+    buf[o++] = c;
   }
-  return true;
+  buf[o++] = 0x22;
+  return o;
 }
 
-function writeQuoted(w: ByteWriter, buf: Uint8Array, s: number, e: number): boolean {
-  if (!plain(buf, s, e)) return false;
-  w.byte(0x22);
-  w.span(buf, s, e);
-  w.byte(0x22);
-  return true;
+/** A string of code units below 256 at `o`, one byte each. */
+function latin1(buf: Uint8Array, o: number, v: string): number {
+  for (let k = 0; k < v.length; k++) buf[o++] = v.charCodeAt(k);
+  return o;
 }
 
-function writeJsString(w: ByteWriter, v: string): boolean {
-  for (let k = 0; k < v.length; k++) {
-    const c = v.charCodeAt(k);
-    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return false;
-  }
-  w.byte(0x22);
-  w.latin1(v);
-  w.byte(0x22);
-  return true;
-}
-
-/** A field table's entries [s, e) as `[{"name":..,"value":..},...]`. */
-function writeTable(w: ByteWriter, buf: Buffer, s: number, e: number): boolean {
-  w.byte(0x5b);
+/** A field table's entries [s, e) as `[{"name":..,"value":..},...]` at `o`; -1 to give up. */
+function table(buf: Uint8Array, o: number, src: Buffer, s: number, e: number): number {
+  buf[o++] = 0x5b;
   let off = s;
   while (off < e) {
-    const nameEnd = off + 1 + buf[off]!;
-    if (nameEnd > e || !plain(buf, off + 1, nameEnd)) return false;
-    if (off > s) w.byte(0x2c);
-    w.bytes(FIELD_NAME);
-    w.span(buf, off + 1, nameEnd);
-    w.bytes(FIELD_VALUE);
-    off = writeValue(w, buf, nameEnd, e);
-    if (off < 0) return false;
-    w.byte(0x7d);
+    const nameEnd = off + 1 + src[off]!;
+    if (nameEnd > e) return -1;
+    if (off > s) buf[o++] = 0x2c;
+    o = quoted(buf, put(buf, o, FIELD_NAME), src, off + 1, nameEnd);
+    if (o < 0) return -1;
+    o = put(buf, o, FIELD_VALUE);
+    off = value(buf, o, src, nameEnd, e);
+    if (off < 0) return -1;
+    o = at;
+    buf[o++] = 0x7d;
   }
-  w.byte(0x5d);
-  return true;
+  buf[o++] = 0x5d;
+  return o;
 }
 
-/** The typed value at `off` (its tag) within [.., end); returns the offset after it, -1 to give up. */
-function writeValue(w: ByteWriter, buf: Buffer, off: number, end: number): number {
+/** Where value() left the output (it returns the input's offset). */
+let at = 0;
+
+/**
+ * The typed value at `off` (its tag) within [.., end), written at `o`; returns the input's offset
+ * after it (and sets `at` to the output's), or -1 to give up.
+ */
+function value(buf: Uint8Array, o: number, src: Buffer, off: number, end: number): number {
   if (off >= end) return -1;
-  const tag = buf[off++]!;
+  const tag = src[off++]!;
   const fixed = FIXED_SIZE[tag] ?? -1;
   if (fixed >= 0 && off + fixed > end) return -1;
   const typed = TYPED[tag];
   switch (tag) {
     case 0x74: // t
-      w.bytes(typed!);
-      w.bytes(buf[off] !== 0 ? TRUE : FALSE);
+      o = put(buf, put(buf, o, typed!), src[off] !== 0 ? TRUE : FALSE);
       break;
     case 0x62: // b
     case 0x42: // B
@@ -222,32 +293,30 @@ function writeValue(w: ByteWriter, buf: Buffer, off: number, end: number): numbe
     case 0x75: // u
     case 0x49: // I
     case 0x69: // i
-      w.bytes(typed!);
-      w.int(integerAt(tag, buf, off));
+      o = signed(buf, put(buf, o, typed!), integerAt(tag, src, off));
       break;
     case 0x6c: // l: a decimal string
-      w.bytes(typed!);
-      w.byte(0x22);
-      w.latin1(buf.readBigInt64BE(off).toString());
-      w.byte(0x22);
+      o = put(buf, o, typed!);
+      buf[o++] = 0x22;
+      o = latin1(buf, o, src.readBigInt64BE(off).toString());
+      buf[o++] = 0x22;
       break;
     case 0x54: {
       // T
-      const v = u64(buf, off);
+      const v = u64(src, off);
       if (v < 0) return -1;
-      w.bytes(typed!);
-      w.int(v);
+      o = int(buf, put(buf, o, typed!), v);
       break;
     }
     case 0x44: // D
-      w.bytes(DECIMAL_START);
-      w.int(buf.readUInt32BE(off + 1));
-      w.bytes(PLACES);
-      w.int(buf[off]!);
-      w.bytes(DECIMAL_END);
+      o = put(buf, o, DECIMAL_START);
+      o = int(buf, o, src.readUInt32BE(off + 1));
+      o = put(buf, o, PLACES);
+      o = int(buf, o, src[off]!);
+      at = put(buf, o, DECIMAL_END);
       return off + 5;
     case 0x56: // V
-      w.bytes(VOID);
+      at = put(buf, o, VOID);
       return off;
     case 0x53: // S
     case 0x78: // x
@@ -256,26 +325,27 @@ function writeValue(w: ByteWriter, buf: Buffer, off: number, end: number): numbe
       // A
       if (off + 4 > end) return -1;
       const s = off + 4;
-      const e = s + buf.readUInt32BE(off);
+      const e = s + src.readUInt32BE(off);
       if (e > end) return -1;
-      w.bytes(typed!);
-      if (tag === 0x53) {
-        if (!writeQuoted(w, buf, s, e)) return -1;
-      } else if (tag === 0x78) {
-        w.byte(0x22);
-        w.latin1(buf.toString('base64', s, e));
-        w.byte(0x22);
-      } else if (tag === 0x46) {
-        if (!writeTable(w, buf, s, e)) return -1;
-      } else if (!writeArray(w, buf, s, e)) return -1;
-      w.byte(0x7d);
+      o = put(buf, o, typed!);
+      if (tag === 0x53) o = quoted(buf, o, src, s, e);
+      else if (tag === 0x78) {
+        buf[o++] = 0x22;
+        o = latin1(buf, o, src.toString('base64', s, e));
+        buf[o++] = 0x22;
+      } else if (tag === 0x46) o = table(buf, o, src, s, e);
+      else o = array(buf, o, src, s, e);
+      if (o < 0) return -1;
+      buf[o++] = 0x7d;
+      at = o;
       return e;
     }
     default:
       // f and d (floats print as the general path prints them), and unknown tags
       return -1;
   }
-  w.byte(0x7d);
+  buf[o++] = 0x7d;
+  at = o;
   return off + fixed;
 }
 
@@ -288,16 +358,17 @@ function integerAt(tag: number, buf: Buffer, off: number): number {
   return tag === 0x49 ? buf.readInt32BE(off) : buf.readUInt32BE(off);
 }
 
-function writeArray(w: ByteWriter, buf: Buffer, s: number, e: number): boolean {
-  w.byte(0x5b);
+function array(buf: Uint8Array, o: number, src: Buffer, s: number, e: number): number {
+  buf[o++] = 0x5b;
   let off = s;
   while (off < e) {
-    if (off > s) w.byte(0x2c);
-    off = writeValue(w, buf, off, e);
-    if (off < 0) return false;
+    if (off > s) buf[o++] = 0x2c;
+    off = value(buf, o, src, off, e);
+    if (off < 0) return -1;
+    o = at;
   }
-  w.byte(0x5d);
-  return true;
+  buf[o++] = 0x5d;
+  return o;
 }
 
 /** Bytes after the tag of the fixed-size types, by tag byte. */

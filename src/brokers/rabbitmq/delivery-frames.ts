@@ -16,6 +16,32 @@ const BASIC_DELIVER = (BASIC_CLASS << 16) | 60;
 /** Method id (4), then the shortest fields: consumer tag (1), delivery tag (8), redelivered (1), exchange (1), routing key (1). */
 const DELIVER_MIN = 4 + 1 + 8 + 1 + 1 + 1;
 
+/** A string field's last bytes and its text: a consumer's deliveries mostly repeat them. */
+interface LastString {
+  bytes: Buffer;
+  length: number;
+  text: string;
+}
+const lastString = (): LastString => ({ bytes: Buffer.alloc(255), length: -1, text: '' });
+const lastTag = lastString();
+const lastExchange = lastString();
+const lastKey = lastString();
+
+/** Bytes [s, e) (at most 255) as UTF-8 text: the last one's string when the bytes are the same. */
+function text(buf: Buffer, s: number, e: number, last: LastString): string {
+  const n = e - s;
+  if (n === last.length) {
+    const b = last.bytes;
+    let k = 0;
+    while (k < n && buf[s + k] === b[k]) k++;
+    if (k === n) return last.text;
+  }
+  last.text = buf.toString('utf8', s, e);
+  buf.copy(last.bytes, 0, s, e);
+  last.length = n;
+  return last.text;
+}
+
 /** The delivery's frames are not all in the bytes yet. */
 export const MORE = 'more';
 
@@ -44,18 +70,18 @@ export function parseDelivery(
   let p = FRAME_PREFIX + 4;
   const tagEnd = p + 1 + buf[p]!;
   if (tagEnd + 8 + 1 + 1 > methodEnd) return null;
-  const consumerTag = buf.toString('utf8', p + 1, tagEnd);
+  const consumerTag = text(buf, p + 1, tagEnd, lastTag);
   p = tagEnd;
   const deliveryTag = buf.readUInt32BE(p) * 2 ** 32 + buf.readUInt32BE(p + 4);
   const redelivered = (buf[p + 8]! & 1) !== 0;
   p += 9;
   const exchangeEnd = p + 1 + buf[p]!;
   if (exchangeEnd + 1 > methodEnd) return null;
-  const exchange = buf.toString('utf8', p + 1, exchangeEnd);
+  const exchange = text(buf, p + 1, exchangeEnd, lastExchange);
   p = exchangeEnd;
   const keyEnd = p + 1 + buf[p]!;
   if (keyEnd > methodEnd) return null;
-  const routingKey = buf.toString('utf8', p + 1, keyEnd);
+  const routingKey = text(buf, p + 1, keyEnd, lastKey);
 
   // the content header
   p = methodEnd + 1;

@@ -86,8 +86,10 @@ export class QueueDrain {
       lastTag = msg.fields.deliveryTag;
       position++;
       inBatch++;
-      // handed on whenever no further delivery is waiting, so nothing sits here while the broker is slow
-      if (consumer.pending === 0 || batch.full) await out.appendColumns(batch.take());
+      // handed on full (1,024 messages or 1 MiB), and at the end: handing on whenever no delivery
+      // was waiting made about 12,000 hand-offs per 200,000 messages when the broker was the slower
+      // side, each an await through the core for a few messages
+      if (batch.full) await out.appendColumns(batch.take());
       if ((this.drained + inBatch) % 1000 === 0) ctx.progress.update({ stream: report.stream, records: this.drained + inBatch, total: this.target });
     }
     if (batch.count > 0) await out.appendColumns(batch.take());

@@ -80,8 +80,10 @@ export async function readMirror(
       // the connection drops or mqbak dies, and the backup is committed only once all are
       // archived, as before. The source's close waits for the broker's close-ok (ctx.returns).
       if (returning === null && consumer.delivered >= depth) returning = consumer.close();
-      // handed on whenever no further delivery is waiting, so nothing sits here while the broker is slow
-      if (consumer.pending === 0 || batch.full) await out.appendColumns(batch.take());
+      // handed on full (1,024 messages or 1 MiB), and at the end: handing on whenever no delivery
+      // was waiting made about 12,000 hand-offs per 200,000 messages when the broker was the slower
+      // side, each an await through the core for a few messages
+      if (batch.full) await out.appendColumns(batch.take());
       if (records % 1000 === 0) ctx.progress.update({ stream: report.stream, records, total: depth });
     }
     if (batch.count > 0) await out.appendColumns(batch.take());

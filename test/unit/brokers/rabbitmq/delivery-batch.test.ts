@@ -198,6 +198,26 @@ describe('DeliveryBatch: the same record bytes as deliveryRecord and the record 
     );
   });
 
+  it('writes the exchange, routing key and redelivered flag of each delivery, when they repeat or change', () => {
+    const raw = encodeProps({ contentType: 'text/plain', timestamp: 5n });
+    const names: Array<[string, string, boolean]> = [
+      ['', 'q', false],
+      ['', 'q', true],
+      ['', 'q', false],
+      ['x"y', 'q', false],
+      ['', 'q', true],
+      ['', 'r\\s', false],
+      ['', 'q2', false],
+      ['ex', 'q2', true],
+      ['', 'q', false],
+    ];
+    const batch = new DeliveryBatch();
+    const msgs = names.map(([e, k, r], i) => message(e, k, r, Buffer.from(`b${i}`)));
+    msgs.forEach((m, i) => batch.add(m, raw, i, { invalidUtf8: [] }));
+    expect(batch.general).toBe(2);
+    expect(fromBatch(batch).map(text)).toEqual(msgs.map((m, i) => text(before(m, raw, i))));
+  });
+
   it('notes property strings that are not UTF-8, as the general decoder does', () => {
     const batch = new DeliveryBatch();
     const notes = { invalidUtf8: [] as string[] };

@@ -76,4 +76,26 @@ describe('parseDelivery', () => {
     // and the untouched bytes are taken
     expectMessage(parseDelivery(s.bytes, 4096, rawProps, at) as ConsumeMessage, s);
   });
+
+  it('reads the names of each delivery right when they repeat, change, or differ in one byte', () => {
+    const at = { end: 0 };
+    const names: Array<[string, string]> = [
+      ['ex', 'rk.ü'],
+      ['ex', 'rk.ü'],
+      ['', 'rk.ü'],
+      ['ex', 'rk.ä'],
+      ['ex', 'rk.ä'],
+      ['fx', 'rk.ä'],
+      ['ex', 'rk.ü'],
+      ['e', 'rk'],
+      ['', ''],
+      ['x'.repeat(255), 'y'.repeat(255)],
+      ['x'.repeat(254) + 'z', 'y'.repeat(255)],
+    ];
+    // names repeated from the delivery before are reused, not read again: a change must show
+    names.forEach(([exchange, routingKey], i) => {
+      const s = delivery(1, i + 1, Buffer.from(`m${i}`), 4088, exchange, routingKey);
+      expectMessage(parseDelivery(s.bytes, 0, rawProps, at) as ConsumeMessage, s);
+    });
+  });
 });
